@@ -1,0 +1,1 @@
+"""The hub: an omnichannel eCRM integration hub."""

@@ -1,0 +1,113 @@
+"""The seam between the core and the channels.
+
+Connectors import this module and `hub.messages` only; the core finds connector types
+through the `hub.connectors` entry-point group and never imports them by name.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from hub.messages import InboundMessage, OutboundMessage, SubmitResult
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+
+class ConnectorNotReady(Exception):
+    """The channel is unreachable for now; the supervisor retries with backoff."""
+
+
+class ConnectorAuthError(Exception):
+    """The channel refused our credentials; the connector is disabled until fixed."""
+
+
+class ConnectorConfig(BaseModel):
+    """Fields every connector entry has. Each connector type subclasses this."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")
+    type: str
+    # Sends through this connector are limited to this many a minute (None: no limit).
+    rate_limit_per_minute: float | None = Field(default=None, gt=0)
+    # Replies to messages received here go out through this connector (default: itself).
+    reply_via: str | None = None
+
+
+class Normalizer(Protocol):
+    def __call__(self, raw: str) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class HubContext:
+    """What a connector may use of the core."""
+
+    submit: Callable[[InboundMessage], Any]  # async (InboundMessage) -> SubmitResult
+    normalize_email: Normalizer
+    normalize_phone: Normalizer
+    locales: tuple[str, ...]
+    default_locale: str
+    public_url: str
+    logger: logging.Logger
+
+    async def submit_message(self, msg: InboundMessage) -> SubmitResult:
+        result: SubmitResult = await self.submit(msg)
+        return result
+
+
+@runtime_checkable
+class Connector(Protocol):
+    config: ConnectorConfig
+
+    async def start(self) -> None:
+        """Connect and begin receiving; raise ConnectorNotReady or ConnectorAuthError."""
+
+    async def stop(self) -> None: ...
+
+    async def send(self, msg: OutboundMessage) -> str:
+        """Deliver one message and return the channel's id for it."""
+        ...
+
+    def web_app(self) -> web.Application | None:
+        """An aiohttp sub-app mounted under /channels/<id>/, or None."""
+        ...
+
+
+@dataclass(frozen=True)
+class ConnectorType:
+    name: str
+    config_model: type[ConnectorConfig]
+    create: Callable[[Any, HubContext], Connector]
+    # Inbound-only or outbound-only channels say so, so config checks can catch misuse.
+    can_send: bool = True
+    can_receive: bool = True
+
+
+class ConnectorRegistry:
+    """Connector types by name, discovered from installed entry points."""
+
+    GROUP: ClassVar[str] = "hub.connectors"
+
+    def __init__(self, types: dict[str, ConnectorType] | None = None) -> None:
+        self._types = dict(types or {})
+
+    @classmethod
+    def discover(cls) -> ConnectorRegistry:
+        types: dict[str, ConnectorType] = {}
+        for ep in entry_points(group=cls.GROUP):
+            ctype = ep.load()
+            types[ctype.name] = ctype
+        return cls(types)
+
+    def get(self, name: str) -> ConnectorType | None:
+        return self._types.get(name)
+
+    def names(self) -> list[str]:
+        return sorted(self._types)

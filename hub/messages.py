@@ -1,0 +1,82 @@
+"""The message types every connector and the core agree on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Address:
+    """Who a message is from or to, on one channel.
+
+    `kind` is the identity kind the core resolves customers by: "email", "phone",
+    or a channel handle such as "telegram" or "webchat".
+    """
+
+    kind: str
+    value: str
+    display_name: str | None = None
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content_type: str
+    content: bytes
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    """One message a connector received, normalized.
+
+    `external_id` is stable across redeliveries (Message-ID, update_id, an idempotency
+    key), so the core can drop duplicates by (channel, external_id).
+    """
+
+    channel: str
+    connector_id: str
+    external_id: str
+    sender: Address
+    text: str
+    subject: str | None = None
+    html: str | None = None
+    # Other identities the sender gave us with this message (a form's email and phone).
+    identities: tuple[Address, ...] = ()
+    # The locale the sender chose, if the channel lets them choose ("en", "bn").
+    language: str | None = None
+    # Where a reply should go; None means the channel cannot be answered.
+    reply_to: Address | None = None
+    received_at: datetime | None = None
+    auto_submitted: bool = False
+    attachments: tuple[Attachment, ...] = ()
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class OutboundMessage:
+    """One message the hub sends. `idempotency_key` is the same on every retry."""
+
+    connector_id: str
+    to: Address
+    text: str
+    idempotency_key: str
+    subject: str | None = None
+    html: str | None = None
+    ticket_ref: str | None = None
+    auto_submitted: bool = False
+    in_reply_to: str | None = None
+    references: tuple[str, ...] = ()
+    attachments: tuple[Attachment, ...] = ()
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    """What the core did with an inbound message."""
+
+    message_id: int
+    ticket_id: int
+    ticket_ref: str
+    customer_id: int
+    duplicate: bool

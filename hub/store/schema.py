@@ -1,0 +1,212 @@
+"""The one schema, for SQLite and PostgreSQL alike. Alembic migrations follow it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in and out, on both dialects (SQLite keeps no offset)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use UTC-aware datetimes")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets BIGINT identities.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+def _ts(name: str, nullable: bool = False) -> Column:
+    return Column(name, UtcDateTime(), nullable=nullable)
+
+
+teams = Table(
+    "teams",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("name", String(200), nullable=False),
+)
+
+customers = Table(
+    "customers",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("display_name", String(200)),
+    Column("locale", String(16), nullable=False),
+    Column("timezone", String(64), nullable=False),
+    Column("gender", String(32)),
+    Column("birthday", Date),
+    Column("anniversary", Date),
+    # Postal address as given; structured keys (street, city, region, postal_code, country).
+    Column("address", JSON, nullable=False, default=dict),
+    Column("tags", JSON, nullable=False, default=list),
+    # A merged customer points at the survivor; it keeps its row so history stays traceable.
+    Column("merged_into", Id, ForeignKey("customers.id")),
+    _ts("created_at"),
+    _ts("updated_at"),
+)
+
+identities = Table(
+    "identities",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("customer_id", Id, ForeignKey("customers.id"), nullable=False, index=True),
+    # email (lower-cased), phone (E.164), or a channel handle kind (telegram, webchat, ...)
+    Column("kind", String(32), nullable=False),
+    Column("value", String(320), nullable=False),
+    Column("display_name", String(200)),
+    Column("unreachable", Boolean, nullable=False, default=False),
+    _ts("created_at"),
+    UniqueConstraint("kind", "value"),
+)
+
+consents = Table(
+    "consents",
+    metadata,
+    Column("customer_id", Id, ForeignKey("customers.id"), primary_key=True),
+    Column("channel", String(32), primary_key=True),
+    Column("status", String(16), nullable=False),  # opt_in | opt_out
+    Column("source", String(200), nullable=False),
+    _ts("recorded_at"),
+)
+
+duplicate_suggestions = Table(
+    "duplicate_suggestions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("customer_id", Id, ForeignKey("customers.id"), nullable=False),
+    Column("other_customer_id", Id, ForeignKey("customers.id"), nullable=False),
+    Column("reason", String(200), nullable=False),
+    Column("status", String(16), nullable=False, default="open"),
+    _ts("created_at"),
+    UniqueConstraint("customer_id", "other_customer_id"),
+)
+
+tickets = Table(
+    "tickets",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("customer_id", Id, ForeignKey("customers.id"), nullable=False, index=True),
+    Column("channel", String(32), nullable=False),
+    Column("connector_id", String(40), nullable=False),
+    Column("team_id", String(40), ForeignKey("teams.id"), nullable=False, index=True),
+    Column("status", String(16), nullable=False),  # new, open, pending, solved, closed
+    Column("priority", String(16), nullable=False),
+    Column("subject", String(500)),
+    Column("tags", JSON, nullable=False, default=list),
+    Column("assignee", String(100)),
+    # "<customer>:<channel>" while the ticket is open, NULL after: one open ticket per
+    # customer and channel, enforced by the database even with several hub processes.
+    Column("open_key", String(80), unique=True),
+    _ts("created_at"),
+    _ts("updated_at"),
+    _ts("last_message_at"),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("channel", String(32), nullable=False),
+    Column("external_id", String(300), nullable=False),
+    Column("connector_id", String(40), nullable=False),
+    Column("direction", String(8), nullable=False),  # in | out
+    Column("ticket_id", Id, ForeignKey("tickets.id"), index=True),
+    Column("customer_id", Id, ForeignKey("customers.id"), index=True),
+    Column("sender", String(320)),
+    Column("subject", String(500)),
+    Column("body_text", Text, nullable=False),
+    Column("body_html", Text),
+    Column("language", String(16)),
+    Column("auto_submitted", Boolean, nullable=False, default=False),
+    Column("meta", JSON, nullable=False, default=dict),
+    _ts("received_at"),
+    _ts("created_at"),
+    UniqueConstraint("channel", "external_id"),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("connector_id", String(40), nullable=False),
+    Column("ticket_id", Id, ForeignKey("tickets.id"), index=True),
+    Column("message_id", Id, ForeignKey("messages.id")),
+    # Same on every retry, so a resend after a crash is recognisably the same message.
+    Column("idempotency_key", String(100), nullable=False, unique=True),
+    Column("kind", String(32), nullable=False),  # acknowledgement, agent_reply, ...
+    Column("recipient_kind", String(32), nullable=False),
+    Column("recipient", String(320), nullable=False),
+    Column("recipient_name", String(200)),
+    Column("subject", String(500)),
+    Column("body_text", Text, nullable=False),
+    Column("body_html", Text),
+    Column("auto_submitted", Boolean, nullable=False, default=False),
+    Column("in_reply_to", String(300)),
+    Column("references", JSON, nullable=False, default=list),
+    Column("status", String(16), nullable=False),  # pending, sent, dead
+    Column("attempts", Integer, nullable=False, default=0),
+    _ts("next_attempt_at"),
+    _ts("lease_until", nullable=True),
+    Column("claimed_by", String(64)),
+    Column("last_error", Text),
+    Column("remote_id", String(300)),
+    _ts("created_at"),
+    _ts("sent_at", nullable=True),
+    Index("ix_outbox_due", "status", "next_attempt_at"),
+)
+
+purchases = Table(
+    "purchases",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("customer_id", Id, ForeignKey("customers.id"), nullable=False, index=True),
+    Column("order_ref", String(100), nullable=False, unique=True),
+    Column("amount", Numeric(14, 2), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("purchased_at", UtcDateTime(), nullable=False),
+    Column("items", Text),
+    _ts("created_at"),
+)

@@ -1,0 +1,122 @@
+"""YAML loading that remembers where every value came from, for errors that name a line."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+Path_ = tuple[str | int, ...]
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+@dataclass(frozen=True)
+class SourceError:
+    line: int
+    path: Path_
+    message: str
+
+
+class YamlSourceError(Exception):
+    def __init__(self, errors: list[SourceError]) -> None:
+        super().__init__(errors[0].message if errors else "invalid YAML")
+        self.errors = errors
+
+
+@dataclass
+class YamlSource:
+    """Parsed YAML data plus the 1-based line of every key path in it."""
+
+    filename: str
+    data: Any
+    lines: dict[Path_, int]
+
+    def line_for(self, path: Path_) -> int:
+        """The line of the deepest prefix of `path` that exists in the file."""
+        for end in range(len(path), -1, -1):
+            line = self.lines.get(tuple(path[:end]))
+            if line is not None:
+                return line
+        return 1
+
+
+def load_yaml(text: str, filename: str, env: dict[str, str] | None = None) -> YamlSource:
+    """Parse YAML, substitute ${VAR} / ${VAR:-default} from `env`, and keep line numbers.
+
+    Raises YamlSourceError for syntax errors, duplicate keys and missing variables.
+    """
+    env = dict(os.environ) if env is None else env
+    loader = yaml.SafeLoader(text)
+    try:
+        try:
+            node = loader.get_single_node()
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            line = mark.line + 1 if mark else 1
+            raise YamlSourceError(
+                [SourceError(line, (), f"YAML syntax error: {exc.problem or exc}")]
+            ) from None
+        lines: dict[Path_, int] = {}
+        errors: list[SourceError] = []
+        data = {} if node is None else _build(loader, node, (), lines, errors, env)
+    finally:
+        loader.dispose()
+    if errors:
+        raise YamlSourceError(errors)
+    return YamlSource(filename, data, lines)
+
+
+def _build(
+    loader: yaml.SafeLoader,
+    node: yaml.Node,
+    path: Path_,
+    lines: dict[Path_, int],
+    errors: list[SourceError],
+    env: dict[str, str],
+) -> Any:
+    lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        loader.flatten_mapping(node)
+        out: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = loader.construct_object(key_node, deep=True)
+            if not isinstance(key, str | int):
+                errors.append(SourceError(key_node.start_mark.line + 1, path, "keys must be text"))
+                continue
+            child = (*path, key)
+            if key in out:
+                errors.append(
+                    SourceError(key_node.start_mark.line + 1, child, f"duplicate key {key!r}")
+                )
+                continue
+            lines[child] = key_node.start_mark.line + 1
+            out[key] = _build(loader, value_node, child, lines, errors, env)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [
+            _build(loader, item, (*path, i), lines, errors, env)
+            for i, item in enumerate(node.value)
+        ]
+    value = loader.construct_object(node, deep=True)
+    if isinstance(value, str) and "${" in value:
+        value = _substitute(value, node.start_mark.line + 1, path, errors, env)
+    return value
+
+
+def _substitute(
+    value: str, line: int, path: Path_, errors: list[SourceError], env: dict[str, str]
+) -> str:
+    def repl(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in env:
+            return env[name]
+        if default is not None:
+            return default
+        errors.append(SourceError(line, path, f"environment variable {name} is not set"))
+        return ""
+
+    return _ENV_REF.sub(repl, value)
