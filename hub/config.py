@@ -144,6 +144,7 @@ class RepliesConfig(_Strict):
     templates_dir: str = "templates"
     acknowledge_new_tickets: bool = True
     acknowledgement_template: str = "acknowledgement"
+    signature: str = "The support team"
 
 
 class OutboxConfig(_Strict):

@@ -7,7 +7,7 @@ through the `hub.connectors` entry-point group and never imports them by name.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
@@ -45,21 +45,31 @@ class Normalizer(Protocol):
     def __call__(self, raw: str) -> str | None: ...
 
 
+class PermanentSendError(Exception):
+    """The channel refused this message for good (unknown recipient): no retry helps."""
+
+
+class IngestUnavailable(RuntimeError):
+    """The hub could not store the message now (storage down, shutting down): the
+    connector must not acknowledge it, so the sender retries."""
+
+
 @dataclass(frozen=True)
 class HubContext:
-    """What a connector may use of the core."""
+    """What one connector may use of the core."""
 
-    submit: Callable[[InboundMessage], Any]  # async (InboundMessage) -> SubmitResult
+    connector_id: str
+    # Stores the message durably and returns only after commit; raises IngestUnavailable.
+    submit: Callable[[InboundMessage], Awaitable[SubmitResult]]
     normalize_email: Normalizer
     normalize_phone: Normalizer
     locales: tuple[str, ...]
     default_locale: str
     public_url: str
     logger: logging.Logger
-
-    async def submit_message(self, msg: InboundMessage) -> SubmitResult:
-        result: SubmitResult = await self.submit(msg)
-        return result
+    # Tell the supervisor about a failure after start(): ConnectorAuthError disables the
+    # connector, anything else marks it not ready until it recovers.
+    report: Callable[[Exception | None], None]
 
 
 @runtime_checkable

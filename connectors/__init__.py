@@ -1,0 +1,1 @@
+"""Channel connectors. Each depends on hub.connector and hub.messages only."""

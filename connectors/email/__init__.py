@@ -1,0 +1,1 @@
+"""Email: outbound over SMTP (and to files, for demos and development)."""

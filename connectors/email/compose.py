@@ -1,0 +1,62 @@
+"""Turning an OutboundMessage into an RFC 5322 email."""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import formataddr, formatdate
+
+from hub.messages import OutboundMessage
+
+# Enough of a thread for any mail client; older ancestors add nothing but header size.
+MAX_REFERENCES = 32
+
+
+def message_id_for(msg: OutboundMessage, domain: str) -> str:
+    """Derived from the idempotency key, so every retry carries the same Message-ID."""
+    return f"<{msg.idempotency_key}@{domain}>"
+
+
+def compose(
+    msg: OutboundMessage,
+    *,
+    from_address: str,
+    from_name: str | None,
+    reply_to: str | None,
+    domain: str,
+) -> EmailMessage:
+    if msg.to.kind != "email":
+        raise ValueError(f"email connectors send to email addresses, not {msg.to.kind}")
+    mail = EmailMessage(policy=SMTP)
+    mail["Message-ID"] = message_id_for(msg, domain)
+    mail["Date"] = formatdate(usegmt=True)
+    mail["From"] = formataddr((from_name or "", from_address))
+    mail["To"] = formataddr((msg.to.display_name or "", msg.to.value))
+    if reply_to:
+        mail["Reply-To"] = reply_to
+    mail["Subject"] = " ".join((msg.subject or "").split())
+    refs = list(msg.references)[-MAX_REFERENCES:]
+    if msg.in_reply_to:
+        mail["In-Reply-To"] = msg.in_reply_to
+        if msg.in_reply_to not in refs:
+            refs.append(msg.in_reply_to)
+    if refs:
+        mail["References"] = " ".join(refs[-MAX_REFERENCES:])
+    if msg.auto_submitted:
+        # RFC 3834: tells well-behaved responders not to answer us automatically.
+        mail["Auto-Submitted"] = "auto-replied"
+        mail["X-Auto-Response-Suppress"] = "All"
+    if msg.ticket_ref:
+        mail["X-Hub-Ticket"] = msg.ticket_ref
+    mail.set_content(msg.text)
+    if msg.html:
+        mail.add_alternative(msg.html, subtype="html")
+    for att in msg.attachments:
+        maintype, _, subtype = att.content_type.partition("/")
+        mail.add_attachment(
+            att.content,
+            maintype=maintype or "application",
+            subtype=subtype or "octet-stream",
+            filename=att.filename,
+        )
+    return mail

@@ -1,0 +1,11 @@
+"""The web contact form: an accessible HTML form and the same fields as JSON."""
+
+from connectors.webform.connector import WebFormConnector
+from connectors.webform.settings import WebFormConfig
+from hub.connector import ConnectorType
+
+CONNECTOR_TYPE = ConnectorType(
+    name="webform", config_model=WebFormConfig, create=WebFormConnector, can_send=False
+)
+
+__all__ = ["CONNECTOR_TYPE", "WebFormConfig", "WebFormConnector"]

@@ -1,0 +1,146 @@
+"""The Hub: builds everything from Config and runs it under one TaskGroup."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from typing import Any
+
+from aiohttp import web
+
+from hub.config import Config
+from hub.connector import Connector, ConnectorRegistry, HubContext
+from hub.identity import normalize_email, normalize_phone
+from hub.language import warm_up
+from hub.metrics import Metrics
+from hub.outbox import OutboxWorker
+from hub.pipeline import Pipeline, ReplyRoute
+from hub.replies import Replies, TemplateProblem
+from hub.store import Store
+from hub.store.teams import sync_teams
+from hub.supervisor import Supervisor
+from hub.web.server import build_web_app
+
+log = logging.getLogger("hub")
+
+
+class Hub:
+    def __init__(self, config: Config, registry: ConnectorRegistry) -> None:
+        self.config = config
+        self.registry = registry
+        self.metrics = Metrics()
+        self.store = Store(config.storage.url)
+        self.replies = Replies(config.replies.templates_dir, config.hub.default_locale)
+        self.connectors: dict[str, Connector] = {}
+        self.supervisors: dict[str, Supervisor] = {}
+        self.pipeline = Pipeline(
+            self.store,
+            config,
+            self.replies,
+            self.metrics,
+            self._reply_routes(),
+            on_outbox=lambda: self.outbox.wake(),
+        )
+        for cfg in config.connectors:
+            ctype = registry.get(cfg.type)
+            assert ctype is not None, cfg.type
+            connector = ctype.create(cfg, self._context(cfg.id))
+            self.connectors[cfg.id] = connector
+            self.supervisors[cfg.id] = Supervisor(cfg.id, connector)
+        self.outbox = OutboxWorker(
+            self.store,
+            config.outbox,
+            {cid: c for cid, c in self.connectors.items() if registry.get(c.config.type).can_send},  # type: ignore[union-attr]
+            self.metrics,
+            is_ready=lambda cid: self.supervisors[cid].ready,
+            on_auth_error=lambda cid, exc: self.supervisors[cid].report(exc),
+        )
+        self.web_app = build_web_app(self)
+        self._runner: web.AppRunner | None = None
+        self._tasks: asyncio.TaskGroup | None = None
+        self.port: int | None = None
+
+    def _reply_routes(self) -> dict[str, ReplyRoute]:
+        routes = {}
+        for cfg in self.config.connectors:
+            ctype = self.registry.get(cfg.type)
+            if cfg.reply_via:
+                routes[cfg.id] = ReplyRoute(cfg.reply_via)
+            elif ctype is not None and ctype.can_send and ctype.can_receive:
+                routes[cfg.id] = ReplyRoute(cfg.id)
+        return routes
+
+    def _context(self, connector_id: str) -> HubContext:
+        region = self.config.hub.phone_region
+        return HubContext(
+            connector_id=connector_id,
+            submit=self.pipeline.submit,
+            normalize_email=normalize_email,
+            normalize_phone=lambda raw: normalize_phone(raw, region),
+            locales=tuple(self.config.hub.locales),
+            default_locale=self.config.hub.default_locale,
+            public_url=self.config.web.public_url.rstrip("/"),
+            logger=logging.getLogger(f"connectors.{connector_id}"),
+            report=lambda exc: self.supervisors[connector_id].report(exc),
+        )
+
+    async def run(self, started: asyncio.Event | None = None) -> None:
+        """Run until cancelled."""
+        problems = self.replies.check()
+        if problems:
+            raise TemplateProblem("; ".join(problems))
+        await self.store.migrate()
+        await sync_teams(self.store, self.config.teams)
+        warm_up()
+        try:
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(self.pipeline.run(), name="ingest")
+                tg.create_task(self.outbox.run(), name="outbox")
+                for cid, sup in self.supervisors.items():
+                    tg.create_task(sup.run(), name=f"connector:{cid}")
+                await self._start_web()
+                log.info("hub listening url=http://%s:%s", self.config.web.host, self.port)
+                if started is not None:
+                    started.set()
+        finally:
+            await self._shutdown()
+
+    async def _start_web(self) -> None:
+        self._runner = web.AppRunner(self.web_app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.config.web.host, self.config.web.port)
+        await site.start()
+        sockets = getattr(site._server, "sockets", None) or []
+        self.port = sockets[0].getsockname()[1] if sockets else self.config.web.port
+
+    async def _shutdown(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+        for connector in self.connectors.values():
+            with contextlib.suppress(Exception):
+                await connector.stop()
+        await self.store.close()
+
+    async def serve_forever(self) -> None:
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, task.cancel)
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.run()
+
+
+async def running_hub(config: Config, registry: ConnectorRegistry) -> tuple[Hub, asyncio.Task[Any]]:
+    """Start a hub in the background and wait until it listens (for tests and benches)."""
+    hub = Hub(config, registry)
+    started = asyncio.Event()
+    task = asyncio.create_task(hub.run(started))
+    waiter = asyncio.create_task(started.wait())
+    done, _ = await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    if task in done:
+        waiter.cancel()
+        task.result()
+    return hub, task

@@ -1,0 +1,1 @@
+"""`hub customers import FILE.csv`: placeholder replaced below."""

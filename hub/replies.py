@@ -1,0 +1,118 @@
+"""Operator-written reply templates: one sandboxed Jinja2 environment, locale fallback.
+
+Templates live under <templates_dir>/<locale>/<name>.subject.j2, <name>.txt.j2 and,
+optionally, <name>.html.j2. A locale without the template falls back to the default one.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from babel.dates import format_date, format_datetime
+from babel.numbers import format_currency, format_decimal
+from jinja2 import FileSystemLoader, StrictUndefined, TemplateError, TemplateNotFound, pass_context
+from jinja2.runtime import Context
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+
+class TemplateProblem(Exception):
+    """A template is missing or broken; the message names the file and line."""
+
+
+@dataclass(frozen=True)
+class Rendered:
+    locale: str
+    subject: str
+    text: str
+    html: str | None
+
+
+def _locale(ctx: Context) -> str:
+    return str(ctx.get("locale", "en"))
+
+
+def _zone(ctx: Context) -> zoneinfo.ZoneInfo:
+    return zoneinfo.ZoneInfo(str(ctx.get("timezone", "UTC")))
+
+
+@pass_context
+def _filter_date(ctx: Context, value: date | datetime, fmt: str = "long") -> str:
+    if isinstance(value, datetime):
+        value = value.astimezone(_zone(ctx)).date()
+    return format_date(value, fmt, locale=_locale(ctx))
+
+
+@pass_context
+def _filter_datetime(ctx: Context, value: datetime, fmt: str = "medium") -> str:
+    return format_datetime(value, fmt, tzinfo=_zone(ctx), locale=_locale(ctx))
+
+
+@pass_context
+def _filter_number(ctx: Context, value: float | Decimal) -> str:
+    return format_decimal(value, locale=_locale(ctx))
+
+
+@pass_context
+def _filter_money(ctx: Context, value: float | Decimal, currency: str) -> str:
+    return format_currency(value, currency, locale=_locale(ctx))
+
+
+class Replies:
+    def __init__(self, templates_dir: str | Path, default_locale: str) -> None:
+        self.templates_dir = Path(templates_dir)
+        self.default_locale = default_locale
+        self.env = ImmutableSandboxedEnvironment(
+            loader=FileSystemLoader(str(self.templates_dir)),
+            undefined=StrictUndefined,
+            autoescape=lambda name: bool(name and name.endswith(".html.j2")),
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=False,
+        )
+        self.env.filters.update(
+            date=_filter_date, datetime=_filter_datetime, number=_filter_number, money=_filter_money
+        )
+
+    def check(self) -> list[str]:
+        """Compile every template; return problems as 'path:line: message'."""
+        problems = []
+        for path in sorted(self.templates_dir.glob("*/*.j2")):
+            name = path.relative_to(self.templates_dir).as_posix()
+            try:
+                self.env.get_template(name)
+            except TemplateError as exc:
+                line = getattr(exc, "lineno", None) or 1
+                problems.append(f"{path}:{line}: {exc}")
+        return problems
+
+    def has(self, name: str, locale: str) -> bool:
+        return (self.templates_dir / locale / f"{name}.txt.j2").is_file()
+
+    def render(self, name: str, locale: str, context: dict[str, Any]) -> Rendered:
+        use = locale if self.has(name, locale) else self.default_locale
+        if not self.has(name, use):
+            raise TemplateProblem(f"no template {use}/{name}.txt.j2 under {self.templates_dir}")
+        ctx = {**context, "locale": use}
+        try:
+            subject = self._render(f"{use}/{name}.subject.j2", ctx, required=True) or ""
+            text = self._render(f"{use}/{name}.txt.j2", ctx, required=True) or ""
+            html = self._render(f"{use}/{name}.html.j2", ctx, required=False)
+        except TemplateError as exc:
+            line = getattr(exc, "lineno", None)
+            where = f" (line {line})" if line else ""
+            raise TemplateProblem(f"template {use}/{name}{where}: {exc}") from exc
+        return Rendered(use, " ".join(subject.split()), text.strip() + "\n", html)
+
+    def _render(self, name: str, ctx: dict[str, Any], *, required: bool) -> str | None:
+        try:
+            template = self.env.get_template(name)
+        except TemplateNotFound:
+            if required:
+                raise
+            return None
+        return template.render(ctx)

@@ -1,0 +1,118 @@
+"""The one aiohttp app: connector sub-apps, /healthz, /metrics, the JSON API."""
+
+from __future__ import annotations
+
+import html
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from hub.outbox import depth
+from hub.web.api import api_app
+
+if TYPE_CHECKING:
+    from hub.app import Hub
+
+log = logging.getLogger("hub.web")
+
+HUB_KEY = web.AppKey("hub", object)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        response = await handler(request)
+    except web.HTTPException:
+        raise
+    except Exception:
+        log.exception("unhandled error path=%s", request.path)
+        hub = request.app[HUB_KEY]
+        hub.metrics.errors.labels(where="web").inc()  # type: ignore[attr-defined]
+        response = web.json_response({"error": "internal error"}, status=500)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    if response.content_type == "text/html":
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
+        )
+    return response
+
+
+def build_web_app(hub: Hub) -> web.Application:
+    app = web.Application(middlewares=[security_headers])
+    app[HUB_KEY] = hub
+    app.router.add_get("/", index)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
+    app.add_subapp("/api/v1/", api_app(hub))
+    for cid, connector in hub.connectors.items():
+        sub = connector.web_app()
+        if sub is not None:
+            app.add_subapp(f"/channels/{cid}/", sub)
+    return app
+
+
+async def index(request: web.Request) -> web.Response:
+    hub: Hub = request.app[HUB_KEY]  # type: ignore[assignment]
+    links = "".join(
+        f'<li><a href="/channels/{html.escape(cid)}/">{html.escape(cid)}</a> '
+        f"({html.escape(c.config.type)})</li>"
+        for cid, c in hub.connectors.items()
+        if c.web_app() is not None
+    )
+    body = (
+        "<!doctype html><html lang=en><meta charset=utf-8><title>Hub</title>"
+        f"<h1>Hub</h1><p>Channels:</p><ul>{links}</ul>"
+        '<p><a href="/healthz">Health</a></p></html>'
+    )
+    return web.Response(text=body, content_type="text/html")
+
+
+async def healthz(request: web.Request) -> web.Response:
+    hub: Hub = request.app[HUB_KEY]  # type: ignore[assignment]
+    storage = "ok"
+    try:
+        await hub.store.ping()
+    except Exception as exc:
+        storage = f"error: {exc.__class__.__name__}"
+    connectors = {
+        cid: {
+            "type": hub.connectors[cid].config.type,
+            "state": sup.status.state,
+            "error": sup.status.last_error,
+            "since": sup.status.since.isoformat() if sup.status.since else None,
+        }
+        for cid, sup in hub.supervisors.items()
+    }
+    degraded = any(c["state"] != "running" for c in connectors.values())
+    status = "down" if storage != "ok" else ("degraded" if degraded else "ok")
+    return web.json_response(
+        {"status": status, "storage": storage, "connectors": connectors},
+        status=503 if storage != "ok" else 200,
+    )
+
+
+async def metrics(request: web.Request) -> web.Response:
+    hub: Hub = request.app[HUB_KEY]  # type: ignore[assignment]
+    try:
+        async with hub.store.read() as conn:
+            counts, oldest = await depth(conn)
+        for status in ("pending", "sent", "dead"):
+            hub.metrics.outbox_depth.labels(status=status).set(counts.get(status, 0))
+        age = (datetime.now(UTC) - oldest).total_seconds() if oldest else 0
+        hub.metrics.outbox_oldest_age.set(max(0.0, age))
+    except Exception:
+        log.exception("metrics: storage query failed")
+    for cid, sup in hub.supervisors.items():
+        hub.metrics.connector_up.labels(connector=cid).set(1 if sup.ready else 0)
+    return web.Response(
+        body=generate_latest(hub.metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
+    )
