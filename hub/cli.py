@@ -69,8 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 0
 
-    config_path = args.config if args.command == "serve" else args.config
-    config = _load(config_path, registry)
+    config = _load(args.config, registry)
     if config is None:
         return EXIT_CONFIG
     if args.command == "serve":

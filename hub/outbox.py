@@ -12,6 +12,7 @@ is the same message, never a second, different one.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -114,10 +115,8 @@ class OutboxWorker:
         while True:
             sent_any = await self.run_once()
             if not sent_any:
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=self.config.poll_seconds)
-                except TimeoutError:
-                    pass
                 self._wake.clear()
 
     async def run_once(self) -> bool:

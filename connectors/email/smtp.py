@@ -64,7 +64,7 @@ class SmtpConnector:
                 hostname=cfg.host,
                 port=cfg.port,
                 use_tls=cfg.security == "tls",
-                start_tls=True if cfg.security == "starttls" else False,
+                start_tls=cfg.security == "starttls",
                 username=cfg.username,
                 password=cfg.password.get_secret_value() if cfg.password else None,
                 timeout=cfg.timeout_seconds,
