@@ -57,9 +57,10 @@ def load_yaml(text: str, filename: str, env: dict[str, str] | None = None) -> Ya
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             line = mark.line + 1 if mark else 1
-            raise YamlSourceError(
-                [SourceError(line, (), f"YAML syntax error: {exc.problem or exc}")]
-            ) from None
+            message = f"YAML syntax error: {exc.problem or exc}"
+            if exc.context and exc.context_mark is not None:
+                message += f" ({exc.context} at line {exc.context_mark.line + 1})"
+            raise YamlSourceError([SourceError(line, (), message)]) from None
         lines: dict[Path_, int] = {}
         errors: list[SourceError] = []
         data = {} if node is None else _build(loader, node, (), lines, errors, env)
