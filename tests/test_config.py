@@ -166,7 +166,7 @@ def test_secret_values_never_appear_in_errors() -> None:
 
 @pytest.mark.parametrize("case", [BAD[0], BAD[3], BAD[11]], ids=lambda c: c[0])
 def test_check_config_cli_exits_2_with_location(tmp_path: Path, case: tuple) -> None:
-    name, text, line_text, path, words = case
+    _name, text, line_text, path, words = case
     target = tmp_path / "hub.yaml"
     target.write_text(text)
     proc = subprocess.run(
