@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hub.config import ConfigError, parse_config
+from hub.config import ConfigError, load_config, parse_config
 from tests.support import REGISTRY, ROOT, base_config
 
 GOOD = yaml.safe_dump(base_config("sqlite+aiosqlite:///data/x.db", 2525), sort_keys=False)
@@ -223,3 +223,14 @@ def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2
     assert "cannot read" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted([*(ROOT / "config" / "examples").glob("*.yaml"), ROOT / "config" / "hub.yaml"]),
+    ids=lambda p: p.name,
+)
+def test_shipped_configs_are_valid(path: Path) -> None:
+    env = {"HUB_DB_PASSWORD": "x", "HUB_API_TOKEN": "t" * 32, "SMTP_PASSWORD": "x"}
+    config = load_config(path, REGISTRY, env=env)
+    assert config.connectors
