@@ -5,13 +5,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
+import socket
+import uuid
 from typing import Any
 
 from aiohttp import web
 
 from hub.config import Config
 from hub.connector import Connector, ConnectorRegistry, HubContext
+from hub.connector_storage import DbConnectorStorage
 from hub.identity import normalize_email, normalize_phone
 from hub.language import warm_up
 from hub.metrics import Metrics
@@ -31,6 +35,8 @@ class Hub:
         self.config = config
         self.registry = registry
         self.metrics = Metrics()
+        # Names this process in leases and outbox claims.
+        self.instance_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.store = Store(config.storage.url)
         self.replies = Replies(config.replies.templates_dir, config.hub.default_locale)
         self.connectors: dict[str, Connector] = {}
@@ -84,6 +90,7 @@ class Hub:
             public_url=self.config.web.public_url.rstrip("/"),
             logger=logging.getLogger(f"connectors.{connector_id}"),
             report=lambda exc: self.supervisors[connector_id].report(exc),
+            storage=DbConnectorStorage(self.store, connector_id, self.instance_id),
         )
 
     async def run(self, started: asyncio.Event | None = None) -> None:

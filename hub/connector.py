@@ -45,6 +45,30 @@ class Normalizer(Protocol):
     def __call__(self, raw: str) -> str | None: ...
 
 
+class ConnectorStorage(Protocol):
+    """The little a connector may keep in the hub's database, namespaced by its id."""
+
+    async def get(self, key: str) -> Any:
+        """A value stored with put(), or None."""
+
+    async def put(self, key: str, value: Any) -> None:
+        """Store a JSON-serialisable value (a checkpoint) durably."""
+
+    async def acquire_lease(self, name: str, ttl_seconds: float) -> bool:
+        """Take or renew a lease only one hub process can hold (one mailbox reader)."""
+
+    async def release_lease(self, name: str) -> None: ...
+
+    async def quarantine(
+        self,
+        raw: bytes,
+        reason: str,
+        external_id: str | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> int:
+        """Keep input that could not become a message, byte for byte, with the reason."""
+
+
 class PermanentSendError(Exception):
     """The channel refused this message for good (unknown recipient): no retry helps."""
 
@@ -68,8 +92,9 @@ class HubContext:
     public_url: str
     logger: logging.Logger
     # Tell the supervisor about a failure after start(): ConnectorAuthError disables the
-    # connector, anything else marks it not ready until it recovers.
+    # connector, anything else marks it not ready until it recovers; None: recovered.
     report: Callable[[Exception | None], None]
+    storage: ConnectorStorage
 
 
 @runtime_checkable

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from alembic import command
@@ -18,8 +19,12 @@ def alembic_config() -> AlembicConfig:
     return cfg
 
 
+# Alembic keeps its context in module globals: one migration at a time per process.
+_in_process = asyncio.Lock()
+
+
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
-    async with engine.connect() as conn:
+    async with _in_process, engine.connect() as conn:
         conn = await conn.execution_options(hub_write=True)
         if engine.dialect.name == "postgresql":
             await conn.exec_driver_sql(f"SELECT pg_advisory_lock({_MIGRATION_LOCK})")

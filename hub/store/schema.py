@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     String,
@@ -208,5 +209,55 @@ purchases = Table(
     Column("currency", String(3), nullable=False),
     Column("purchased_at", UtcDateTime(), nullable=False),
     Column("items", Text),
+    _ts("created_at"),
+)
+
+# What a connector must remember across restarts (an IMAP mailbox's UIDVALIDITY and last
+# committed UID, a polling offset), keyed per connector.
+connector_state = Table(
+    "connector_state",
+    metadata,
+    Column("connector_id", String(40), primary_key=True),
+    Column("key", String(200), primary_key=True),
+    Column("value", JSON, nullable=False),
+    _ts("updated_at"),
+)
+
+# Named leases: work that only one hub process may do at a time (reading one mailbox).
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("holder", String(64), nullable=False),
+    _ts("expires_at"),
+)
+
+# Input that could not be turned into a message: kept byte for byte with the reason.
+quarantine = Table(
+    "quarantine",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("connector_id", String(40), nullable=False),
+    Column("external_id", String(300)),
+    Column("reason", Text, nullable=False),
+    Column("raw", LargeBinary, nullable=False),
+    Column("meta", JSON, nullable=False, default=dict),
+    Column("status", String(16), nullable=False, default="open"),
+    _ts("created_at"),
+    UniqueConstraint("connector_id", "external_id"),
+)
+
+attachments = Table(
+    "attachments",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("message_id", Id, ForeignKey("messages.id"), nullable=False, index=True),
+    Column("filename", String(300), nullable=False),
+    Column("content_type", String(200), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    # NULL when the attachment was over the size cap: recorded, never silently dropped.
+    Column("content", LargeBinary),
+    Column("dropped_reason", String(200)),
     _ts("created_at"),
 )
