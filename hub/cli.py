@@ -44,13 +44,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     q.add_argument("--config", default=DEFAULT_CONFIG)
     q.add_argument("--no-progress", action="store_true")
 
+    registry = ConnectorRegistry.discover()
+    for name in registry.names():
+        ctype = registry.get(name)
+        if ctype is not None and ctype.add_cli is not None:
+            ctype.add_cli(sub)
+
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=args.log_level.upper(),
         format="%(asctime)s level=%(levelname)s logger=%(name)s %(message)s",
         stream=sys.stderr,
     )
-    registry = ConnectorRegistry.discover()
+    if hasattr(args, "run"):
+        # A connector's own command: it brings its own function.
+        return int(args.run(args))
 
     if args.command == "check-config":
         config = _load(args.config, registry)

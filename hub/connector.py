@@ -6,6 +6,7 @@ through the `hub.connectors` entry-point group and never imports them by name.
 
 from __future__ import annotations
 
+import argparse
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -123,6 +124,8 @@ class ConnectorType:
     # Inbound-only or outbound-only channels say so, so config checks can catch misuse.
     can_send: bool = True
     can_receive: bool = True
+    # Adds the connector's own `hub <name> ...` commands to the CLI (e.g. `hub email parse`).
+    add_cli: Callable[[argparse._SubParsersAction], None] | None = None  # type: ignore[type-arg]
 
 
 class ConnectorRegistry:

@@ -28,6 +28,14 @@ class Attachment:
 
 
 @dataclass(frozen=True)
+class DroppedAttachment:
+    filename: str
+    content_type: str
+    size: int
+    reason: str
+
+
+@dataclass(frozen=True)
 class InboundMessage:
     """One message a connector received, normalized.
 
@@ -49,8 +57,18 @@ class InboundMessage:
     # Where a reply should go; None means the channel cannot be answered.
     reply_to: Address | None = None
     received_at: datetime | None = None
+    # An automatic message (auto-reply, bounce, list mail): ticketed, never auto-answered.
     auto_submitted: bool = False
     attachments: tuple[Attachment, ...] = ()
+    # Threading hints, for channels that have them (email): the message ids this one
+    # answers, newest last, and the thread marker found in the quoted text of our reply.
+    in_reply_to: str | None = None
+    references: tuple[str, ...] = ()
+    thread_marker: str | None = None
+    # For a delivery-status report: the ids of our messages that could not be delivered.
+    bounced_message_ids: tuple[str, ...] = ()
+    # Attachments the connector could not keep (over the size cap), with the reason.
+    dropped_attachments: tuple[DroppedAttachment, ...] = ()
     meta: dict[str, Any] = field(default_factory=dict)
 
 
