@@ -87,6 +87,9 @@ class OutboundMessage:
     in_reply_to: str | None = None
     references: tuple[str, ...] = ()
     attachments: tuple[Attachment, ...] = ()
+    # A signed ticket marker ("T-123.<mac>") to embed invisibly, for channels (email) whose
+    # providers may rewrite our message ids: a reply quoting it still finds its ticket.
+    thread_marker: str | None = None
 
 
 @dataclass(frozen=True)
