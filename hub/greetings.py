@@ -22,6 +22,7 @@ Rules, in one place:
 
 from __future__ import annotations
 
+import functools
 import zoneinfo
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -143,6 +144,9 @@ class SweepWindow:
         return tuple(sorted(m * 100 + d for m, d in self.month_days))
 
 
+# ZoneInfo's own cache keeps only 8 zones strongly; a sweep across hundreds of zones would
+# re-read tzdata files for nearly every customer.
+@functools.cache
 def load_zone(name: str) -> zoneinfo.ZoneInfo:
     try:
         return zoneinfo.ZoneInfo(name)
@@ -216,19 +220,20 @@ def due_greetings(
 ) -> tuple[Greeting, ...]:
     """The customer's greetings due at `now`: sent at or before it, within the catch-up window.
 
-    Near New Year the due greeting may belong to the year before the customer's (or UTC's)
-    current one, so every year the catch-up window can reach is considered.
+    Near New Year a due greeting may belong to the year before the customer's (or UTC's)
+    current one; its key carries the occasion's own year.
     """
     now = _utc(now)
-    # Two days of margin covers any UTC offset and a date skipped by a zone change.
-    first_year = (now - rules.catch_up - timedelta(days=2)).year
-    last_year = (now + timedelta(days=2)).year
-    due = (
-        g
-        for year in range(first_year, last_year + 1)
-        for g in greetings_in_year(customer, year, rules)
-        if g.is_due(now)
-    )
+    first, last = _celebration_dates(now, rules)
+    due = []
+    # Only dates sweep_window would look up can be due; checking them first skips the
+    # zone arithmetic for all the others.
+    for year in range(first.year, last.year + 1):
+        for occasion in customer.occasions:
+            if first <= celebration_date(occasion.origin, year, rules.feb29) <= last:
+                g = greeting_in_year(customer, occasion, year, rules)
+                if g is not None and g.is_due(now):
+                    due.append(g)
     return tuple(sorted(due, key=lambda g: (g.send_at, g.key)))
 
 
@@ -253,11 +258,7 @@ def sweep_window(now: datetime, rules: GreetingRules) -> SweepWindow:
     missing candidate is not.
     """
     now = _utc(now)
-    sends_after = now - rules.catch_up
-    hour = timedelta(hours=rules.send_hour)
-    # send = D + hour - offset with offset in [MIN, MAX]; solved for D over the send window.
-    first_date = (sends_after + MIN_UTC_OFFSET - hour).date()
-    last_date = (now + MAX_UTC_OFFSET - hour).date()
+    first_date, last_date = _celebration_dates(now, rules)
     month_days: set[tuple[int, int]] = set()
     day = first_date
     while day <= last_date:
@@ -265,7 +266,16 @@ def sweep_window(now: datetime, rules: GreetingRules) -> SweepWindow:
         if not _is_leap(day.year) and (day.month, day.day) == _FEB29_STANDS_IN[rules.feb29]:
             month_days.add((2, 29))
         day += timedelta(days=1)
-    return SweepWindow(sends_after, now, first_date, last_date, frozenset(month_days))
+    return SweepWindow(now - rules.catch_up, now, first_date, last_date, frozenset(month_days))
+
+
+def _celebration_dates(now: datetime, rules: GreetingRules) -> tuple[date, date]:
+    """First and last local date whose greeting can be due at `now`, in any zone."""
+    hour = timedelta(hours=rules.send_hour)
+    # send = D + hour - offset with offset in [MIN, MAX]; solved for D over the send window.
+    first = (now - rules.catch_up + MIN_UTC_OFFSET - hour).date()
+    last = (now + MAX_UTC_OFFSET - hour).date()
+    return first, last
 
 
 _FEB29_STANDS_IN: dict[str, tuple[int, int]] = {"feb28": (2, 28), "mar1": (3, 1)}
