@@ -9,6 +9,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from hub.cli_agents import add_agents_cli
 from hub.config import Config, ConfigError, load_config
 from hub.connector import ConnectorRegistry
 
@@ -44,6 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     q.add_argument("--config", default=DEFAULT_CONFIG)
     q.add_argument("--no-progress", action="store_true")
 
+    add_agents_cli(sub)
     registry = ConnectorRegistry.discover()
     for name in registry.names():
         ctype = registry.get(name)

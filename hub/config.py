@@ -12,6 +12,7 @@ import phonenumbers
 from babel import Locale, UnknownLocaleError
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
+from hub.agents_config import AgentsConfig
 from hub.connector import ConnectorConfig, ConnectorRegistry
 from hub.yaml_source import Path_, SourceError, YamlSource, YamlSourceError, load_yaml
 
@@ -170,6 +171,7 @@ class Config(_Strict):
     replies: RepliesConfig = Field(default_factory=RepliesConfig)
     outbox: OutboxConfig = Field(default_factory=OutboxConfig)
     ingest: IngestConfig = Field(default_factory=IngestConfig)
+    agents: AgentsConfig = Field(default_factory=AgentsConfig)
     # Validated per type after the rest; holds ConnectorConfig subclasses once loaded.
     connectors: list[Any] = Field(default_factory=list)
 

@@ -51,4 +51,4 @@ async def test_concurrent_startups_migrate_once(storage_url: str) -> None:
             version = (await conn.exec_driver_sql("SELECT version_num FROM alembic_version")).all()
     finally:
         await store.close()
-    assert [v[0] for v in version] == ["0002"]
+    assert [v[0] for v in version] == ["0003"]

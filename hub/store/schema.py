@@ -261,3 +261,79 @@ attachments = Table(
     Column("dropped_reason", String(200)),
     _ts("created_at"),
 )
+
+# Support agents: from config (source "config") or `hub agents add` (source "cli"). A config
+# sync never touches "cli" agents; an agent dropped from config is deactivated, not deleted,
+# so notes and assignments keep naming them.
+agents = Table(
+    "agents",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("username", String(64), nullable=False, unique=True),
+    Column("display_name", String(200), nullable=False),
+    Column("email", String(320)),
+    Column("role", String(16), nullable=False),  # agent | admin
+    # argon2 encoded hash; NULL: the agent cannot log in to the inbox (API tokens only).
+    Column("password_hash", String(200)),
+    Column("source", String(16), nullable=False),
+    Column("active", Boolean, nullable=False, default=True),
+    _ts("created_at"),
+    _ts("updated_at"),
+)
+
+agent_teams = Table(
+    "agent_teams",
+    metadata,
+    Column("agent_id", Id, ForeignKey("agents.id"), primary_key=True),
+    Column("team_id", String(40), ForeignKey("teams.id"), primary_key=True),
+)
+
+# Inbox log-ins. The cookie holds a random token; only its SHA-256 is stored, so a copy of
+# the database opens no session.
+agent_sessions = Table(
+    "agent_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("agent_id", Id, ForeignKey("agents.id"), nullable=False, index=True),
+    Column("csrf_token", String(64), nullable=False),
+    _ts("created_at"),
+    _ts("expires_at"),
+)
+
+# Per-agent API bearer tokens, hashed like sessions.
+agent_tokens = Table(
+    "agent_tokens",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("agent_id", Id, ForeignKey("agents.id"), nullable=False, index=True),
+    Column("name", String(100), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    _ts("created_at"),
+)
+
+# Internal notes on a ticket: never sent, shown to agents in the conversation.
+ticket_notes = Table(
+    "ticket_notes",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("ticket_id", Id, ForeignKey("tickets.id"), nullable=False, index=True),
+    # NULL for a note written with an integration token.
+    Column("agent_id", Id, ForeignKey("agents.id")),
+    Column("author", String(200), nullable=False),
+    Column("body_text", Text, nullable=False),
+    _ts("created_at"),
+)
+
+# Canned responses: Jinja2 templates (rendered in the sandbox) with customer variables.
+canned_responses = Table(
+    "canned_responses",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(100), nullable=False, unique=True),
+    # NULL: offered to every team.
+    Column("team_id", String(40), ForeignKey("teams.id")),
+    Column("body", Text, nullable=False),
+    Column("source", String(16), nullable=False),  # config | api
+    _ts("created_at"),
+    _ts("updated_at"),
+)

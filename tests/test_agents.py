@@ -1,0 +1,110 @@
+"""Agents: config validation, lock-out arithmetic, `hub agents add|token`, argon2 at rest."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from sqlalchemy import select
+
+from hub.agent_auth import token_actor
+from hub.agents import verify_password
+from hub.config import ConfigError
+from hub.login_throttle import LoginThrottle
+from hub.store import Store
+from hub.store.schema import agents
+from tests.inbox_support import inbox_config
+from tests.support import ROOT, make_config
+
+
+@pytest.mark.parametrize(
+    ("events", "locked_at"),
+    [
+        # (time, ok?) sequences against max 3 failures in 60 s, locked for 100 s
+        ([(0, False), (1, False)], {2: False}),
+        ([(0, False), (1, False), (2, False)], {3: True, 101: True, 103: False}),
+        # failures spread wider than the window never add up to a lock
+        ([(0, False), (70, False), (140, False)], {141: False}),
+        # a success clears the account's count
+        ([(0, False), (1, False), (2, True), (3, False)], {4: False}),
+    ],
+)
+def test_lockout_counts_failures_in_a_window(
+    events: list[tuple[float, bool]], locked_at: dict[float, bool]
+) -> None:
+    t = LoginThrottle(max_failures=3, window_seconds=60, lock_seconds=100)
+    for now, ok in events:
+        if ok:
+            t.success("sam")
+        else:
+            t.failure("sam", now)
+    for now, expected in locked_at.items():
+        assert t.locked("sam", now) is expected, now
+
+
+def test_lockout_memory_is_bounded() -> None:
+    t = LoginThrottle(max_failures=3, window_seconds=60, lock_seconds=100, max_keys=100)
+    for i in range(10_000):
+        t.failure(f"user{i}", float(i))
+    assert len(t) == 100
+
+
+@pytest.mark.parametrize(
+    ("agents_section", "needle"),
+    [
+        ({"accounts": [{"username": "Sam!", "name": "x"}]}, "agents.accounts[0].username"),
+        ({"accounts": [{"username": "s", "name": "x", "password": "short"}]}, "at least 10"),
+        ({"accounts": [{"username": "s", "name": "x", "password_hash": "plain"}]}, "argon2"),
+        ({"accounts": [{"username": "s", "name": "x", "role": "boss"}]}, "agents.accounts[0].role"),
+        ({"canned_responses": [{"name": "x", "body": "{{ oops"}]}, "template error on line 1"),
+    ],
+)
+def test_bad_agents_config_names_the_key(agents_section: dict, needle: str, tmp_path: Path) -> None:
+    data = inbox_config(f"sqlite+aiosqlite:///{tmp_path}/h.db")
+    data["agents"] = agents_section
+    with pytest.raises(ConfigError) as err:
+        make_config(data)
+    assert needle in str(err.value)
+
+
+def _hub_cli(config: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "hub", *args, "--config", str(config)],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
+
+
+async def test_cli_adds_agent_with_argon2_hash_and_token(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path}/h.db"
+    config = tmp_path / "hub.yaml"
+    config.write_text(yaml.safe_dump(inbox_config(url)))
+    added = _hub_cli(
+        config, "agents", "add", "kim", "--name", "Kim", "--team", "billing",
+        stdin="kim-password-1234\n",
+    )  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    bad_team = _hub_cli(
+        config, "agents", "add", "lee", "--name", "Lee", "--team", "nope", stdin="x" * 12
+    )
+    assert bad_team.returncode == 2 and "no team 'nope'" in bad_team.stderr
+    token = _hub_cli(config, "agents", "token", "kim").stdout.strip()
+    store = Store(url)
+    try:
+        async with store.read() as conn:
+            row = (await conn.execute(select(agents).where(agents.c.username == "kim"))).one()
+            actor = await token_actor(conn, token)
+            raw = (await conn.exec_driver_sql("SELECT token_hash FROM agent_tokens")).scalar()
+    finally:
+        await store.close()
+    assert row.password_hash.startswith("$argon2id$") and "kim-password" not in row.password_hash
+    assert await verify_password(row.password_hash, "kim-password-1234")
+    assert not await verify_password(row.password_hash, "kim-password-12345")
+    assert actor is not None and actor.teams == {"billing"} and actor.role == "agent"
+    assert token not in raw
