@@ -1,0 +1,219 @@
+"""What agents do to a ticket: change its fields, answer the customer, add internal notes.
+
+The inbox and the REST API both call these, so they enforce the same rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from hub.agents import Actor, agent_usernames
+from hub.messages import Address
+from hub.pipeline import ReplyRoute, enqueue_outbound
+from hub.store import Store, utcnow
+from hub.store.schema import customers, identities, messages, outbox, ticket_notes, tickets
+from hub.tickets import OPEN_STATUSES, open_key, ticket_ref
+
+
+class TicketNotFound(LookupError):
+    pass
+
+
+class NotAllowed(PermissionError):
+    """The actor may not see or change this ticket (another team's)."""
+
+
+class ActionRefused(ValueError):
+    """The change is understood but cannot be made; the message says why (HTTP 409)."""
+
+
+_UNSET: Any = object()
+
+
+@dataclass(frozen=True)
+class TicketChange:
+    status: str | None = None
+    priority: str | None = None
+    assignee: str | None = _UNSET  # None unassigns; _UNSET leaves it
+    tags: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class ReplyResult:
+    message_id: int
+    outbox_id: int
+    connector_id: str
+    recipient: str
+
+
+async def ticket_for(conn: AsyncConnection, actor: Actor, ticket_id: int) -> Any:
+    row = (await conn.execute(select(tickets).where(tickets.c.id == ticket_id))).first()
+    if row is None:
+        raise TicketNotFound(ticket_id)
+    if not actor.can_see_team(row.team_id):
+        raise NotAllowed(ticket_id)
+    return row
+
+
+async def _status_values(conn: AsyncConnection, row: Any, status: str) -> dict[str, Any]:
+    """The new status, and the open key that keeps one open ticket per customer and channel."""
+    if status not in OPEN_STATUSES:
+        return {"status": status, "open_key": None}
+    key = open_key(row.customer_id, row.channel)
+    if row.open_key is None:
+        clash = (
+            await conn.execute(select(tickets.c.id).where(tickets.c.open_key == key))
+        ).scalar_one_or_none()
+        if clash is not None:
+            raise ActionRefused(
+                f"the customer already has an open ticket on this channel "
+                f"({ticket_ref(clash)}); reopen that one instead"
+            )
+    return {"status": status, "open_key": key}
+
+
+async def update_ticket(store: Store, actor: Actor, ticket_id: int, change: TicketChange) -> None:
+    async with store.write() as conn:
+        row = await ticket_for(conn, actor, ticket_id)
+        values: dict[str, Any] = {}
+        if change.status is not None and change.status != row.status:
+            values.update(await _status_values(conn, row, change.status))
+        if change.priority is not None:
+            values["priority"] = change.priority
+        if change.tags is not None:
+            values["tags"] = sorted(set(change.tags))
+        if change.assignee is not _UNSET and change.assignee != row.assignee:
+            if change.assignee is not None and change.assignee not in await agent_usernames(
+                conn, row.team_id
+            ):
+                raise ActionRefused(f"{change.assignee!r} is not an agent of team {row.team_id}")
+            values["assignee"] = change.assignee
+        if values:
+            values["updated_at"] = utcnow()
+            await conn.execute(update(tickets).where(tickets.c.id == ticket_id).values(values))
+
+
+async def add_note(store: Store, actor: Actor, ticket_id: int, text: str) -> int:
+    async with store.write() as conn:
+        await ticket_for(conn, actor, ticket_id)
+        now = utcnow()
+        await conn.execute(update(tickets).where(tickets.c.id == ticket_id).values(updated_at=now))
+        return int(
+            (
+                await conn.execute(
+                    ticket_notes.insert()
+                    .values(
+                        ticket_id=ticket_id,
+                        agent_id=actor.agent_id,
+                        author=actor.name,
+                        body_text=text,
+                        created_at=now,
+                    )
+                    .returning(ticket_notes.c.id)
+                )
+            ).scalar_one()
+        )
+
+
+async def _recipient(
+    conn: AsyncConnection, ticket: Any, last_in: Any, route: ReplyRoute
+) -> Address:
+    name = (
+        await conn.execute(
+            select(customers.c.display_name).where(customers.c.id == ticket.customer_id)
+        )
+    ).scalar_one()
+    mine = select(identities.c.kind, identities.c.value).where(
+        identities.c.customer_id == ticket.customer_id, identities.c.unreachable.is_(False)
+    )
+    if route.connector_id == last_in.connector_id:
+        # The channel answers itself (chat, email): back to whoever wrote.
+        row = (await conn.execute(mine.where(identities.c.value == last_in.sender))).first()
+        if row is not None:
+            return Address(row.kind, row.value, name)
+        raise ActionRefused("the sender of the last message cannot be reached any more")
+    # A channel that cannot answer (a web form) replies by email through `reply_via`.
+    # TODO(connector seam): let ConnectorType declare the address kind it sends to.
+    emails = (
+        await conn.execute(mine.where(identities.c.kind == "email").order_by(identities.c.id))
+    ).all()
+    chosen = next((e for e in emails if e.value == last_in.sender), emails[-1] if emails else None)
+    if chosen is None:
+        raise ActionRefused("this customer has no email address to answer by")
+    return Address("email", chosen.value, name)
+
+
+async def reply(
+    store: Store,
+    actor: Actor,
+    ticket_id: int,
+    text: str,
+    *,
+    routes: dict[str, ReplyRoute],
+    status: str | None = None,
+    on_outbox: Callable[[], None] = lambda: None,
+) -> ReplyResult:
+    """Queue the reply over the channel the customer last wrote on, in one transaction."""
+    async with store.write() as conn:
+        ticket = await ticket_for(conn, actor, ticket_id)
+        last_in = (
+            await conn.execute(
+                select(messages)
+                .where(messages.c.ticket_id == ticket_id, messages.c.direction == "in")
+                .order_by(messages.c.received_at.desc(), messages.c.id.desc())
+                .limit(1)
+            )
+        ).first()
+        if last_in is None:
+            raise ActionRefused("the ticket has no message from the customer to answer")
+        route = routes.get(last_in.connector_id)
+        if route is None:
+            raise ActionRefused(f"messages from {last_in.connector_id!r} cannot be answered")
+        to = await _recipient(conn, ticket, last_in, route)
+        locale = (
+            await conn.execute(
+                select(customers.c.locale).where(customers.c.id == ticket.customer_id)
+            )
+        ).scalar_one()
+        ref = ticket_ref(ticket_id)
+        subject = f"Re: {ticket.subject} [#{ref}]" if ticket.subject else f"Your request [#{ref}]"
+        reply_to_id = (last_in.meta or {}).get("message_id")
+        now = utcnow()
+        outbox_id = await enqueue_outbound(
+            store,
+            conn,
+            connector_id=route.connector_id,
+            ticket_id=ticket_id,
+            customer_id=ticket.customer_id,
+            to=to,
+            kind="agent_reply",
+            subject=subject,
+            text=text,
+            html=None,
+            auto_submitted=False,
+            language=locale,
+            now=now,
+            in_reply_to=reply_to_id,
+            references=(reply_to_id,) if reply_to_id else (),
+        )
+        message_id = (
+            await conn.execute(select(outbox.c.message_id).where(outbox.c.id == outbox_id))
+        ).scalar_one()
+        # enqueue_outbound records kind and recipient; the inbox also shows who answered.
+        await conn.execute(
+            update(messages)
+            .where(messages.c.id == message_id)
+            .values(meta={"kind": "agent_reply", "to": to.value, "agent": actor.name})
+        )
+        new_status = status or ("open" if ticket.status == "new" else None)
+        values: dict[str, Any] = {"updated_at": now}
+        if new_status is not None and new_status != ticket.status:
+            values.update(await _status_values(conn, ticket, new_status))
+        await conn.execute(update(tickets).where(tickets.c.id == ticket_id).values(values))
+    on_outbox()
+    return ReplyResult(int(message_id), int(outbox_id), route.connector_id, to.value)

@@ -1,0 +1,230 @@
+"""What agents read: queues with counts, filtered and searched ticket lists, conversations."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, and_, cast, exists, false, func, literal, or_, select, true
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from hub.agents import Actor
+from hub.identity import normalize_email, normalize_phone
+from hub.store.schema import (
+    attachments,
+    customers,
+    identities,
+    messages,
+    outbox,
+    ticket_notes,
+    tickets,
+)
+from hub.tickets import OPEN_STATUSES, ticket_ref
+
+_REF = re.compile(r"^#?\s*(?:t-?)?(\d{1,18})$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class TicketFilter:
+    status: str | None = None  # a status, or "open" for new+open+pending
+    channel: str | None = None
+    assignee: str | None = None  # a username, or "none"
+    priority: str | None = None
+    tag: str | None = None
+    team: str | None = None
+    customer_id: int | None = None
+    q: str | None = None
+    limit: int = 50
+    offset: int = 0
+
+
+def visible_to(actor: Actor) -> Any:
+    """The WHERE clause limiting tickets to the actor's teams (admins: everything)."""
+    if actor.is_admin:
+        return true()
+    if not actor.teams:
+        return false()
+    return tickets.c.team_id.in_(sorted(actor.teams))
+
+
+def _like(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _has_tag(dialect: str, tag: str) -> Any:
+    if dialect == "postgresql":
+        return cast(tickets.c.tags, JSONB).contains(cast(literal([tag], JSON), JSONB))
+    each = func.json_each(tickets.c.tags).table_valued("value")
+    return exists(select(literal(1)).select_from(each).where(each.c.value == tag))
+
+
+def _search(q: str, phone_region: str) -> Any:
+    q = q.strip()[:200]
+    pattern = _like(q)
+    values = {v for v in (normalize_email(q), normalize_phone(q, phone_region)) if v}
+    who = select(identities.c.customer_id).where(
+        or_(identities.c.value.in_(sorted(values)), identities.c.value.ilike(pattern, escape="\\"))
+    )
+    named = select(customers.c.id).where(customers.c.display_name.ilike(pattern, escape="\\"))
+    said = exists().where(
+        messages.c.ticket_id == tickets.c.id, messages.c.body_text.ilike(pattern, escape="\\")
+    )
+    clauses = [
+        tickets.c.customer_id.in_(who),
+        tickets.c.customer_id.in_(named),
+        tickets.c.subject.ilike(pattern, escape="\\"),
+        said,
+    ]
+    if m := _REF.match(q):
+        clauses.insert(0, tickets.c.id == int(m.group(1)))
+    return or_(*clauses)
+
+
+def _filtered(actor: Actor, f: TicketFilter, dialect: str, phone_region: str) -> list[Any]:
+    where = [visible_to(actor)]
+    if f.status == "open":
+        where.append(tickets.c.status.in_(OPEN_STATUSES))
+    elif f.status:
+        where.append(tickets.c.status == f.status)
+    if f.channel:
+        where.append(tickets.c.channel == f.channel)
+    if f.assignee == "none":
+        where.append(tickets.c.assignee.is_(None))
+    elif f.assignee:
+        where.append(tickets.c.assignee == f.assignee)
+    if f.priority:
+        where.append(tickets.c.priority == f.priority)
+    if f.team:
+        where.append(tickets.c.team_id == f.team)
+    if f.customer_id is not None:
+        where.append(tickets.c.customer_id == f.customer_id)
+    if f.tag:
+        where.append(_has_tag(dialect, f.tag))
+    if f.q and f.q.strip():
+        where.append(_search(f.q, phone_region))
+    return where
+
+
+_LIST_COLUMNS = (
+    tickets.c.id,
+    tickets.c.customer_id,
+    tickets.c.channel,
+    tickets.c.connector_id,
+    tickets.c.team_id,
+    tickets.c.status,
+    tickets.c.priority,
+    tickets.c.subject,
+    tickets.c.tags,
+    tickets.c.assignee,
+    tickets.c.created_at,
+    tickets.c.updated_at,
+    tickets.c.last_message_at,
+)
+
+
+async def list_tickets(
+    conn: AsyncConnection, actor: Actor, f: TicketFilter, phone_region: str
+) -> list[dict[str, Any]]:
+    query = (
+        select(*_LIST_COLUMNS, customers.c.display_name.label("customer_name"))
+        .join(customers, customers.c.id == tickets.c.customer_id)
+        .where(and_(*_filtered(actor, f, conn.dialect.name, phone_region)))
+        .order_by(tickets.c.last_message_at.desc(), tickets.c.id.desc())
+        .limit(f.limit)
+        .offset(f.offset)
+    )
+    return [{**r._mapping, "ref": ticket_ref(r.id)} for r in await conn.execute(query)]
+
+
+async def queue_counts(conn: AsyncConnection, actor: Actor) -> dict[str, dict[str, int]]:
+    """Open tickets per visible team and status."""
+    rows = await conn.execute(
+        select(tickets.c.team_id, tickets.c.status, func.count())
+        .where(visible_to(actor), tickets.c.status.in_(OPEN_STATUSES))
+        .group_by(tickets.c.team_id, tickets.c.status)
+    )
+    counts: dict[str, dict[str, int]] = {}
+    for team_id, status, n in rows:
+        counts.setdefault(team_id, {})[status] = int(n)
+    return counts
+
+
+async def newest_ticket_id(conn: AsyncConnection, actor: Actor) -> int:
+    value = (await conn.execute(select(func.max(tickets.c.id)).where(visible_to(actor)))).scalar()
+    return int(value or 0)
+
+
+async def load_ticket(conn: AsyncConnection, ticket_id: int) -> Any | None:
+    return (
+        await conn.execute(
+            select(tickets, customers.c.display_name.label("customer_name"))
+            .join(customers, customers.c.id == tickets.c.customer_id)
+            .where(tickets.c.id == ticket_id)
+        )
+    ).first()
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One item of a conversation: a message in, a message out, or an internal note."""
+
+    kind: str  # in | out | note
+    id: int
+    at: datetime
+    author: str | None
+    channel: str | None
+    subject: str | None
+    text: str
+    html: str | None  # raw, as received: sanitize before showing
+    delivery: str | None  # outbox status of an outgoing message
+    attachments: tuple[dict[str, Any], ...] = ()
+
+
+async def conversation(conn: AsyncConnection, ticket_id: int) -> list[Entry]:
+    msgs = (
+        await conn.execute(
+            select(messages, outbox.c.status.label("delivery"))
+            .outerjoin(outbox, outbox.c.message_id == messages.c.id)
+            .where(messages.c.ticket_id == ticket_id)
+        )
+    ).all()
+    files: dict[int, list[dict[str, Any]]] = {}
+    if msgs:
+        rows = await conn.execute(
+            select(
+                attachments.c.id,
+                attachments.c.message_id,
+                attachments.c.filename,
+                attachments.c.content_type,
+                attachments.c.size,
+                attachments.c.dropped_reason,
+            ).where(attachments.c.message_id.in_([m.id for m in msgs]))
+        )
+        for a in rows:
+            files.setdefault(a.message_id, []).append(dict(a._mapping))
+    entries = [
+        Entry(
+            m.direction,
+            m.id,
+            m.received_at if m.direction == "in" else m.created_at,
+            m.sender if m.direction == "in" else (m.meta or {}).get("agent"),
+            m.channel,
+            m.subject,
+            m.body_text,
+            m.body_html,
+            m.delivery,
+            tuple(files.get(m.id, ())),
+        )
+        for m in msgs
+    ]
+    notes = await conn.execute(select(ticket_notes).where(ticket_notes.c.ticket_id == ticket_id))
+    entries += [
+        Entry("note", n.id, n.created_at, n.author, None, None, n.body_text, None, None)
+        for n in notes
+    ]
+    entries.sort(key=lambda e: (e.at, e.kind == "note", e.id))
+    return entries

@@ -1,0 +1,49 @@
+"""The support team's inbox: a sub-app mounted under /inbox/."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from hub.agents import sync_agents
+from hub.canned import sync_canned
+from hub.web.inbox import queue_views, ticket_views
+from hub.web.inbox.auth import (
+    INBOX_HUB,
+    THROTTLE,
+    Throttles,
+    inbox_guard,
+    login,
+    login_page,
+    logout,
+)
+from hub.web.inbox.pages import HERE
+
+if TYPE_CHECKING:
+    from hub.app import Hub
+
+
+def inbox_app(hub: Hub) -> web.Application:
+    app = web.Application(middlewares=[inbox_guard])
+    app[INBOX_HUB] = hub
+    app[THROTTLE] = Throttles(hub)
+
+    async def sync_from_config(_app: web.Application) -> None:
+        # The hub has migrated and synced teams before the web app starts.
+        await sync_agents(hub.store, hub.config.agents)
+        await sync_canned(hub.store, hub.config.agents.canned_responses)
+
+    app.on_startup.append(sync_from_config)
+    app.router.add_get("/login", login_page)
+    app.router.add_post("/login", login)
+    app.router.add_post("/logout", logout)
+    app.router.add_get("/", queue_views.queue_page)
+    app.router.add_get("/queue.json", queue_views.queue_poll)
+    app.router.add_get("/tickets/{id}", ticket_views.ticket_page)
+    app.router.add_post("/tickets/{id}", ticket_views.ticket_update)
+    app.router.add_post("/tickets/{id}/reply", ticket_views.ticket_reply)
+    app.router.add_post("/tickets/{id}/note", ticket_views.ticket_note)
+    app.router.add_get("/attachments/{id}", ticket_views.attachment_download)
+    app.router.add_static("/static/", HERE / "static", name="static")
+    return app

@@ -1,0 +1,163 @@
+"""Inbox log-in: session cookie, CSRF tokens on every form, log-out, lock-out."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from aiohttp import web
+
+from hub.agent_auth import Session, create_session, end_session, load_session
+from hub.agents import find_login, verify_password
+from hub.login_throttle import LoginThrottle
+from hub.web.inbox.pages import PREFIX, render, see_other
+
+if TYPE_CHECKING:
+    from hub.app import Hub
+
+SESSION_COOKIE = "hub_session"
+LOGIN_CSRF_COOKIE = "hub_login_csrf"
+SESSION = web.RequestKey("inbox_session", Session)
+INBOX_HUB = web.AppKey("inbox_hub", object)
+THROTTLE = web.AppKey("inbox_throttle", object)
+
+# Reachable without a session: the log-in page and the static files.
+PUBLIC = (f"{PREFIX}login", f"{PREFIX}static/")
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def hub_of(request: web.Request) -> Hub:
+    return request.app[INBOX_HUB]  # type: ignore[return-value]
+
+
+def session_of(request: web.Request) -> Session:
+    return request[SESSION]
+
+
+class Throttles:
+    """Failed log-ins counted per account and per client address."""
+
+    def __init__(self, hub: Hub) -> None:
+        lock = hub.config.agents.lockout
+        common: dict[str, Any] = {
+            "window_seconds": lock.window_minutes * 60,
+            "lock_seconds": lock.lock_minutes * 60,
+        }
+        self.account = LoginThrottle(max_failures=lock.max_failures_per_account, **common)
+        self.address = LoginThrottle(max_failures=lock.max_failures_per_ip, **common)
+
+
+def _secure(request: web.Request) -> bool:
+    return hub_of(request).config.web.public_url.startswith("https://")
+
+
+def _set_cookie(request: web.Request, response: web.StreamResponse, name: str, value: str) -> None:
+    response.set_cookie(
+        name,
+        value,
+        path=PREFIX.rstrip("/"),
+        httponly=True,
+        samesite="Lax",
+        secure=_secure(request),
+    )
+
+
+def csrf_ok(expected: str, given: str | None) -> bool:
+    return bool(given) and hmac.compare_digest(expected.encode(), (given or "").encode())
+
+
+@web.middleware
+async def inbox_guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every inbox route but the public ones needs a session; every POST its CSRF token."""
+    if request.path.startswith(PUBLIC):
+        response = await handler(request)
+    else:
+        async with hub_of(request).store.read() as conn:
+            session = await load_session(conn, request.cookies.get(SESSION_COOKIE, ""))
+        if session is None:
+            if request.method in ("GET", "HEAD") and not request.path.endswith(".json"):
+                target = quote(request.path_qs, safe="/?=&")
+                raise web.HTTPFound(f"{PREFIX}login?next={target}")
+            raise web.HTTPUnauthorized(text="log in first")
+        if request.method not in ("GET", "HEAD"):
+            form = await request.post()
+            given = request.headers.get("X-CSRF-Token") or form.get("csrf_token")
+            if not csrf_ok(session.csrf_token, given if isinstance(given, str) else None):
+                raise web.HTTPForbidden(text="the form expired or did not come from the inbox")
+        request[SESSION] = session
+        response = await handler(request)
+        response.headers["Cache-Control"] = "no-store"
+    response.headers.setdefault("Content-Security-Policy", CSP)
+    return response
+
+
+def _safe_next(raw: str | None) -> str:
+    # Only back into the inbox: never an open redirect to another site.
+    if raw and raw.startswith(PREFIX) and "//" not in raw and "\\" not in raw:
+        return raw
+    return PREFIX
+
+
+async def login_page(request: web.Request) -> web.Response:
+    token = request.cookies.get(LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(32)
+    response = _login_form(request, token, error=None, status=200)
+    _set_cookie(request, response, LOGIN_CSRF_COOKIE, token)
+    return response
+
+
+def _login_form(
+    request: web.Request, token: str, *, error: str | None, status: int
+) -> web.Response:
+    return render(
+        "login.html",
+        {"csrf": token, "error": error, "next": _safe_next(request.query.get("next"))},
+        status=status,
+    )
+
+
+async def login(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    given = form.get("csrf_token")
+    if not cookie or not csrf_ok(cookie, given if isinstance(given, str) else None):
+        raise web.HTTPForbidden(text="the log-in form expired; reload the page")
+    username = str(form.get("username", "")).strip().lower()[:64]
+    password = str(form.get("password", ""))[:1024]
+    throttles: Throttles = request.app[THROTTLE]  # type: ignore[assignment]
+    now = time.monotonic()
+    address = request.remote or "unknown"
+    if throttles.account.locked(username, now) or throttles.address.locked(address, now):
+        return _login_form(
+            request, cookie, error="Too many failed log-ins. Try again later.", status=429
+        )
+    hub = hub_of(request)
+    async with hub.store.read() as conn:
+        agent_id, encoded = await find_login(conn, username)
+    if agent_id is None or not await verify_password(encoded, password):
+        throttles.account.failure(username, now)
+        throttles.address.failure(address, now)
+        return _login_form(request, cookie, error="Wrong username or password.", status=401)
+    throttles.account.success(username)
+    async with hub.store.write() as conn:
+        token, _csrf = await create_session(conn, agent_id, hub.config.agents.session_hours)
+    response = see_other(_safe_next(str(form.get("next", ""))))
+    _set_cookie(request, response, SESSION_COOKIE, token)
+    response.del_cookie(LOGIN_CSRF_COOKIE, path=PREFIX.rstrip("/"))
+    return response
+
+
+async def logout(request: web.Request) -> web.StreamResponse:
+    async with hub_of(request).store.write() as conn:
+        await end_session(conn, request.cookies.get(SESSION_COOKIE, ""))
+    response = see_other(f"{PREFIX}login")
+    response.del_cookie(SESSION_COOKIE, path=PREFIX.rstrip("/"))
+    return response

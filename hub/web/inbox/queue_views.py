@@ -1,0 +1,102 @@
+"""The queue page: the agent's teams with counts, filters, search, live updates."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import select
+
+from hub.agents import Actor
+from hub.store.schema import teams
+from hub.ticket_queries import TicketFilter, list_tickets, newest_ticket_id, queue_counts
+from hub.tickets import STATUSES
+from hub.web.inbox.auth import hub_of, session_of
+from hub.web.inbox.pages import render, render_text
+from hub.web.models import Priority
+
+PAGE = 50
+PRIORITIES: tuple[str, ...] = Priority.__args__  # type: ignore[attr-defined]
+FILTER_KEYS = ("status", "channel", "assignee", "priority", "tag", "team", "q")
+
+
+def _filter(request: web.Request, actor: Actor) -> tuple[TicketFilter, dict[str, str]]:
+    raw = {k: request.query.get(k, "").strip()[:200] for k in FILTER_KEYS}
+    if "status" not in request.query:
+        raw["status"] = "open"
+    if raw["status"] not in ("open", "", *STATUSES):
+        raise web.HTTPBadRequest(text="unknown status")
+    if raw["priority"] not in ("", *PRIORITIES):
+        raise web.HTTPBadRequest(text="unknown priority")
+    try:
+        page = max(1, min(10_000, int(request.query.get("page", "1"))))
+    except ValueError:
+        raise web.HTTPBadRequest(text="page must be a number") from None
+    assignee = actor.username if raw["assignee"] == "me" else raw["assignee"]
+    f = TicketFilter(
+        status=raw["status"] or None,
+        channel=raw["channel"] or None,
+        assignee=assignee or None,
+        priority=raw["priority"] or None,
+        tag=raw["tag"] or None,
+        team=raw["team"] or None,
+        q=raw["q"] or None,
+        limit=PAGE,
+        offset=(page - 1) * PAGE,
+    )
+    return f, raw
+
+
+async def _team_names(conn: Any) -> dict[str, str]:
+    return {r.id: r.name for r in await conn.execute(select(teams.c.id, teams.c.name))}
+
+
+async def queue_page(request: web.Request) -> web.Response:
+    session = session_of(request)
+    actor = session.actor
+    hub = hub_of(request)
+    f, raw = _filter(request, actor)
+    async with hub.store.read() as conn:
+        rows = await list_tickets(conn, actor, f, hub.config.hub.phone_region)
+        counts = await queue_counts(conn, actor)
+        names = await _team_names(conn)
+        newest = await newest_ticket_id(conn, actor)
+    queues = [
+        {"id": t, "name": names.get(t, t), "counts": counts.get(t, {})}
+        for t in sorted(names if actor.is_admin else actor.teams)
+    ]
+    return render(
+        "queue.html",
+        {
+            "actor": actor,
+            "csrf": session.csrf_token,
+            "tickets": rows,
+            "queues": queues,
+            "filters": raw,
+            "statuses": STATUSES,
+            "priorities": PRIORITIES,
+            "newest": newest,
+            "poll_ms": int(hub.config.agents.poll_seconds * 1000),
+            "page": f.offset // PAGE + 1,
+            "has_more": len(rows) == PAGE,
+        },
+    )
+
+
+async def queue_poll(request: web.Request) -> web.Response:
+    """What changed for the open queue page: the rows as rendered HTML, counts, newest id."""
+    actor = session_of(request).actor
+    hub = hub_of(request)
+    f, _raw = _filter(request, actor)
+    async with hub.store.read() as conn:
+        rows = await list_tickets(conn, actor, f, hub.config.hub.phone_region)
+        counts = await queue_counts(conn, actor)
+        newest = await newest_ticket_id(conn, actor)
+    return web.json_response(
+        {
+            "newest": newest,
+            "counts": {t: sum(c.values()) for t, c in counts.items()},
+            "rows": render_text("rows.html", {"tickets": rows}),
+        },
+        headers={"Cache-Control": "no-store"},
+    )

@@ -1,0 +1,233 @@
+"""The ticket page: the conversation, the customer, field edits, replies, notes."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from aiohttp import web
+from markupsafe import Markup
+from pydantic import ValidationError
+from sqlalchemy import select
+
+from hub.agents import agent_usernames
+from hub.canned import CannedProblem, canned_context, get_canned, list_canned, render_canned
+from hub.safe_html import sanitize_html
+from hub.store.schema import attachments, identities, messages, teams
+from hub.ticket_actions import (
+    ActionRefused,
+    NotAllowed,
+    TicketNotFound,
+    add_note,
+    reply,
+    ticket_for,
+    update_ticket,
+)
+from hub.ticket_queries import conversation, load_ticket
+from hub.tickets import STATUSES, ticket_ref
+from hub.web.inbox.auth import hub_of, session_of
+from hub.web.inbox.pages import PREFIX, render, see_other
+from hub.web.models import NoteBody, ReplyBody, TicketPatch, problems
+
+PRIORITIES = ("low", "normal", "high", "urgent")
+
+
+def _ticket_id(request: web.Request) -> int:
+    raw = request.match_info["id"]
+    if not raw.isdigit() or len(raw) > 18:
+        raise web.HTTPNotFound(text="no such ticket")
+    return int(raw)
+
+
+def _refused(status: int, message: str) -> web.Response:
+    return render("error.html", {"status": status, "message": message}, status=status)
+
+
+def _back(ticket_id: int, **query: str) -> web.Response:
+    suffix = f"?{urlencode(query)}" if query else ""
+    return see_other(f"{PREFIX}tickets/{ticket_id}{suffix}")
+
+
+async def ticket_page(request: web.Request) -> web.Response:
+    session = session_of(request)
+    actor = session.actor
+    hub = hub_of(request)
+    ticket_id = _ticket_id(request)
+    async with hub.store.read() as conn:
+        try:
+            await ticket_for(conn, actor, ticket_id)
+        except TicketNotFound:
+            return _refused(404, "There is no such ticket.")
+        except NotAllowed:
+            return _refused(403, "This ticket belongs to a team you are not in.")
+        ticket = await load_ticket(conn, ticket_id)
+        entries = await conversation(conn, ticket_id)
+        ids = (
+            await conn.execute(
+                select(identities.c.kind, identities.c.value)
+                .where(identities.c.customer_id == ticket.customer_id)
+                .order_by(identities.c.kind, identities.c.value)
+            )
+        ).all()
+        assignees = await agent_usernames(conn, ticket.team_id)
+        canned = await list_canned(conn, actor, ticket.team_id)
+        team_name = (
+            await conn.execute(select(teams.c.name).where(teams.c.id == ticket.team_id))
+        ).scalar_one()
+        draft, preview_error, chosen = "", None, None
+        if (raw := request.query.get("canned", "")).isdigit():
+            found = await get_canned(conn, actor, int(raw))
+            if found is not None:
+                chosen = found.id
+                context = await canned_context(
+                    conn, ticket, actor, team_name, hub.config.replies.signature
+                )
+                try:
+                    draft = render_canned(hub.replies, found.body, context)
+                except CannedProblem as exc:
+                    preview_error = str(exc)
+    shown = [
+        {
+            "entry": e,
+            # Customer HTML is sanitized here, once, and nowhere trusted as given.
+            "html": Markup(sanitize_html(e.html)) if e.html and e.kind == "in" else None,
+        }
+        for e in entries
+    ]
+    return render(
+        "ticket.html",
+        {
+            "actor": actor,
+            "csrf": session.csrf_token,
+            "ticket": ticket,
+            "ref": ticket_ref(ticket.id),
+            "team_name": team_name,
+            "entries": shown,
+            "identities": ids,
+            "assignees": assignees,
+            "statuses": STATUSES,
+            "priorities": PRIORITIES,
+            "canned": canned,
+            "chosen": chosen,
+            "draft": draft,
+            "preview_error": preview_error,
+            "notice": request.query.get("notice", "")[:200],
+            "error": request.query.get("error", "")[:500],
+        },
+    )
+
+
+async def _form(request: web.Request) -> dict[str, str]:
+    form = await request.post()
+    return {k: v for k, v in form.items() if isinstance(v, str) and k != "csrf_token"}
+
+
+async def _act(request: web.Request, action: Any) -> web.Response:
+    """Run an action and come back to the ticket, saying what happened."""
+    ticket_id = _ticket_id(request)
+    try:
+        notice = await action(ticket_id)
+    except TicketNotFound:
+        return _refused(404, "There is no such ticket.")
+    except NotAllowed:
+        return _refused(403, "This ticket belongs to a team you are not in.")
+    except ValidationError as exc:
+        return _back(
+            ticket_id, error="; ".join(f"{p['field']}: {p['message']}" for p in problems(exc))
+        )
+    except (ActionRefused, CannedProblem) as exc:
+        return _back(ticket_id, error=str(exc))
+    return _back(ticket_id, notice=notice)
+
+
+async def ticket_update(request: web.Request) -> web.Response:
+    hub, actor = hub_of(request), session_of(request).actor
+    fields = await _form(request)
+
+    async def act(ticket_id: int) -> str:
+        tags = [t for t in fields.get("tags", "").split(",") if t.strip()]
+        patch = TicketPatch.model_validate(
+            {
+                "status": fields.get("status") or None,
+                "priority": fields.get("priority") or None,
+                "assignee": fields.get("assignee") or None,
+                "tags": tags,
+            }
+        )
+        await update_ticket(hub.store, actor, ticket_id, patch.change())
+        return "Saved."
+
+    return await _act(request, act)
+
+
+async def ticket_reply(request: web.Request) -> web.Response:
+    hub, actor = hub_of(request), session_of(request).actor
+    fields = await _form(request)
+
+    async def act(ticket_id: int) -> str:
+        body = ReplyBody.model_validate(
+            {"text": fields.get("text", "").strip() or None, "status": fields.get("status") or None}
+        )
+        if body.text is None:
+            raise ActionRefused("the reply is empty")
+        sent = await reply(
+            hub.store,
+            actor,
+            ticket_id,
+            body.text,
+            routes=hub.pipeline.reply_routes,
+            status=body.status,
+            on_outbox=hub.outbox.wake,
+        )
+        return f"Reply queued to {sent.recipient} via {sent.connector_id}."
+
+    return await _act(request, act)
+
+
+async def ticket_note(request: web.Request) -> web.Response:
+    hub, actor = hub_of(request), session_of(request).actor
+    fields = await _form(request)
+
+    async def act(ticket_id: int) -> str:
+        body = NoteBody.model_validate({"text": fields.get("text", "").strip()})
+        await add_note(hub.store, actor, ticket_id, body.text)
+        return "Note added."
+
+    return await _act(request, act)
+
+
+async def attachment_download(request: web.Request) -> web.StreamResponse:
+    actor = session_of(request).actor
+    raw = request.match_info["id"]
+    if not raw.isdigit() or len(raw) > 18:
+        raise web.HTTPNotFound()
+    async with hub_of(request).store.read() as conn:
+        row = (
+            await conn.execute(
+                select(attachments, messages.c.ticket_id)
+                .join(messages, messages.c.id == attachments.c.message_id)
+                .where(attachments.c.id == int(raw))
+            )
+        ).first()
+        if row is None or row.content is None or row.ticket_id is None:
+            raise web.HTTPNotFound()
+        try:
+            await ticket_for(conn, actor, row.ticket_id)
+        except (TicketNotFound, NotAllowed):
+            raise web.HTTPForbidden() from None
+    # Always a download, never rendered in the inbox's origin.
+    return web.Response(
+        body=row.content,
+        headers={
+            "Content-Type": "application/octet-stream",
+            "Content-Disposition": _disposition(row.filename),
+            "Content-Security-Policy": "sandbox",
+        },
+    )
+
+
+def _disposition(filename: str) -> str:
+    from urllib.parse import quote
+
+    ascii_name = "".join(c if 32 <= ord(c) < 127 and c not in '"\\' else "_" for c in filename)
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"

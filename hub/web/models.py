@@ -1,0 +1,61 @@
+"""Request bodies of the inbox forms and the REST API, validated at the boundary."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+from hub.ticket_actions import TicketChange
+
+Status = Literal["new", "open", "pending", "solved", "closed"]
+Priority = Literal["low", "normal", "high", "urgent"]
+Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+MAX_TEXT = 100_000
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TicketPatch(_Body):
+    status: Status | None = None
+    priority: Priority | None = None
+    assignee: str | None = Field(default=None, max_length=64)
+    tags: list[Tag] | None = Field(default=None, max_length=30)
+
+    def change(self) -> TicketChange:
+        extra: dict[str, Any] = {}
+        if "assignee" in self.model_fields_set:
+            extra["assignee"] = self.assignee or None
+        return TicketChange(
+            status=self.status,
+            priority=self.priority,
+            tags=tuple(self.tags) if self.tags is not None else None,
+            **extra,
+        )
+
+
+class ReplyBody(_Body):
+    text: str | None = Field(default=None, min_length=1, max_length=MAX_TEXT)
+    canned_response_id: int | None = Field(default=None, ge=1)
+    # Set the ticket to this status with the reply (pending: waiting for the customer).
+    status: Status | None = None
+
+
+class NoteBody(_Body):
+    text: str = Field(min_length=1, max_length=MAX_TEXT)
+
+
+class CannedBody(_Body):
+    name: str = Field(min_length=1, max_length=100)
+    body: str = Field(min_length=1, max_length=20_000)
+    team_id: str | None = Field(default=None, max_length=40)
+
+
+def problems(exc: ValidationError) -> list[dict[str, str]]:
+    """Validation errors as the API reports them: the field and what is wrong."""
+    return [
+        {"field": ".".join(str(p) for p in e["loc"]) or "(body)", "message": e["msg"]}
+        for e in exc.errors()
+    ]
