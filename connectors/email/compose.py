@@ -5,7 +5,9 @@ from __future__ import annotations
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import formataddr, formatdate
+from html import escape
 
+from connectors.email.marker import wrap_marker
 from hub.messages import OutboundMessage
 
 # Enough of a thread for any mail client; older ancestors add nothing but header size.
@@ -48,9 +50,17 @@ def compose(
         mail["X-Auto-Response-Suppress"] = "All"
     if msg.ticket_ref:
         mail["X-Hub-Ticket"] = msg.ticket_ref
-    mail.set_content(msg.text)
-    if msg.html:
-        mail.add_alternative(msg.html, subtype="html")
+    text, html = msg.text, msg.html
+    if msg.thread_marker:
+        # Quoted back by the customer's client, it threads the reply even when a provider
+        # rewrote our Message-ID and dropped In-Reply-To (Outlook, some webmail).
+        wrapped = wrap_marker(msg.thread_marker)
+        text = f"{text.rstrip()}\n\n{wrapped}\n"
+        if html:
+            html += f'\n<div style="color:#999999;font-size:10px">{escape(wrapped)}</div>'
+    mail.set_content(text)
+    if html:
+        mail.add_alternative(html, subtype="html")
     for att in msg.attachments:
         maintype, _, subtype = att.content_type.partition("/")
         mail.add_attachment(

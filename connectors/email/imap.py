@@ -1,0 +1,340 @@
+"""Inbound email over IMAP: IDLE push (or polling), incremental by UID, one reader per mailbox.
+
+The checkpoint (UIDVALIDITY, last UID) advances only after the hub committed the messages;
+a mailbox whose UIDVALIDITY changed is read again from the start and the core drops the
+Message-IDs it already has. Replies go out through `reply_via` (an SMTP connector).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import time
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from typing import Any, Literal, TypeVar
+
+from aiohttp import web
+from pydantic import Field, SecretStr
+
+from connectors.email.cli import add_email_cli
+from connectors.email.imap_session import (
+    Fetched,
+    FolderState,
+    ImapAuthError,
+    ImapSession,
+    ImapUnavailable,
+)
+from connectors.email.parse import MailParseError, parse_mail, to_inbound
+from hub.connector import (
+    ConnectorAuthError,
+    ConnectorConfig,
+    ConnectorNotReady,
+    ConnectorType,
+    HubContext,
+    IngestUnavailable,
+)
+from hub.messages import OutboundMessage
+
+T = TypeVar("T")
+# RFC 2177: servers may drop an IDLE after 30 minutes; clients re-issue it before 29.
+IDLE_LIMIT_SECONDS = 29 * 60
+# How often a blocked IDLE wakes up to notice a stop or a lost lease.
+IDLE_TICK_SECONDS = 1.0
+
+
+class ImapConfig(ConnectorConfig):
+    type: Literal["imap"]
+    host: str
+    port: int | None = Field(default=None, ge=1, le=65535)
+    security: Literal["tls", "starttls", "none"] = "tls"
+    username: str
+    password: SecretStr
+    folder: str = "INBOX"
+    # What to do with a message once the hub committed it: flag it \Seen, move it, or leave it.
+    after_import: str = Field(default="seen", pattern=r"^(seen|leave|move:.+)$")
+    idle: bool = True
+    idle_renew_seconds: float = Field(default=600.0, gt=0, le=IDLE_LIMIT_SECONDS)
+    poll_interval_seconds: float = Field(default=60.0, gt=0)
+    batch_size: int = Field(default=100, ge=1, le=1000)
+    max_message_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
+    max_attachment_bytes: int = Field(default=25 * 1024 * 1024, gt=0)
+    timeout_seconds: float = Field(default=30.0, gt=0)
+    lease_seconds: float = Field(default=60.0, ge=3)
+    reconnect_max_delay_seconds: float = Field(default=60.0, gt=0)
+
+    @property
+    def effective_port(self) -> int:
+        return self.port or (993 if self.security == "tls" else 143)
+
+
+class _LeaseLost(Exception):
+    pass
+
+
+class ImapConnector:
+    def __init__(self, config: ImapConfig, ctx: HubContext) -> None:
+        self.config = config
+        self.ctx = ctx
+        self.log = ctx.logger
+        self._executor: ThreadPoolExecutor | None = None
+        self._session: ImapSession | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._failures = 0
+        self._has_lease = False
+        self._lease_name = f"mailbox:{config.folder}"
+        self._rng = random.Random()
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if self._failures:
+            # The last session broke: wait a little longer each time before trying again.
+            delay = min(self.config.reconnect_max_delay_seconds, 0.5 * 2 ** (self._failures - 1))
+            await asyncio.sleep(delay * (0.5 + self._rng.random() / 2))
+        self._stopping = False
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"imap-{self.ctx.connector_id}")
+        session = self._new_session()
+        try:
+            await self._blocking(session.connect)
+            await self._blocking(session.select, self.config.folder)
+        except ImapAuthError as exc:
+            await self._teardown(session)
+            user = self.config.username
+            raise ConnectorAuthError(f"IMAP login refused for {user}: {exc}") from exc
+        except ImapUnavailable as exc:
+            await self._teardown(session)
+            self._failures += 1
+            raise ConnectorNotReady(f"IMAP server {self.config.host} unavailable: {exc}") from exc
+        self._session = session
+        self._task = asyncio.create_task(self._run(), name=f"imap:{self.ctx.connector_id}")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        task, self._task = self._task, None
+        session = self._session
+        if session is not None:
+            # Unblocks a read in the IMAP thread at once: the socket is gone.
+            session.close()
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await self._teardown(session)
+        self._session = None
+        if self._has_lease:
+            self._has_lease = False
+            with contextlib.suppress(Exception):
+                await self.ctx.storage.release_lease(self._lease_name)
+
+    async def send(self, msg: OutboundMessage) -> str:
+        raise NotImplementedError("IMAP only receives; set reply_via to an SMTP connector")
+
+    def web_app(self) -> web.Application | None:
+        return None
+
+    # --- the reading loop ------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        try:
+            while not self._stopping:
+                if not await self._hold_lease():
+                    # Another hub process reads this mailbox; stand by and ask again.
+                    await asyncio.sleep(self.config.lease_seconds / 3)
+                    continue
+                renewer = asyncio.create_task(self._renew_lease())
+                try:
+                    await self._serve()
+                except _LeaseLost:
+                    self.log.warning("imap lease lost folder=%s, standing by", self.config.folder)
+                    await self._reconnect_later()
+                finally:
+                    renewer.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await renewer
+        except asyncio.CancelledError:
+            raise
+        except ImapAuthError as exc:
+            self.ctx.report(ConnectorAuthError(f"IMAP login refused: {exc}"))
+        except (ImapUnavailable, IngestUnavailable) as exc:
+            if not self._stopping:
+                self._failures += 1
+                self.log.warning("imap session ended error=%s", exc.__class__.__name__)
+                self.ctx.report(ConnectorNotReady(f"IMAP session ended: {exc}"))
+        except Exception as exc:
+            self._failures += 1
+            self.log.exception("imap session failed")
+            self.ctx.report(exc)
+
+    async def _serve(self) -> None:
+        """Sync, then wait for news (IDLE or polling), sync again, until stopped."""
+        session = self._session
+        assert session is not None
+        if session.client is None:
+            await self._blocking(session.connect)
+        while not self._stopping:
+            state = await self._blocking(session.select, self.config.folder)
+            await self._sync(session, state)
+            self._failures = 0
+            self.ctx.report(None)
+            if self._stopping:
+                return
+            if self.config.idle and session.can_idle:
+                await self._blocking(
+                    session.idle_until_news,
+                    self.config.idle_renew_seconds,
+                    IDLE_TICK_SECONDS,
+                    lambda: self._stopping or not self._has_lease,
+                )
+            else:
+                await self._poll_wait(session)
+            if not self._has_lease:
+                raise _LeaseLost()
+
+    async def _poll_wait(self, session: ImapSession) -> None:
+        deadline = time.monotonic() + self.config.poll_interval_seconds
+        # Ticks, not one long sleep: a stop or a lost lease must end the wait promptly.
+        while not self._stopping and self._has_lease and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(min(IDLE_TICK_SECONDS, deadline - time.monotonic()))
+        await self._blocking(session.noop)
+
+    async def _sync(self, session: ImapSession, state: FolderState) -> None:
+        key = f"sync:{self.config.folder}"
+        checkpoint = await self.ctx.storage.get(key) or {}
+        last_uid = int(checkpoint.get("last_uid", 0))
+        if checkpoint.get("uidvalidity") not in (None, state.uidvalidity):
+            # The server renumbered the mailbox: read it all again; Message-IDs dedupe.
+            self.log.warning(
+                "imap uidvalidity changed folder=%s old=%s new=%s, re-reading the mailbox",
+                self.config.folder,
+                checkpoint.get("uidvalidity"),
+                state.uidvalidity,
+            )
+            last_uid = 0
+        uids = await self._blocking(session.uids_after, last_uid)
+        for start in range(0, len(uids), self.config.batch_size):
+            if self._stopping or not self._has_lease:
+                return
+            batch = uids[start : start + self.config.batch_size]
+            fetched = await self._blocking(session.fetch, batch, self.config.max_message_bytes)
+            done = await self._ingest(fetched, state.uidvalidity)
+            if done:
+                await self.ctx.storage.put(
+                    key, {"uidvalidity": state.uidvalidity, "last_uid": max(done)}
+                )
+                await self._blocking(session.after_import, done, self.config.after_import)
+            if len(done) < len(batch):
+                raise IngestUnavailable("the hub did not take every message; trying again")
+        if not uids and checkpoint.get("uidvalidity") != state.uidvalidity:
+            await self.ctx.storage.put(key, {"uidvalidity": state.uidvalidity, "last_uid": 0})
+
+    async def _ingest(self, fetched: list[Fetched], uidvalidity: int) -> list[int]:
+        """Submit a batch at once (the core commits it as a group); the UIDs that are safe,
+        in order, up to the first one the hub could not take."""
+        outcomes = await asyncio.gather(
+            *(self._one(item, uidvalidity) for item in fetched), return_exceptions=True
+        )
+        done: list[int] = []
+        for item, outcome in zip(fetched, outcomes, strict=True):
+            if isinstance(outcome, BaseException):
+                if not isinstance(outcome, IngestUnavailable | ImapUnavailable):
+                    self.log.error("imap message failed uid=%s error=%r", item.uid, outcome)
+                break
+            done.append(item.uid)
+        return done
+
+    async def _one(self, item: Fetched, uidvalidity: int) -> None:
+        external_id = f"{uidvalidity}:{item.uid}"
+        meta: dict[str, Any] = {
+            "folder": self.config.folder,
+            "uid": item.uid,
+            "uidvalidity": uidvalidity,
+            "size": item.size,
+        }
+        if item.truncated:
+            reason = (
+                f"message of {item.size} bytes is over the {self.config.max_message_bytes}-byte "
+                "cap; only its header was kept"
+            )
+            await self.ctx.storage.quarantine(item.raw, reason, external_id, meta)
+            return
+        try:
+            parsed = await asyncio.to_thread(
+                partial(parse_mail, max_attachment_bytes=self.config.max_attachment_bytes),
+                item.raw,
+            )
+            inbound = to_inbound(parsed, self.ctx.connector_id, received_at=item.internal_date)
+        except MailParseError as exc:
+            self.log.warning("imap message quarantined uid=%s reason=%s", item.uid, exc)
+            await self.ctx.storage.quarantine(item.raw, str(exc), external_id, meta)
+            return
+        try:
+            await self.ctx.submit(inbound)
+        except IngestUnavailable:
+            raise
+        except Exception as exc:
+            # The core refused this one message (e.g. an unusable address): keep it aside.
+            reason = f"the hub refused the message: {exc.__class__.__name__}: {exc}"
+            await self.ctx.storage.quarantine(item.raw, reason, external_id, meta)
+
+    # --- lease -----------------------------------------------------------------------------
+
+    async def _hold_lease(self) -> bool:
+        self._has_lease = await self.ctx.storage.acquire_lease(
+            self._lease_name, self.config.lease_seconds
+        )
+        return self._has_lease
+
+    async def _renew_lease(self) -> None:
+        while self._has_lease:
+            await asyncio.sleep(self.config.lease_seconds / 3)
+            try:
+                self._has_lease = await self.ctx.storage.acquire_lease(
+                    self._lease_name, self.config.lease_seconds
+                )
+            except Exception as exc:
+                # Cannot prove we still hold it: stop reading rather than risk two readers.
+                self.log.warning("imap lease renewal failed error=%s", exc.__class__.__name__)
+                self._has_lease = False
+
+    async def _reconnect_later(self) -> None:
+        session = self._session
+        if session is not None:
+            await self._blocking(session.logout)
+        await asyncio.sleep(self.config.lease_seconds / 3)
+
+    # --- threads ---------------------------------------------------------------------------
+
+    def _new_session(self) -> ImapSession:
+        cfg = self.config
+        return ImapSession(
+            cfg.host,
+            cfg.effective_port,
+            cfg.security,
+            cfg.username,
+            cfg.password.get_secret_value(),
+            cfg.timeout_seconds,
+        )
+
+    async def _blocking(self, fn: Any, *args: Any) -> Any:
+        if self._executor is None:
+            raise ImapUnavailable("the connector is stopped")
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    async def _teardown(self, session: ImapSession | None) -> None:
+        executor, self._executor = self._executor, None
+        if session is not None:
+            session.close()
+        if executor is not None:
+            executor.shutdown(wait=False, cancel_futures=True)
+
+
+CONNECTOR_TYPE = ConnectorType(
+    name="imap",
+    config_model=ImapConfig,
+    create=ImapConnector,
+    can_send=False,
+    add_cli=add_email_cli,
+)
