@@ -55,10 +55,11 @@ def _like(text: str) -> str:
     return f"%{escaped}%"
 
 
-def _has_tag(dialect: str, tag: str) -> Any:
+def json_list_contains(column: Any, dialect: str, tag: str) -> Any:
+    """`tag` is an element of the JSON list in `column`, on either dialect."""
     if dialect == "postgresql":
-        return cast(tickets.c.tags, JSONB).contains(cast(literal([tag], JSON), JSONB))
-    each = func.json_each(tickets.c.tags).table_valued("value")
+        return cast(column, JSONB).contains(cast(literal([tag], JSON), JSONB))
+    each = func.json_each(column).table_valued("value")
     return exists(select(literal(1)).select_from(each).where(each.c.value == tag))
 
 
@@ -103,7 +104,7 @@ def _filtered(actor: Actor, f: TicketFilter, dialect: str, phone_region: str) ->
     if f.customer_id is not None:
         where.append(tickets.c.customer_id == f.customer_id)
     if f.tag:
-        where.append(_has_tag(dialect, f.tag))
+        where.append(json_list_contains(tickets.c.tags, dialect, f.tag))
     if f.q and f.q.strip():
         where.append(_search(f.q, phone_region))
     return where

@@ -1,0 +1,143 @@
+"""What every REST handler shares: who is asking, parameters, bodies, errors, JSON shapes."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from hub.agents import Actor
+from hub.safe_html import sanitize_html
+from hub.tickets import ticket_ref
+from hub.web.models import problems
+
+if TYPE_CHECKING:
+    from hub.app import Hub
+
+API_HUB = web.AppKey("api_hub", object)
+ACTOR = web.RequestKey("api_actor", Actor)
+MAX_PAGE = 200
+B = TypeVar("B", bound=BaseModel)
+
+
+def hub_of(request: web.Request) -> Hub:
+    return request.app[API_HUB]  # type: ignore[return-value]
+
+
+def actor_of(request: web.Request) -> Actor:
+    return request[ACTOR]
+
+
+def error(status: int, message: str, **extra: Any) -> web.HTTPException:
+    """An HTTP error with a JSON body {"error": ...}, to raise."""
+    cls = _BY_STATUS[status]
+    return cls(text=json.dumps({"error": message, **extra}), content_type="application/json")
+
+
+_BY_STATUS: dict[int, type[web.HTTPException]] = {
+    400: web.HTTPBadRequest,
+    403: web.HTTPForbidden,
+    404: web.HTTPNotFound,
+    409: web.HTTPConflict,
+    415: web.HTTPUnsupportedMediaType,
+    422: web.HTTPUnprocessableEntity,
+}
+
+
+def _bad_text(value: str) -> bool:
+    # PostgreSQL text cannot hold NUL, and a lone surrogate cannot be stored as UTF-8.
+    if "\x00" in value:
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def text_param(request: web.Request, name: str, max_len: int = 200) -> str | None:
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return None
+    if len(raw) > max_len or _bad_text(raw):
+        raise error(400, f"{name} must be printable text of at most {max_len} characters")
+    return raw
+
+
+def int_param(request: web.Request, name: str, default: int, lo: int, hi: int) -> int:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise error(400, f"{name} must be an integer") from None
+    if not lo <= value <= hi:
+        raise error(400, f"{name} must be between {lo} and {hi}")
+    return value
+
+
+def path_id(request: web.Request, name: str = "id") -> int:
+    raw = request.match_info[name]
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
+        raise error(404, "not found")
+    return int(raw)
+
+
+def _check_strings(value: Any) -> bool:
+    if isinstance(value, str):
+        return not _bad_text(value)
+    if isinstance(value, dict):
+        return all(_check_strings(k) and _check_strings(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_check_strings(v) for v in value)
+    return True
+
+
+async def read_body(request: web.Request, model: type[B]) -> B:
+    try:
+        data = json.loads(await request.read() or b"null")
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise error(400, "the body must be JSON") from None
+    if not isinstance(data, dict):
+        raise error(422, "the body must be a JSON object")
+    if not _check_strings(data):
+        raise error(422, "text must not contain NUL characters or lone surrogates")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise error(422, "the body is not valid", problems=problems(exc)) from None
+
+
+def plain(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+def row_json(row: Any, *, drop: tuple[str, ...] = ()) -> dict[str, Any]:
+    return {k: plain(v) for k, v in row._mapping.items() if k not in drop}
+
+
+def ticket_json(row: Any) -> dict[str, Any]:
+    """A ticket row (or a list_tickets dict) as the API shows it."""
+    data = dict(row._mapping) if hasattr(row, "_mapping") else dict(row)
+    data.pop("open_key", None)
+    out = {k: plain(v) for k, v in data.items()}
+    out["ref"] = ticket_ref(data["id"])
+    out["tags"] = list(data.get("tags") or [])
+    return out
+
+
+def message_json(row: Any) -> dict[str, Any]:
+    out = row_json(row, drop=("meta", "external_id", "delivery"))
+    # Raw customer HTML never leaves the hub unsanitized, not even to API clients.
+    out["body_html"] = sanitize_html(row.body_html)
+    out["delivery"] = getattr(row, "delivery", None)
+    return out

@@ -1,0 +1,188 @@
+"""REST: tickets (list, get with messages and notes, update, reply, note)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import select
+
+from hub.canned import CannedProblem, canned_context, get_canned, render_canned
+from hub.store.schema import messages, outbox, teams, ticket_notes
+from hub.ticket_actions import (
+    ActionRefused,
+    NotAllowed,
+    TicketNotFound,
+    add_note,
+    reply,
+    ticket_for,
+    update_ticket,
+)
+from hub.ticket_queries import TicketFilter, list_tickets
+from hub.tickets import STATUSES
+from hub.web.api_common import (
+    MAX_PAGE,
+    actor_of,
+    error,
+    hub_of,
+    int_param,
+    message_json,
+    path_id,
+    read_body,
+    row_json,
+    text_param,
+    ticket_json,
+)
+from hub.web.models import NoteBody, ReplyBody, TicketPatch
+
+PRIORITIES = ("low", "normal", "high", "urgent")
+
+
+def _choice(request: web.Request, name: str, allowed: tuple[str, ...]) -> str | None:
+    value = text_param(request, name)
+    if value is not None and value not in allowed:
+        raise error(400, f"{name} must be one of {', '.join(allowed)}")
+    return value
+
+
+async def list_tickets_handler(request: web.Request) -> web.Response:
+    hub, actor = hub_of(request), actor_of(request)
+    customer = text_param(request, "customer", 18)
+    if customer is not None and not (customer.isascii() and customer.isdigit()):
+        raise error(400, "customer must be an id")
+    f = TicketFilter(
+        status=_choice(request, "status", ("open", *STATUSES)),
+        channel=text_param(request, "channel"),
+        assignee=text_param(request, "assignee"),
+        priority=_choice(request, "priority", PRIORITIES),
+        tag=text_param(request, "tag"),
+        team=text_param(request, "team"),
+        customer_id=int(customer) if customer is not None else None,
+        q=text_param(request, "q"),
+        limit=int_param(request, "limit", 50, 1, MAX_PAGE),
+        offset=int_param(request, "offset", 0, 0, 10**9),
+    )
+    async with hub.store.read() as conn:
+        rows = await list_tickets(conn, actor, f, hub.config.hub.phone_region)
+    return web.json_response({"tickets": [ticket_json(r) for r in rows]})
+
+
+async def _visible_ticket(request: web.Request, conn: Any, ticket_id: int) -> Any:
+    try:
+        return await ticket_for(conn, actor_of(request), ticket_id)
+    except TicketNotFound:
+        raise error(404, "not found") from None
+    except NotAllowed:
+        raise error(403, "this ticket belongs to a team you are not in") from None
+
+
+async def get_ticket(request: web.Request) -> web.Response:
+    ticket_id = path_id(request)
+    async with hub_of(request).store.read() as conn:
+        row = await _visible_ticket(request, conn, ticket_id)
+        msgs = (
+            await conn.execute(
+                select(messages, outbox.c.status.label("delivery"))
+                .outerjoin(outbox, outbox.c.message_id == messages.c.id)
+                .where(messages.c.ticket_id == ticket_id)
+                .order_by(messages.c.received_at, messages.c.id)
+            )
+        ).all()
+        notes = (
+            await conn.execute(
+                select(ticket_notes)
+                .where(ticket_notes.c.ticket_id == ticket_id)
+                .order_by(ticket_notes.c.id)
+            )
+        ).all()
+    return web.json_response(
+        {
+            **ticket_json(row),
+            "messages": [message_json(m) for m in msgs],
+            "notes": [row_json(n) for n in notes],
+        }
+    )
+
+
+async def _mapped(coro: Any) -> Any:
+    try:
+        return await coro
+    except TicketNotFound:
+        raise error(404, "not found") from None
+    except NotAllowed:
+        raise error(403, "this ticket belongs to a team you are not in") from None
+    except (ActionRefused, CannedProblem) as exc:
+        raise error(409, str(exc)) from None
+
+
+async def patch_ticket(request: web.Request) -> web.Response:
+    hub, actor = hub_of(request), actor_of(request)
+    ticket_id = path_id(request)
+    body = await read_body(request, TicketPatch)
+    await _mapped(update_ticket(hub.store, actor, ticket_id, body.change()))
+    async with hub.store.read() as conn:
+        row = await _visible_ticket(request, conn, ticket_id)
+    return web.json_response(ticket_json(row))
+
+
+async def _canned_text(request: web.Request, ticket_id: int, canned_id: int) -> str:
+    hub, actor = hub_of(request), actor_of(request)
+    async with hub.store.read() as conn:
+        ticket = await _visible_ticket(request, conn, ticket_id)
+        canned = await get_canned(conn, actor, canned_id)
+        if canned is None:
+            raise error(404, "no such canned response")
+        team = (
+            await conn.execute(select(teams.c.name).where(teams.c.id == ticket.team_id))
+        ).scalar_one()
+        context = await canned_context(conn, ticket, actor, team, hub.config.replies.signature)
+    try:
+        return render_canned(hub.replies, canned.body, context)
+    except CannedProblem as exc:
+        raise error(409, str(exc)) from None
+
+
+async def preview_canned(request: web.Request) -> web.Response:
+    text = await _canned_text(request, path_id(request), path_id(request, "canned_id"))
+    return web.json_response({"text": text})
+
+
+async def post_reply(request: web.Request) -> web.Response:
+    hub, actor = hub_of(request), actor_of(request)
+    ticket_id = path_id(request)
+    body = await read_body(request, ReplyBody)
+    if (body.text is None) == (body.canned_response_id is None):
+        raise error(422, "give text or canned_response_id (one of them)")
+    text = body.text
+    if body.canned_response_id is not None:
+        text = await _canned_text(request, ticket_id, body.canned_response_id)
+    assert text is not None
+    sent = await _mapped(
+        reply(
+            hub.store,
+            actor,
+            ticket_id,
+            text,
+            routes=hub.pipeline.reply_routes,
+            status=body.status,
+            on_outbox=hub.outbox.wake,
+        )
+    )
+    return web.json_response(
+        {
+            "message_id": sent.message_id,
+            "outbox_id": sent.outbox_id,
+            "connector_id": sent.connector_id,
+            "recipient": sent.recipient,
+            "text": text,
+        },
+        status=202,
+    )
+
+
+async def post_note(request: web.Request) -> web.Response:
+    hub, actor = hub_of(request), actor_of(request)
+    ticket_id = path_id(request)
+    body = await read_body(request, NoteBody)
+    note_id = await _mapped(add_note(hub.store, actor, ticket_id, body.text))
+    return web.json_response({"id": note_id, "author": actor.name}, status=201)

@@ -1,0 +1,391 @@
+"""The OpenAPI 3.1 document of /api/v1/. Request bodies come from the same pydantic models
+the handlers validate with, so the document cannot drift from what is accepted."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from pydantic import BaseModel
+
+from hub.customer_views import CustomerPatch
+from hub.tickets import STATUSES
+from hub.web.models import CannedBody, NoteBody, ReplyBody, TicketPatch
+
+PRIORITIES = ["low", "normal", "high", "urgent"]
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+STR = {"type": "string"}
+INT = {"type": "integer"}
+TIME = {"type": "string", "format": "date-time"}
+DATE = {"type": "string", "format": "date"}
+
+
+def _object(props: dict[str, Any], optional: tuple[str, ...] = ()) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": props,
+        "required": [k for k in props if k not in optional],
+    }
+
+
+def _schemas() -> dict[str, Any]:
+    ticket = _object(
+        {
+            "id": INT,
+            "ref": {"type": "string", "pattern": "^T-[0-9]+$"},
+            "customer_id": INT,
+            "customer_name": _nullable(STR),
+            "channel": STR,
+            "connector_id": STR,
+            "team_id": STR,
+            "status": {"enum": list(STATUSES)},
+            "priority": {"enum": PRIORITIES},
+            "subject": _nullable(STR),
+            "tags": {"type": "array", "items": STR},
+            "assignee": _nullable(STR),
+            "created_at": TIME,
+            "updated_at": TIME,
+            "last_message_at": TIME,
+        },
+        optional=("customer_name",),
+    )
+    message = _object(
+        {
+            "id": INT,
+            "channel": STR,
+            "connector_id": STR,
+            "direction": {"enum": ["in", "out"]},
+            "ticket_id": _nullable(INT),
+            "customer_id": _nullable(INT),
+            "sender": _nullable(STR),
+            "subject": _nullable(STR),
+            "body_text": STR,
+            "body_html": {**_nullable(STR), "description": "sanitized (nh3)"},
+            "language": _nullable(STR),
+            "auto_submitted": {"type": "boolean"},
+            "received_at": TIME,
+            "created_at": TIME,
+            "delivery": _nullable({"enum": ["pending", "sent", "dead"]}),
+        }
+    )
+    note = _object(
+        {
+            "id": INT,
+            "ticket_id": INT,
+            "agent_id": _nullable(INT),
+            "author": STR,
+            "body_text": STR,
+            "created_at": TIME,
+        }
+    )
+    customer = _object(
+        {
+            "id": INT,
+            "display_name": _nullable(STR),
+            "locale": STR,
+            "timezone": STR,
+            "gender": _nullable(STR),
+            "birthday": _nullable(DATE),
+            "anniversary": _nullable(DATE),
+            "address": {"type": "object"},
+            "tags": {"type": "array", "items": STR},
+            "merged_into": _nullable(INT),
+            "created_at": TIME,
+            "updated_at": TIME,
+        }
+    )
+    identity = _object(
+        {
+            "id": INT,
+            "customer_id": INT,
+            "kind": STR,
+            "value": STR,
+            "display_name": _nullable(STR),
+            "unreachable": {"type": "boolean"},
+            "created_at": TIME,
+        }
+    )
+    consent = _object(
+        {"customer_id": INT, "channel": STR, "status": STR, "source": STR, "recorded_at": TIME}
+    )
+    purchase = _object(
+        {
+            "id": INT,
+            "customer_id": INT,
+            "order_ref": STR,
+            "amount": {"type": "string", "description": "decimal"},
+            "currency": STR,
+            "purchased_at": TIME,
+            "items": _nullable(STR),
+            "created_at": TIME,
+        }
+    )
+    detail = {
+        "allOf": [
+            _ref("Customer"),
+            _object(
+                {
+                    "identities": {"type": "array", "items": _ref("Identity")},
+                    "consents": {"type": "array", "items": _ref("Consent")},
+                    "tickets": {"type": "array", "items": _ref("Ticket")},
+                    "purchases": {"type": "array", "items": _ref("Purchase")},
+                }
+            ),
+        ]
+    }
+    ticket_detail = {
+        "allOf": [
+            _ref("Ticket"),
+            _object(
+                {
+                    "messages": {"type": "array", "items": _ref("Message")},
+                    "notes": {"type": "array", "items": _ref("Note")},
+                }
+            ),
+        ]
+    }
+    canned = _object({"id": INT, "name": STR, "team_id": _nullable(STR), "body": STR})
+    team = _object({"id": STR, "name": STR, "agents": {"type": "array", "items": STR}})
+    error = _object(
+        {"error": STR, "problems": {"type": "array", "items": {"type": "object"}}},
+        optional=("problems",),
+    )
+    return {
+        "Ticket": ticket,
+        "TicketDetail": ticket_detail,
+        "Message": message,
+        "Note": note,
+        "Customer": customer,
+        "CustomerDetail": detail,
+        "Identity": identity,
+        "Consent": consent,
+        "Purchase": purchase,
+        "CannedResponse": canned,
+        "Team": team,
+        "Error": error,
+    }
+
+
+def _body_schema(model: type[BaseModel], components: dict[str, Any]) -> dict[str, Any]:
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    components.update(schema.pop("$defs", {}))
+    components[model.__name__] = schema
+    return _ref(model.__name__)
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+ERR = _ref("Error")
+_ERRORS = {
+    "400": _json(ERR, "a query parameter is not valid"),
+    "401": _json(ERR, "no valid bearer token"),
+    "403": _json(ERR, "the token's agent may not see this (another team's)"),
+    "404": _json(ERR, "no such thing"),
+}
+
+
+def _op(
+    summary: str,
+    ok: tuple[str, dict[str, Any] | None, str],
+    errors: tuple[str, ...] = ("400", "401", "403", "404"),
+    *,
+    params: list[dict[str, Any]] | None = None,
+    body: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    status, schema, what = ok
+    responses: dict[str, Any] = {
+        status: _json(schema, what) if schema is not None else {"description": what}
+    }
+    for code in errors:
+        responses[code] = _ERRORS.get(code) or _json(ERR, _EXTRA[code])
+    op: dict[str, Any] = {"summary": summary, "responses": responses}
+    if params:
+        op["parameters"] = params
+    if body is not None:
+        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+        op["responses"].setdefault("422", _json(ERR, _EXTRA["422"]))
+    return op
+
+
+_EXTRA = {
+    "409": "the change cannot be made in the ticket's state (the message says why)",
+    "422": "the body is not valid",
+}
+
+
+def _q(name: str, schema: dict[str, Any], description: str = "") -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "schema": schema,
+        "description": description,
+    }
+
+
+def _path(name: str = "id") -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "schema": {"type": "integer", "minimum": 0},
+    }
+
+
+_PAGE = [
+    _q("limit", {"type": "integer", "minimum": 1, "maximum": 200}),
+    _q("offset", {"type": "integer", "minimum": 0, "maximum": 10**9}),
+]
+_TEXT = {"type": "string", "maxLength": 200}
+
+
+@cache
+def openapi_document(server_url: str) -> dict[str, Any]:
+    c = _schemas()
+    patch, reply = _body_schema(TicketPatch, c), _body_schema(ReplyBody, c)
+    note, canned_body = _body_schema(NoteBody, c), _body_schema(CannedBody, c)
+    customer_patch = _body_schema(CustomerPatch, c)
+
+    def arr(key: str, item: str) -> dict[str, Any]:
+        return _object({key: {"type": "array", "items": _ref(item)}})
+
+    ticket_filters = [
+        _q("status", {"enum": ["open", *STATUSES]}, "open: new, open and pending"),
+        _q("channel", _TEXT),
+        _q("assignee", _TEXT, "a username"),
+        _q("priority", {"enum": PRIORITIES}),
+        _q("tag", _TEXT),
+        _q("team", _TEXT),
+        _q("customer", {"type": "integer", "minimum": 0}),
+        _q("q", _TEXT, "customer name, email, phone, ticket number or text"),
+        *_PAGE,
+    ]
+    replied = _object(
+        {"message_id": INT, "outbox_id": INT, "connector_id": STR, "recipient": STR, "text": STR}
+    )
+    me = _object(
+        {
+            "kind": {"enum": ["agent", "integration"]},
+            "username": STR,
+            "name": STR,
+            "role": {"enum": ["agent", "admin"]},
+            "teams": {"type": "array", "items": STR},
+        }
+    )
+    paths: dict[str, Any] = {
+        "/openapi.json": {
+            "get": _op("This document", ("200", {"type": "object"}, "OpenAPI 3.1"), ("401",))
+        },
+        "/me": {"get": _op("Who the token acts as", ("200", me, "the actor"), ("401",))},
+        "/tickets": {
+            "get": _op(
+                "Tickets the caller may see, newest activity first",
+                ("200", arr("tickets", "Ticket"), "tickets"),
+                ("400", "401"),
+                params=ticket_filters,
+            )
+        },
+        "/tickets/{id}": {
+            "parameters": [_path()],
+            "get": _op(
+                "A ticket with messages and notes", ("200", _ref("TicketDetail"), "the ticket")
+            ),
+            "patch": _op(
+                "Change status, priority, assignee or tags",
+                ("200", _ref("Ticket"), "the changed ticket"),
+                ("400", "401", "403", "404", "409"),
+                body=patch,
+            ),
+        },
+        "/tickets/{id}/reply": {
+            "parameters": [_path()],
+            "post": _op(
+                "Answer the customer over the channel they last used (through the outbox)",
+                ("202", replied, "queued"),
+                ("400", "401", "403", "404", "409"),
+                body=reply,
+            ),
+        },
+        "/tickets/{id}/notes": {
+            "parameters": [_path()],
+            "post": _op(
+                "Add an internal note",
+                ("201", _object({"id": INT, "author": STR}), "added"),
+                ("400", "401", "403", "404"),
+                body=note,
+            ),
+        },
+        "/tickets/{id}/canned-responses/{canned_id}/preview": {
+            "parameters": [_path(), _path("canned_id")],
+            "get": _op(
+                "A canned response rendered for this ticket's customer",
+                ("200", _object({"text": STR}), "the text"),
+                ("400", "401", "403", "404", "409"),
+            ),
+        },
+        "/customers": {
+            "get": _op(
+                "Customers the caller may see",
+                ("200", arr("customers", "Customer"), "customers"),
+                ("400", "401"),
+                params=[_q("q", _TEXT, "name, email or phone"), _q("tag", _TEXT), *_PAGE],
+            )
+        },
+        "/customers/{id}": {
+            "parameters": [_path()],
+            "get": _op("The customer 360 record", ("200", _ref("CustomerDetail"), "the customer")),
+            "patch": _op(
+                "Edit a customer (validated)",
+                ("200", _ref("CustomerDetail"), "the changed customer"),
+                body=customer_patch,
+            ),
+        },
+        "/teams": {
+            "get": _op("Teams and their agents", ("200", arr("teams", "Team"), "teams"), ("401",))
+        },
+        "/canned-responses": {
+            "get": _op(
+                "Canned responses the caller may use",
+                ("200", arr("canned_responses", "CannedResponse"), "canned responses"),
+                ("400", "401"),
+                params=[_q("team", _TEXT, "only those fit for this team's tickets")],
+            ),
+            "post": _op(
+                "Create a canned response (admins)",
+                ("201", _ref("CannedResponse"), "created"),
+                ("400", "401", "403", "409"),
+                body=canned_body,
+            ),
+        },
+        "/canned-responses/{id}": {
+            "parameters": [_path()],
+            "get": _op(
+                "One canned response", ("200", _ref("CannedResponse"), "it"), ("401", "404")
+            ),
+            "delete": _op(
+                "Delete a canned response (admins)", ("204", None, "deleted"), ("401", "403", "404")
+            ),
+        },
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Hub API", "version": "1"},
+        "servers": [{"url": server_url.rstrip("/") + "/api/v1"}],
+        "security": [{"bearer": []}],
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": c,
+        },
+        "paths": paths,
+    }
