@@ -1,0 +1,356 @@
+"""End-to-end ingest throughput of the web form, against a bare aiohttp handler.
+
+Run: `make bench` (or `.venv/bin/python bench/ingest_webform.py`).
+
+Each server under test runs in this process; the load generator is a separate process
+(this file with `loadgen`), the same one for every target: an aiohttp client with 64
+concurrent workers posting JSON over loopback, bounded in count and in time.
+
+Targets, in one run (this machine's speed drifts, so only same-run ratios mean much):
+
+- bare: a tiny aiohttp app whose handler does `await request.json()` and answers JSON;
+- sqlite: the real hub (hub.app.running_hub) on a fresh SQLite file;
+- postgresql: the real hub on a fresh PostgreSQL database (skipped when unreachable).
+
+Every post is a new customer (a distinct email), so each one makes a customer, a ticket,
+the rendered acknowledgement and its outbox row, committed before the 2xx. The outbound
+mail connector is held not-ready (its directory cannot be created), so the outbox worker
+leaves the rows alone during the run: this measures ingest, not delivery. After each hub
+run the rows are counted and must match the 2xx answers.
+
+The last line is the headline: `ratio=<sqlite hub msgs/s / bare msgs/s>`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+HERE = Path(__file__).resolve()
+ROOT = HERE.parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+FORM_PATH = "/channels/contact/"
+MESSAGES = (
+    "Hello, my order has not arrived yet. Could you please tell me where it is?",
+    "I was charged twice for the same order, please refund one of the payments.",
+    "The shoes I bought are too small; how do I exchange them for a larger size?",
+    "Can you send me a copy of the invoice for my last purchase, please?",
+)
+
+
+# --- the load generator (its own process) -------------------------------------------------
+
+
+def _bodies(tag: str, start: int, count: int) -> list[bytes]:
+    return [
+        json.dumps(
+            {
+                "name": f"Bench Customer {i}",
+                "email": f"bench-{tag}-{i}@example.com",
+                "subject": f"Question {i}",
+                "message": MESSAGES[i % len(MESSAGES)],
+            }
+        ).encode()
+        for i in range(start, start + count)
+    ]
+
+
+async def _load(url: str, bodies: list[bytes], concurrency: int, seconds: float) -> dict[str, Any]:
+    statuses: Counter[int] = Counter()
+    errors: Counter[str] = Counter()
+    latencies: list[float] = []
+    next_index = 0
+    headers = {"Content-Type": "application/json"}
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    timeout = aiohttp.ClientTimeout(total=60)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+        started = time.perf_counter()
+        deadline = started + seconds
+
+        async def worker() -> None:
+            nonlocal next_index
+            while next_index < len(bodies) and time.perf_counter() < deadline:
+                body = bodies[next_index]
+                next_index += 1
+                t0 = time.perf_counter()
+                try:
+                    async with session.post(url, data=body, headers=headers) as resp:
+                        await resp.read()
+                        statuses[resp.status] += 1
+                except (aiohttp.ClientError, TimeoutError) as exc:
+                    errors[type(exc).__name__] += 1
+                    continue
+                latencies.append(time.perf_counter() - t0)
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    ok = sum(n for s, n in statuses.items() if 200 <= s < 300)
+    latencies.sort()
+    return {
+        "ok": ok,
+        "sent": next_index,
+        "statuses": {str(k): v for k, v in sorted(statuses.items())},
+        "errors": dict(errors),
+        "elapsed": elapsed,
+        "p50_ms": _percentile(latencies, 0.50) * 1000,
+        "p99_ms": _percentile(latencies, 0.99) * 1000,
+    }
+
+
+def _percentile(sorted_values: list[float], q: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
+
+
+def loadgen_main(args: argparse.Namespace) -> None:
+    tag = uuid.uuid4().hex[:8]
+    warm = _bodies(tag, 0, args.warmup)
+    bodies = _bodies(tag, args.warmup, args.requests)
+    warm_result = asyncio.run(_load(args.url, warm, args.concurrency, args.seconds))
+    result = asyncio.run(_load(args.url, bodies, args.concurrency, args.seconds))
+    result["warmup_ok"] = warm_result["ok"]
+    print(json.dumps(result))
+
+
+async def run_loadgen(
+    url: str, *, requests: int, warmup: int, concurrency: int, seconds: float
+) -> dict[str, Any]:
+    """Start the load generator process against `url` and wait for its figures."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(HERE),
+        "loadgen",
+        url,
+        f"--requests={requests}",
+        f"--warmup={warmup}",
+        f"--concurrency={concurrency}",
+        f"--seconds={seconds}",
+        stdout=asyncio.subprocess.PIPE,
+    )
+    # Bounded: the generator stops itself after `seconds` per phase; this is the backstop.
+    try:
+        out, _ = await asyncio.wait_for(proc.communicate(), timeout=2 * seconds + 60)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        raise
+    if proc.returncode != 0:
+        raise RuntimeError(f"load generator failed with status {proc.returncode}")
+    result: dict[str, Any] = json.loads(out.decode().strip().splitlines()[-1])
+    return result
+
+
+# --- the servers under test (this process) ------------------------------------------------
+
+
+@dataclass
+class Figures:
+    name: str
+    result: dict[str, Any]
+
+    @property
+    def rate(self) -> float:
+        return float(self.result["ok"]) / float(self.result["elapsed"])
+
+    def line(self) -> str:
+        r = self.result
+        extra = ""
+        if r["errors"] or set(r["statuses"]) - {"200", "201"}:
+            extra = f" statuses={r['statuses']} errors={r['errors']}"
+        return (
+            f"{self.name}: ok={r['ok']} in {r['elapsed']:.2f}s msgs/s={self.rate:.0f} "
+            f"p50_ms={r['p50_ms']:.1f} p99_ms={r['p99_ms']:.1f}{extra}"
+        )
+
+
+async def _bare_handler(request: web.Request) -> web.Response:
+    data = await request.json()
+    return web.json_response({"status": "received", "fields": len(data)}, status=201)
+
+
+@contextlib.asynccontextmanager
+async def bare_server() -> AsyncIterator[str]:
+    app = web.Application()
+    app.router.add_post(FORM_PATH, _bare_handler)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        yield f"http://127.0.0.1:{port}{FORM_PATH}"
+    finally:
+        await runner.cleanup()
+
+
+def hub_config(storage_url: str, workdir: Path) -> Any:
+    from tests.support import base_config, make_config
+
+    # A file where the mail directory's parent should be: the mailfile connector cannot
+    # start, stays "retrying", and the outbox worker sends nothing while we measure.
+    blocker = workdir / "no-mail"
+    blocker.write_text("the bench keeps outbound mail parked\n")
+    return make_config(
+        base_config(
+            storage_url,
+            connectors=[
+                {
+                    "id": "contact",
+                    "type": "webform",
+                    "reply_via": "mail",
+                    "posts_per_minute": 1_000_000_000,
+                    "burst": 1_000_000_000,
+                },
+                {
+                    "id": "mail",
+                    "type": "mailfile",
+                    "directory": str(blocker / "sent-mail"),
+                    "from_address": "support@example.org",
+                    "from_name": "Example support",
+                },
+            ],
+        )
+    )
+
+
+async def count_rows(hub: Any) -> dict[str, int]:
+    from sqlalchemy import func, select
+
+    from hub.store.schema import customers, messages, outbox, tickets
+
+    async with hub.store.read() as conn:
+
+        async def n(query: Any) -> int:
+            return int((await conn.execute(query)).scalar_one())
+
+        return {
+            "customers": await n(select(func.count()).select_from(customers)),
+            "tickets": await n(select(func.count()).select_from(tickets)),
+            "in": await n(
+                select(func.count()).select_from(messages).where(messages.c.direction == "in")
+            ),
+            "outbox": await n(select(func.count()).select_from(outbox)),
+        }
+
+
+async def bench_hub(
+    name: str, storage_url: str, workdir: Path, args: argparse.Namespace
+) -> Figures:
+    from hub.app import running_hub
+    from tests.support import REGISTRY
+
+    hub, task = await running_hub(hub_config(storage_url, workdir), REGISTRY)
+    try:
+        url = f"http://127.0.0.1:{hub.port}{FORM_PATH}"
+        result = await run_loadgen(
+            url,
+            requests=args.requests,
+            warmup=args.warmup,
+            concurrency=args.concurrency,
+            seconds=args.seconds,
+        )
+        counts = await count_rows(hub)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    expected = result["ok"] + result["warmup_ok"]
+    print(
+        f"{name}: stored customers={counts['customers']} tickets={counts['tickets']} "
+        f"messages_in={counts['in']} outbox={counts['outbox']} (2xx answers: {expected})",
+        flush=True,
+    )
+    if any(v < expected for v in counts.values()):
+        raise SystemExit(f"{name}: fewer rows than 2xx answers: {counts} < {expected}")
+    return Figures(name, result)
+
+
+async def bench_main(args: argparse.Namespace) -> None:
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s level=%(levelname)s logger=%(name)s %(message)s",
+        stream=sys.stderr,
+    )
+    # The parked mail connector's retries are expected here; keep them off the output.
+    logging.getLogger("hub.supervisor").setLevel(logging.ERROR)
+    print(
+        f"concurrency={args.concurrency} requests<={args.requests} seconds<={args.seconds} "
+        f"warmup={args.warmup} (load generator: one aiohttp client process)",
+        flush=True,
+    )
+    async with bare_server() as url:
+        bare = Figures(
+            "bare",
+            await run_loadgen(
+                url,
+                requests=args.bare_requests,
+                warmup=args.warmup,
+                concurrency=args.concurrency,
+                seconds=args.seconds,
+            ),
+        )
+    print(bare.line(), flush=True)
+
+    with tempfile.TemporaryDirectory(prefix="hub-bench-") as tmp:
+        workdir = Path(tmp)
+        sqlite = await bench_hub(
+            "sqlite", f"sqlite+aiosqlite:///{workdir / 'hub.db'}", workdir, args
+        )
+        print(sqlite.line(), flush=True)
+
+        postgresql: Figures | None = None
+        if not args.no_postgresql:
+            from tests.support import pg_available, pg_database
+
+            problem = await pg_available()
+            if problem is not None:
+                print(f"postgresql: skipped ({problem})", flush=True)
+            else:
+                async with pg_database() as pg_url:
+                    postgresql = await bench_hub("postgresql", pg_url, workdir, args)
+                print(postgresql.line(), flush=True)
+
+    if postgresql is not None:
+        print(f"postgresql_ratio={postgresql.rate / bare.rate:.3f}")
+    print(f"ratio={sqlite.rate / bare.rate:.3f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command")
+    lg = sub.add_parser("loadgen", help="(internal) the load generator process")
+    lg.add_argument("url")
+    for p in (parser, lg):
+        p.add_argument("--concurrency", type=int, default=64)
+        p.add_argument("--requests", type=int, default=20_000, help="per hub run, at most")
+        p.add_argument("--warmup", type=int, default=500)
+        p.add_argument("--seconds", type=float, default=15.0, help="per run, at most")
+    parser.add_argument("--bare-requests", type=int, default=40_000)
+    parser.add_argument("--no-postgresql", action="store_true")
+    args = parser.parse_args()
+    if args.command == "loadgen":
+        loadgen_main(args)
+    else:
+        asyncio.run(bench_main(args))
+
+
+if __name__ == "__main__":
+    main()
