@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.messages import Address
@@ -146,3 +148,177 @@ async def _suggest_duplicate(
         )
         .on_conflict_do_nothing(index_elements=["customer_id", "other_customer_id"])
     )
+
+
+class IdentityRace(Exception):
+    """Another hub process claimed an identity while this batch was being resolved."""
+
+
+@dataclass(frozen=True)
+class CustomerRequest:
+    """One sender to resolve: its normalized identities, primary first, and what a new
+    customer would start with (computed only if one is created: it may be costly)."""
+
+    addrs: Sequence[Address]
+    new: Callable[[], NewCustomer]
+
+
+async def resolve_customers(
+    store: Store, conn: AsyncConnection, requests: Sequence[CustomerRequest]
+) -> list[Customer]:
+    """`resolve_customer` for many senders at once, as if one after the other.
+
+    A later request sees the customers and identities an earlier one created. The work
+    is done with a handful of statements for the whole batch instead of a few for each
+    sender. Where one sender at a time would have lost a race to another hub process
+    (an identity it meant to attach is taken), this raises IdentityRace: the caller rolls
+    back and resolves one sender at a time with `resolve_customer`, which handles races.
+    """
+    owner: dict[tuple[str, str], int] = await _owners(
+        conn, _unique_addrs(a for r in requests for a in r.addrs)
+    )
+    known = await _load_customers(conn, set(owner.values()))
+    # Customers created by this batch get negative placeholder ids until they are inserted.
+    created: list[NewCustomer] = []
+    chosen: list[int] = []
+    attach: list[tuple[int, Address]] = []
+    suggest: list[tuple[int, int]] = []
+    for req in requests:
+        owners = {
+            (a.kind, a.value): owner[k] for a in req.addrs if (k := (a.kind, a.value)) in owner
+        }
+        if owners:
+            primary = next(
+                owners[(a.kind, a.value)] for a in req.addrs if (a.kind, a.value) in owners
+            )
+            cid = known[primary].id if primary > 0 else primary
+            for other in sorted({o for o in owners.values() if o != primary}):
+                suggest.append((cid, other))
+            targets = [a for a in req.addrs if (a.kind, a.value) not in owners]
+        else:
+            created.append(req.new())
+            cid = -len(created)
+            targets = list(req.addrs)
+        for a in targets:
+            owner[(a.kind, a.value)] = cid
+            attach.append((cid, a))
+        chosen.append(cid)
+
+    now = utcnow()
+    real = await _insert_customers(store, conn, created, now)
+
+    def resolved(cid: int) -> int:
+        return real[-cid - 1] if cid < 0 else cid
+
+    if attach:
+        rows = [
+            {
+                "customer_id": resolved(cid),
+                "kind": a.kind,
+                "value": a.value,
+                "display_name": a.display_name,
+                "unreachable": False,
+                "created_at": now,
+            }
+            for cid, a in attach
+        ]
+        stmt = (
+            store.insert(identities)
+            .on_conflict_do_nothing(index_elements=["kind", "value"])
+            .returning(identities.c.kind)
+        )
+        if len((await conn.execute(stmt, rows)).all()) < len(rows):
+            raise IdentityRace("an identity was claimed by another process meanwhile")
+    if suggest:
+        pairs = sorted({tuple(sorted((resolved(a), resolved(b)))) for a, b in suggest})
+        await conn.execute(
+            store.insert(duplicate_suggestions).on_conflict_do_nothing(
+                index_elements=["customer_id", "other_customer_id"]
+            ),
+            [
+                {
+                    "customer_id": low,
+                    "other_customer_id": high,
+                    "reason": "identities given together",
+                    "status": "open",
+                    "created_at": now,
+                }
+                for low, high in pairs
+            ],
+        )
+    out = []
+    for cid in chosen:
+        if cid < 0:
+            new = created[-cid - 1]
+            out.append(Customer(resolved(cid), new.display_name, new.locale, new.timezone, ()))
+        else:
+            out.append(known[cid])
+    return out
+
+
+async def _load_customers(conn: AsyncConnection, ids: set[int]) -> dict[int, Customer]:
+    """Each id's customer, following merges to the survivor (as load_customer does)."""
+    if not ids:
+        return {}
+    rows = await conn.execute(
+        select(
+            customers.c.id,
+            customers.c.display_name,
+            customers.c.locale,
+            customers.c.timezone,
+            customers.c.tags,
+            customers.c.merged_into,
+        ).where(customers.c.id.in_(sorted(ids)))
+    )
+    out: dict[int, Customer] = {}
+    for row in rows.all():
+        if row.merged_into is not None:
+            out[row.id] = await load_customer(conn, row.merged_into)
+        else:
+            out[row.id] = Customer(
+                row.id, row.display_name, row.locale, row.timezone, tuple(row.tags or ())
+            )
+    # A merge survivor is itself known: identities attached to it later point at it.
+    for c in list(out.values()):
+        out.setdefault(c.id, c)
+    return out
+
+
+async def _insert_customers(
+    store: Store, conn: AsyncConnection, new: list[NewCustomer], now: datetime
+) -> list[int]:
+    """Insert customers, returning their ids in the same order."""
+    if not new:
+        return []
+    rows = [
+        {
+            "display_name": n.display_name,
+            "locale": n.locale,
+            "timezone": n.timezone,
+            "address": {},
+            "tags": [],
+            "created_at": now,
+            "updated_at": now,
+        }
+        for n in new
+    ]
+    if store.dialect == "sqlite":
+        # SQLite cannot say which RETURNING row belongs to which VALUES row; the ingest
+        # transaction holds the write lock (BEGIN IMMEDIATE), so ids are ours to assign.
+        top = (await conn.execute(select(func.max(customers.c.id)))).scalar() or 0
+        ids = list(range(top + 1, top + 1 + len(rows)))
+        await conn.execute(
+            insert(customers), [{"id": i, **r} for i, r in zip(ids, rows, strict=True)]
+        )
+        return ids
+    result = await conn.execute(
+        insert(customers).returning(customers.c.id, sort_by_parameter_order=True), rows
+    )
+    return [r.id for r in result]
+
+
+def _unique_addrs(addrs: object) -> list[Address]:
+    seen: dict[tuple[str, str], Address] = {}
+    for a in addrs:  # type: ignore[attr-defined]
+        seen.setdefault((a.kind, a.value), a)
+    return list(seen.values())

@@ -7,17 +7,24 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.config import Config
 from hub.connector import IngestUnavailable
-from hub.customers import Customer, NewCustomer, resolve_customer
+from hub.customers import (
+    Customer,
+    CustomerRequest,
+    NewCustomer,
+    resolve_customer,
+    resolve_customers,
+)
 from hub.identity import normalize_address
 from hub.language import detect_locale
 from hub.messages import Address, InboundMessage, SubmitResult
@@ -26,7 +33,13 @@ from hub.replies import Replies
 from hub.routing import RouteInput, Router
 from hub.store import Store, utcnow
 from hub.store.schema import messages, outbox
-from hub.tickets import Ticket, find_or_open_ticket, ticket_ref
+from hub.tickets import (
+    Ticket,
+    TicketRequest,
+    find_or_open_ticket,
+    find_or_open_tickets,
+    ticket_ref,
+)
 
 log = logging.getLogger("hub.pipeline")
 
@@ -106,7 +119,8 @@ class Pipeline:
         except Exception:
             results = None
         if results is None:
-            # One bad message must not sink the others: retry each on its own.
+            # One bad message (or a race with another process) must not sink the others:
+            # retry each on its own, one statement at a time.
             for p in live:
                 await self._commit_alone(p)
             return
@@ -114,7 +128,10 @@ class Pipeline:
 
     async def _commit_alone(self, p: _Pending) -> None:
         try:
-            results = await self._transaction([p])
+            async with self.store.write() as conn:
+                results: list[SubmitResult | Exception] = [
+                    await self._ingest(conn, p.msg, utcnow())
+                ]
         except InvalidMessage as exc:
             self._fail([p], exc)
         except (OperationalError, DBAPIError, OSError) as exc:
@@ -127,14 +144,17 @@ class Pipeline:
         else:
             self._succeed([p], results)
 
-    async def _transaction(self, batch: list[_Pending]) -> list[SubmitResult]:
+    async def _transaction(self, batch: list[_Pending]) -> list[SubmitResult | Exception]:
         async with self.store.write() as conn:
-            now = utcnow()
-            return [await self._ingest(conn, p.msg, now) for p in batch]
+            return await self._ingest_many(conn, [p.msg for p in batch], utcnow())
 
-    def _succeed(self, batch: list[_Pending], results: list[SubmitResult]) -> None:
+    def _succeed(self, batch: list[_Pending], results: Sequence[SubmitResult | Exception]) -> None:
         queued = False
         for p, r in zip(batch, results, strict=True):
+            if isinstance(r, Exception):
+                if not p.future.done():
+                    p.future.set_exception(r)
+                continue
             if r.duplicate:
                 self.metrics.duplicates.labels(channel=p.msg.channel).inc()
             else:
@@ -151,6 +171,118 @@ class Pipeline:
             if not p.future.done():
                 p.future.set_exception(exc)
 
+    async def _ingest_many(
+        self, conn: AsyncConnection, msgs: list[InboundMessage], now: datetime
+    ) -> list[SubmitResult | Exception]:
+        """What `_ingest` does for each message in turn, with a few statements per batch.
+
+        A round trip to the database (through aiosqlite's thread, or to PostgreSQL) costs
+        far more than the work each one does; a batch of any size takes about ten. Where
+        one message at a time would have met another process's concurrent write, this
+        raises, and the caller retries each message with `_ingest`.
+        """
+        region = self.config.hub.phone_region
+        results: list[SubmitResult | Exception | None] = [None] * len(msgs)
+        valid: list[tuple[int, list[Address]]] = []
+        for i, msg in enumerate(msgs):
+            addrs = _unique(
+                n for a in (msg.sender, *msg.identities) if (n := normalize_address(a, region))
+            )
+            if addrs:
+                valid.append((i, addrs))
+            else:
+                results[i] = InvalidMessage("the message has no usable sender identity")
+        if not valid:
+            return [r for r in results if r is not None]
+
+        inserted = await conn.execute(
+            self.store.insert(messages)
+            .on_conflict_do_nothing(index_elements=["channel", "external_id"])
+            .returning(messages.c.id, messages.c.channel, messages.c.external_id),
+            [_inbound_row(msgs[i], addrs[0], now) for i, addrs in valid],
+        )
+        new_ids = {(r.channel, r.external_id): r.id for r in inserted}
+        fresh: list[tuple[int, list[Address], int]] = []
+        duplicates: list[int] = []
+        for i, addrs in valid:
+            # The first of several posts with one key was inserted; the rest are redeliveries.
+            message_id = new_ids.pop((msgs[i].channel, msgs[i].external_id), None)
+            if message_id is None:
+                duplicates.append(i)
+            else:
+                fresh.append((i, addrs, message_id))
+
+        if fresh:
+            found = await resolve_customers(
+                self.store,
+                conn,
+                [
+                    CustomerRequest(addrs, _new_customer_factory(self, msgs[i]))
+                    for i, addrs, _ in fresh
+                ],
+            )
+            routes = [
+                self.router.route(
+                    RouteInput(
+                        channel=msgs[i].channel,
+                        connector_id=msgs[i].connector_id,
+                        subject=msgs[i].subject or "",
+                        body=msgs[i].text,
+                        customer_tags=frozenset(customer.tags),
+                        locale=customer.locale,
+                    )
+                )
+                for (i, _, _), customer in zip(fresh, found, strict=True)
+            ]
+            threads = await find_or_open_tickets(
+                self.store,
+                conn,
+                [
+                    TicketRequest(
+                        customer_id=customer.id,
+                        channel=msgs[i].channel,
+                        connector_id=msgs[i].connector_id,
+                        subject=msgs[i].subject,
+                        route=route,
+                    )
+                    for (i, _, _), customer, route in zip(fresh, found, routes, strict=True)
+                ],
+                now,
+            )
+            await conn.execute(
+                update(messages)
+                .where(messages.c.id == bindparam("message_id"))
+                .values(ticket_id=bindparam("ticket_id"), customer_id=bindparam("customer_id")),
+                [
+                    {"message_id": message_id, "ticket_id": ticket.id, "customer_id": customer.id}
+                    for (_, _, message_id), customer, (ticket, _) in zip(
+                        fresh, found, threads, strict=True
+                    )
+                ],
+            )
+            acks = [
+                self._acknowledgement(msgs[i], customer, ticket, now)
+                for (i, _, _), customer, (ticket, opened) in zip(fresh, found, threads, strict=True)
+                if opened and self._should_acknowledge(msgs[i])
+            ]
+            await enqueue_outbound_many(self.store, conn, acks, now=now)
+            for (i, _, message_id), customer, (ticket, _) in zip(
+                fresh, found, threads, strict=True
+            ):
+                results[i] = SubmitResult(
+                    message_id, ticket.id, ticket.ref, customer.id, duplicate=False
+                )
+
+        if duplicates:
+            # Looked up last: a redelivery of a message earlier in this batch sees its ticket.
+            for i, result in zip(
+                duplicates, await self._duplicates(conn, [msgs[i] for i in duplicates]), strict=True
+            ):
+                results[i] = result
+        done = [r for r in results if r is not None]
+        assert len(done) == len(msgs)
+        return done
+
     async def _ingest(
         self, conn: AsyncConnection, msg: InboundMessage, now: datetime
     ) -> SubmitResult:
@@ -164,21 +296,7 @@ class Pipeline:
         inserted = (
             await conn.execute(
                 self.store.insert(messages)
-                .values(
-                    channel=msg.channel,
-                    external_id=msg.external_id,
-                    connector_id=msg.connector_id,
-                    direction="in",
-                    sender=addrs[0].value,
-                    subject=msg.subject,
-                    body_text=msg.text[:MAX_TEXT_CHARS],
-                    body_html=msg.html,
-                    language=msg.language,
-                    auto_submitted=msg.auto_submitted,
-                    meta=msg.meta,
-                    received_at=msg.received_at or now,
-                    created_at=now,
-                )
+                .values(**_inbound_row(msg, addrs[0], now))
                 .on_conflict_do_nothing(index_elements=["channel", "external_id"])
                 .returning(messages.c.id)
             )
@@ -235,6 +353,30 @@ class Pipeline:
         ).one()
         return SubmitResult(row.id, row.ticket_id, ticket_ref(row.ticket_id), row.customer_id, True)
 
+    async def _duplicates(
+        self, conn: AsyncConnection, msgs: list[InboundMessage]
+    ) -> list[SubmitResult]:
+        found: dict[tuple[str, str], SubmitResult] = {}
+        for channel in sorted({m.channel for m in msgs}):
+            rows = await conn.execute(
+                select(
+                    messages.c.id,
+                    messages.c.ticket_id,
+                    messages.c.customer_id,
+                    messages.c.external_id,
+                ).where(
+                    messages.c.channel == channel,
+                    messages.c.external_id.in_(
+                        sorted({m.external_id for m in msgs if m.channel == channel})
+                    ),
+                )
+            )
+            for r in rows:
+                found[(channel, r.external_id)] = SubmitResult(
+                    r.id, r.ticket_id, ticket_ref(r.ticket_id), r.customer_id, True
+                )
+        return [found[(m.channel, m.external_id)] for m in msgs]
+
     def _new_customer_locale(self, msg: InboundMessage) -> str:
         locales = self.config.hub.locales
         if msg.language in locales:
@@ -257,6 +399,13 @@ class Pipeline:
         ticket: Ticket,
         now: datetime,
     ) -> None:
+        await enqueue_outbound_many(
+            self.store, conn, [self._acknowledgement(msg, customer, ticket, now)], now=now
+        )
+
+    def _acknowledgement(
+        self, msg: InboundMessage, customer: Customer, ticket: Ticket, now: datetime
+    ) -> Outbound:
         assert msg.reply_to is not None
         route = self.reply_routes[msg.connector_id]
         to = normalize_address(msg.reply_to, self.config.hub.phone_region) or msg.reply_to
@@ -271,9 +420,7 @@ class Pipeline:
                 "timezone": customer.timezone,
             },
         )
-        await enqueue_outbound(
-            self.store,
-            conn,
+        return Outbound(
             connector_id=route.connector_id,
             ticket_id=ticket.id,
             customer_id=customer.id,
@@ -284,8 +431,25 @@ class Pipeline:
             html=rendered.html,
             auto_submitted=True,
             language=rendered.locale,
-            now=now,
         )
+
+
+@dataclass(frozen=True)
+class Outbound:
+    """One outgoing message to record on its ticket and queue."""
+
+    connector_id: str
+    ticket_id: int | None
+    customer_id: int | None
+    to: Address
+    kind: str
+    subject: str | None
+    text: str
+    html: str | None
+    auto_submitted: bool
+    language: str | None
+    in_reply_to: str | None = None
+    references: tuple[str, ...] = ()
 
 
 async def enqueue_outbound(
@@ -307,56 +471,123 @@ async def enqueue_outbound(
     references: tuple[str, ...] = (),
 ) -> int:
     """Record an outgoing message on its ticket and queue it, in the caller's transaction."""
+    out = Outbound(
+        connector_id=connector_id,
+        ticket_id=ticket_id,
+        customer_id=customer_id,
+        to=to,
+        kind=kind,
+        subject=subject,
+        text=text,
+        html=html,
+        auto_submitted=auto_submitted,
+        language=language,
+        in_reply_to=in_reply_to,
+        references=references,
+    )
     key = uuid.uuid4().hex
     message_id = (
-        await conn.execute(
-            messages.insert()
-            .values(
-                channel=connector_id,
-                external_id=f"out:{key}",
-                connector_id=connector_id,
-                direction="out",
-                ticket_id=ticket_id,
-                customer_id=customer_id,
-                sender=None,
-                subject=subject,
-                body_text=text,
-                body_html=html,
-                language=language,
-                auto_submitted=auto_submitted,
-                meta={"kind": kind, "to": to.value},
-                received_at=now,
-                created_at=now,
-            )
-            .returning(messages.c.id)
-        )
+        await conn.execute(messages.insert().returning(messages.c.id), _outbound_row(out, key, now))
     ).scalar_one()
     return (
         await conn.execute(
-            outbox.insert()
-            .values(
-                connector_id=connector_id,
-                ticket_id=ticket_id,
-                message_id=message_id,
-                idempotency_key=key,
-                kind=kind,
-                recipient_kind=to.kind,
-                recipient=to.value,
-                recipient_name=to.display_name,
-                subject=subject,
-                body_text=text,
-                body_html=html,
-                auto_submitted=auto_submitted,
-                in_reply_to=in_reply_to,
-                references=list(references),
-                status="pending",
-                attempts=0,
-                next_attempt_at=now,
-                created_at=now,
-            )
-            .returning(outbox.c.id)
+            outbox.insert().returning(outbox.c.id), _outbox_row(out, key, message_id, now)
         )
     ).scalar_one()
+
+
+async def enqueue_outbound_many(
+    store: Store, conn: AsyncConnection, items: Sequence[Outbound], *, now: datetime
+) -> None:
+    """`enqueue_outbound` for many messages, with two statements in all."""
+    if not items:
+        return
+    keys = [uuid.uuid4().hex for _ in items]
+    result = await conn.execute(
+        messages.insert().returning(messages.c.id, messages.c.external_id),
+        [_outbound_row(out, key, now) for out, key in zip(items, keys, strict=True)],
+    )
+    # Matched by external_id (unique), not by position: RETURNING order is not promised.
+    ids = {r.external_id: r.id for r in result}
+    await conn.execute(
+        outbox.insert(),
+        [
+            _outbox_row(out, key, ids[f"out:{key}"], now)
+            for out, key in zip(items, keys, strict=True)
+        ],
+    )
+
+
+def _outbound_row(out: Outbound, key: str, now: datetime) -> dict[str, Any]:
+    return {
+        "channel": out.connector_id,
+        "external_id": f"out:{key}",
+        "connector_id": out.connector_id,
+        "direction": "out",
+        "ticket_id": out.ticket_id,
+        "customer_id": out.customer_id,
+        "sender": None,
+        "subject": out.subject,
+        "body_text": out.text,
+        "body_html": out.html,
+        "language": out.language,
+        "auto_submitted": out.auto_submitted,
+        "meta": {"kind": out.kind, "to": out.to.value},
+        "received_at": now,
+        "created_at": now,
+    }
+
+
+def _outbox_row(out: Outbound, key: str, message_id: int, now: datetime) -> dict[str, Any]:
+    return {
+        "connector_id": out.connector_id,
+        "ticket_id": out.ticket_id,
+        "message_id": message_id,
+        "idempotency_key": key,
+        "kind": out.kind,
+        "recipient_kind": out.to.kind,
+        "recipient": out.to.value,
+        "recipient_name": out.to.display_name,
+        "subject": out.subject,
+        "body_text": out.text,
+        "body_html": out.html,
+        "auto_submitted": out.auto_submitted,
+        "in_reply_to": out.in_reply_to,
+        "references": list(out.references),
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
+
+
+def _inbound_row(msg: InboundMessage, sender: Address, now: datetime) -> dict[str, Any]:
+    return {
+        "channel": msg.channel,
+        "external_id": msg.external_id,
+        "connector_id": msg.connector_id,
+        "direction": "in",
+        "sender": sender.value,
+        "subject": msg.subject,
+        "body_text": msg.text[:MAX_TEXT_CHARS],
+        "body_html": msg.html,
+        "language": msg.language,
+        "auto_submitted": msg.auto_submitted,
+        "meta": msg.meta,
+        "received_at": msg.received_at or now,
+        "created_at": now,
+    }
+
+
+def _new_customer_factory(pipeline: Pipeline, msg: InboundMessage) -> Callable[[], NewCustomer]:
+    def make() -> NewCustomer:
+        return NewCustomer(
+            display_name=msg.sender.display_name,
+            locale=pipeline._new_customer_locale(msg),
+            timezone=pipeline.config.hub.timezone,
+        )
+
+    return make
 
 
 def _unique(addrs: object) -> list[Address]:

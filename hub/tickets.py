@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -94,3 +95,88 @@ async def _by_open_key(conn: AsyncConnection, key: str) -> Ticket | None:
         )
     ).first()
     return Ticket(row.id, row.team_id, row.subject, row.created_at) if row else None
+
+
+class TicketRace(Exception):
+    """Another hub process opened a ticket this batch meant to open."""
+
+
+@dataclass(frozen=True)
+class TicketRequest:
+    customer_id: int
+    channel: str
+    connector_id: str
+    subject: str | None
+    route: RouteDecision
+
+
+async def find_or_open_tickets(
+    store: Store, conn: AsyncConnection, requests: Sequence[TicketRequest], now: datetime
+) -> list[tuple[Ticket, bool]]:
+    """`find_or_open_ticket` for many messages at once, as if one after the other: a later
+    message threads onto the ticket an earlier one opened. Raises TicketRace where one at
+    a time would have found a ticket another process opened meanwhile (the caller rolls
+    back and goes one at a time)."""
+    keys = sorted({open_key(r.customer_id, r.channel) for r in requests})
+    rows = await conn.execute(
+        select(
+            tickets.c.id,
+            tickets.c.team_id,
+            tickets.c.subject,
+            tickets.c.created_at,
+            tickets.c.open_key,
+        ).where(tickets.c.open_key.in_(keys))
+    )
+    found: dict[str, Ticket] = {
+        r.open_key: Ticket(r.id, r.team_id, r.subject, r.created_at) for r in rows
+    }
+    opening: dict[str, TicketRequest] = {}
+    touched: set[int] = set()
+    plan: list[tuple[str, bool]] = []
+    for req in requests:
+        key = open_key(req.customer_id, req.channel)
+        if key in found:
+            touched.add(found[key].id)
+            plan.append((key, False))
+        elif key in opening:
+            # Threads onto the ticket opened just above; its times are already `now`.
+            plan.append((key, False))
+        else:
+            opening[key] = req
+            plan.append((key, True))
+
+    if opening:
+        result = await conn.execute(
+            store.insert(tickets)
+            .on_conflict_do_nothing(index_elements=["open_key"])
+            .returning(tickets.c.id, tickets.c.open_key),
+            [
+                {
+                    "customer_id": req.customer_id,
+                    "channel": req.channel,
+                    "connector_id": req.connector_id,
+                    "team_id": req.route.team,
+                    "status": "new",
+                    "priority": req.route.priority,
+                    "subject": req.subject,
+                    "tags": list(req.route.tags),
+                    "open_key": key,
+                    "created_at": now,
+                    "updated_at": now,
+                    "last_message_at": now,
+                }
+                for key, req in opening.items()
+            ],
+        )
+        ids = {r.open_key: r.id for r in result}
+        if len(ids) < len(opening):
+            raise TicketRace("a ticket was opened by another process meanwhile")
+        for key, req in opening.items():
+            found[key] = Ticket(ids[key], req.route.team, req.subject, now)
+    if touched:
+        await conn.execute(
+            update(tickets)
+            .where(tickets.c.id.in_(sorted(touched)))
+            .values(last_message_at=now, updated_at=now)
+        )
+    return [(found[key], opened) for key, opened in plan]
