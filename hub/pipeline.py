@@ -181,13 +181,11 @@ class Pipeline:
         one message at a time would have met another process's concurrent write, this
         raises, and the caller retries each message with `_ingest`.
         """
-        region = self.config.hub.phone_region
+        normalize = self._normalizer()
         results: list[SubmitResult | Exception | None] = [None] * len(msgs)
         valid: list[tuple[int, list[Address]]] = []
         for i, msg in enumerate(msgs):
-            addrs = _unique(
-                n for a in (msg.sender, *msg.identities) if (n := normalize_address(a, region))
-            )
+            addrs = _unique(n for a in (msg.sender, *msg.identities) if (n := normalize(a)))
             if addrs:
                 valid.append((i, addrs))
             else:
@@ -261,7 +259,7 @@ class Pipeline:
                 ],
             )
             acks = [
-                self._acknowledgement(msgs[i], customer, ticket, now)
+                self._acknowledgement(msgs[i], customer, ticket, now, normalize)
                 for (i, _, _), customer, (ticket, opened) in zip(fresh, found, threads, strict=True)
                 if opened and self._should_acknowledge(msgs[i])
             ]
@@ -282,6 +280,19 @@ class Pipeline:
         done = [r for r in results if r is not None]
         assert len(done) == len(msgs)
         return done
+
+    def _normalizer(self) -> Callable[[Address], Address | None]:
+        """normalize_address, remembering its answers: a message's sender, identities and
+        reply-to are mostly the same address, and validating an email is not cheap."""
+        region = self.config.hub.phone_region
+        seen: dict[Address, Address | None] = {}
+
+        def normalize(addr: Address) -> Address | None:
+            if addr not in seen:
+                seen[addr] = normalize_address(addr, region)
+            return seen[addr]
+
+        return normalize
 
     async def _ingest(
         self, conn: AsyncConnection, msg: InboundMessage, now: datetime
@@ -404,11 +415,17 @@ class Pipeline:
         )
 
     def _acknowledgement(
-        self, msg: InboundMessage, customer: Customer, ticket: Ticket, now: datetime
+        self,
+        msg: InboundMessage,
+        customer: Customer,
+        ticket: Ticket,
+        now: datetime,
+        normalize: Callable[[Address], Address | None] | None = None,
     ) -> Outbound:
         assert msg.reply_to is not None
         route = self.reply_routes[msg.connector_id]
-        to = normalize_address(msg.reply_to, self.config.hub.phone_region) or msg.reply_to
+        normalize = normalize or self._normalizer()
+        to = normalize(msg.reply_to) or msg.reply_to
         rendered = self.replies.render(
             self.config.replies.acknowledgement_template,
             customer.locale,
