@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -46,6 +47,11 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def _since_md(context: Any) -> int | None:
+    created = context.get_current_parameters().get("created_at")
+    return None if created is None else created.month * 100 + created.day
+
+
 # SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets BIGINT identities.
 Id = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -87,6 +93,12 @@ customers = Table(
     Column("merged_into", Id, ForeignKey("customers.id")),
     _ts("created_at"),
     _ts("updated_at"),
+    # month * 100 + day of each occasion, indexed, so the greetings sweep finds who is due
+    # without reading every customer. Written with the dates (hub.occasions.md_columns);
+    # since_md follows created_at's UTC date.
+    Column("birthday_md", Integer, index=True),
+    Column("anniversary_md", Integer, index=True),
+    Column("since_md", Integer, index=True, default=_since_md),
 )
 
 identities = Table(
@@ -187,7 +199,7 @@ outbox = Table(
     Column("auto_submitted", Boolean, nullable=False, default=False),
     Column("in_reply_to", String(300)),
     Column("references", JSON, nullable=False, default=list),
-    Column("status", String(16), nullable=False),  # pending, sent, dead
+    Column("status", String(16), nullable=False),  # pending, sent, dead, cancelled
     Column("attempts", Integer, nullable=False, default=0),
     _ts("next_attempt_at"),
     _ts("lease_until", nullable=True),
@@ -196,6 +208,11 @@ outbox = Table(
     Column("remote_id", String(300)),
     _ts("created_at"),
     _ts("sent_at", nullable=True),
+    # Proactive messages (greetings, campaigns) need consent on this channel when sent,
+    # not only when queued: an opt-out in between cancels them.
+    Column("customer_id", Id, ForeignKey("customers.id")),
+    Column("consent_channel", String(32)),
+    Column("list_unsubscribe", String(500)),
     Index("ix_outbox_due", "status", "next_attempt_at"),
 )
 
@@ -336,4 +353,17 @@ canned_responses = Table(
     Column("source", String(16), nullable=False),  # config | api
     _ts("created_at"),
     _ts("updated_at"),
+)
+
+# One greeting per customer, occasion and year: the database, not luck, makes it once.
+greeting_sends = Table(
+    "greeting_sends",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("customer_id", Id, ForeignKey("customers.id"), nullable=False),
+    Column("occasion", String(32), nullable=False),
+    Column("year", Integer, nullable=False),
+    Column("channel", String(32), nullable=False),
+    _ts("created_at"),
+    UniqueConstraint("customer_id", "occasion", "year"),
 )

@@ -1,0 +1,328 @@
+"""The greetings sweep: find who is due now with an indexed query, queue each greeting once.
+
+`hub.greetings` decides dates and instants (pure); this module does the I/O: candidates by
+month/day columns, consent and reachable identities, a unique (customer, occasion, year)
+record written in the same transaction as the outbox row, so a second sweep, a restart or
+a second hub process on the same database queues nothing twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from hub.consent import OPT_IN, OPT_OUT, make_opt_out_token
+from hub.greetings import (
+    CustomerOccasions,
+    Greeting,
+    GreetingRules,
+    Occasion,
+    UnknownTimeZone,
+    due_greetings,
+    greetings_in_year,
+    load_zone,
+    sweep_window,
+)
+from hub.greetings_config import GreetingsConfig
+from hub.messages import Address
+from hub.occasions import month_day
+from hub.outbound import enqueue_outbound
+from hub.replies import Replies
+from hub.store import Store, utcnow
+from hub.store.schema import consents, customers, greeting_sends, identities
+
+log = logging.getLogger("hub.greetings")
+
+PAGE = 1000
+
+
+@dataclass(frozen=True)
+class Planned:
+    greeting: Greeting
+    customer_name: str | None
+    channel: str | None  # None: skipped, see reason
+    address: str | None
+    reason: str | None
+    already_sent: bool = False
+
+
+@dataclass
+class SweepResult:
+    candidates: int = 0
+    due: int = 0
+    queued: int = 0
+    already: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+
+
+class GreetingSweeper:
+    def __init__(
+        self,
+        store: Store,
+        config: GreetingsConfig,
+        replies: Replies,
+        senders: dict[str, str],
+        *,
+        public_url: str,
+        secret: bytes,
+        signature: str,
+    ) -> None:
+        self.store = store
+        self.config = config
+        self.rules: GreetingRules = config.rules()
+        self.replies = replies
+        # channel (identity kind, as in consents) -> the connector that sends to it
+        self.senders = senders
+        self.public_url = public_url.rstrip("/")
+        self.secret = secret
+        self.signature = signature
+
+    async def sweep(self, now: datetime | None = None) -> SweepResult:
+        """Queue every greeting due at `now`; safe to run as often and as many times as wanted."""
+        now = now or utcnow()
+        window = sweep_window(now, self.rules)
+        # customer_since comes from created_at's UTC date: its local date may be a day off.
+        since_days = {
+            month_day(window.first_date + timedelta(days=i))
+            for i in range(-1, (window.last_date - window.first_date).days + 2)
+        }
+        result = SweepResult()
+        async for page in self._candidates(set(window.month_day_numbers), since_days):
+            result.candidates += len(page)
+            plans = await self._plan(page, lambda c: due_greetings(now, c, self.rules))
+            result.due += len(plans)
+            for plan in plans:
+                if plan.already_sent:
+                    result.already += 1
+                elif plan.channel is None:
+                    key = plan.reason or "skipped"
+                    result.skipped[key] = result.skipped.get(key, 0) + 1
+            todo = [p for p in plans if p.channel is not None and not p.already_sent]
+            if todo:
+                queued = await self._queue(todo, now)
+                result.queued += queued
+                result.already += len(todo) - queued
+        if result.queued or result.skipped:
+            log.info(
+                "greetings sweep candidates=%s due=%s queued=%s already=%s skipped=%s",
+                result.candidates,
+                result.due,
+                result.queued,
+                result.already,
+                result.skipped,
+            )
+        return result
+
+    async def preview(self, on: date) -> list[Planned]:
+        """Everyone whose occasion falls on `on` (their local date): what, when, how, or why not."""
+        md = {month_day(on)}
+        stands_in = (2, 28) if self.rules.feb29 == "feb28" else (3, 1)
+        if (on.month, on.day) == stands_in:
+            md.add(229)
+        since = {month_day(on + timedelta(days=d)) for d in (-1, 0, 1)}
+        out: list[Planned] = []
+
+        def on_the_day(c: CustomerOccasions) -> Iterable[Greeting]:
+            return [g for g in greetings_in_year(c, on.year, self.rules) if g.local_date == on]
+
+        async for page in self._candidates(md, since):
+            out += await self._plan(page, on_the_day)
+        return sorted(out, key=lambda p: (p.greeting.send_at, p.greeting.key))
+
+    async def _candidates(self, md: set[int | None], since: set[int | None]) -> Any:
+        occasions = self.rules.occasions
+        conditions = []
+        if "birthday" in occasions:
+            conditions.append(customers.c.birthday_md.in_(md))
+        if "anniversary" in occasions:
+            conditions.append(customers.c.anniversary_md.in_(md))
+        if "customer_since" in occasions:
+            conditions.append(customers.c.since_md.in_(since))
+        if not conditions:
+            return
+        last_id = 0
+        while True:
+            async with self.store.read() as conn:
+                rows = (
+                    await conn.execute(
+                        select(
+                            customers.c.id,
+                            customers.c.display_name,
+                            customers.c.locale,
+                            customers.c.timezone,
+                            customers.c.birthday,
+                            customers.c.anniversary,
+                            customers.c.created_at,
+                        )
+                        .where(
+                            or_(*conditions),
+                            customers.c.merged_into.is_(None),
+                            customers.c.id > last_id,
+                        )
+                        .order_by(customers.c.id)
+                        .limit(PAGE)
+                    )
+                ).all()
+            if not rows:
+                return
+            last_id = rows[-1].id
+            yield rows
+
+    async def _plan(self, rows: list[Any], pick: Any) -> list[Planned]:
+        found: list[tuple[Greeting, Any]] = []
+        for row in rows:
+            try:
+                zone = load_zone(row.timezone)
+            except UnknownTimeZone:
+                log.warning("greetings skip customer=%s reason=unknown-time-zone", row.id)
+                continue
+            occasions = []
+            if row.birthday:
+                occasions.append(Occasion("birthday", row.birthday))
+            if row.anniversary:
+                occasions.append(Occasion("anniversary", row.anniversary))
+            occasions.append(Occasion("customer_since", row.created_at.astimezone(zone).date()))
+            c = CustomerOccasions(row.id, row.timezone, row.locale, tuple(occasions))
+            found += [(g, row) for g in pick(c)]
+        if not found:
+            return []
+        ids = list({row.id for _, row in found})
+        async with self.store.read() as conn:
+            sent = await self._sent_keys(conn, [g for g, _ in found])
+            consent = await self._consents(conn, ids)
+            reachable = await self._reachable(conn, ids)
+        plans = []
+        for g, row in found:
+            channel, address, reason = self._channel(row.id, consent, reachable)
+            plans.append(
+                Planned(g, row.display_name, channel, address, reason, already_sent=g.key in sent)
+            )
+        return plans
+
+    def _channel(
+        self,
+        customer_id: int,
+        consent: dict[tuple[int, str], str],
+        reachable: dict[tuple[int, str], str],
+    ) -> tuple[str | None, str | None, str | None]:
+        reasons = []
+        for channel in self.config.channel_order:
+            status = consent.get((customer_id, channel))
+            if channel not in self.senders:
+                reasons.append(f"no connector sends {channel}")
+            elif status == OPT_OUT:
+                reasons.append(f"opted out of {channel}")
+            elif status != OPT_IN:
+                reasons.append(f"no consent for {channel}")
+            elif (customer_id, channel) not in reachable:
+                reasons.append(f"no reachable {channel} identity")
+            else:
+                return channel, reachable[(customer_id, channel)], None
+        return None, None, "; ".join(reasons)
+
+    async def _sent_keys(self, conn: AsyncConnection, greetings: list[Greeting]) -> set[Any]:
+        keys = {(g.key.customer_id, g.key.occasion, g.key.year) for g in greetings}
+        rows = await conn.execute(
+            select(
+                greeting_sends.c.customer_id, greeting_sends.c.occasion, greeting_sends.c.year
+            ).where(
+                tuple_(
+                    greeting_sends.c.customer_id, greeting_sends.c.occasion, greeting_sends.c.year
+                ).in_(list(keys))
+            )
+        )
+        done = {tuple(r) for r in rows}
+        return {g.key for g in greetings if (g.key.customer_id, g.key.occasion, g.key.year) in done}
+
+    async def _consents(self, conn: AsyncConnection, ids: list[int]) -> dict[tuple[int, str], str]:
+        rows = await conn.execute(
+            select(consents.c.customer_id, consents.c.channel, consents.c.status).where(
+                consents.c.customer_id.in_(ids)
+            )
+        )
+        return {(r.customer_id, r.channel): r.status for r in rows}
+
+    async def _reachable(self, conn: AsyncConnection, ids: list[int]) -> dict[tuple[int, str], str]:
+        rows = await conn.execute(
+            select(identities.c.customer_id, identities.c.kind, identities.c.value)
+            .where(
+                identities.c.customer_id.in_(ids),
+                identities.c.kind.in_(self.config.channel_order),
+                identities.c.unreachable.is_(False),
+            )
+            .order_by(identities.c.id)
+        )
+        out: dict[tuple[int, str], str] = {}
+        for r in rows:
+            out.setdefault((r.customer_id, r.kind), r.value)
+        return out
+
+    async def _queue(self, plans: list[Planned], now: datetime) -> int:
+        queued = 0
+        async with self.store.write() as conn:
+            for plan in plans:
+                g = plan.greeting
+                inserted = (
+                    await conn.execute(
+                        self.store.insert(greeting_sends)
+                        .values(
+                            customer_id=g.key.customer_id,
+                            occasion=g.key.occasion,
+                            year=g.key.year,
+                            channel=plan.channel,
+                            created_at=now,
+                        )
+                        .on_conflict_do_nothing(index_elements=["customer_id", "occasion", "year"])
+                        .returning(greeting_sends.c.id)
+                    )
+                ).first()
+                if inserted is None:
+                    continue  # another sweep or process queued it first
+                assert plan.channel is not None and plan.address is not None
+                await self._enqueue(conn, plan, now)
+                queued += 1
+        return queued
+
+    async def _enqueue(self, conn: AsyncConnection, plan: Planned, now: datetime) -> None:
+        g = plan.greeting
+        assert plan.channel is not None and plan.address is not None
+        token = make_opt_out_token(g.key.customer_id, plan.channel, self.secret)
+        unsubscribe = f"{self.public_url}/unsubscribe/{token}"
+        since_years = g.years if g.key.occasion == "customer_since" else None
+        rendered = self.replies.render(
+            g.key.occasion,
+            g.locale,
+            {
+                "customer": {"name": plan.customer_name, "years_as_customer": since_years},
+                "years": g.years,
+                "occasion_date": g.origin,
+                "offer": self.config.offer_for(g.locale),
+                "signature": self.signature,
+                "unsubscribe_url": unsubscribe,
+                "timezone": g.timezone,
+            },
+        )
+        await enqueue_outbound(
+            self.store,
+            conn,
+            connector_id=self.senders[plan.channel],
+            ticket_id=None,
+            customer_id=g.key.customer_id,
+            to=Address(plan.channel, plan.address, plan.customer_name),
+            kind=f"greeting:{g.key.occasion}",
+            subject=rendered.subject,
+            text=rendered.text,
+            html=rendered.html,
+            auto_submitted=True,
+            language=rendered.locale,
+            now=now,
+            consent_channel=plan.channel,
+            list_unsubscribe=unsubscribe,
+            idempotency_key=g.key.token.replace(":", "-"),
+        )
