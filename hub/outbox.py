@@ -31,6 +31,7 @@ from hub.messages import Address, OutboundMessage
 from hub.metrics import Metrics
 from hub.store import Store, utcnow
 from hub.store.schema import outbox
+from hub.tickets import ticket_ref
 
 log = logging.getLogger("hub.outbox")
 
@@ -56,7 +57,8 @@ class OutboxEntry:
 
 def backoff_delay(attempt: int, base: float, cap: float, rng: random.Random) -> float:
     """Exponential backoff with full jitter on the upper half: never all at once."""
-    ceiling = min(cap, base * (2 ** max(0, attempt - 1)))
+    # 2**63 is past any cap; a bigger exponent would overflow the float.
+    ceiling = min(cap, base * (2.0 ** min(63, max(0, attempt - 1))))
     return ceiling / 2 + rng.random() * ceiling / 2
 
 
@@ -112,8 +114,20 @@ class OutboxWorker:
     async def run(self) -> None:
         if self.store.single_process:
             await self._release_stale_leases()
+        failures = 0
         while True:
-            sent_any = await self.run_once()
+            try:
+                sent_any = await self.run_once()
+            except Exception:
+                # Storage trouble (a failover, a full disk) must not stop the hub: what was
+                # claimed keeps its lease and is sent once the store answers again.
+                failures += 1
+                self.metrics.errors.labels(where="outbox").inc()
+                delay = backoff_delay(failures, self.config.poll_seconds, 30.0, self.rng)
+                log.exception("outbox round failed; retry_in=%.1fs", delay)
+                await asyncio.sleep(delay)
+                continue
+            failures = 0
             if not sent_any:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=self.config.poll_seconds)
@@ -177,6 +191,11 @@ class OutboxWorker:
                 await asyncio.sleep(wait)
                 limiter.wait_time()
             limiter.take()
+        if not self.store.single_process and not await self._renew_lease(row.id):
+            # Our lease ran out while earlier messages of the batch were sent (or we waited
+            # for the rate limit), and another worker has claimed this one since.
+            log.warning("lease lost outbox=%s connector=%s", row.id, row.connector_id)
+            return
         msg = OutboundMessage(
             connector_id=row.connector_id,
             to=Address(row.recipient_kind, row.recipient, row.recipient_name),
@@ -184,6 +203,7 @@ class OutboxWorker:
             idempotency_key=row.idempotency_key,
             subject=row.subject,
             html=row.body_html,
+            ticket_ref=ticket_ref(row.ticket_id) if row.ticket_id is not None else None,
             auto_submitted=row.auto_submitted,
             in_reply_to=row.in_reply_to,
             references=tuple(row.references or ()),
@@ -219,6 +239,21 @@ class OutboxWorker:
             )
         self.metrics.sent.labels(connector=row.connector_id).inc()
         log.info("sent outbox=%s connector=%s kind=%s", row.id, row.connector_id, row.kind)
+
+    async def _renew_lease(self, row_id: int) -> bool:
+        """Give this send a full lease, if the row is still ours (several processes)."""
+        lease = utcnow() + timedelta(seconds=self.config.lease_seconds)
+        async with self.store.write() as conn:
+            result = await conn.execute(
+                update(outbox)
+                .where(
+                    outbox.c.id == row_id,
+                    outbox.c.status == "pending",
+                    outbox.c.claimed_by == self.worker_id,
+                )
+                .values(lease_until=lease)
+            )
+        return bool(result.rowcount == 1)
 
     async def _failed(self, row: Any, exc: Exception, *, permanent: bool = False) -> None:
         attempts = row.attempts + 1
@@ -286,12 +321,15 @@ async def list_entries(store: Store, *, dead: bool = False, limit: int = 100) ->
 
 
 async def retry_entry(store: Store, entry_id: int) -> None:
-    """Give a dead (or waiting) message a fresh set of attempts, due now."""
+    """Give a dead (or waiting) message a fresh set of attempts, due now.
+
+    A lease is left alone: a message some worker is sending right now must not be
+    claimed by a second one (a dead message holds no lease)."""
     async with store.write() as conn:
         result = await conn.execute(
             update(outbox)
             .where(outbox.c.id == entry_id, outbox.c.status.in_(("dead", "pending")))
-            .values(status="pending", attempts=0, next_attempt_at=utcnow(), lease_until=None)
+            .values(status="pending", attempts=0, next_attempt_at=utcnow())
         )
         if result.rowcount == 0:
             raise NoSuchEntry(f"no dead or pending outbox entry {entry_id}")
