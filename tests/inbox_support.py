@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from functools import cache
 from typing import Any
 
 import aiohttp
 
+from hub.agents import hash_password
 from hub.app import Hub
 from tests.support import base_config, hub_url
 
@@ -16,6 +18,12 @@ CANNED_BODY = (
     "thank you for writing to us about {{ ticket.ref }}. We are on it.\n\n"
     "{{ agent.name }}\n{{ signature }}"
 )
+
+
+@cache
+def password_hash(username: str) -> str:
+    """Hashed once per test run: argon2 is slow on purpose."""
+    return hash_password(PASSWORDS[username])
 
 
 def inbox_config(
@@ -29,13 +37,13 @@ def inbox_config(
                 "username": "sam",
                 "name": "Sam Support",
                 "teams": ["support"],
-                "password": PASSWORDS["sam"],
+                "password_hash": password_hash("sam"),
             },
             {
                 "username": "bill",
                 "name": "Bill Billing",
                 "teams": ["billing"],
-                "password": PASSWORDS["bill"],
+                "password_hash": password_hash("bill"),
             },
             {"username": "ada", "name": "Ada Admin", "role": "admin", "password": PASSWORDS["ada"]},
         ],

@@ -24,6 +24,8 @@ ALLOWED = (
     re.compile(r"^/inbox/login$"),
     re.compile(r"^/inbox/static(/.*)?$"),
     re.compile(r"^/channels/.*"),
+    # A greeting's unsubscribe link: the unguessable token in the URL is the credential.
+    re.compile(r"^/unsubscribe/[^/]+$"),
 )
 
 
