@@ -87,7 +87,6 @@ async def test_agent_answers_a_form_ticket_with_a_canned_response(
         await page.screenshot(path=str(tmp_path / "ticket.png"))
 
         mails = await smtp.wait_for(2)  # the acknowledgement, then Sam's answer
-        print("M", __import__("time").monotonic())
         reply = next(m for m in mails if m["Subject"].startswith("Your request"))
         assert reply["To"] == "Ann Smith <ann@example.com>"
         assert f"[#{ref}]" in reply["Subject"]
