@@ -165,7 +165,7 @@ class CustomerRequest:
 
 async def resolve_customers(
     store: Store, conn: AsyncConnection, requests: Sequence[CustomerRequest]
-) -> list[Customer]:
+) -> list[tuple[Customer, bool]]:
     """`resolve_customer` for many senders at once, as if one after the other.
 
     A later request sees the customers and identities an earlier one created. The work
@@ -173,6 +173,7 @@ async def resolve_customers(
     sender. Where one sender at a time would have lost a race to another hub process
     (an identity it meant to attach is taken), this raises IdentityRace: the caller rolls
     back and resolves one sender at a time with `resolve_customer`, which handles races.
+    Returns (customer, created) for each request.
     """
     owner: dict[tuple[str, str], int] = await _owners(
         conn, _unique_addrs(a for r in requests for a in r.addrs)
@@ -250,9 +251,10 @@ async def resolve_customers(
     for cid in chosen:
         if cid < 0:
             new = created[-cid - 1]
-            out.append(Customer(resolved(cid), new.display_name, new.locale, new.timezone, ()))
+            customer = Customer(resolved(cid), new.display_name, new.locale, new.timezone, ())
+            out.append((customer, True))
         else:
-            out.append(known[cid])
+            out.append((known[cid], False))
     return out
 
 

@@ -211,7 +211,7 @@ class Pipeline:
                 fresh.append((i, addrs, message_id))
 
         if fresh:
-            found = await resolve_customers(
+            resolved = await resolve_customers(
                 self.store,
                 conn,
                 [
@@ -219,6 +219,7 @@ class Pipeline:
                     for i, addrs, _ in fresh
                 ],
             )
+            found = [customer for customer, _ in resolved]
             routes = [
                 self.router.route(
                     RouteInput(
@@ -246,6 +247,7 @@ class Pipeline:
                     for (i, _, _), customer, route in zip(fresh, found, routes, strict=True)
                 ],
                 now,
+                new_customers={customer.id for customer, created in resolved if created},
             )
             await conn.execute(
                 update(messages)

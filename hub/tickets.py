@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -111,25 +111,35 @@ class TicketRequest:
 
 
 async def find_or_open_tickets(
-    store: Store, conn: AsyncConnection, requests: Sequence[TicketRequest], now: datetime
+    store: Store,
+    conn: AsyncConnection,
+    requests: Sequence[TicketRequest],
+    now: datetime,
+    new_customers: Set[int] = frozenset(),
 ) -> list[tuple[Ticket, bool]]:
     """`find_or_open_ticket` for many messages at once, as if one after the other: a later
     message threads onto the ticket an earlier one opened. Raises TicketRace where one at
     a time would have found a ticket another process opened meanwhile (the caller rolls
-    back and goes one at a time)."""
-    keys = sorted({open_key(r.customer_id, r.channel) for r in requests})
-    rows = await conn.execute(
-        select(
-            tickets.c.id,
-            tickets.c.team_id,
-            tickets.c.subject,
-            tickets.c.created_at,
-            tickets.c.open_key,
-        ).where(tickets.c.open_key.in_(keys))
+    back and goes one at a time).
+
+    `new_customers` were created in this transaction: nobody else can see them yet, so
+    they have no tickets to look up.
+    """
+    keys = sorted(
+        {open_key(r.customer_id, r.channel) for r in requests if r.customer_id not in new_customers}
     )
-    found: dict[str, Ticket] = {
-        r.open_key: Ticket(r.id, r.team_id, r.subject, r.created_at) for r in rows
-    }
+    found: dict[str, Ticket] = {}
+    if keys:
+        rows = await conn.execute(
+            select(
+                tickets.c.id,
+                tickets.c.team_id,
+                tickets.c.subject,
+                tickets.c.created_at,
+                tickets.c.open_key,
+            ).where(tickets.c.open_key.in_(keys))
+        )
+        found = {r.open_key: Ticket(r.id, r.team_id, r.subject, r.created_at) for r in rows}
     opening: dict[str, TicketRequest] = {}
     touched: set[int] = set()
     plan: list[tuple[str, bool]] = []
