@@ -12,6 +12,9 @@ Targets, in one run (this machine's speed drifts, so only same-run ratios mean m
 - sqlite: the real hub (hub.app.running_hub) on a fresh SQLite file;
 - postgresql: the real hub on a fresh PostgreSQL database (skipped when unreachable).
 
+The order is bare, sqlite, bare, postgresql, bare: each hub run is compared with the
+mean of the bare runs just before and after it.
+
 Every post is a new customer (a distinct email), so each one makes a customer, a ticket,
 the rendered acknowledgement and its outbox row, committed before the 2xx. The outbound
 mail connector is held not-ready (its directory cannot be created), so the outbox worker
@@ -292,29 +295,23 @@ async def bench_main(args: argparse.Namespace) -> None:
     # The parked mail connector's retries are expected here; keep them off the output.
     logging.getLogger("hub.supervisor").setLevel(logging.ERROR)
     print(
-        f"concurrency={args.concurrency} requests<={args.requests} seconds<={args.seconds} "
-        f"warmup={args.warmup} (load generator: one aiohttp client process)",
+        f"concurrency={args.concurrency} hub: requests<={args.requests} "
+        f"seconds<={args.seconds}; bare: requests<={args.bare_requests} "
+        f"seconds<={args.bare_seconds}; warmup={args.warmup} "
+        "(load generator: one aiohttp client process)",
         flush=True,
     )
-    async with bare_server() as url:
-        bare = Figures(
-            "bare",
-            await run_loadgen(
-                url,
-                requests=args.bare_requests,
-                warmup=args.warmup,
-                concurrency=args.concurrency,
-                seconds=args.seconds,
-            ),
-        )
-    print(bare.line(), flush=True)
-
+    # Bare runs bracket each hub run; each hub run is compared with the mean of the two
+    # around it, so a machine slowing down or speeding up mid-run skews the ratio less.
+    bare = [await bench_bare("bare#1", args)]
     with tempfile.TemporaryDirectory(prefix="hub-bench-") as tmp:
         workdir = Path(tmp)
         sqlite = await bench_hub(
             "sqlite", f"sqlite+aiosqlite:///{workdir / 'hub.db'}", workdir, args
         )
         print(sqlite.line(), flush=True)
+        bare.append(await bench_bare("bare#2", args))
+        sqlite_base = (bare[0].rate + bare[1].rate) / 2
 
         postgresql: Figures | None = None
         if not args.no_postgresql:
@@ -327,10 +324,33 @@ async def bench_main(args: argparse.Namespace) -> None:
                 async with pg_database() as pg_url:
                     postgresql = await bench_hub("postgresql", pg_url, workdir, args)
                 print(postgresql.line(), flush=True)
+                bare.append(await bench_bare("bare#3", args))
 
+    print(f"sqlite_msgs_per_s={sqlite.rate:.0f} bare_msgs_per_s={sqlite_base:.0f} (bare#1, #2)")
     if postgresql is not None:
-        print(f"postgresql_ratio={postgresql.rate / bare.rate:.3f}")
-    print(f"ratio={sqlite.rate / bare.rate:.3f}")
+        pg_base = (bare[1].rate + bare[2].rate) / 2
+        print(
+            f"postgresql_msgs_per_s={postgresql.rate:.0f} bare_msgs_per_s={pg_base:.0f} "
+            "(bare#2, #3)"
+        )
+        print(f"postgresql_ratio={postgresql.rate / pg_base:.3f}")
+    print(f"ratio={sqlite.rate / sqlite_base:.3f}")
+
+
+async def bench_bare(name: str, args: argparse.Namespace) -> Figures:
+    async with bare_server() as url:
+        figures = Figures(
+            name,
+            await run_loadgen(
+                url,
+                requests=args.bare_requests,
+                warmup=args.warmup,
+                concurrency=args.concurrency,
+                seconds=args.bare_seconds,
+            ),
+        )
+    print(figures.line(), flush=True)
+    return figures
 
 
 def main() -> None:
@@ -342,8 +362,9 @@ def main() -> None:
         p.add_argument("--concurrency", type=int, default=64)
         p.add_argument("--requests", type=int, default=20_000, help="per hub run, at most")
         p.add_argument("--warmup", type=int, default=500)
-        p.add_argument("--seconds", type=float, default=15.0, help="per run, at most")
+        p.add_argument("--seconds", type=float, default=12.0, help="per hub run, at most")
     parser.add_argument("--bare-requests", type=int, default=40_000)
+    parser.add_argument("--bare-seconds", type=float, default=6.0, help="per bare run, at most")
     parser.add_argument("--no-postgresql", action="store_true")
     args = parser.parse_args()
     if args.command == "loadgen":
