@@ -87,6 +87,7 @@ async def test_form_posts_without_a_valid_csrf_token_are_refused(
             f"/inbox/tickets/{tid}": {"status": "solved"},
             f"/inbox/tickets/{tid}/reply": {"text": "hi"},
             f"/inbox/tickets/{tid}/note": {"text": "note"},
+            "/inbox/customers/1": {"display_name": "Mallory", "locale": "en", "timezone": "UTC"},
             "/inbox/logout": {},
         }
         for path, fields in posts.items():

@@ -8,7 +8,7 @@ from aiohttp import web
 
 from hub.agents import sync_agents
 from hub.canned import sync_canned
-from hub.web.inbox import queue_views, ticket_views
+from hub.web.inbox import customer_pages, queue_views, ticket_views
 from hub.web.inbox.auth import (
     INBOX_HUB,
     THROTTLE,
@@ -45,5 +45,7 @@ def inbox_app(hub: Hub) -> web.Application:
     app.router.add_post("/tickets/{id}/reply", ticket_views.ticket_reply)
     app.router.add_post("/tickets/{id}/note", ticket_views.ticket_note)
     app.router.add_get("/attachments/{id}", ticket_views.attachment_download)
+    app.router.add_get("/customers/{id}", customer_pages.customer_page)
+    app.router.add_post("/customers/{id}", customer_pages.customer_update)
     app.router.add_static("/static/", HERE / "static", name="static")
     return app

@@ -1,0 +1,100 @@
+"""The customer 360 page: identities, address, demographics, consent, purchases, tickets."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from aiohttp import web
+from pydantic import ValidationError
+
+from hub.customer_views import (
+    ADDRESS_KEYS,
+    CustomerPatch,
+    customer_360,
+    customer_visible,
+    update_customer,
+)
+from hub.tickets import ticket_ref
+from hub.web.inbox.auth import hub_of, session_of
+from hub.web.inbox.pages import PREFIX, render, see_other
+from hub.web.models import problems
+
+
+def _customer_id(request: web.Request) -> int:
+    raw = request.match_info["id"]
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
+        raise web.HTTPNotFound(text="no such customer")
+    return int(raw)
+
+
+def _refused(visible: bool | None) -> web.Response:
+    if visible is None:
+        return render(
+            "error.html", {"status": 404, "message": "There is no such customer."}, status=404
+        )
+    return render(
+        "error.html",
+        {"status": 403, "message": "This customer has no tickets in your teams."},
+        status=403,
+    )
+
+
+async def customer_page(request: web.Request) -> web.Response:
+    session = session_of(request)
+    hub = hub_of(request)
+    customer_id = _customer_id(request)
+    async with hub.store.read() as conn:
+        visible = await customer_visible(conn, session.actor, customer_id)
+        if not visible:
+            return _refused(visible)
+        record = await customer_360(conn, session.actor, customer_id)
+    customer = record["customer"]
+    return render(
+        "customer.html",
+        {
+            "actor": session.actor,
+            "csrf": session.csrf_token,
+            "c": customer,
+            "address": {k: (customer.address or {}).get(k, "") for k in ADDRESS_KEYS},
+            "identities": record["identities"],
+            "consents": record["consents"],
+            "purchases": record["purchases"],
+            "tickets": [{"ref": ticket_ref(t.id), "row": t} for t in record["tickets"]],
+            "locales": hub.config.hub.locales,
+            "notice": request.query.get("notice", "")[:200],
+            "error": request.query.get("error", "")[:500],
+        },
+    )
+
+
+async def customer_update(request: web.Request) -> web.Response:
+    session = session_of(request)
+    hub = hub_of(request)
+    customer_id = _customer_id(request)
+    form = await request.post()
+    fields = {k: v.strip() for k, v in form.items() if isinstance(v, str) and k != "csrf_token"}
+    back = f"{PREFIX}customers/{customer_id}"
+    address = {k: fields.pop(f"address_{k}", "") or None for k in ADDRESS_KEYS}
+    body = {
+        "display_name": fields.get("display_name") or None,
+        "locale": fields.get("locale") or None,
+        "timezone": fields.get("timezone") or None,
+        "gender": fields.get("gender") or None,
+        "birthday": fields.get("birthday") or None,
+        "anniversary": fields.get("anniversary") or None,
+        "address": {k: v for k, v in address.items() if v is not None},
+        "tags": [t for t in fields.get("tags", "").split(",") if t.strip()],
+    }
+    try:
+        values = CustomerPatch.model_validate(body).values(hub.config.hub.locales)
+    except ValidationError as exc:
+        message = "; ".join(f"{p['field']}: {p['message']}" for p in problems(exc))
+        return see_other(f"{back}?{urlencode({'error': message})}")
+    except ValueError as exc:
+        return see_other(f"{back}?{urlencode({'error': str(exc)})}")
+    async with hub.store.write() as conn:
+        visible = await customer_visible(conn, session.actor, customer_id)
+        if not visible:
+            return _refused(visible)
+        await update_customer(conn, customer_id, values)
+    return see_other(f"{back}?{urlencode({'notice': 'Saved.'})}")
