@@ -34,6 +34,7 @@ from tqdm import tqdm
 from hub.config import Config
 from hub.identity import normalize_email, normalize_phone
 from hub.messages import Address
+from hub.occasions import md_columns
 from hub.store import Store, utcnow
 from hub.store.schema import consents, customers, identities, purchases
 
@@ -785,7 +786,9 @@ class _Batch:
         now = self.now
         if self.new:
             stmt = customers.insert().returning(customers.c.id, sort_by_parameter_order=True)
-            params = [{**c.values, "created_at": now, "updated_at": now} for c in self.new]
+            params = [
+                md_columns({**c.values, "created_at": now, "updated_at": now}) for c in self.new
+            ]
             for c, cid in zip(self.new, (await conn.execute(stmt, params)).scalars(), strict=True):
                 c.id = cid
                 self.out.created.append(cid)
@@ -811,7 +814,7 @@ class _Batch:
         await _execute_many(
             conn,
             update(customers).where(customers.c.id == bindparam("b_id")),
-            [{"b_id": c.id, **c.values, "updated_at": now} for c in changed],
+            [md_columns({"b_id": c.id, **c.values, "updated_at": now}) for c in changed],
         )
         await _execute_many(
             conn,

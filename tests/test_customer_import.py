@@ -115,6 +115,8 @@ async def test_sample_file_imports_contacts_consents_and_purchases(
         "female",
     )
     assert (ann_row["birthday"], ann_row["anniversary"]) == (date(1988, 4, 12), date(2015, 6, 20))
+    # What the greetings sweep finds her by.
+    assert (ann_row["birthday_md"], ann_row["anniversary_md"]) == (412, 620)
     assert ann_row["address"] == {
         "street": "12 Elm Street",
         "city": "Springfield",
@@ -193,10 +195,12 @@ async def test_a_later_file_changes_only_what_differs(
     update = csv_file(
         tmp_path / "update.csv",
         [
-            # Same name, a new tag, a newer opt-out, and an opt-in older than the one on record.
+            # Same name, a corrected birthday, a new tag, a newer opt-out, and an opt-in older
+            # than the one on record.
             {
                 "emails": "ANN@example.com",
                 "name": "Ann Smith",
+                "birthday": "1988-04-13",
                 "tags": "vip;loyal",
                 "consent_email": "opt_out",
                 "consent_phone": "",
@@ -244,6 +248,7 @@ async def test_a_later_file_changes_only_what_differs(
     after = await dump(storage_url)
     rows = {r["id"]: r for r in after["customers"]}
     assert rows[ann]["tags"] == ["vip", "newsletter", "loyal"]
+    assert (rows[ann]["birthday"], rows[ann]["birthday_md"]) == (date(1988, 4, 13), 413)
     assert rows[ann]["updated_at"] > rows[ann]["created_at"]
     assert rows[rahim] == {r["id"]: r for r in before["customers"]}[rahim]
     ann_consents = {
