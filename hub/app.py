@@ -16,12 +16,15 @@ from aiohttp import web
 from hub.config import Config
 from hub.connector import Connector, ConnectorRegistry, HubContext
 from hub.connector_storage import DbConnectorStorage
+from hub.greeting_sweep import GreetingSweeper
 from hub.identity import normalize_email, normalize_phone
 from hub.language import warm_up
 from hub.metrics import Metrics
 from hub.outbox import OutboxWorker
 from hub.pipeline import Pipeline, ReplyRoute
 from hub.replies import Replies, TemplateProblem
+from hub.scheduler import build_scheduler
+from hub.secret import hub_secret
 from hub.store import Store
 from hub.store.teams import sync_teams
 from hub.supervisor import Supervisor
@@ -63,6 +66,9 @@ class Hub:
             is_ready=lambda cid: self.supervisors[cid].ready,
             on_auth_error=lambda cid, exc: self.supervisors[cid].report(exc),
         )
+        # Loaded at start (it may live in the database); handlers read it per request.
+        self.secret = b""
+        self.sweeper: GreetingSweeper | None = None
         self.web_app = build_web_app(self)
         self._runner: web.AppRunner | None = None
         self._tasks: asyncio.TaskGroup | None = None
@@ -77,6 +83,26 @@ class Hub:
             elif ctype is not None and ctype.can_send and ctype.can_receive:
                 routes[cfg.id] = ReplyRoute(cfg.id)
         return routes
+
+    def senders(self) -> dict[str, str]:
+        """Identity kind -> the first configured connector that delivers to it."""
+        out: dict[str, str] = {}
+        for cfg in self.config.connectors:
+            ctype = self.registry.get(cfg.type)
+            for kind in ctype.sends_to if ctype else ():
+                out.setdefault(kind, cfg.id)
+        return out
+
+    def _sweeper(self) -> GreetingSweeper:
+        return GreetingSweeper(
+            self.store,
+            self.config.greetings,
+            self.replies,
+            self.senders(),
+            public_url=self.config.web.public_url,
+            secret=self.secret,
+            signature=self.config.replies.signature,
+        )
 
     def _context(self, connector_id: str) -> HubContext:
         region = self.config.hub.phone_region
@@ -100,8 +126,13 @@ class Hub:
             raise TemplateProblem("; ".join(problems))
         await self.store.migrate()
         await sync_teams(self.store, self.config.teams)
+        key = self.config.hub.secret_key
+        self.secret = await hub_secret(self.store, key.get_secret_value() if key else None)
+        self.sweeper = self._sweeper()
+        scheduler = build_scheduler(self.sweeper, self.config.greetings.sweep_minutes)
         warm_up()
         try:
+            scheduler.start()
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(self.pipeline.run(), name="ingest")
                 tg.create_task(self.outbox.run(), name="outbox")
@@ -112,6 +143,8 @@ class Hub:
                 if started is not None:
                     started.set()
         finally:
+            if scheduler.running:
+                scheduler.shutdown(wait=False)
             await self._shutdown()
 
     async def _start_web(self) -> None:

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 from hub.agents_config import AgentsConfig
 from hub.connector import ConnectorConfig, ConnectorRegistry
+from hub.greetings_config import GreetingsConfig
 from hub.yaml_source import Path_, SourceError, YamlSource, YamlSourceError, load_yaml
 
 
@@ -26,6 +27,9 @@ class HubSettings(_Strict):
     locales: list[str] = Field(default_factory=lambda: ["en"], min_length=1)
     timezone: str = "UTC"
     phone_region: str = "US"
+    # Signs opt-out links and thread markers. Unset: a random key kept in the database,
+    # shared by every hub process on it.
+    secret_key: SecretStr | None = None
 
     @field_validator("timezone")
     @classmethod
@@ -172,6 +176,7 @@ class Config(_Strict):
     outbox: OutboxConfig = Field(default_factory=OutboxConfig)
     ingest: IngestConfig = Field(default_factory=IngestConfig)
     agents: AgentsConfig = Field(default_factory=AgentsConfig)
+    greetings: GreetingsConfig = Field(default_factory=GreetingsConfig)
     # Validated per type after the rest; holds ConnectorConfig subclasses once loaded.
     connectors: list[Any] = Field(default_factory=list)
 

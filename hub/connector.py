@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hub.messages import InboundMessage, OutboundMessage, SubmitResult
+from hub.messages import Address, InboundMessage, OutboundMessage, SubmitResult
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -74,6 +74,23 @@ class PermanentSendError(Exception):
     """The channel refused this message for good (unknown recipient): no retry helps."""
 
 
+class RecipientUnreachable(PermanentSendError):
+    """The recipient can no longer be reached on this channel (blocked the bot, deleted the
+    account): the core may mark `address` unreachable rather than keep writing to it."""
+
+    def __init__(self, reason: str, address: Address) -> None:
+        super().__init__(reason)
+        self.address = address
+
+
+class RetryLater(Exception):
+    """The channel asked us to wait (a rate limit): retry this message after `seconds`."""
+
+    def __init__(self, seconds: float, reason: str) -> None:
+        super().__init__(f"{reason} (retry after {seconds:g}s)")
+        self.seconds = seconds
+
+
 class IngestUnavailable(RuntimeError):
     """The hub could not store the message now (storage down, shutting down): the
     connector must not acknowledge it, so the sender retries."""
@@ -124,6 +141,9 @@ class ConnectorType:
     # Inbound-only or outbound-only channels say so, so config checks can catch misuse.
     can_send: bool = True
     can_receive: bool = True
+    # The identity kinds this type delivers to ("email"): proactive messages (greetings)
+    # find their connector by the customer's channel.
+    sends_to: tuple[str, ...] = ()
     # Adds the connector's own `hub <name> ...` commands to the CLI (e.g. `hub email parse`).
     add_cli: Callable[[argparse._SubParsersAction], None] | None = None  # type: ignore[type-arg]
 

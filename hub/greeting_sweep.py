@@ -72,8 +72,10 @@ class GreetingSweeper:
         public_url: str,
         secret: bytes,
         signature: str,
+        page_size: int = PAGE,
     ) -> None:
         self.store = store
+        self.page_size = page_size
         self.config = config
         self.rules: GreetingRules = config.rules()
         self.replies = replies
@@ -166,7 +168,7 @@ class GreetingSweeper:
                             customers.c.id > last_id,
                         )
                         .order_by(customers.c.id)
-                        .limit(PAGE)
+                        .limit(self.page_size)
                     )
                 ).all()
             if not rows:

@@ -62,5 +62,6 @@ def _write_atomically(target: Path, data: bytes) -> None:
 
 
 CONNECTOR_TYPE = ConnectorType(
-    name="mailfile", config_model=MailFileConfig, create=MailFileConnector, can_receive=False
+    name="mailfile", config_model=MailFileConfig, create=MailFileConnector, can_receive=False,
+    sends_to=("email",)
 )

@@ -14,6 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from hub.outbox import depth
 from hub.web.api import api_app
 from hub.web.inbox import inbox_app
+from hub.web.unsubscribe import unsubscribe_app
 
 if TYPE_CHECKING:
     from hub.app import Hub
@@ -55,6 +56,7 @@ def build_web_app(hub: Hub) -> web.Application:
     app.router.add_get("/metrics", metrics)
     app.add_subapp("/api/v1/", api_app(hub))
     app.add_subapp("/inbox/", inbox_app(hub))
+    app.add_subapp("/unsubscribe/", unsubscribe_app(hub))
     for cid, connector in hub.connectors.items():
         sub = connector.web_app()
         if sub is not None:

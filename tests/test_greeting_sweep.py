@@ -1,0 +1,337 @@
+"""The greetings sweep against a real store: due once, consent, channels, opt-out, two sweepers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import aiohttp
+import pytest
+from sqlalchemy import func, select
+
+from hub.consent import OPT_IN, OPT_OUT, make_opt_out_token, record_consent
+from hub.greeting_sweep import GreetingSweeper
+from hub.greetings import CustomerOccasions, Occasion, greetings_in_year
+from hub.greetings_config import GreetingsConfig
+from hub.occasions import md_columns
+from hub.replies import Replies
+from hub.store import Store
+from hub.store.schema import consents, customers, greeting_sends, identities, outbox
+from tests.support import ROOT, SmtpSink, base_config, hub_running, hub_url, make_config
+
+SECRET = b"test-secret"
+CREATED = datetime(2020, 3, 10, 12, 0, tzinfo=UTC)
+
+
+async def _add_customer(
+    store: Store,
+    *,
+    name: str,
+    tz: str,
+    birthday: date | None = None,
+    anniversary: date | None = None,
+    email: str | None = None,
+    consent: str | None = OPT_IN,
+    locale: str = "en",
+    created: datetime = CREATED,
+) -> int:
+    async with store.write() as conn:
+        cid = (
+            await conn.execute(
+                customers.insert()
+                .values(
+                    md_columns(
+                        dict(
+                            display_name=name,
+                            locale=locale,
+                            timezone=tz,
+                            address={},
+                            tags=[],
+                            birthday=birthday,
+                            anniversary=anniversary,
+                            created_at=created,
+                            updated_at=created,
+                        )
+                    )
+                )
+                .returning(customers.c.id)
+            )
+        ).scalar_one()
+        if email:
+            await conn.execute(
+                identities.insert().values(
+                    customer_id=cid,
+                    kind="email",
+                    value=email,
+                    unreachable=False,
+                    created_at=created,
+                )
+            )
+        if consent:
+            await record_consent(store, conn, cid, "email", consent, "test")
+    return int(cid)
+
+
+def _sweeper(store: Store, **kw: Any) -> GreetingSweeper:
+    config = GreetingsConfig.model_validate(
+        {"send_hour": 9, "offer": {"en": "Take 10% off this week."}, **kw}
+    )
+    return GreetingSweeper(
+        store,
+        config,
+        Replies(ROOT / "templates", "en"),
+        {"email": "mail"},
+        public_url="http://hub.test",
+        secret=SECRET,
+        signature="The team",
+    )
+
+
+async def test_sweep_queues_due_greetings_once_in_local_time(storage_url: str) -> None:
+    store = Store(storage_url)
+    await store.migrate()
+    try:
+        # 9:00 on 14 May is 03:00 UTC in Dhaka (+6) and 13:00 UTC in New York (-4).
+        dhaka = await _add_customer(
+            store, name="Rahim", tz="Asia/Dhaka", birthday=date(1990, 5, 14), email="r@example.com"
+        )
+        ny = await _add_customer(
+            store,
+            name="Nina",
+            tz="America/New_York",
+            birthday=date(1985, 5, 14),
+            email="n@example.com",
+        )
+        await _add_customer(
+            store,
+            name="Out",
+            tz="Asia/Dhaka",
+            birthday=date(1990, 5, 14),
+            email="o@example.com",
+            consent=OPT_OUT,
+        )
+        await _add_customer(
+            store,
+            name="Silent",
+            tz="Asia/Dhaka",
+            birthday=date(1990, 5, 14),
+            consent=None,
+            email="s@example.com",
+        )
+        sweeper = _sweeper(store)
+        before = await sweeper.sweep(datetime(2026, 5, 14, 2, 59, tzinfo=UTC))
+        assert before.queued == 0
+        at_dhaka = await sweeper.sweep(datetime(2026, 5, 14, 3, 0, tzinfo=UTC))
+        assert at_dhaka.queued == 1
+        assert at_dhaka.skipped == {"opted out of email": 1, "no consent for email": 1}
+        again = await sweeper.sweep(datetime(2026, 5, 14, 3, 5, tzinfo=UTC))
+        assert again.queued == 0 and again.already == 1
+        at_ny = await sweeper.sweep(datetime(2026, 5, 14, 13, 0, tzinfo=UTC))
+        assert at_ny.queued == 1
+        # After the catch-up window (12 h) nothing stale goes out.
+        late = _sweeper(store, occasions=["birthday"])
+        assert (await late.sweep(datetime(2026, 5, 15, 2, 0, tzinfo=UTC))).queued == 0
+        async with store.read() as conn:
+            rows = (await conn.execute(select(outbox).order_by(outbox.c.id))).all()
+            sends = (await conn.execute(select(func.count()).select_from(greeting_sends))).scalar()
+    finally:
+        await store.close()
+    assert [(r.customer_id, r.recipient, r.kind) for r in rows] == [
+        (dhaka, "r@example.com", "greeting:birthday"),
+        (ny, "n@example.com", "greeting:birthday"),
+    ]
+    assert sends == 2
+    assert rows[0].subject == "Happy birthday, Rahim!"
+    assert "Take 10% off this week." in rows[0].body_text
+    assert rows[0].consent_channel == "email"
+    assert rows[0].list_unsubscribe.startswith("http://hub.test/unsubscribe/")
+
+
+async def test_leap_day_birthday_goes_out_on_28_february(storage_url: str) -> None:
+    store = Store(storage_url)
+    await store.migrate()
+    try:
+        await _add_customer(
+            store,
+            name="Leap",
+            tz="Europe/London",
+            birthday=date(2000, 2, 29),
+            email="l@example.com",
+        )
+        feb28 = await _sweeper(store).sweep(datetime(2027, 2, 28, 9, 0, tzinfo=UTC))
+        store2 = _sweeper(store, feb29="mar1")
+        mar1 = await store2.sweep(datetime(2027, 3, 1, 9, 0, tzinfo=UTC))
+    finally:
+        await store.close()
+    assert feb28.queued == 1
+    assert mar1.queued == 0 and mar1.already == 1  # once per year, whatever the rule says
+
+
+async def test_preview_says_who_gets_what_and_who_is_skipped(storage_url: str) -> None:
+    store = Store(storage_url)
+    await store.migrate()
+    try:
+        await _add_customer(
+            store, name="Ann", tz="Asia/Kolkata", birthday=date(1991, 7, 1), email="a@example.com"
+        )
+        await _add_customer(store, name="Bo", tz="UTC", anniversary=date(2015, 7, 1), consent=None)
+        plans = await _sweeper(store).preview(date(2026, 7, 1))
+    finally:
+        await store.close()
+    by_name = {p.customer_name: p for p in plans}
+    ann, bo = by_name["Ann"], by_name["Bo"]
+    assert ann.channel == "email" and ann.greeting.key.occasion == "birthday"
+    assert ann.greeting.send_at == datetime(2026, 7, 1, 3, 30, tzinfo=UTC)  # 09:00 IST
+    assert bo.channel is None and "no consent for email" in (bo.reason or "")
+    assert bo.greeting.years == 11
+
+
+async def test_two_sweepers_on_one_database_queue_each_greeting_once(storage_url: str) -> None:
+    """Two hub processes sweeping through a day of 10,000 customers, one cut off mid-sweep."""
+    if storage_url.startswith("sqlite"):
+        pytest.skip("SQLite serves one hub process by design; several processes need PostgreSQL")
+    store = Store(storage_url)
+    await store.migrate()
+    rng = random.Random(7)
+    zones = [
+        "Asia/Dhaka",
+        "Pacific/Kiritimati",
+        "Etc/GMT+12",
+        "Asia/Kathmandu",
+        "America/New_York",
+        "Europe/London",
+        "Australia/Lord_Howe",
+        "America/Sao_Paulo",
+    ]
+    n = 10_000
+    try:
+        async with store.write() as conn:
+            batch = []
+            for i in range(n):
+                bday = date(1980 + i % 30, 1, 1) + timedelta(days=rng.randint(0, 364))
+                batch.append(
+                    md_columns(
+                        dict(
+                            display_name=f"C{i}",
+                            locale="en",
+                            timezone=rng.choice(zones),
+                            address={},
+                            tags=[],
+                            birthday=bday,
+                            created_at=CREATED,
+                            updated_at=CREATED,
+                        )
+                    )
+                )
+            await conn.execute(customers.insert(), batch)
+            ids = [r.id for r in await conn.execute(select(customers.c.id, customers.c.timezone))]
+            await conn.execute(
+                identities.insert(),
+                [
+                    dict(
+                        customer_id=c,
+                        kind="email",
+                        value=f"c{c}@example.com",
+                        unreachable=False,
+                        created_at=CREATED,
+                    )
+                    for c in ids
+                ],
+            )
+            await conn.execute(
+                consents.insert(),
+                [
+                    dict(
+                        customer_id=c,
+                        channel="email",
+                        status=OPT_IN,
+                        source="t",
+                        recorded_at=CREATED,
+                    )
+                    for c in ids
+                ],
+            )
+            people = (
+                await conn.execute(
+                    select(customers.c.id, customers.c.timezone, customers.c.birthday)
+                )
+            ).all()
+        other = Store(storage_url)
+        a = _sweeper(store, occasions=["birthday"])
+        b = GreetingSweeper(
+            other,
+            a.config,
+            a.replies,
+            a.senders,
+            public_url="http://hub.test",
+            secret=SECRET,
+            signature="x",
+            page_size=50,
+        )
+        start = datetime(2026, 6, 15, 0, 0, tzinfo=UTC)
+        # A sweep of process b is cut off after its first page, as a kill would.
+        interrupted = asyncio.create_task(b.sweep(start + timedelta(hours=12)))
+        await asyncio.sleep(0.05)
+        interrupted.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await interrupted
+        # Every 10 minutes (twice the default interval, to keep the suite quick).
+        for step in range(0, 24 * 6):
+            now = start + timedelta(minutes=10 * step)
+            await asyncio.gather(a.sweep(now), b.sweep(now))
+        async with store.read() as conn:
+            keys = [
+                tuple(r)
+                for r in await conn.execute(
+                    select(
+                        greeting_sends.c.customer_id,
+                        greeting_sends.c.occasion,
+                        greeting_sends.c.year,
+                    )
+                )
+            ]
+            queued = (
+                await conn.execute(
+                    select(outbox.c.customer_id).where(outbox.c.kind == "greeting:birthday")
+                )
+            ).all()
+        await other.close()
+    finally:
+        await store.close()
+    end = start + timedelta(days=1)
+    rules = a.rules
+    expected = set()
+    for cid, tz, bday in people:
+        c = CustomerOccasions(cid, tz, "en", (Occasion("birthday", bday),))
+        for g in greetings_in_year(c, 2026, rules):
+            if start - rules.catch_up < g.send_at < end:
+                expected.add((cid, "birthday", 2026))
+    assert len(keys) == len(set(keys))
+    assert set(keys) == expected
+    assert sorted(r.customer_id for r in queued) == sorted(k[0] for k in expected)
+    assert len(expected) > 15  # the day really had birthdays in it
+
+
+async def test_opt_out_link_works_end_to_end(tmp_path: Any, smtp: SmtpSink) -> None:
+    config = make_config(base_config(f"sqlite+aiosqlite:///{tmp_path}/h.db", smtp.port))
+    async with hub_running(config) as hub, aiohttp.ClientSession() as http:
+        cid = await _add_customer(
+            hub.store, name="Ann", tz="UTC", birthday=date(1990, 1, 2), email="ann@example.com"
+        )
+        url = hub_url(hub, f"/unsubscribe/{make_opt_out_token(cid, 'email', hub.secret)}")
+        async with http.get(url) as resp:
+            assert resp.status == 200 and "Stop them" in await resp.text()
+        async with hub.store.read() as conn:
+            assert (await conn.execute(select(consents.c.status))).scalar() == OPT_IN
+        async with http.post(url) as resp:
+            assert resp.status == 200
+        forged = hub_url(hub, f"/unsubscribe/{make_opt_out_token(cid, 'email', b'wrong')}")
+        async with http.post(forged) as resp:
+            assert resp.status == 404
+        async with hub.store.read() as conn:
+            assert (await conn.execute(select(consents.c.status))).scalar() == OPT_OUT
+        result = await hub.sweeper.sweep(datetime(2027, 1, 2, 9, 0, tzinfo=UTC))  # type: ignore[union-attr]
+    assert result.queued == 0 and result.skipped == {"opted out of email": 1}
