@@ -84,21 +84,12 @@ class Hub:
                 routes[cfg.id] = ReplyRoute(cfg.id)
         return routes
 
-    def senders(self) -> dict[str, str]:
-        """Identity kind -> the first configured connector that delivers to it."""
-        out: dict[str, str] = {}
-        for cfg in self.config.connectors:
-            ctype = self.registry.get(cfg.type)
-            for kind in ctype.sends_to if ctype else ():
-                out.setdefault(kind, cfg.id)
-        return out
-
     def _sweeper(self) -> GreetingSweeper:
         return GreetingSweeper(
             self.store,
             self.config.greetings,
             self.replies,
-            self.senders(),
+            senders_for(self.config, self.registry),
             public_url=self.config.web.public_url,
             secret=self.secret,
             signature=self.config.replies.signature,
@@ -171,6 +162,16 @@ class Hub:
             loop.add_signal_handler(sig, task.cancel)
         with contextlib.suppress(asyncio.CancelledError):
             await self.run()
+
+
+def senders_for(config: Config, registry: ConnectorRegistry) -> dict[str, str]:
+    """Identity kind -> the first configured connector that delivers to it."""
+    out: dict[str, str] = {}
+    for cfg in config.connectors:
+        ctype = registry.get(cfg.type)
+        for kind in ctype.sends_to if ctype else ():
+            out.setdefault(kind, cfg.id)
+    return out
 
 
 async def running_hub(config: Config, registry: ConnectorRegistry) -> tuple[Hub, asyncio.Task[Any]]:

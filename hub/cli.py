@@ -38,6 +38,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     q.add_argument("id", type=int)
     q.add_argument("--config", default=DEFAULT_CONFIG)
 
+    p = sub.add_parser("greetings", help="birthday and anniversary greetings")
+    gsub = p.add_subparsers(dest="greetings_command", required=True)
+    q = gsub.add_parser(
+        "preview", help="who gets what on a date, and who is skipped; sends nothing"
+    )
+    q.add_argument("--date", help="the customers' local date, YYYY-MM-DD (default: today)")
+    q.add_argument("--config", default=DEFAULT_CONFIG)
+
     p = sub.add_parser("customers", help="customer records")
     csub = p.add_subparsers(dest="customers_command", required=True)
     q = csub.add_parser(
@@ -100,6 +108,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         from hub.cli_outbox import run_outbox_command
 
         return asyncio.run(run_outbox_command(config, args))
+    if args.command == "greetings":
+        from hub.app import senders_for
+        from hub.cli_greetings import run_greetings_command
+
+        return asyncio.run(run_greetings_command(config, args, senders_for(config, registry)))
     if args.command == "customers":
         from hub.importer import run_import
 

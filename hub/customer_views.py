@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.agents import Actor
 from hub.identity import normalize_email, normalize_phone
+from hub.occasions import md_columns
 from hub.store import utcnow
 from hub.store.schema import consents, customers, identities, purchases, tickets
 from hub.ticket_queries import json_list_contains, visible_to
@@ -152,5 +153,5 @@ async def update_customer(conn: AsyncConnection, customer_id: int, values: dict[
         await conn.execute(
             update(customers)
             .where(customers.c.id == customer_id)
-            .values(**values, updated_at=utcnow())
+            .values(**md_columns(values), updated_at=utcnow())
         )
