@@ -24,7 +24,8 @@ from hub.store.schema import (
 )
 from hub.tickets import OPEN_STATUSES, ticket_ref
 
-_REF = re.compile(r"^#?\s*(?:t-?)?(\d{1,18})$", re.IGNORECASE)
+_TICKET = re.compile(r"^(?:#|t-?|#t-?)\s*(\d{1,18})$", re.IGNORECASE)
+_PHONEISH = re.compile(r"^\+?[\d\s().-]{6,40}$")
 
 
 @dataclass(frozen=True)
@@ -63,26 +64,38 @@ def json_list_contains(column: Any, dialect: str, tag: str) -> Any:
     return exists(select(literal(1)).select_from(each).where(each.c.value == tag))
 
 
-def _search(q: str, phone_region: str) -> Any:
-    q = q.strip()[:200]
-    pattern = _like(q)
-    values = {v for v in (normalize_email(q), normalize_phone(q, phone_region)) if v}
-    who = select(identities.c.customer_id).where(
-        or_(identities.c.value.in_(sorted(values)), identities.c.value.ilike(pattern, escape="\\"))
+def _owned_by(kind: str, value: str) -> Any:
+    return tickets.c.customer_id.in_(
+        select(identities.c.customer_id).where(
+            identities.c.kind == kind, identities.c.value == value
+        )
     )
+
+
+def _search(q: str, phone_region: str) -> Any:
+    """A ticket number, an email or a phone number is looked up exactly (by index); other
+    text matches names, identities, subjects and message text (a scan)."""
+    q = q.strip()[:200]
+    if m := _TICKET.match(q):
+        return tickets.c.id == int(m.group(1))
+    if "@" in q and (email := normalize_email(q)):
+        return _owned_by("email", email)
+    if _PHONEISH.match(q) and (phone := normalize_phone(q, phone_region)):
+        return _owned_by("phone", phone)
+    if q.isascii() and q.isdigit() and len(q) <= 18:
+        return tickets.c.id == int(q)
+    pattern = _like(q)
+    who = select(identities.c.customer_id).where(identities.c.value.ilike(pattern, escape="\\"))
     named = select(customers.c.id).where(customers.c.display_name.ilike(pattern, escape="\\"))
     said = exists().where(
         messages.c.ticket_id == tickets.c.id, messages.c.body_text.ilike(pattern, escape="\\")
     )
-    clauses = [
+    return or_(
         tickets.c.customer_id.in_(who),
         tickets.c.customer_id.in_(named),
         tickets.c.subject.ilike(pattern, escape="\\"),
         said,
-    ]
-    if m := _REF.match(q):
-        clauses.insert(0, tickets.c.id == int(m.group(1)))
-    return or_(*clauses)
+    )
 
 
 def _filtered(actor: Actor, f: TicketFilter, dialect: str, phone_region: str) -> list[Any]:
@@ -186,13 +199,14 @@ class Entry:
 
 
 async def conversation(conn: AsyncConnection, ticket_id: int) -> list[Entry]:
-    msgs = (
-        await conn.execute(
-            select(messages, outbox.c.status.label("delivery"))
-            .outerjoin(outbox, outbox.c.message_id == messages.c.id)
-            .where(messages.c.ticket_id == ticket_id)
+    msgs = (await conn.execute(select(messages).where(messages.c.ticket_id == ticket_id))).all()
+    # Delivery state by the outbox's ticket index: outbox.message_id has none.
+    delivery = {
+        r.message_id: r.status
+        for r in await conn.execute(
+            select(outbox.c.message_id, outbox.c.status).where(outbox.c.ticket_id == ticket_id)
         )
-    ).all()
+    }
     files: dict[int, list[dict[str, Any]]] = {}
     if msgs:
         rows = await conn.execute(
@@ -217,7 +231,7 @@ async def conversation(conn: AsyncConnection, ticket_id: int) -> list[Entry]:
             m.subject,
             m.body_text,
             m.body_html,
-            m.delivery,
+            delivery.get(m.id),
             tuple(files.get(m.id, ())),
         )
         for m in msgs

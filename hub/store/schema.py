@@ -367,3 +367,8 @@ greeting_sends = Table(
     _ts("created_at"),
     UniqueConstraint("customer_id", "occasion", "year"),
 )
+
+# The inbox's queues: a team's open tickets, newest activity first, and the same across
+# teams for admins (bench/inbox.py measures both pages on 100,000 tickets).
+Index("ix_tickets_queue", tickets.c.team_id, tickets.c.status, tickets.c.last_message_at)
+Index("ix_tickets_last_message_at", tickets.c.last_message_at)

@@ -135,9 +135,9 @@ def ticket_json(row: Any) -> dict[str, Any]:
     return out
 
 
-def message_json(row: Any) -> dict[str, Any]:
-    out = row_json(row, drop=("meta", "external_id", "delivery"))
+def message_json(row: Any, delivery: str | None) -> dict[str, Any]:
+    out = row_json(row, drop=("meta", "external_id"))
     # Raw customer HTML never leaves the hub unsanitized, not even to API clients.
     out["body_html"] = sanitize_html(row.body_html)
-    out["delivery"] = getattr(row, "delivery", None)
+    out["delivery"] = delivery
     return out

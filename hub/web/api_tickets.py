@@ -82,12 +82,17 @@ async def get_ticket(request: web.Request) -> web.Response:
         row = await _visible_ticket(request, conn, ticket_id)
         msgs = (
             await conn.execute(
-                select(messages, outbox.c.status.label("delivery"))
-                .outerjoin(outbox, outbox.c.message_id == messages.c.id)
+                select(messages)
                 .where(messages.c.ticket_id == ticket_id)
                 .order_by(messages.c.received_at, messages.c.id)
             )
         ).all()
+        delivery = {
+            r.message_id: r.status
+            for r in await conn.execute(
+                select(outbox.c.message_id, outbox.c.status).where(outbox.c.ticket_id == ticket_id)
+            )
+        }
         notes = (
             await conn.execute(
                 select(ticket_notes)
@@ -98,7 +103,7 @@ async def get_ticket(request: web.Request) -> web.Response:
     return web.json_response(
         {
             **ticket_json(row),
-            "messages": [message_json(m) for m in msgs],
+            "messages": [message_json(m, delivery.get(m.id)) for m in msgs],
             "notes": [row_json(n) for n in notes],
         }
     )

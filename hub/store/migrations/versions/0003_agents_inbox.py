@@ -129,9 +129,17 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("ticket_notes", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_ticket_notes_ticket_id"), ["ticket_id"], unique=False)
+    with op.batch_alter_table("tickets", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_tickets_queue", ["team_id", "status", "last_message_at"], unique=False
+        )
+        batch_op.create_index("ix_tickets_last_message_at", ["last_message_at"], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("tickets", schema=None) as batch_op:
+        batch_op.drop_index("ix_tickets_last_message_at")
+        batch_op.drop_index("ix_tickets_queue")
 
     with op.batch_alter_table("ticket_notes", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_ticket_notes_ticket_id"))
