@@ -13,6 +13,8 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.agents import Actor, agent_usernames
+from hub.config import Config
+from hub.connector import ConnectorRegistry
 from hub.messages import Address
 from hub.pipeline import ReplyRoute, enqueue_outbound
 from hub.store import Store, utcnow
@@ -120,32 +122,46 @@ async def add_note(store: Store, actor: Actor, ticket_id: int, text: str) -> int
         )
 
 
+def address_kinds(config: Config, registry: ConnectorRegistry) -> dict[str, tuple[str, ...]]:
+    """Connector id -> the identity kinds it delivers to (ConnectorType.sends_to)."""
+    out = {}
+    for cfg in config.connectors:
+        ctype = registry.get(cfg.type)
+        out[cfg.id] = tuple(ctype.sends_to) if ctype is not None else ()
+    return out
+
+
 async def _recipient(
-    conn: AsyncConnection, ticket: Any, last_in: Any, route: ReplyRoute
+    conn: AsyncConnection, ticket: Any, last_in: Any, route: ReplyRoute, kinds: tuple[str, ...]
 ) -> Address:
     name = (
         await conn.execute(
             select(customers.c.display_name).where(customers.c.id == ticket.customer_id)
         )
     ).scalar_one()
-    mine = select(identities.c.kind, identities.c.value).where(
-        identities.c.customer_id == ticket.customer_id, identities.c.unreachable.is_(False)
-    )
-    if route.connector_id == last_in.connector_id:
-        # The channel answers itself (chat, email): back to whoever wrote.
-        row = (await conn.execute(mine.where(identities.c.value == last_in.sender))).first()
-        if row is not None:
-            return Address(row.kind, row.value, name)
-        raise ActionRefused("the sender of the last message cannot be reached any more")
-    # A channel that cannot answer (a web form) replies by email through `reply_via`.
-    # TODO(connector seam): let ConnectorType declare the address kind it sends to.
-    emails = (
-        await conn.execute(mine.where(identities.c.kind == "email").order_by(identities.c.id))
+    reachable = (
+        await conn.execute(
+            select(identities.c.kind, identities.c.value)
+            .where(
+                identities.c.customer_id == ticket.customer_id,
+                identities.c.unreachable.is_(False),
+            )
+            .order_by(identities.c.id)
+        )
     ).all()
-    chosen = next((e for e in emails if e.value == last_in.sender), emails[-1] if emails else None)
+    if kinds:
+        usable = [i for i in reachable if i.kind in kinds]
+    elif route.connector_id == last_in.connector_id:
+        # A channel that answers itself (a chat) writes back to whoever wrote.
+        usable = [i for i in reachable if i.value == last_in.sender]
+    else:
+        raise ActionRefused(f"connector {route.connector_id!r} declares no address kind")
+    # The address the customer wrote from, else their newest one of a kind the route serves.
+    chosen = next((i for i in usable if i.value == last_in.sender), usable[-1] if usable else None)
     if chosen is None:
-        raise ActionRefused("this customer has no email address to answer by")
-    return Address("email", chosen.value, name)
+        wanted = " or ".join(kinds) or "the sender's"
+        raise ActionRefused(f"this customer has no reachable {wanted} address to answer by")
+    return Address(chosen.kind, chosen.value, name)
 
 
 async def reply(
@@ -155,10 +171,13 @@ async def reply(
     text: str,
     *,
     routes: dict[str, ReplyRoute],
+    kinds: dict[str, tuple[str, ...]],
     status: str | None = None,
+    via: str | None = None,
     on_outbox: Callable[[], None] = lambda: None,
 ) -> ReplyResult:
-    """Queue the reply over the channel the customer last wrote on, in one transaction."""
+    """Queue the reply over the channel the customer last wrote on (or `via`, a connector
+    the agent picked), in one transaction with the ticket's change."""
     async with store.write() as conn:
         ticket = await ticket_for(conn, actor, ticket_id)
         last_in = (
@@ -171,10 +190,16 @@ async def reply(
         ).first()
         if last_in is None:
             raise ActionRefused("the ticket has no message from the customer to answer")
-        route = routes.get(last_in.connector_id)
+        if via is not None:
+            # The agent picked the channel: any connector that delivers to some identity.
+            if not kinds.get(via):
+                raise ActionRefused(f"{via!r} is not a connector that can carry a reply")
+            route: ReplyRoute | None = ReplyRoute(via)
+        else:
+            route = routes.get(last_in.connector_id)
         if route is None:
             raise ActionRefused(f"messages from {last_in.connector_id!r} cannot be answered")
-        to = await _recipient(conn, ticket, last_in, route)
+        to = await _recipient(conn, ticket, last_in, route, kinds.get(route.connector_id, ()))
         locale = (
             await conn.execute(
                 select(customers.c.locale).where(customers.c.id == ticket.customer_id)

@@ -14,6 +14,7 @@ from hub.ticket_actions import (
     NotAllowed,
     TicketNotFound,
     add_note,
+    address_kinds,
     reply,
     ticket_for,
     update_ticket,
@@ -169,7 +170,9 @@ async def post_reply(request: web.Request) -> web.Response:
             ticket_id,
             text,
             routes=hub.pipeline.reply_routes,
+            kinds=address_kinds(hub.config, hub.registry),
             status=body.status,
+            via=body.connector_id,
             on_outbox=hub.outbox.wake,
         )
     )

@@ -41,6 +41,8 @@ class ReplyBody(_Body):
     canned_response_id: int | None = Field(default=None, ge=1)
     # Set the ticket to this status with the reply (pending: waiting for the customer).
     status: Status | None = None
+    # A connector to send through instead of the customer's last channel.
+    connector_id: str | None = Field(default=None, max_length=40)
 
 
 class NoteBody(_Body):

@@ -19,6 +19,7 @@ from hub.ticket_actions import (
     NotAllowed,
     TicketNotFound,
     add_note,
+    address_kinds,
     reply,
     ticket_for,
     update_ticket,
@@ -108,6 +109,7 @@ async def ticket_page(request: web.Request) -> web.Response:
             "statuses": STATUSES,
             "priorities": PRIORITIES,
             "canned": canned,
+            "senders": sorted(c for c, k in address_kinds(hub.config, hub.registry).items() if k),
             "chosen": chosen,
             "draft": draft,
             "preview_error": preview_error,
@@ -166,7 +168,11 @@ async def ticket_reply(request: web.Request) -> web.Response:
 
     async def act(ticket_id: int) -> str:
         body = ReplyBody.model_validate(
-            {"text": fields.get("text", "").strip() or None, "status": fields.get("status") or None}
+            {
+                "text": fields.get("text", "").strip() or None,
+                "status": fields.get("status") or None,
+                "connector_id": fields.get("via") or None,
+            }
         )
         if body.text is None:
             raise ActionRefused("the reply is empty")
@@ -176,7 +182,9 @@ async def ticket_reply(request: web.Request) -> web.Response:
             ticket_id,
             body.text,
             routes=hub.pipeline.reply_routes,
+            kinds=address_kinds(hub.config, hub.registry),
             status=body.status,
+            via=body.connector_id,
             on_outbox=hub.outbox.wake,
         )
         return f"Reply queued to {sent.recipient} via {sent.connector_id}."
