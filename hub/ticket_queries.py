@@ -64,24 +64,25 @@ def json_list_contains(column: Any, dialect: str, tag: str) -> Any:
     return exists(select(literal(1)).select_from(each).where(each.c.value == tag))
 
 
-def _owned_by(kind: str, value: str) -> Any:
-    return tickets.c.customer_id.in_(
-        select(identities.c.customer_id).where(
-            identities.c.kind == kind, identities.c.value == value
-        )
-    )
-
-
-def _search(q: str, phone_region: str) -> Any:
+async def _search(conn: AsyncConnection, q: str, phone_region: str) -> Any:
     """A ticket number, an email or a phone number is looked up exactly (by index); other
     text matches names, identities, subjects and message text (a scan)."""
     q = q.strip()[:200]
     if m := _TICKET.match(q):
         return tickets.c.id == int(m.group(1))
+    exact = None
     if "@" in q and (email := normalize_email(q)):
-        return _owned_by("email", email)
-    if _PHONEISH.match(q) and (phone := normalize_phone(q, phone_region)):
-        return _owned_by("phone", phone)
+        exact = ("email", email)
+    elif _PHONEISH.match(q) and (phone := normalize_phone(q, phone_region)):
+        exact = ("phone", phone)
+    if exact is not None:
+        # Resolved first, so the planner sees a short list of customers, not a subquery.
+        owners = await conn.execute(
+            select(identities.c.customer_id).where(
+                identities.c.kind == exact[0], identities.c.value == exact[1]
+            )
+        )
+        return tickets.c.customer_id.in_(sorted({r.customer_id for r in owners}))
     if q.isascii() and q.isdigit() and len(q) <= 18:
         return tickets.c.id == int(q)
     pattern = _like(q)
@@ -98,7 +99,10 @@ def _search(q: str, phone_region: str) -> Any:
     )
 
 
-def _filtered(actor: Actor, f: TicketFilter, dialect: str, phone_region: str) -> list[Any]:
+async def _filtered(
+    conn: AsyncConnection, actor: Actor, f: TicketFilter, phone_region: str
+) -> list[Any]:
+    dialect = conn.dialect.name
     where = [visible_to(actor)]
     if f.status == "open":
         where.append(tickets.c.status.in_(OPEN_STATUSES))
@@ -119,7 +123,7 @@ def _filtered(actor: Actor, f: TicketFilter, dialect: str, phone_region: str) ->
     if f.tag:
         where.append(json_list_contains(tickets.c.tags, dialect, f.tag))
     if f.q and f.q.strip():
-        where.append(_search(f.q, phone_region))
+        where.append(await _search(conn, f.q, phone_region))
     return where
 
 
@@ -143,13 +147,21 @@ _LIST_COLUMNS = (
 async def list_tickets(
     conn: AsyncConnection, actor: Actor, f: TicketFilter, phone_region: str
 ) -> list[dict[str, Any]]:
+    order = (tickets.c.last_message_at.desc(), tickets.c.id.desc())
+    # The page's ids first: on the queue index that needs no table rows, so only the
+    # fifty shown are read and joined, not every open ticket of the team.
+    page = (
+        select(tickets.c.id)
+        .where(and_(*await _filtered(conn, actor, f, phone_region)))
+        .order_by(*order)
+        .limit(f.limit)
+        .offset(f.offset)
+    )
     query = (
         select(*_LIST_COLUMNS, customers.c.display_name.label("customer_name"))
         .join(customers, customers.c.id == tickets.c.customer_id)
-        .where(and_(*_filtered(actor, f, conn.dialect.name, phone_region)))
-        .order_by(tickets.c.last_message_at.desc(), tickets.c.id.desc())
-        .limit(f.limit)
-        .offset(f.offset)
+        .where(tickets.c.id.in_(page.scalar_subquery()))
+        .order_by(*order)
     )
     return [{**r._mapping, "ref": ticket_ref(r.id)} for r in await conn.execute(query)]
 
