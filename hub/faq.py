@@ -1,0 +1,172 @@
+"""The FAQ bot: answer what the FAQ knows, hand over to a person when unsure or asked to.
+
+    bot = FaqBot.load("config/faq.yaml")
+    match = bot.match("where is my parcel?")          # FaqMatch(entry='order_status', ...)
+    if not match.handoff:
+        text = bot.answer(match, "en", {"customer": {"name": "Ayesha", "locale": "en"}})
+
+Matching (hub.faq_index) uses only the FAQ's own example questions, in whatever languages
+they are written, so any locale with examples works and nothing is downloaded. One index
+per locale, plus one over all examples for questions whose language is not known.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from jinja2 import Template, TemplateError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from hub.faq_config import FaqFile, FaqFileError, load_faq_file, parse_faq_file
+from hub.faq_index import IntentIndex, Prediction, normalize
+from hub.language import detect_locale
+from hub.replies import Replies, TemplateProblem
+
+__all__ = ["FaqBot", "FaqFileError", "FaqMatch"]
+
+# The label of handoff phrases inside an index; not a valid entry id (ids start alphanumeric).
+_HANDOFF = "_handoff"
+
+Reason = Literal["answer", "asked_for_person", "low_confidence"]
+
+
+@dataclass(frozen=True)
+class FaqMatch:
+    entry: str | None  # the entry to answer with; None when handing off
+    score: float  # confidence in [0, 1] of the nearest entry (1.0 when a person was asked for)
+    handoff: bool  # True: say a person will answer, and open or thread onto a ticket
+    reason: Reason
+    nearest: str | None  # the best entry even when handing off, e.g. to suggest to the agent
+    locale: str | None  # the locale of the examples that matched, when known
+
+
+def answer_environment() -> ImmutableSandboxedEnvironment:
+    """The reply templates' sandboxed environment (filters `date`, `money`...), with no loader.
+
+    FAQ answers are strings in the FAQ file, so no `{% include %}` may reach files.
+    """
+    env = Replies(".", "en").env.overlay(loader=None)
+    assert isinstance(env, ImmutableSandboxedEnvironment)
+    return env
+
+
+class FaqBot:
+    def __init__(self, faq: FaqFile, templates: Mapping[tuple[str, str], Template]) -> None:
+        self.faq = faq
+        self.threshold = faq.threshold
+        self.locales = faq.locales()
+        self._templates = dict(templates)
+        self._phrases = {
+            loc: tuple(f" {normalize(p)}" for p in phrases) for loc, phrases in faq.handoff.items()
+        }
+        every: list[tuple[str, str, str]] = [  # (locale, question, label)
+            (loc, q, e.id) for e in faq.entries for loc, qs in e.examples.items() for q in qs
+        ]
+        every += [(loc, p, _HANDOFF) for loc, ps in faq.handoff.items() for p in ps]
+        self._example_locales = [loc for loc, _, _ in every]
+        self._all = IntentIndex([q for _, q, _ in every], [label for _, _, label in every])
+        self._by_locale: dict[str, IntentIndex] = {}
+        for loc in self.locales:
+            mine = [(q, label) for ex_loc, q, label in every if ex_loc == loc]
+            if len(mine) == len(every):
+                self._by_locale[loc] = self._all  # one language: the same index
+            else:
+                self._by_locale[loc] = IntentIndex([q for q, _ in mine], [lb for _, lb in mine])
+
+    @classmethod
+    def load(cls, path: str | Path) -> FaqBot:
+        """Read, validate and index the FAQ file; FaqFileError (file:line issues) when bad."""
+        faq, templates = load_faq_file(path, answer_environment())
+        return cls(faq, templates)
+
+    @classmethod
+    def parse(cls, text: str, filename: str = "<faq>") -> FaqBot:
+        faq, templates = parse_faq_file(text, filename, answer_environment())
+        return cls(faq, templates)
+
+    @classmethod
+    def from_faq(cls, faq: FaqFile) -> FaqBot:
+        """A bot for an FAQ built in code (answers compiled, not dry-run)."""
+        env = answer_environment()
+        templates = {
+            (e.id, loc): env.from_string(text)
+            for e in faq.entries
+            for loc, text in e.answer.items()
+        }
+        return cls(faq, templates)
+
+    def match(self, text: str, locale: str | None = None) -> FaqMatch:
+        """The entry answering `text`, or a handoff.
+
+        `locale` (else the guessed language, hub.language) picks the examples to match
+        against. When that gives no confident answer, or the language is unknown, the
+        examples of every locale are tried: customers do not always write in their own.
+        """
+        known = self._known_locale(locale)
+        if not normalize(text):
+            return FaqMatch(None, 0.0, True, "low_confidence", None, known)
+        if self._asks_for_person(text):
+            return FaqMatch(None, 1.0, True, "asked_for_person", None, known)
+        if locale is None:
+            known = self._known_locale(detect_locale(text, self.locales))
+        pred, used = self._predict(text, known)
+        if pred.label == _HANDOFF and pred.score >= self.threshold:
+            return FaqMatch(None, pred.score, True, "asked_for_person", None, used)
+        nearest = pred.label if pred.label != _HANDOFF else None
+        if nearest is None or pred.score < self.threshold:
+            return FaqMatch(None, pred.score, True, "low_confidence", nearest, used)
+        return FaqMatch(nearest, pred.score, False, "answer", nearest, used)
+
+    def _predict(self, text: str, locale: str | None) -> tuple[Prediction, str | None]:
+        """The prediction, and the locale of the examples that gave it."""
+        index = self._by_locale.get(locale) if locale is not None else None
+        pred = index.predict(text) if index is not None else None
+        if pred is not None and (pred.score >= self.threshold or index is self._all):
+            return pred, locale
+        wide = self._all.predict(text)
+        if pred is not None and pred.score >= wide.score:
+            return pred, locale
+        found = self._example_locales[wide.example] if wide.example is not None else locale
+        return wide, found
+
+    def answer(
+        self, match: FaqMatch, locale: str | None = None, context: Mapping[str, Any] | None = None
+    ) -> str:
+        """The matched entry's answer rendered for one customer.
+
+        `locale` defaults to the match's; an entry without an answer in it (or its language,
+        'bn' for 'bn_BD') answers in the FAQ's default locale. `context` holds
+        `customer` ({"name": str | None, "locale": str}); TemplateProblem when a template
+        uses something the context lacks.
+        """
+        if match.entry is None:
+            raise ValueError("a handoff has no answer; say a person will answer instead")
+        use = self._answer_locale(match.entry, locale or match.locale)
+        ctx = {"customer": {"name": None, "locale": use}, **(context or {}), "locale": use}
+        try:
+            return self._templates[(match.entry, use)].render(ctx).strip()
+        except TemplateError as exc:
+            raise TemplateProblem(f"FAQ answer {match.entry}/{use}: {exc}") from exc
+
+    def _asks_for_person(self, text: str) -> bool:
+        # Every locale's phrases: "human please" from a Bengali customer still counts.
+        padded = f" {normalize(text)} "
+        return any(p in padded for phrases in self._phrases.values() for p in phrases)
+
+    def _known_locale(self, locale: str | None) -> str | None:
+        """`locale` or its language among the FAQ's locales ('bn_BD' -> 'bn'), else None."""
+        if locale is None:
+            return None
+        if locale in self._by_locale:
+            return locale
+        lang = locale.replace("-", "_").split("_")[0]
+        return lang if lang in self._by_locale else None
+
+    def _answer_locale(self, entry: str, locale: str | None) -> str:
+        for candidate in (locale, locale and locale.replace("-", "_").split("_")[0]):
+            if candidate and (entry, candidate) in self._templates:
+                return candidate
+        return self.faq.default_locale
