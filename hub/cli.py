@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 
 from hub.cli_agents import add_agents_cli
+from hub.cli_faq import add_faq_cli
 from hub.config import Config, ConfigError, load_config
 from hub.connector import ConnectorRegistry
 
@@ -63,6 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
 
     add_agents_cli(sub)
+    add_faq_cli(sub)
     registry = ConnectorRegistry.discover()
     for name in registry.names():
         ctype = registry.get(name)
