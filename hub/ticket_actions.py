@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select, update
@@ -51,6 +52,7 @@ class ReplyResult:
     outbox_id: int
     connector_id: str
     recipient: str
+    send_at: str | None = None
 
 
 async def ticket_for(conn: AsyncConnection, actor: Actor, ticket_id: int) -> Any:
@@ -174,6 +176,7 @@ async def reply(
     kinds: dict[str, tuple[str, ...]],
     status: str | None = None,
     via: str | None = None,
+    send_at: datetime | None = None,
     on_outbox: Callable[[], None] = lambda: None,
 ) -> ReplyResult:
     """Queue the reply over the channel the customer last wrote on (or `via`, a connector
@@ -229,16 +232,41 @@ async def reply(
         message_id = (
             await conn.execute(select(outbox.c.message_id).where(outbox.c.id == outbox_id))
         ).scalar_one()
+        meta = {"kind": "agent_reply", "to": to.value, "agent": actor.name}
+        if send_at is not None and send_at > now:
+            # "Send later": the outbox worker only claims rows that are due.
+            await conn.execute(
+                update(outbox).where(outbox.c.id == outbox_id).values(next_attempt_at=send_at)
+            )
+            meta["send_at"] = send_at.astimezone(UTC).isoformat()
         # enqueue_outbound records kind and recipient; the inbox also shows who answered.
-        await conn.execute(
-            update(messages)
-            .where(messages.c.id == message_id)
-            .values(meta={"kind": "agent_reply", "to": to.value, "agent": actor.name})
-        )
+        await conn.execute(update(messages).where(messages.c.id == message_id).values(meta=meta))
         new_status = status or ("open" if ticket.status == "new" else None)
         values: dict[str, Any] = {"updated_at": now}
         if new_status is not None and new_status != ticket.status:
             values.update(await _status_values(conn, ticket, new_status))
         await conn.execute(update(tickets).where(tickets.c.id == ticket_id).values(values))
     on_outbox()
-    return ReplyResult(int(message_id), int(outbox_id), route.connector_id, to.value)
+    return ReplyResult(
+        int(message_id), int(outbox_id), route.connector_id, to.value, meta.get("send_at")
+    )
+
+
+async def cancel_scheduled(store: Store, actor: Actor, ticket_id: int, message_id: int) -> None:
+    """Withdraw a reply scheduled for later, while the outbox has not picked it up."""
+    async with store.write() as conn:
+        await ticket_for(conn, actor, ticket_id)
+        now = utcnow()
+        done = await conn.execute(
+            update(outbox)
+            .where(
+                outbox.c.ticket_id == ticket_id,
+                outbox.c.message_id == message_id,
+                outbox.c.status == "pending",
+                outbox.c.next_attempt_at > now,
+                outbox.c.lease_until.is_(None),
+            )
+            .values(status="cancelled", last_error=f"cancelled by {actor.name}")
+        )
+        if not done.rowcount:
+            raise ActionRefused("only a reply still waiting for its time can be cancelled")

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.agents import Actor
 from hub.identity import normalize_email, normalize_phone
+from hub.store import utcnow
 from hub.store.schema import (
     attachments,
     customers,
@@ -208,15 +209,19 @@ class Entry:
     html: str | None  # raw, as received: sanitize before showing
     delivery: str | None  # outbox status of an outgoing message
     attachments: tuple[dict[str, Any], ...] = ()
+    scheduled: datetime | None = None  # a reply waiting for its "send later" time
 
 
 async def conversation(conn: AsyncConnection, ticket_id: int) -> list[Entry]:
     msgs = (await conn.execute(select(messages).where(messages.c.ticket_id == ticket_id))).all()
     # Delivery state by the outbox's ticket index: outbox.message_id has none.
-    delivery = {
-        r.message_id: r.status
+    now = utcnow()
+    delivery: dict[int, tuple[str, datetime | None]] = {
+        r.message_id: (r.status, r.next_attempt_at if r.next_attempt_at > now else None)
         for r in await conn.execute(
-            select(outbox.c.message_id, outbox.c.status).where(outbox.c.ticket_id == ticket_id)
+            select(outbox.c.message_id, outbox.c.status, outbox.c.next_attempt_at).where(
+                outbox.c.ticket_id == ticket_id
+            )
         )
     }
     files: dict[int, list[dict[str, Any]]] = {}
@@ -233,21 +238,24 @@ async def conversation(conn: AsyncConnection, ticket_id: int) -> list[Entry]:
         )
         for a in rows:
             files.setdefault(a.message_id, []).append(dict(a._mapping))
-    entries = [
-        Entry(
-            m.direction,
-            m.id,
-            m.received_at if m.direction == "in" else m.created_at,
-            m.sender if m.direction == "in" else (m.meta or {}).get("agent"),
-            m.channel,
-            m.subject,
-            m.body_text,
-            m.body_html,
-            delivery.get(m.id),
-            tuple(files.get(m.id, ())),
+    entries = []
+    for m in msgs:
+        state, due = delivery.get(m.id, (None, None))
+        entries.append(
+            Entry(
+                m.direction,
+                m.id,
+                m.received_at if m.direction == "in" else m.created_at,
+                m.sender if m.direction == "in" else (m.meta or {}).get("agent"),
+                m.channel,
+                m.subject,
+                m.body_text,
+                m.body_html,
+                state,
+                tuple(files.get(m.id, ())),
+                due if state == "pending" else None,
+            )
         )
-        for m in msgs
-    ]
     notes = await conn.execute(select(ticket_notes).where(ticket_notes.c.ticket_id == ticket_id))
     entries += [
         Entry("note", n.id, n.created_at, n.author, None, None, n.body_text, None, None)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import aiohttp
 from sqlalchemy import select
 
 from hub.store.schema import tickets
-from tests.inbox_support import inbox_config, post_form
+from tests.inbox_support import inbox_config, login, post_form
 from tests.support import SmtpSink, hub_running, hub_url, make_config
 
 AUTH = {"Authorization": "Bearer test-token-0123456789"}
@@ -63,3 +67,62 @@ async def test_replies_notes_and_reopening(storage_url: str, smtp: SmtpSink) -> 
         async with hub.store.read() as conn:
             keys = dict((await conn.execute(select(tickets.c.id, tickets.c.open_key))).all())
         assert keys[tid] is not None and keys[int(again[2:])] is None
+
+
+async def test_send_later_waits_and_can_be_cancelled(tmp_path: Path, smtp: SmtpSink) -> None:
+    config = make_config(inbox_config(f"sqlite+aiosqlite:///{tmp_path}/h.db", smtp.port))
+    jar = aiohttp.CookieJar(unsafe=True)
+    async with hub_running(config) as hub, aiohttp.ClientSession(cookie_jar=jar) as http:
+        ref = await post_form(http, hub, name="Ann", email="ann@example.com", message="Hi")
+        tid = int(ref[2:])
+        await smtp.wait_for(1)  # the acknowledgement
+        csrf = await login(http, hub, "sam")
+        # Tomorrow 09:30 in the customer's zone (the config's Asia/Dhaka, UTC+6).
+        local = (datetime.now(ZoneInfo("Asia/Dhaka")) + timedelta(days=1)).replace(
+            hour=9, minute=30, second=0, microsecond=0
+        )
+        async with http.post(
+            hub_url(hub, f"/inbox/tickets/{tid}/reply"),
+            data={
+                "csrf_token": csrf,
+                "text": "Good morning!",
+                "send_at": local.strftime("%Y-%m-%dT%H:%M"),
+            },
+        ) as resp:
+            page = await resp.text()
+        utc = local.astimezone(UTC)
+        assert f"scheduled for {utc.isoformat()}" in page
+        assert (
+            f"Scheduled for {utc:%Y-%m-%d %H:%M} UTC ({local:%Y-%m-%d %H:%M} in Asia/Dhaka" in page
+        )
+        # Sent now, it would be here by now: the outbox polls every 50 ms.
+        now_reply = await http.post(
+            hub_url(hub, "/api/v1/tickets/" + str(tid) + "/reply"),
+            json={"text": "Right away."},
+            headers=AUTH,
+        )
+        assert now_reply.status == 202
+        mails = await smtp.wait_for(2)
+        await asyncio.sleep(0.5)
+        assert len(mails) == 2 and "Right away." in mails[1].get_body(("plain",)).get_content()
+
+        async with http.get(hub_url(hub, f"/api/v1/tickets/{tid}"), headers=AUTH) as resp:
+            later = next(m for m in (await resp.json())["messages"] if m["send_at"])
+        assert later["delivery"] == "pending" and later["body_text"] == "Good morning!"
+        cancel = hub_url(hub, f"/inbox/tickets/{tid}/cancel/{later['id']}")
+        async with http.post(cancel, data={"csrf_token": csrf}) as resp:
+            assert "The scheduled reply was cancelled." in await resp.text()
+        async with http.delete(
+            hub_url(hub, f"/api/v1/tickets/{tid}/scheduled/{later['id']}"), headers=AUTH
+        ) as resp:
+            assert resp.status == 409  # already cancelled
+        async with http.get(hub_url(hub, f"/api/v1/tickets/{tid}"), headers=AUTH) as resp:
+            states = [m["delivery"] for m in (await resp.json())["messages"]]
+        assert sorted(states, key=str) == [None, "cancelled", "sent", "sent"]
+        # A time in the past is refused, not sent at once.
+        async with http.post(
+            hub_url(hub, "/api/v1/tickets/" + str(tid) + "/reply"),
+            json={"text": "x", "send_at": "2001-01-01T00:00:00Z"},
+            headers=AUTH,
+        ) as resp:
+            assert resp.status == 422

@@ -61,6 +61,7 @@ def api_app(hub: Hub) -> web.Application:
     r.add_patch("/tickets/{id}", tickets.patch_ticket)
     r.add_post("/tickets/{id}/reply", tickets.post_reply)
     r.add_post("/tickets/{id}/notes", tickets.post_note)
+    r.add_delete("/tickets/{id}/scheduled/{message_id}", tickets.cancel_scheduled_reply)
     r.add_get("/tickets/{id}/canned-responses/{canned_id}/preview", tickets.preview_canned)
     r.add_get("/customers", customers.list_customers_handler)
     r.add_get("/customers/{id}", customers.get_customer)

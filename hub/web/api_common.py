@@ -140,4 +140,5 @@ def message_json(row: Any, delivery: str | None) -> dict[str, Any]:
     # Raw customer HTML never leaves the hub unsanitized, not even to API clients.
     out["body_html"] = sanitize_html(row.body_html)
     out["delivery"] = delivery
+    out["send_at"] = (row.meta or {}).get("send_at")
     return out

@@ -15,6 +15,7 @@ from hub.ticket_actions import (
     TicketNotFound,
     add_note,
     address_kinds,
+    cancel_scheduled,
     reply,
     ticket_for,
     update_ticket,
@@ -173,6 +174,7 @@ async def post_reply(request: web.Request) -> web.Response:
             kinds=address_kinds(hub.config, hub.registry),
             status=body.status,
             via=body.connector_id,
+            send_at=body.send_at,
             on_outbox=hub.outbox.wake,
         )
     )
@@ -183,6 +185,7 @@ async def post_reply(request: web.Request) -> web.Response:
             "connector_id": sent.connector_id,
             "recipient": sent.recipient,
             "text": text,
+            "send_at": sent.send_at,
         },
         status=202,
     )
@@ -194,3 +197,11 @@ async def post_note(request: web.Request) -> web.Response:
     body = await read_body(request, NoteBody)
     note_id = await _mapped(add_note(hub.store, actor, ticket_id, body.text))
     return web.json_response({"id": note_id, "author": actor.name}, status=201)
+
+
+async def cancel_scheduled_reply(request: web.Request) -> web.Response:
+    hub, actor = hub_of(request), actor_of(request)
+    await _mapped(
+        cancel_scheduled(hub.store, actor, path_id(request), path_id(request, "message_id"))
+    )
+    return web.Response(status=204)

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+)
 
 from hub.ticket_actions import TicketChange
 
@@ -43,6 +52,15 @@ class ReplyBody(_Body):
     status: Status | None = None
     # A connector to send through instead of the customer's last channel.
     connector_id: str | None = Field(default=None, max_length=40)
+    # "Send later": when the outbox may send it (with a time zone offset).
+    send_at: AwareDatetime | None = None
+
+    @field_validator("send_at")
+    @classmethod
+    def _in_the_coming_year(cls, v: datetime | None) -> datetime | None:
+        if v is not None and not datetime.now(UTC) < v <= datetime.now(UTC) + timedelta(days=366):
+            raise ValueError("must be in the future, within a year")
+        return v
 
 
 class NoteBody(_Body):

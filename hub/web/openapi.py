@@ -74,7 +74,8 @@ def _schemas() -> dict[str, Any]:
             "auto_submitted": {"type": "boolean"},
             "received_at": TIME,
             "created_at": TIME,
-            "delivery": _nullable({"enum": ["pending", "sent", "dead"]}),
+            "delivery": _nullable({"enum": ["pending", "sent", "dead", "cancelled"]}),
+            "send_at": {**_nullable(TIME), "description": "a reply scheduled for later"},
         }
     )
     note = _object(
@@ -272,7 +273,14 @@ def openapi_document(server_url: str) -> dict[str, Any]:
         *_PAGE,
     ]
     replied = _object(
-        {"message_id": INT, "outbox_id": INT, "connector_id": STR, "recipient": STR, "text": STR}
+        {
+            "message_id": INT,
+            "outbox_id": INT,
+            "connector_id": STR,
+            "recipient": STR,
+            "text": STR,
+            "send_at": _nullable(TIME),
+        }
     )
     me = _object(
         {
@@ -324,6 +332,14 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                 ("201", _object({"id": INT, "author": STR}), "added"),
                 ("400", "401", "403", "404"),
                 body=note,
+            ),
+        },
+        "/tickets/{id}/scheduled/{message_id}": {
+            "parameters": [_path(), _path("message_id")],
+            "delete": _op(
+                "Cancel a reply scheduled for later that has not been sent",
+                ("204", None, "cancelled"),
+                ("401", "403", "404", "409"),
             ),
         },
         "/tickets/{id}/canned-responses/{canned_id}/preview": {

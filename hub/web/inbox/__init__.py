@@ -44,6 +44,7 @@ def inbox_app(hub: Hub) -> web.Application:
     app.router.add_post("/tickets/{id}", ticket_views.ticket_update)
     app.router.add_post("/tickets/{id}/reply", ticket_views.ticket_reply)
     app.router.add_post("/tickets/{id}/note", ticket_views.ticket_note)
+    app.router.add_post("/tickets/{id}/cancel/{message_id}", ticket_views.ticket_cancel)
     app.router.add_get("/attachments/{id}", ticket_views.attachment_download)
     app.router.add_get("/customers/{id}", customer_pages.customer_page)
     app.router.add_post("/customers/{id}", customer_pages.customer_update)

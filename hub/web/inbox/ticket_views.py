@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from markupsafe import Markup
@@ -13,13 +15,14 @@ from sqlalchemy import select
 from hub.agents import agent_usernames
 from hub.canned import CannedProblem, canned_context, get_canned, list_canned, render_canned
 from hub.safe_html import sanitize_html
-from hub.store.schema import attachments, identities, messages, teams
+from hub.store.schema import attachments, customers, identities, messages, teams, tickets
 from hub.ticket_actions import (
     ActionRefused,
     NotAllowed,
     TicketNotFound,
     add_note,
     address_kinds,
+    cancel_scheduled,
     reply,
     ticket_for,
     update_ticket,
@@ -71,6 +74,11 @@ async def ticket_page(request: web.Request) -> web.Response:
             )
         ).all()
         assignees = await agent_usernames(conn, ticket.team_id)
+        customer_zone = (
+            await conn.execute(
+                select(customers.c.timezone).where(customers.c.id == ticket.customer_id)
+            )
+        ).scalar_one()
         canned = await list_canned(conn, actor, ticket.team_id)
         team_name = (
             await conn.execute(select(teams.c.name).where(teams.c.id == ticket.team_id))
@@ -87,11 +95,15 @@ async def ticket_page(request: web.Request) -> web.Response:
                     draft = render_canned(hub.replies, found.body, context)
                 except CannedProblem as exc:
                     preview_error = str(exc)
+    zone = ZoneInfo(customer_zone)
     shown = [
         {
             "entry": e,
             # Customer HTML is sanitized here, once, and nowhere trusted as given.
             "html": Markup(sanitize_html(e.html)) if e.html and e.kind == "in" else None,
+            "local": e.scheduled.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+            if e.scheduled
+            else None,
         }
         for e in entries
     ]
@@ -109,6 +121,7 @@ async def ticket_page(request: web.Request) -> web.Response:
             "statuses": STATUSES,
             "priorities": PRIORITIES,
             "canned": canned,
+            "customer_zone": customer_zone,
             "senders": sorted(c for c, k in address_kinds(hub.config, hub.registry).items() if k),
             "chosen": chosen,
             "draft": draft,
@@ -172,6 +185,7 @@ async def ticket_reply(request: web.Request) -> web.Response:
                 "text": fields.get("text", "").strip() or None,
                 "status": fields.get("status") or None,
                 "connector_id": fields.get("via") or None,
+                "send_at": await _local_time(hub, ticket_id, fields.get("send_at", "")),
             }
         )
         if body.text is None:
@@ -185,9 +199,44 @@ async def ticket_reply(request: web.Request) -> web.Response:
             kinds=address_kinds(hub.config, hub.registry),
             status=body.status,
             via=body.connector_id,
+            send_at=body.send_at,
             on_outbox=hub.outbox.wake,
         )
+        if sent.send_at:
+            return f"Reply to {sent.recipient} scheduled for {sent.send_at}."
         return f"Reply queued to {sent.recipient} via {sent.connector_id}."
+
+    return await _act(request, act)
+
+
+async def _local_time(hub: Any, ticket_id: int, raw: str) -> datetime | None:
+    """The form's date and time, read in the customer's time zone (the picker has none)."""
+    if not raw.strip():
+        return None
+    try:
+        naive = datetime.fromisoformat(raw.strip())
+    except ValueError:
+        raise ActionRefused("the send time is not a date and time") from None
+    async with hub.store.read() as conn:
+        zone = (
+            await conn.execute(
+                select(customers.c.timezone)
+                .join(tickets, tickets.c.customer_id == customers.c.id)
+                .where(tickets.c.id == ticket_id)
+            )
+        ).scalar_one_or_none()
+    return naive.replace(tzinfo=ZoneInfo(zone or "UTC"))
+
+
+async def ticket_cancel(request: web.Request) -> web.Response:
+    hub, actor = hub_of(request), session_of(request).actor
+    raw = request.match_info["message_id"]
+
+    async def act(ticket_id: int) -> str:
+        if not raw.isdigit() or len(raw) > 18:
+            raise ActionRefused("no such reply")
+        await cancel_scheduled(hub.store, actor, ticket_id, int(raw))
+        return "The scheduled reply was cancelled."
 
     return await _act(request, act)
 
