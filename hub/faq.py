@@ -20,7 +20,7 @@ from typing import Any, Literal
 from jinja2 import Template, TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from hub.faq_config import FaqFile, FaqFileError, load_faq_file, parse_faq_file
+from hub.faq_config import FaqFile, FaqFileError, load_faq_file
 from hub.faq_index import IntentIndex, Prediction, normalize
 from hub.language import detect_locale
 from hub.replies import Replies, TemplateProblem
@@ -83,11 +83,6 @@ class FaqBot:
         return cls(faq, templates)
 
     @classmethod
-    def parse(cls, text: str, filename: str = "<faq>") -> FaqBot:
-        faq, templates = parse_faq_file(text, filename, answer_environment())
-        return cls(faq, templates)
-
-    @classmethod
     def from_faq(cls, faq: FaqFile) -> FaqBot:
         """A bot for an FAQ built in code (answers compiled, not dry-run)."""
         env = answer_environment()
@@ -115,7 +110,8 @@ class FaqBot:
         pred, used = self._predict(text, known)
         if pred.label == _HANDOFF and pred.score >= self.threshold:
             return FaqMatch(None, pred.score, True, "asked_for_person", None, used)
-        nearest = pred.label if pred.label != _HANDOFF else None
+        # A question sharing no term with any example has no nearest entry, only a first one.
+        nearest = None if pred.label == _HANDOFF or pred.example is None else pred.label
         if nearest is None or pred.score < self.threshold:
             return FaqMatch(None, pred.score, True, "low_confidence", nearest, used)
         return FaqMatch(nearest, pred.score, False, "answer", nearest, used)

@@ -76,9 +76,9 @@ def features(text: str) -> dict[str, float]:
 
 @dataclass(frozen=True)
 class Prediction:
-    label: str | None  # None only when there is nothing to match against
+    label: str  # the best-scoring label
     score: float  # in [0, 1]
-    example: int | None  # index of the most similar example, for its metadata (locale)
+    example: int | None  # the most similar example (None: no term shared with any)
 
 
 class IntentIndex:
@@ -87,6 +87,8 @@ class IntentIndex:
     def __init__(self, texts: Sequence[str], labels: Sequence[str], ridge: float = RIDGE) -> None:
         if len(texts) != len(labels):
             raise ValueError("one label per example")
+        if not texts:
+            raise ValueError("no examples to learn from")
         self.labels = sorted(set(labels))
         self.size = len(texts)
         docs = [features(normalize(t)) for t in texts]
@@ -94,10 +96,11 @@ class IntentIndex:
         for doc in docs:
             df.update(doc.keys())
         self._vocab = {term: i for i, term in enumerate(df)}
-        n = max(self.size, 1)
-        # Smoothed IDF without sklearn's "+1": a term in every example weighs nothing.
-        self._idf = np.array([math.log((1 + n) / (1 + df[t])) for t in df], dtype=np.float64)
-        self._unseen_idf = math.log(1 + n)
+        n = self.size
+        # As if one more example held no term: a term in every example weighs almost nothing
+        # yet an FAQ of one example still has weights.
+        self._idf = np.array([math.log((2 + n) / (1 + df[t])) for t in df], dtype=np.float64)
+        self._unseen_idf = math.log(2 + n)
 
         # Terms found in many examples (most short n-grams) are dense rows over the examples;
         # the rest are postings lists. A question's common n-grams then cost one small
@@ -136,8 +139,6 @@ class IntentIndex:
     def predict(self, text: str) -> Prediction:
         ids, w = self._vectorize(text)
         sims = self._similarities(ids, w)
-        if not self.labels:
-            return Prediction(None, 0.0, None)
         scores = (sims**2) @ self._alpha
         best = int(np.argmax(scores))
         score = min(max(float(scores[best]), 0.0), 1.0)
