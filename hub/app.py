@@ -16,6 +16,7 @@ from aiohttp import web
 from hub.config import Config
 from hub.connector import Connector, ConnectorRegistry, HubContext
 from hub.connector_storage import DbConnectorStorage
+from hub.conversation import conversation_history
 from hub.greeting_sweep import GreetingSweeper
 from hub.identity import normalize_email, normalize_phone
 from hub.language import warm_up
@@ -108,6 +109,10 @@ class Hub:
             logger=logging.getLogger(f"connectors.{connector_id}"),
             report=lambda exc: self.supervisors[connector_id].report(exc),
             storage=DbConnectorStorage(self.store, connector_id, self.instance_id),
+            signing_key=lambda: self.secret,
+            history=lambda address, limit: conversation_history(
+                self.store, connector_id, address, limit
+            ),
         )
 
     async def run(self, started: asyncio.Event | None = None) -> None:

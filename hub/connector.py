@@ -113,6 +113,11 @@ class HubContext:
     # connector, anything else marks it not ready until it recovers; None: recovered.
     report: Callable[[Exception | None], None]
     storage: ConnectorStorage
+    # The hub's signing key (loaded at start, so a function): sign visitor cookies with it.
+    signing_key: Callable[[], bytes]
+    # (address, limit) -> the conversation with that address on this connector, oldest
+    # first, as hub.conversation.HistoryItem-like objects (direction, text, created_at, kind).
+    history: Callable[[Address, int], Awaitable[list[Any]]]
 
 
 @runtime_checkable
