@@ -4,7 +4,8 @@ Run: `.venv/bin/python bench/faq_match.py [--shots 10] [--questions 1000] [--see
 
 An FAQ is built in memory from ../shared/corpora/banking77/train.csv: one entry per intent,
 `--shots` example questions each (a seeded shuffle, or the first ones in file order with
-`--file-order`), and up to `--questions` other rows of the file (seeded sample) are asked.
+`--file-order`), and up to `--questions` other rows of the file (seeded sample) are asked,
+or every row of another `text,category` CSV with `--test FILE`.
 The official test split is kept out of the corpus folder on purpose; this is a held-out
 part of train.csv, never seen by the FAQ.
 
@@ -41,14 +42,19 @@ def entry_id(category: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", category)
 
 
-def split(
-    path: Path, shots: int, questions: int, seed: int, file_order: bool = False
-) -> tuple[dict[str, list[str]], list[tuple[str, str]]]:
-    """(examples by entry id, held-out (question, entry id) pairs)."""
+def read_csv(path: Path) -> dict[str, list[str]]:
+    """Questions by entry id, in file order, from a `text,category` CSV."""
     by_intent: dict[str, list[str]] = defaultdict(list)
     with path.open(encoding="utf-8", newline="") as f:
         for row in csv.DictReader(f):
             by_intent[entry_id(row["category"])].append(row["text"])
+    return by_intent
+
+
+def split(
+    by_intent: dict[str, list[str]], shots: int, questions: int, seed: int, file_order: bool
+) -> tuple[dict[str, list[str]], list[tuple[str, str]]]:
+    """(examples by entry id, held-out (question, entry id) pairs)."""
     rng = random.Random(seed)
     examples: dict[str, list[str]] = {}
     rest: list[tuple[str, str]] = []
@@ -124,7 +130,8 @@ def leave_out(
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--corpus", type=Path, default=CORPUS)
+    ap.add_argument("--corpus", type=Path, default=CORPUS, help="where the examples come from")
+    ap.add_argument("--test", type=Path, help="ask all of this CSV's questions instead")
     ap.add_argument("--shots", type=int, default=10)
     ap.add_argument("--questions", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=1)
@@ -133,7 +140,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--leave-out", type=int, default=0, help="intents left out of the FAQ")
     args = ap.parse_args(argv)
 
-    examples, questions = split(args.corpus, args.shots, args.questions, args.seed, args.file_order)
+    by_intent = read_csv(args.corpus)
+    examples, questions = split(by_intent, args.shots, args.questions, args.seed, args.file_order)
+    if args.test is not None:
+        questions = [(t, i) for i, texts in read_csv(args.test).items() for t in texts]
     start = time.perf_counter()
     bot = build_bot(examples, args.threshold)
     build = time.perf_counter() - start
