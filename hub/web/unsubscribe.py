@@ -59,6 +59,4 @@ async def opt_out(request: web.Request) -> web.Response:
         await record_consent(
             hub.store, conn, token.customer_id, token.channel, OPT_OUT, "opt-out link"
         )
-    return _page(
-        "Done", f"<p>You will get no more greetings on {html.escape(token.channel)}.</p>"
-    )
+    return _page("Done", f"<p>You will get no more greetings on {html.escape(token.channel)}.</p>")
