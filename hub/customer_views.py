@@ -14,7 +14,15 @@ from hub.agents import Actor
 from hub.identity import normalize_email, normalize_phone
 from hub.occasions import md_columns
 from hub.store import utcnow
-from hub.store.schema import consents, customers, identities, purchases, tickets
+from hub.store.schema import (
+    consents,
+    customer_merges,
+    customers,
+    duplicate_suggestions,
+    identities,
+    purchases,
+    tickets,
+)
 from hub.ticket_queries import json_list_contains, visible_to
 
 Short = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -155,3 +163,45 @@ async def update_customer(conn: AsyncConnection, customer_id: int, values: dict[
             .where(customers.c.id == customer_id)
             .values(**md_columns(values), updated_at=utcnow())
         )
+
+
+async def list_suggestions(conn: AsyncConnection, actor: Actor, limit: int = 100) -> list[Any]:
+    """Open duplicate suggestions whose two customers the actor may both see."""
+    a = customers.alias("a")
+    b = customers.alias("b")
+    query = (
+        select(
+            duplicate_suggestions,
+            a.c.display_name.label("customer_name"),
+            b.c.display_name.label("other_name"),
+        )
+        .join(a, a.c.id == duplicate_suggestions.c.customer_id)
+        .join(b, b.c.id == duplicate_suggestions.c.other_customer_id)
+        .where(
+            duplicate_suggestions.c.status == "open",
+            a.c.merged_into.is_(None),
+            b.c.merged_into.is_(None),
+        )
+        .order_by(duplicate_suggestions.c.id.desc())
+        .limit(limit)
+    )
+    rows = (await conn.execute(query)).all()
+    if actor.is_admin:
+        return rows
+    return [
+        r
+        for r in rows
+        if await customer_visible(conn, actor, r.customer_id)
+        and await customer_visible(conn, actor, r.other_customer_id)
+    ]
+
+
+async def merges_of(conn: AsyncConnection, customer_id: int) -> list[Any]:
+    """Merges into this customer, newest first (for the 360 page and its undo buttons)."""
+    return (
+        await conn.execute(
+            select(customer_merges)
+            .where(customer_merges.c.survivor_id == customer_id)
+            .order_by(customer_merges.c.id.desc())
+        )
+    ).all()

@@ -372,3 +372,18 @@ greeting_sends = Table(
 # teams for admins (bench/inbox.py measures both pages on 100,000 tickets).
 Index("ix_tickets_queue", tickets.c.team_id, tickets.c.status, tickets.c.last_message_at)
 Index("ix_tickets_last_message_at", tickets.c.last_message_at)
+
+# Who merged which customer into which, and the ids of every row that moved, so the merge
+# can be undone exactly (hub.customer_merge).
+customer_merges = Table(
+    "customer_merges",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("survivor_id", Id, ForeignKey("customers.id"), nullable=False, index=True),
+    Column("merged_id", Id, ForeignKey("customers.id"), nullable=False, index=True),
+    Column("merged_by", String(200), nullable=False),
+    _ts("merged_at"),
+    Column("moved", JSON, nullable=False),
+    Column("undone_by", String(200)),
+    _ts("undone_at", nullable=True),
+)

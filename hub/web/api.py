@@ -12,6 +12,7 @@ from aiohttp import web
 from hub.agent_auth import token_actor
 from hub.agents import Actor, integration_actor
 from hub.web import api_customers as customers
+from hub.web import api_merges as merges
 from hub.web import api_tickets as tickets
 from hub.web.api_common import ACTOR, API_HUB
 from hub.web.openapi import openapi_document
@@ -66,6 +67,9 @@ def api_app(hub: Hub) -> web.Application:
     r.add_get("/customers", customers.list_customers_handler)
     r.add_get("/customers/{id}", customers.get_customer)
     r.add_patch("/customers/{id}", customers.patch_customer)
+    r.add_post("/customers/{id}/merge", merges.post_merge)
+    r.add_post("/merges/{id}/undo", merges.post_undo)
+    r.add_get("/duplicates", merges.list_duplicates)
     r.add_get("/teams", customers.list_teams)
     r.add_get("/canned-responses", customers.list_canned_handler)
     r.add_post("/canned-responses", customers.create_canned_handler)

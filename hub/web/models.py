@@ -67,6 +67,11 @@ class NoteBody(_Body):
     text: str = Field(min_length=1, max_length=MAX_TEXT)
 
 
+class MergeBody(_Body):
+    # Merged into the customer of the URL, which survives.
+    other_customer_id: int = Field(ge=1, le=2**62)
+
+
 class CannedBody(_Body):
     name: str = Field(min_length=1, max_length=100)
     body: str = Field(min_length=1, max_length=20_000)

@@ -10,184 +10,31 @@ from pydantic import BaseModel
 
 from hub.customer_views import CustomerPatch
 from hub.tickets import STATUSES
-from hub.web.models import CannedBody, NoteBody, ReplyBody, TicketPatch
-
-PRIORITIES = ["low", "normal", "high", "urgent"]
-
-
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
-    return {"anyOf": [schema, {"type": "null"}]}
-
-
-STR = {"type": "string"}
-INT = {"type": "integer"}
-TIME = {"type": "string", "format": "date-time"}
-DATE = {"type": "string", "format": "date"}
-
-
-def _object(props: dict[str, Any], optional: tuple[str, ...] = ()) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "properties": props,
-        "required": [k for k in props if k not in optional],
-    }
-
-
-def _schemas() -> dict[str, Any]:
-    ticket = _object(
-        {
-            "id": INT,
-            "ref": {"type": "string", "pattern": "^T-[0-9]+$"},
-            "customer_id": INT,
-            "customer_name": _nullable(STR),
-            "channel": STR,
-            "connector_id": STR,
-            "team_id": STR,
-            "status": {"enum": list(STATUSES)},
-            "priority": {"enum": PRIORITIES},
-            "subject": _nullable(STR),
-            "tags": {"type": "array", "items": STR},
-            "assignee": _nullable(STR),
-            "created_at": TIME,
-            "updated_at": TIME,
-            "last_message_at": TIME,
-        },
-        optional=("customer_name",),
-    )
-    message = _object(
-        {
-            "id": INT,
-            "channel": STR,
-            "connector_id": STR,
-            "direction": {"enum": ["in", "out"]},
-            "ticket_id": _nullable(INT),
-            "customer_id": _nullable(INT),
-            "sender": _nullable(STR),
-            "subject": _nullable(STR),
-            "body_text": STR,
-            "body_html": {**_nullable(STR), "description": "sanitized (nh3)"},
-            "language": _nullable(STR),
-            "auto_submitted": {"type": "boolean"},
-            "received_at": TIME,
-            "created_at": TIME,
-            "delivery": _nullable({"enum": ["pending", "sent", "dead", "cancelled"]}),
-            "send_at": {**_nullable(TIME), "description": "a reply scheduled for later"},
-        }
-    )
-    note = _object(
-        {
-            "id": INT,
-            "ticket_id": INT,
-            "agent_id": _nullable(INT),
-            "author": STR,
-            "body_text": STR,
-            "created_at": TIME,
-        }
-    )
-    customer = _object(
-        {
-            "id": INT,
-            "display_name": _nullable(STR),
-            "locale": STR,
-            "timezone": STR,
-            "gender": _nullable(STR),
-            "birthday": _nullable(DATE),
-            "anniversary": _nullable(DATE),
-            "address": {"type": "object"},
-            "tags": {"type": "array", "items": STR},
-            "merged_into": _nullable(INT),
-            "created_at": TIME,
-            "updated_at": TIME,
-        }
-    )
-    identity = _object(
-        {
-            "id": INT,
-            "customer_id": INT,
-            "kind": STR,
-            "value": STR,
-            "display_name": _nullable(STR),
-            "unreachable": {"type": "boolean"},
-            "created_at": TIME,
-        }
-    )
-    consent = _object(
-        {"customer_id": INT, "channel": STR, "status": STR, "source": STR, "recorded_at": TIME}
-    )
-    purchase = _object(
-        {
-            "id": INT,
-            "customer_id": INT,
-            "order_ref": STR,
-            "amount": {"type": "string", "description": "decimal"},
-            "currency": STR,
-            "purchased_at": TIME,
-            "items": _nullable(STR),
-            "created_at": TIME,
-        }
-    )
-    detail = {
-        "allOf": [
-            _ref("Customer"),
-            _object(
-                {
-                    "identities": {"type": "array", "items": _ref("Identity")},
-                    "consents": {"type": "array", "items": _ref("Consent")},
-                    "tickets": {"type": "array", "items": _ref("Ticket")},
-                    "purchases": {"type": "array", "items": _ref("Purchase")},
-                }
-            ),
-        ]
-    }
-    ticket_detail = {
-        "allOf": [
-            _ref("Ticket"),
-            _object(
-                {
-                    "messages": {"type": "array", "items": _ref("Message")},
-                    "notes": {"type": "array", "items": _ref("Note")},
-                }
-            ),
-        ]
-    }
-    canned = _object({"id": INT, "name": STR, "team_id": _nullable(STR), "body": STR})
-    team = _object({"id": STR, "name": STR, "agents": {"type": "array", "items": STR}})
-    error = _object(
-        {"error": STR, "problems": {"type": "array", "items": {"type": "object"}}},
-        optional=("problems",),
-    )
-    return {
-        "Ticket": ticket,
-        "TicketDetail": ticket_detail,
-        "Message": message,
-        "Note": note,
-        "Customer": customer,
-        "CustomerDetail": detail,
-        "Identity": identity,
-        "Consent": consent,
-        "Purchase": purchase,
-        "CannedResponse": canned,
-        "Team": team,
-        "Error": error,
-    }
+from hub.web.models import CannedBody, MergeBody, NoteBody, ReplyBody, TicketPatch
+from hub.web.openapi_schemas import (
+    INT,
+    PRIORITIES,
+    STR,
+    TIME,
+    component_schemas,
+    json_object,
+    nullable,
+    ref,
+)
 
 
 def _body_schema(model: type[BaseModel], components: dict[str, Any]) -> dict[str, Any]:
     schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
     components.update(schema.pop("$defs", {}))
     components[model.__name__] = schema
-    return _ref(model.__name__)
+    return ref(model.__name__)
 
 
 def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
-ERR = _ref("Error")
+ERR = ref("Error")
 _ERRORS = {
     "400": _json(ERR, "a query parameter is not valid"),
     "401": _json(ERR, "no valid bearer token"),
@@ -253,13 +100,14 @@ _TEXT = {"type": "string", "maxLength": 200}
 
 @cache
 def openapi_document(server_url: str) -> dict[str, Any]:
-    c = _schemas()
+    c = component_schemas()
     patch, reply = _body_schema(TicketPatch, c), _body_schema(ReplyBody, c)
     note, canned_body = _body_schema(NoteBody, c), _body_schema(CannedBody, c)
     customer_patch = _body_schema(CustomerPatch, c)
+    merge_body = _body_schema(MergeBody, c)
 
     def arr(key: str, item: str) -> dict[str, Any]:
-        return _object({key: {"type": "array", "items": _ref(item)}})
+        return json_object({key: {"type": "array", "items": ref(item)}})
 
     ticket_filters = [
         _q("status", {"enum": ["open", *STATUSES]}, "open: new, open and pending"),
@@ -272,17 +120,17 @@ def openapi_document(server_url: str) -> dict[str, Any]:
         _q("q", _TEXT, "customer name, email, phone, ticket number or text"),
         *_PAGE,
     ]
-    replied = _object(
+    replied = json_object(
         {
             "message_id": INT,
             "outbox_id": INT,
             "connector_id": STR,
             "recipient": STR,
             "text": STR,
-            "send_at": _nullable(TIME),
+            "send_at": nullable(TIME),
         }
     )
-    me = _object(
+    me = json_object(
         {
             "kind": {"enum": ["agent", "integration"]},
             "username": STR,
@@ -307,11 +155,11 @@ def openapi_document(server_url: str) -> dict[str, Any]:
         "/tickets/{id}": {
             "parameters": [_path()],
             "get": _op(
-                "A ticket with messages and notes", ("200", _ref("TicketDetail"), "the ticket")
+                "A ticket with messages and notes", ("200", ref("TicketDetail"), "the ticket")
             ),
             "patch": _op(
                 "Change status, priority, assignee or tags",
-                ("200", _ref("Ticket"), "the changed ticket"),
+                ("200", ref("Ticket"), "the changed ticket"),
                 ("400", "401", "403", "404", "409"),
                 body=patch,
             ),
@@ -329,7 +177,7 @@ def openapi_document(server_url: str) -> dict[str, Any]:
             "parameters": [_path()],
             "post": _op(
                 "Add an internal note",
-                ("201", _object({"id": INT, "author": STR}), "added"),
+                ("201", json_object({"id": INT, "author": STR}), "added"),
                 ("400", "401", "403", "404"),
                 body=note,
             ),
@@ -346,7 +194,7 @@ def openapi_document(server_url: str) -> dict[str, Any]:
             "parameters": [_path(), _path("canned_id")],
             "get": _op(
                 "A canned response rendered for this ticket's customer",
-                ("200", _object({"text": STR}), "the text"),
+                ("200", json_object({"text": STR}), "the text"),
                 ("400", "401", "403", "404", "409"),
             ),
         },
@@ -360,12 +208,37 @@ def openapi_document(server_url: str) -> dict[str, Any]:
         },
         "/customers/{id}": {
             "parameters": [_path()],
-            "get": _op("The customer 360 record", ("200", _ref("CustomerDetail"), "the customer")),
+            "get": _op("The customer 360 record", ("200", ref("CustomerDetail"), "the customer")),
             "patch": _op(
                 "Edit a customer (validated)",
-                ("200", _ref("CustomerDetail"), "the changed customer"),
+                ("200", ref("CustomerDetail"), "the changed customer"),
                 body=customer_patch,
             ),
+        },
+        "/customers/{id}/merge": {
+            "parameters": [_path()],
+            "post": _op(
+                "Merge other_customer_id into this customer (undoable)",
+                ("200", ref("MergeResult"), "merged"),
+                ("400", "401", "403", "404", "409"),
+                body=merge_body,
+            ),
+        },
+        "/merges/{id}/undo": {
+            "parameters": [_path()],
+            "post": _op(
+                "Undo a merge: every moved row goes back",
+                ("200", ref("MergeResult"), "undone"),
+                ("400", "401", "403", "404", "409"),
+            ),
+        },
+        "/duplicates": {
+            "get": _op(
+                "Open duplicate suggestions for customers the caller may see",
+                ("200", arr("duplicates", "Duplicate"), "suggestions"),
+                ("400", "401"),
+                params=[_q("limit", {"type": "integer", "minimum": 1, "maximum": 200})],
+            )
         },
         "/teams": {
             "get": _op("Teams and their agents", ("200", arr("teams", "Team"), "teams"), ("401",))
@@ -379,16 +252,14 @@ def openapi_document(server_url: str) -> dict[str, Any]:
             ),
             "post": _op(
                 "Create a canned response (admins)",
-                ("201", _ref("CannedResponse"), "created"),
+                ("201", ref("CannedResponse"), "created"),
                 ("400", "401", "403", "409"),
                 body=canned_body,
             ),
         },
         "/canned-responses/{id}": {
             "parameters": [_path()],
-            "get": _op(
-                "One canned response", ("200", _ref("CannedResponse"), "it"), ("401", "404")
-            ),
+            "get": _op("One canned response", ("200", ref("CannedResponse"), "it"), ("401", "404")),
             "delete": _op(
                 "Delete a canned response (admins)", ("204", None, "deleted"), ("401", "403", "404")
             ),

@@ -1,0 +1,63 @@
+"""REST: duplicate suggestions, merging two customers, undoing a merge."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from hub.customer_merge import MergeRefused, merge_customers, undo_merge
+from hub.customer_views import customer_visible, list_suggestions
+from hub.store.schema import customer_merges
+from hub.web.api_common import actor_of, error, hub_of, int_param, path_id, read_body, row_json
+from hub.web.models import MergeBody
+
+
+async def list_duplicates(request: web.Request) -> web.Response:
+    limit = int_param(request, "limit", 100, 1, 200)
+    async with hub_of(request).store.read() as conn:
+        rows = await list_suggestions(conn, actor_of(request), limit)
+    return web.json_response({"duplicates": [row_json(r) for r in rows]})
+
+
+async def _both_visible(request: web.Request, conn: AsyncConnection, ids: tuple[int, int]) -> None:
+    for customer_id in ids:
+        visible = await customer_visible(conn, actor_of(request), customer_id)
+        if visible is None:
+            raise error(404, f"no customer {customer_id}")
+        if not visible:
+            raise error(403, f"customer {customer_id} has no tickets in your teams")
+
+
+async def post_merge(request: web.Request) -> web.Response:
+    survivor = path_id(request)
+    body = await read_body(request, MergeBody)
+    actor = actor_of(request)
+    async with hub_of(request).store.write() as conn:
+        await _both_visible(request, conn, (survivor, body.other_customer_id))
+        try:
+            done = await merge_customers(conn, survivor, body.other_customer_id, actor.name)
+        except MergeRefused as exc:
+            raise error(409, str(exc)) from None
+    return web.json_response(
+        {"merge_id": done.id, "survivor_id": done.survivor_id, "merged_id": done.merged_id}
+    )
+
+
+async def post_undo(request: web.Request) -> web.Response:
+    merge_id = path_id(request)
+    actor = actor_of(request)
+    async with hub_of(request).store.write() as conn:
+        row = (
+            await conn.execute(select(customer_merges).where(customer_merges.c.id == merge_id))
+        ).first()
+        if row is None:
+            raise error(404, "no such merge")
+        await _both_visible(request, conn, (row.survivor_id, row.merged_id))
+        try:
+            done = await undo_merge(conn, merge_id, actor.name)
+        except MergeRefused as exc:
+            raise error(409, str(exc)) from None
+    return web.json_response(
+        {"merge_id": done.id, "survivor_id": done.survivor_id, "merged_id": done.merged_id}
+    )

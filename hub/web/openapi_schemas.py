@@ -1,0 +1,185 @@
+"""The component schemas of the OpenAPI document: what the API's responses look like."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hub.tickets import STATUSES
+
+PRIORITIES = ["low", "normal", "high", "urgent"]
+
+
+def ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+STR = {"type": "string"}
+INT = {"type": "integer"}
+TIME = {"type": "string", "format": "date-time"}
+DATE = {"type": "string", "format": "date"}
+
+
+def json_object(props: dict[str, Any], optional: tuple[str, ...] = ()) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": props,
+        "required": [k for k in props if k not in optional],
+    }
+
+
+def component_schemas() -> dict[str, Any]:
+    ticket = json_object(
+        {
+            "id": INT,
+            "ref": {"type": "string", "pattern": "^T-[0-9]+$"},
+            "customer_id": INT,
+            "customer_name": nullable(STR),
+            "channel": STR,
+            "connector_id": STR,
+            "team_id": STR,
+            "status": {"enum": list(STATUSES)},
+            "priority": {"enum": PRIORITIES},
+            "subject": nullable(STR),
+            "tags": {"type": "array", "items": STR},
+            "assignee": nullable(STR),
+            "created_at": TIME,
+            "updated_at": TIME,
+            "last_message_at": TIME,
+        },
+        optional=("customer_name",),
+    )
+    message = json_object(
+        {
+            "id": INT,
+            "channel": STR,
+            "connector_id": STR,
+            "direction": {"enum": ["in", "out"]},
+            "ticket_id": nullable(INT),
+            "customer_id": nullable(INT),
+            "sender": nullable(STR),
+            "subject": nullable(STR),
+            "body_text": STR,
+            "body_html": {**nullable(STR), "description": "sanitized (nh3)"},
+            "language": nullable(STR),
+            "auto_submitted": {"type": "boolean"},
+            "received_at": TIME,
+            "created_at": TIME,
+            "delivery": nullable({"enum": ["pending", "sent", "dead", "cancelled"]}),
+            "send_at": {**nullable(TIME), "description": "a reply scheduled for later"},
+        }
+    )
+    note = json_object(
+        {
+            "id": INT,
+            "ticket_id": INT,
+            "agent_id": nullable(INT),
+            "author": STR,
+            "body_text": STR,
+            "created_at": TIME,
+        }
+    )
+    customer = json_object(
+        {
+            "id": INT,
+            "display_name": nullable(STR),
+            "locale": STR,
+            "timezone": STR,
+            "gender": nullable(STR),
+            "birthday": nullable(DATE),
+            "anniversary": nullable(DATE),
+            "address": {"type": "object"},
+            "tags": {"type": "array", "items": STR},
+            "merged_into": nullable(INT),
+            "created_at": TIME,
+            "updated_at": TIME,
+        }
+    )
+    identity = json_object(
+        {
+            "id": INT,
+            "customer_id": INT,
+            "kind": STR,
+            "value": STR,
+            "display_name": nullable(STR),
+            "unreachable": {"type": "boolean"},
+            "created_at": TIME,
+        }
+    )
+    consent = json_object(
+        {"customer_id": INT, "channel": STR, "status": STR, "source": STR, "recorded_at": TIME}
+    )
+    purchase = json_object(
+        {
+            "id": INT,
+            "customer_id": INT,
+            "order_ref": STR,
+            "amount": {"type": "string", "description": "decimal"},
+            "currency": STR,
+            "purchased_at": TIME,
+            "items": nullable(STR),
+            "created_at": TIME,
+        }
+    )
+    detail = {
+        "allOf": [
+            ref("Customer"),
+            json_object(
+                {
+                    "identities": {"type": "array", "items": ref("Identity")},
+                    "consents": {"type": "array", "items": ref("Consent")},
+                    "tickets": {"type": "array", "items": ref("Ticket")},
+                    "purchases": {"type": "array", "items": ref("Purchase")},
+                }
+            ),
+        ]
+    }
+    ticket_detail = {
+        "allOf": [
+            ref("Ticket"),
+            json_object(
+                {
+                    "messages": {"type": "array", "items": ref("Message")},
+                    "notes": {"type": "array", "items": ref("Note")},
+                }
+            ),
+        ]
+    }
+    canned = json_object({"id": INT, "name": STR, "team_id": nullable(STR), "body": STR})
+    team = json_object({"id": STR, "name": STR, "agents": {"type": "array", "items": STR}})
+    error = json_object(
+        {"error": STR, "problems": {"type": "array", "items": {"type": "object"}}},
+        optional=("problems",),
+    )
+    duplicate = json_object(
+        {
+            "id": INT,
+            "customer_id": INT,
+            "other_customer_id": INT,
+            "customer_name": nullable(STR),
+            "other_name": nullable(STR),
+            "reason": STR,
+            "status": STR,
+            "created_at": TIME,
+        }
+    )
+    merge = json_object({"merge_id": INT, "survivor_id": INT, "merged_id": INT})
+    return {
+        "Duplicate": duplicate,
+        "MergeResult": merge,
+        "Ticket": ticket,
+        "TicketDetail": ticket_detail,
+        "Message": message,
+        "Note": note,
+        "Customer": customer,
+        "CustomerDetail": detail,
+        "Identity": identity,
+        "Consent": consent,
+        "Purchase": purchase,
+        "CannedResponse": canned,
+        "Team": team,
+        "Error": error,
+    }
