@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -23,7 +24,7 @@ from hub.store.schema import (
     purchases,
     tickets,
 )
-from tests.inbox_support import inbox_config, post_form
+from tests.inbox_support import inbox_config, login, post_form
 from tests.support import SmtpSink, hub_running, hub_url, make_config
 
 AUTH = {"Authorization": "Bearer test-token-0123456789"}
@@ -192,3 +193,30 @@ async def _wait_outbox_settled(hub: Any) -> None:
             return
         await asyncio.sleep(0.05)
     raise AssertionError("the outbox did not settle")
+
+
+async def test_review_screen_merges_and_undoes(tmp_path: Any, smtp: SmtpSink) -> None:
+    config = make_config(inbox_config(f"sqlite+aiosqlite:///{tmp_path}/h.db", smtp.port))
+    jar = aiohttp.CookieJar(unsafe=True)
+    async with hub_running(config) as hub, aiohttp.ClientSession(cookie_jar=jar) as http:
+        a, b = await _seed(hub, http)
+        await smtp.wait_for(2)
+        await _wait_outbox_settled(hub)
+        before = await _snapshot(hub)
+        csrf = await login(http, hub, "ada")
+        async with http.get(hub_url(hub, "/inbox/duplicates")) as resp:
+            page = await resp.text()
+        assert f"Keep #{a}" in page and f"Keep #{b}" in page and "close name" in page
+        async with http.post(
+            hub_url(hub, "/inbox/merges"),
+            data={"csrf_token": csrf, "survivor_id": str(a), "merged_id": str(b)},
+        ) as resp:
+            page = await resp.text()
+        assert f"Customer {b} was merged into this one." in page
+        assert "ann.s@example.org" in page  # the merged identity shows on the survivor
+        undo = re.search(r'action="(/inbox/merges/\d+/undo)"', page)
+        assert undo is not None
+        async with http.post(hub_url(hub, undo.group(1)), data={"csrf_token": csrf}) as resp:
+            page = await resp.text()
+        assert f"customer {b} is separate again" in page and "undone by Ada Admin" in page
+        assert await _snapshot(hub) == before

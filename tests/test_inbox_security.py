@@ -88,6 +88,8 @@ async def test_form_posts_without_a_valid_csrf_token_are_refused(
             f"/inbox/tickets/{tid}/reply": {"text": "hi"},
             f"/inbox/tickets/{tid}/note": {"text": "note"},
             "/inbox/customers/1": {"display_name": "Mallory", "locale": "en", "timezone": "UTC"},
+            "/inbox/merges": {"survivor_id": "1", "merged_id": "2"},
+            "/inbox/merges/1/undo": {},
             "/inbox/logout": {},
         }
         for path, fields in posts.items():

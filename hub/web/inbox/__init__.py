@@ -8,7 +8,7 @@ from aiohttp import web
 
 from hub.agents import sync_agents
 from hub.canned import sync_canned
-from hub.web.inbox import customer_pages, queue_views, ticket_views
+from hub.web.inbox import customer_pages, merge_pages, queue_views, ticket_views
 from hub.web.inbox.auth import (
     INBOX_HUB,
     THROTTLE,
@@ -48,5 +48,8 @@ def inbox_app(hub: Hub) -> web.Application:
     app.router.add_get("/attachments/{id}", ticket_views.attachment_download)
     app.router.add_get("/customers/{id}", customer_pages.customer_page)
     app.router.add_post("/customers/{id}", customer_pages.customer_update)
+    app.router.add_get("/duplicates", merge_pages.duplicates_page)
+    app.router.add_post("/merges", merge_pages.merge)
+    app.router.add_post("/merges/{id}/undo", merge_pages.undo)
     app.router.add_static("/static/", HERE / "static", name="static")
     return app

@@ -12,6 +12,7 @@ from hub.customer_views import (
     CustomerPatch,
     customer_360,
     customer_visible,
+    merges_of,
     update_customer,
 )
 from hub.tickets import ticket_ref
@@ -48,6 +49,7 @@ async def customer_page(request: web.Request) -> web.Response:
         if not visible:
             return _refused(visible)
         record = await customer_360(conn, session.actor, customer_id)
+        merges = await merges_of(conn, customer_id)
     customer = record["customer"]
     return render(
         "customer.html",
@@ -61,6 +63,7 @@ async def customer_page(request: web.Request) -> web.Response:
             "purchases": record["purchases"],
             "tickets": [{"ref": ticket_ref(t.id), "row": t} for t in record["tickets"]],
             "locales": hub.config.hub.locales,
+            "merges": merges,
             "notice": request.query.get("notice", "")[:200],
             "error": request.query.get("error", "")[:500],
         },

@@ -1,0 +1,85 @@
+"""The duplicate review screen, merging two customers, undoing a merge."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from aiohttp import web
+from sqlalchemy import select
+
+from hub.customer_merge import MergeRefused, merge_customers, undo_merge
+from hub.customer_views import customer_visible, list_suggestions
+from hub.store.schema import customer_merges
+from hub.web.inbox.auth import hub_of, session_of
+from hub.web.inbox.pages import PREFIX, render, see_other
+
+
+async def duplicates_page(request: web.Request) -> web.Response:
+    session = session_of(request)
+    async with hub_of(request).store.read() as conn:
+        rows = await list_suggestions(conn, session.actor)
+    return render(
+        "duplicates.html",
+        {
+            "actor": session.actor,
+            "csrf": session.csrf_token,
+            "suggestions": rows,
+            "error": request.query.get("error", "")[:500],
+        },
+    )
+
+
+def _id(raw: object) -> int | None:
+    text = raw if isinstance(raw, str) else ""
+    text = text.strip()
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
+
+
+async def merge(request: web.Request) -> web.Response:
+    session = session_of(request)
+    form = await request.post()
+    survivor, merged = _id(form.get("survivor_id")), _id(form.get("merged_id"))
+    if survivor is None or merged is None:
+        return see_other(f"{PREFIX}duplicates?{urlencode({'error': 'give two customer ids'})}")
+    back = f"{PREFIX}customers/{survivor}"
+    async with hub_of(request).store.write() as conn:
+        for customer_id in (survivor, merged):
+            if not await customer_visible(conn, session.actor, customer_id):
+                return render(
+                    "error.html",
+                    {"status": 403, "message": f"Customer {customer_id} is not yours to merge."},
+                    status=403,
+                )
+        try:
+            await merge_customers(conn, survivor, merged, session.actor.name)
+        except MergeRefused as exc:
+            return see_other(f"{back}?{urlencode({'error': str(exc)})}")
+    notice = f"Customer {merged} was merged into this one. You can undo it below."
+    return see_other(f"{back}?{urlencode({'notice': notice})}")
+
+
+async def undo(request: web.Request) -> web.Response:
+    session = session_of(request)
+    merge_id = _id(request.match_info["id"])
+    if merge_id is None:
+        raise web.HTTPNotFound()
+    async with hub_of(request).store.write() as conn:
+        row = (
+            await conn.execute(select(customer_merges).where(customer_merges.c.id == merge_id))
+        ).first()
+        if row is None:
+            raise web.HTTPNotFound()
+        for customer_id in (row.survivor_id, row.merged_id):
+            if not await customer_visible(conn, session.actor, customer_id):
+                return render(
+                    "error.html",
+                    {"status": 403, "message": "These customers are not yours to unmerge."},
+                    status=403,
+                )
+        back = f"{PREFIX}customers/{row.survivor_id}"
+        try:
+            await undo_merge(conn, merge_id, session.actor.name)
+        except MergeRefused as exc:
+            return see_other(f"{back}?{urlencode({'error': str(exc)})}")
+    notice = f"The merge was undone: customer {row.merged_id} is separate again."
+    return see_other(f"{back}?{urlencode({'notice': notice})}")
