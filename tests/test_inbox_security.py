@@ -275,3 +275,58 @@ def test_customer_html_is_sanitized(raw: str, kept: str, gone: str) -> None:
     assert kept in clean
     if gone:
         assert gone not in clean
+
+
+async def test_attachments_download_only_for_the_ticket_team(
+    tmp_path: Path, smtp: SmtpSink
+) -> None:
+    from sqlalchemy import select
+
+    from hub.store import utcnow
+    from hub.store.schema import attachments, messages
+
+    config = make_config(inbox_config(f"sqlite+aiosqlite:///{tmp_path}/h.db", smtp.port))
+    async with hub_running(config) as hub:
+        async with aiohttp.ClientSession() as http:
+            ref = await post_form(http, hub, email="ann@example.com", message="see attached")
+        async with hub.store.write() as conn:
+            message_id = (
+                await conn.execute(
+                    select(messages.c.id).where(
+                        messages.c.ticket_id == int(ref[2:]), messages.c.direction == "in"
+                    )
+                )
+            ).scalar_one()
+            attachment_id = (
+                await conn.execute(
+                    attachments.insert()
+                    .values(
+                        message_id=message_id,
+                        filename='invoice "march".html',
+                        content_type="text/html",
+                        size=29,
+                        sha256="0" * 64,
+                        content=b"<script>alert(1)</script>hi!",
+                        created_at=utcnow(),
+                    )
+                    .returning(attachments.c.id)
+                )
+            ).scalar_one()
+        url = hub_url(hub, f"/inbox/attachments/{attachment_id}")
+        for username, expected in (("sam", 200), ("bill", 403)):
+            jar = aiohttp.CookieJar(unsafe=True)
+            async with aiohttp.ClientSession(cookie_jar=jar) as http:
+                await login(http, hub, username)
+                async with http.get(hub_url(hub, f"/inbox/tickets/{ref[2:]}")) as resp:
+                    assert (f'href="/inbox/attachments/{attachment_id}"' in await resp.text()) is (
+                        expected == 200
+                    )
+                async with http.get(url) as resp:
+                    assert resp.status == expected, username
+                    if expected == 200:
+                        assert await resp.read() == b"<script>alert(1)</script>hi!"
+                        # Never rendered in the inbox's origin: a download, sandboxed, not sniffed.
+                        assert resp.headers["Content-Type"] == "application/octet-stream"
+                        assert resp.headers["Content-Disposition"].startswith("attachment;")
+                        assert resp.headers["Content-Security-Policy"] == "sandbox"
+                        assert resp.headers["X-Content-Type-Options"] == "nosniff"
