@@ -28,7 +28,7 @@ CHECKS = [
     response_schema_conformance,
 ]
 # Bounded: a few dozen cases per operation keeps the whole run well under a minute.
-EXAMPLES = 25
+EXAMPLES = 15
 
 
 def _fuzz(doc: dict[str, Any], base_url: str) -> list[str]:

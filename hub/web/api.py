@@ -13,6 +13,7 @@ from hub.agent_auth import token_actor
 from hub.agents import Actor, integration_actor
 from hub.web import api_customers as customers
 from hub.web import api_merges as merges
+from hub.web import api_records as records
 from hub.web import api_tickets as tickets
 from hub.web.api_common import ACTOR, API_HUB
 from hub.web.openapi import openapi_document
@@ -65,6 +66,11 @@ def api_app(hub: Hub) -> web.Application:
     r.add_delete("/tickets/{id}/scheduled/{message_id}", tickets.cancel_scheduled_reply)
     r.add_get("/tickets/{id}/canned-responses/{canned_id}/preview", tickets.preview_canned)
     r.add_get("/customers", customers.list_customers_handler)
+    r.add_post("/customers", records.post_customer)
+    r.add_post("/customers/{id}/identities", records.post_identity)
+    r.add_delete("/customers/{id}/identities/{identity_id}", records.delete_identity)
+    r.add_get("/customers/{id}/purchases", records.get_purchases)
+    r.add_post("/customers/{id}/purchases", records.post_purchase)
     r.add_get("/customers/{id}", customers.get_customer)
     r.add_patch("/customers/{id}", customers.patch_customer)
     r.add_post("/customers/{id}/merge", merges.post_merge)

@@ -33,7 +33,8 @@ from hub.web.models import CannedBody
 
 
 def customer_json(row: Any) -> dict[str, Any]:
-    out = row_json(row)
+    # The *_md columns are the greeting sweep's index helpers, not customer data.
+    out = row_json(row, drop=("birthday_md", "anniversary_md", "since_md"))
     out["address"] = dict(row.address or {})
     out["tags"] = list(row.tags or [])
     return out
@@ -54,7 +55,7 @@ async def list_customers_handler(request: web.Request) -> web.Response:
     return web.json_response({"customers": [customer_json(r) for r in rows]})
 
 
-async def _check_visible(request: web.Request, conn: Any, customer_id: int) -> None:
+async def check_visible(request: web.Request, conn: Any, customer_id: int) -> None:
     visible = await customer_visible(conn, actor_of(request), customer_id)
     if visible is None:
         raise error(404, "not found")
@@ -63,9 +64,14 @@ async def _check_visible(request: web.Request, conn: Any, customer_id: int) -> N
 
 
 async def get_customer(request: web.Request) -> web.Response:
-    customer_id = path_id(request)
+    return await customer_response(request, path_id(request))
+
+
+async def customer_response(
+    request: web.Request, customer_id: int, status: int = 200
+) -> web.Response:
     async with hub_of(request).store.read() as conn:
-        await _check_visible(request, conn, customer_id)
+        await check_visible(request, conn, customer_id)
         record = await customer_360(conn, actor_of(request), customer_id)
     return web.json_response(
         {
@@ -74,7 +80,8 @@ async def get_customer(request: web.Request) -> web.Response:
             "consents": [row_json(c) for c in record["consents"]],
             "tickets": [ticket_json(t) for t in record["tickets"]],
             "purchases": [row_json(p) for p in record["purchases"]],
-        }
+        },
+        status=status,
     )
 
 
@@ -87,9 +94,9 @@ async def patch_customer(request: web.Request) -> web.Response:
     except ValueError as exc:
         raise error(422, str(exc)) from None
     async with hub.store.write() as conn:
-        await _check_visible(request, conn, customer_id)
+        await check_visible(request, conn, customer_id)
         await update_customer(conn, customer_id, values)
-    return await get_customer(request)
+    return await customer_response(request, customer_id)
 
 
 async def list_teams(request: web.Request) -> web.Response:

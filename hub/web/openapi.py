@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from hub.customer_records import CustomerCreate, IdentityIn, PurchaseIn
 from hub.customer_views import CustomerPatch
 from hub.tickets import STATUSES
 from hub.web.models import CannedBody, MergeBody, NoteBody, ReplyBody, TicketPatch
@@ -105,6 +106,9 @@ def openapi_document(server_url: str) -> dict[str, Any]:
     note, canned_body = _body_schema(NoteBody, c), _body_schema(CannedBody, c)
     customer_patch = _body_schema(CustomerPatch, c)
     merge_body = _body_schema(MergeBody, c)
+    new_customer = _body_schema(CustomerCreate, c)
+    new_identity = _body_schema(IdentityIn, c)
+    new_purchase = _body_schema(PurchaseIn, c)
 
     def arr(key: str, item: str) -> dict[str, Any]:
         return json_object({key: {"type": "array", "items": ref(item)}})
@@ -204,7 +208,13 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                 ("200", arr("customers", "Customer"), "customers"),
                 ("400", "401"),
                 params=[_q("q", _TEXT, "name, email or phone"), _q("tag", _TEXT), *_PAGE],
-            )
+            ),
+            "post": _op(
+                "Create a customer with identities (admins and integrations)",
+                ("201", ref("CustomerDetail"), "created"),
+                ("400", "401", "403", "409"),
+                body=new_customer,
+            ),
         },
         "/customers/{id}": {
             "parameters": [_path()],
@@ -213,6 +223,37 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                 "Edit a customer (validated)",
                 ("200", ref("CustomerDetail"), "the changed customer"),
                 body=customer_patch,
+            ),
+        },
+        "/customers/{id}/identities": {
+            "parameters": [_path()],
+            "post": _op(
+                "Add an identity (normalized; refused if another customer has it)",
+                ("201", ref("Identity"), "added"),
+                ("400", "401", "403", "404", "409"),
+                body=new_identity,
+            ),
+        },
+        "/customers/{id}/identities/{identity_id}": {
+            "parameters": [_path(), _path("identity_id")],
+            "delete": _op(
+                "Remove an identity (not the last one)",
+                ("204", None, "removed"),
+                ("401", "403", "404", "409"),
+            ),
+        },
+        "/customers/{id}/purchases": {
+            "parameters": [_path()],
+            "get": _op(
+                "The customer's purchases, newest first",
+                ("200", arr("purchases", "Purchase"), "purchases"),
+                params=_PAGE,
+            ),
+            "post": _op(
+                "Record a purchase",
+                ("201", ref("Purchase"), "recorded"),
+                ("400", "401", "403", "404", "409"),
+                body=new_purchase,
             ),
         },
         "/customers/{id}/merge": {
