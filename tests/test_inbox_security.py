@@ -330,3 +330,24 @@ async def test_attachments_download_only_for_the_ticket_team(
                         assert resp.headers["Content-Disposition"].startswith("attachment;")
                         assert resp.headers["Content-Security-Policy"] == "sandbox"
                         assert resp.headers["X-Content-Type-Options"] == "nosniff"
+
+
+async def test_an_expired_session_is_refused(tmp_path: Path, smtp: SmtpSink) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from hub.store import utcnow
+    from hub.store.schema import agent_sessions
+
+    config = make_config(inbox_config(f"sqlite+aiosqlite:///{tmp_path}/h.db", smtp.port))
+    jar = aiohttp.CookieJar(unsafe=True)
+    async with hub_running(config) as hub, aiohttp.ClientSession(cookie_jar=jar) as http:
+        await login(http, hub, "sam")
+        async with hub.store.write() as conn:
+            await conn.execute(
+                update(agent_sessions).values(expires_at=utcnow() - timedelta(seconds=1))
+            )
+        async with http.get(hub_url(hub, "/inbox/"), allow_redirects=False) as resp:
+            assert resp.status == 302
+            assert resp.headers["Location"] == "/inbox/login?next=/inbox/"
