@@ -1,0 +1,15 @@
+"""Telegram: private chats, groups and channels through the Bot API (python-telegram-bot)."""
+
+from connectors.telegram.connector import TelegramConnector
+from connectors.telegram.settings import TelegramConfig
+from hub.connector import ConnectorType
+
+CONNECTOR_TYPE = ConnectorType(
+    name="telegram",
+    config_model=TelegramConfig,
+    create=TelegramConnector,
+    # Chat ids: a private chat's id is its user's id, the identity the hub keeps.
+    sends_to=("telegram",),
+)
+
+__all__ = ["CONNECTOR_TYPE", "TelegramConfig", "TelegramConnector"]

@@ -1,0 +1,133 @@
+"""Long-polling getUpdates, acknowledging an update only after the hub committed it.
+
+getUpdates confirms everything before the offset it is given, so the offset moves past
+an update only once `ingest` returned, and is checkpointed in the hub's storage so
+another process (or this one after a restart) goes on from there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import warnings
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from telegram import Bot
+from telegram.error import Conflict, InvalidToken
+from telegram.warnings import PTBUserWarning
+
+from connectors.telegram.botapi import FloodControl, RedactToken
+from connectors.telegram.settings import TelegramConfig
+from hub.connector import ConnectorAuthError, ConnectorNotReady, HubContext
+
+# We call getUpdates through do_api_request to get raw JSON (see updates.py); PTB warns
+# that a typed method exists, which is the point.
+warnings.filterwarnings("ignore", message=r"Please use 'Bot\.getUpdates'", category=PTBUserWarning)
+
+ALLOWED_UPDATES = ("message", "edited_message", "channel_post", "edited_channel_post")
+OFFSET_KEY = "poll_offset"
+# After a week without updates Telegram may restart update ids at random, so an old
+# offset could skip new updates. Telegram itself still holds what we never confirmed.
+OFFSET_MAX_AGE = timedelta(days=6)
+# Consecutive failures tolerated quietly before the supervisor hears of it.
+QUIET_FAILURES = 3
+MAX_BACKOFF = 60.0
+
+
+class Poller:
+    def __init__(
+        self,
+        bot: Bot,
+        config: TelegramConfig,
+        ctx: HubContext,
+        ingest: Callable[[Any, bytes], Awaitable[str]],
+        flood: FloodControl,
+        redact: RedactToken,
+        failures: int = 0,
+    ) -> None:
+        self.bot = bot
+        self.config = config
+        self.ctx = ctx
+        self.ingest = ingest
+        self.flood = flood
+        self.redact = redact
+        # Carried across restarts by the connector, so a supervisor restart does not
+        # reset the backoff and a lasting failure cannot become a tight loop.
+        self.failures = failures
+        self._rng = random.Random()
+
+    async def run(self) -> None:
+        offset = await self._load_offset()
+        timeout = self.config.polling_timeout_seconds
+        lease_ttl = timeout + self.config.request_timeout_seconds + 10
+        while True:
+            if self.failures:
+                await asyncio.sleep(self._backoff())
+            try:
+                # Telegram allows one getUpdates per bot at a time: one hub process polls.
+                if not await self.ctx.storage.acquire_lease("poll", lease_ttl):
+                    await asyncio.sleep(lease_ttl / 3)
+                    continue
+                batch = await self.flood.call(
+                    self.bot.do_api_request(
+                        "getUpdates",
+                        api_kwargs={
+                            "offset": offset,
+                            "timeout": timeout,
+                            "allowed_updates": list(ALLOWED_UPDATES),
+                        },
+                    )
+                )
+                for raw in batch if isinstance(batch, list) else []:
+                    await self.ingest(raw, json.dumps(raw, ensure_ascii=False).encode())
+                    if isinstance(raw, dict) and isinstance(raw.get("update_id"), int):
+                        offset = raw["update_id"] + 1
+                        await self._save_offset(offset)
+            except asyncio.CancelledError:
+                raise
+            except InvalidToken:
+                self.ctx.report(ConnectorAuthError("Telegram rejected the bot token"))
+                return
+            except Exception as exc:
+                # Network trouble, a 409 from a second poller, the store away: retry from
+                # the same offset, so nothing is skipped and nothing committed is lost.
+                self.failures += 1
+                self.ctx.logger.warning(
+                    "telegram poll failed connector=%s attempt=%s error=%s",
+                    self.config.id,
+                    self.failures,
+                    exc.__class__.__name__,
+                )
+                if self.failures >= QUIET_FAILURES or isinstance(exc, Conflict):
+                    self.ctx.report(ConnectorNotReady(f"polling: {self.redact.describe(exc)}"))
+                continue
+            if self.failures:
+                self.failures = 0
+                self.ctx.report(None)
+
+    async def release(self) -> None:
+        await self.ctx.storage.release_lease("poll")
+
+    def _backoff(self) -> float:
+        ceiling = min(MAX_BACKOFF, 0.5 * 2 ** min(10, self.failures - 1))
+        jittered = ceiling / 2 + self._rng.random() * ceiling / 2
+        return max(jittered, self.flood.quiet_left())
+
+    async def _load_offset(self) -> int | None:
+        saved = await self.ctx.storage.get(OFFSET_KEY)
+        if not isinstance(saved, dict) or not isinstance(saved.get("offset"), int):
+            return None
+        try:
+            at = datetime.fromisoformat(str(saved.get("at")))
+        except ValueError:
+            return None
+        if datetime.now(UTC) - at > OFFSET_MAX_AGE:
+            return None
+        return int(saved["offset"])
+
+    async def _save_offset(self, offset: int) -> None:
+        now = datetime.now(UTC).isoformat()
+        await self.ctx.storage.put(OFFSET_KEY, {"offset": offset, "at": now})
