@@ -1,0 +1,262 @@
+"""The Telegram connector in the real hub, against the loopback fake Bot API: webhook
+security, polling checkpoints, replies through the outbox, flood control, blocked users."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+import pytest
+from sqlalchemy import select
+
+from hub.messages import Address
+from hub.pipeline import enqueue_outbound
+from hub.store import utcnow
+from hub.store.schema import connector_state, customers, identities, outbox, quarantine, tickets
+from hub.supervisor import DISABLED
+from tests import telegram_harness
+from tests.support import hub_url
+from tests.telegram_harness import SECRET, TOKEN, Rig, corpus, eventually, telegram_hub
+
+migrated_sqlite = telegram_harness.migrated_sqlite
+sqlite_url = telegram_harness.sqlite_url
+
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:Please use 'Bot.getUpdates':UserWarning"),
+    pytest.mark.filterwarnings("ignore:Deprecated since version v22.2:DeprecationWarning"),
+]
+
+WEBHOOK = "/channels/tg/webhook"
+
+
+def user_update(update_id: int, **content: Any) -> dict[str, Any]:
+    """A current-format private message from user 555, who speaks Bengali."""
+    user = {"id": 555, "is_bot": False, "first_name": "Rahim", "language_code": "bn"}
+    return {
+        "update_id": update_id,
+        "message": {
+            "message_id": update_id,
+            "date": 1700000000,
+            "from": user,
+            "chat": {"id": 555, "type": "private", "first_name": "Rahim"},
+            **content,
+        },
+    }
+
+
+async def post(rig: Rig, body: bytes, secret: str | None) -> int:
+    headers = {"Content-Type": "application/json"}
+    if secret is not None:
+        headers["X-Telegram-Bot-Api-Secret-Token"] = secret
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(hub_url(rig.hub, WEBHOOK), data=body, headers=headers) as resp,
+    ):
+        return resp.status
+
+
+async def outbox_rows(rig: Rig) -> list[Any]:
+    async with rig.hub.store.read() as conn:
+        return list((await conn.execute(select(outbox).order_by(outbox.c.id))).all())
+
+
+async def test_bad_or_missing_secret_gets_401_and_nothing_is_stored(sqlite_url: str) -> None:
+    body = (telegram_harness.CORPUS / "private" / "text.json").read_bytes()
+    async with telegram_hub(sqlite_url, "webhook") as rig:
+        assert await post(rig, body, "wrong-secret-0123456789") == 401
+        assert await post(rig, body, SECRET[:-1]) == 401
+        assert await post(rig, body, None) == 401
+        assert await rig.inbound() == []
+        async with rig.hub.store.read() as conn:
+            assert (await conn.execute(select(quarantine))).all() == []
+        assert await post(rig, body, SECRET) == 200
+        assert len(await rig.inbound()) == 1
+
+
+async def test_oversized_webhook_body_gets_413(sqlite_url: str) -> None:
+    update = user_update(1, text="x" * 20_000)
+    async with telegram_hub(sqlite_url, "webhook", connector={"max_body_bytes": 16_384}) as rig:
+        assert await rig.api.deliver_webhook(update) == 413
+        assert await rig.inbound() == []
+
+
+async def test_unreadable_update_is_quarantined_and_acknowledged(sqlite_url: str) -> None:
+    async with telegram_hub(sqlite_url, "webhook") as rig:
+        assert await post(rig, b"{not json", SECRET) == 200
+        assert await rig.api.deliver_webhook({"update_id": 77, "message": {"text": "?"}}) == 200
+        async with rig.hub.store.read() as conn:
+            kept = (await conn.execute(select(quarantine).order_by(quarantine.c.id))).all()
+        assert await rig.inbound() == []
+    assert kept[0].raw == b"{not json"
+    assert kept[1].external_id == "123456789:u77"
+    assert "without a chat id" in kept[1].reason
+
+
+async def test_polling_checkpoints_the_offset_and_resumes_from_it(storage_url: str) -> None:
+    async with telegram_hub(storage_url, "polling") as rig:
+        await rig.deliver(corpus("private/text.json"))
+        async with rig.hub.store.read() as conn:
+            saved = (
+                await conn.execute(
+                    select(connector_state.c.value).where(connector_state.c.key == "poll_offset")
+                )
+            ).scalar()
+    assert saved["offset"] == 6
+    # A restarted hub asks Telegram for what comes after the last committed update.
+    async with telegram_hub(storage_url, "polling") as rig:
+        await eventually(lambda: bool(rig.api.sent("getUpdates")), what="the first getUpdates")
+        assert rig.api.sent("getUpdates")[0].params["offset"] == 6
+        await rig.deliver(corpus("private/end.json"))
+        stored = await rig.inbound()
+    assert [m.body_text for m in stored] == ["Hello, I need your Help", "/end"]
+    assert len({m.ticket_id for m in stored}) == 1
+
+
+async def test_agent_reply_goes_to_the_chat_split_at_4096(sqlite_url: str) -> None:
+    paragraphs = [
+        (f"Paragraph {i}: " + "the parcel is on its way. " * 60).strip() for i in range(6)
+    ]
+    reply = "\n\n".join(paragraphs)
+    assert len(reply) > 2 * 4096
+    async with telegram_hub(sqlite_url, "webhook") as rig:
+        await rig.deliver(corpus("private/text.json"))
+        await rig.api.wait_for("sendMessage", 1)  # the acknowledgement
+        (message,) = await rig.inbound()
+        async with rig.hub.store.write() as conn:
+            await enqueue_outbound(
+                rig.hub.store,
+                conn,
+                connector_id="tg",
+                ticket_id=message.ticket_id,
+                customer_id=message.customer_id,
+                to=Address("telegram", "111111"),
+                kind="agent_reply",
+                subject=None,
+                text=reply,
+                html=None,
+                auto_submitted=False,
+                language="en",
+                now=utcnow(),
+            )
+        rig.hub.outbox.wake()
+        sends = (await rig.api.wait_for("sendMessage", 4))[1:]
+        await eventually(
+            lambda: _all_sent(rig), what="the reply marked sent in the outbox", timeout=5
+        )
+        rows = await outbox_rows(rig)
+    assert [c.params["chat_id"] for c in sends] == ["111111"] * 3
+    assert all(len(c.params["text"]) <= 4096 for c in sends)
+    # Two paragraphs fit in a part, three do not: the cuts fall between paragraphs.
+    assert [c.params["text"] for c in sends] == [
+        "\n\n".join(paragraphs[i : i + 2]) for i in (0, 2, 4)
+    ]
+    assert len(rows[1].remote_id.split(",")) == 3
+
+
+async def _all_sent(rig: Rig) -> bool:
+    return all(r.status == "sent" for r in await outbox_rows(rig))
+
+
+async def test_flood_control_retry_after_is_respected(sqlite_url: str) -> None:
+    async with telegram_hub(sqlite_url, "webhook", outbox={"max_attempts": 60}) as rig:
+        rig.api.fail_next("sendMessage", 429, "Too Many Requests: retry after 1", retry_after=1)
+        await rig.deliver(corpus("private/text.json"))
+        first, second = await rig.api.wait_for("sendMessage", 2, timeout=15)
+        await eventually(lambda: _all_sent(rig), what="the acknowledgement sent", timeout=5)
+        (row,) = await outbox_rows(rig)
+    # The outbox retried sooner, but no call reached Telegram before retry_after was up.
+    assert second.at - first.at >= 1.0
+    assert row.status == "sent"
+    assert row.attempts >= 2
+
+
+async def test_blocked_bot_dead_letters_with_a_clear_reason(sqlite_url: str) -> None:
+    async with telegram_hub(sqlite_url, "webhook") as rig:
+        rig.api.blocked_chats.add("111111")
+        await rig.deliver(corpus("private/text.json"))
+
+        async def dead() -> bool:
+            return [r.status for r in await outbox_rows(rig)] == ["dead"]
+
+        await eventually(dead, what="the acknowledgement dead-lettered")
+        (row,) = await outbox_rows(rig)
+        # A blocked chat is not retried.
+        assert len(rig.api.sent("sendMessage")) == 1
+    assert row.attempts == 1
+    assert "RecipientUnreachable" in row.last_error
+    assert "blocked the bot" in row.last_error
+
+
+async def test_rejected_token_disables_the_connector(sqlite_url: str) -> None:
+    wrong = TOKEN.replace("TEST", "GONE")
+    async with telegram_hub(
+        sqlite_url, "polling", connector={"bot_token": wrong}, wait_ready=False
+    ) as rig:
+        status = rig.hub.supervisors["tg"].status
+        await eventually(lambda: status.state == DISABLED, what="the connector disabled")
+    assert "rejected the bot token" in (status.last_error or "")
+    assert wrong.split(":")[1] not in (status.last_error or "")
+
+
+async def test_media_over_the_size_cap_are_not_downloaded(sqlite_url: str) -> None:
+    undeclared = corpus("private/document.json")
+    undeclared["update_id"] = undeclared["message"]["message_id"] = 50
+    del undeclared["message"]["document"]["file_size"]
+    async with telegram_hub(sqlite_url, "webhook", connector={"max_file_bytes": 20}) as rig:
+        # Declared too big: not even asked for.
+        assert await rig.deliver(corpus("private/video.json")) == 200
+        assert rig.api.sent("getFile") == []
+        # Size unknown up front: getFile tells, and the download is skipped.
+        assert await rig.deliver(undeclared) == 200
+        assert [c.params["file_id"] for c in rig.api.sent("getFile")] == ["documentfileid"]
+        assert rig.api.sent("download") == []
+        assert len(await rig.inbound()) == 2
+
+
+async def test_new_customer_is_answered_in_their_telegram_language(sqlite_url: str) -> None:
+    async with telegram_hub(sqlite_url, "webhook") as rig:
+        assert await rig.deliver(user_update(1, text="Hello")) == 200
+        (ack,) = await rig.api.wait_for("sendMessage", 1)
+        async with rig.hub.store.read() as conn:
+            locale = (await conn.execute(select(customers.c.locale))).scalar()
+    assert locale == "bn"
+    assert ack.params["chat_id"] == "555"
+    assert "ধন্যবাদ" in ack.params["text"]
+
+
+async def test_shared_phone_meets_the_customers_email_history(sqlite_url: str) -> None:
+    contact = {"phone_number": "8801712345678", "first_name": "Rahim", "user_id": 555}
+    async with telegram_hub(sqlite_url, "webhook") as rig:
+        form = {"email": "rahim@example.com", "phone": "01712345678", "message": "Order 17?"}
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(hub_url(rig.hub, "/channels/contact/"), json=form) as resp,
+        ):
+            assert resp.status == 201
+        assert await rig.deliver(user_update(2, contact=contact)) == 200
+        async with rig.hub.store.read() as conn:
+            owners = dict(
+                (await conn.execute(select(identities.c.kind, identities.c.customer_id))).all()
+            )
+    assert owners["telegram"] == owners["email"] == owners["phone"]
+
+
+@pytest.mark.xfail(strict=True, reason="core bot stage pending: /start greets, opens no ticket")
+async def test_start_is_greeted_without_opening_a_ticket(sqlite_url: str) -> None:
+    async with telegram_hub(sqlite_url, "webhook") as rig:
+        assert await rig.deliver(corpus("private/start.json")) == 200
+        (greeting,) = await rig.api.wait_for("sendMessage", 1)
+        async with rig.hub.store.read() as conn:
+            opened = (await conn.execute(select(tickets))).all()
+    assert greeting.params["chat_id"] == "111111"
+    assert opened == []
+
+
+@pytest.mark.xfail(strict=True, reason="core bot stage pending: /end closes the ticket")
+async def test_end_closes_the_ticket(sqlite_url: str) -> None:
+    async with telegram_hub(sqlite_url, "webhook") as rig:
+        await rig.deliver(corpus("private/text.json"))
+        await rig.deliver(corpus("private/end.json"))
+        async with rig.hub.store.read() as conn:
+            (ticket,) = (await conn.execute(select(tickets))).all()
+    assert ticket.status == "closed"
