@@ -108,3 +108,17 @@ async def test_cli_adds_agent_with_argon2_hash_and_token(tmp_path: Path) -> None
     assert not await verify_password(row.password_hash, "kim-password-12345")
     assert actor is not None and actor.teams == {"billing"} and actor.role == "agent"
     assert token not in raw
+
+
+def test_the_documented_agents_section_is_valid(tmp_path: Path) -> None:
+    from hub.config import parse_config
+    from tests.support import REGISTRY
+
+    doc = (ROOT / "docs" / "inbox.md").read_text()
+    snippet = doc.split("```yaml\n", 1)[1].split("```", 1)[0]
+    data = inbox_config(f"sqlite+aiosqlite:///{tmp_path}/h.db")
+    del data["agents"]
+    text = yaml.safe_dump(data) + snippet
+    config = parse_config(text, "docs.yaml", REGISTRY, env={"SAM_PASSWORD": "sam-password-1234"})
+    assert [a.username for a in config.agents.accounts] == ["sam", "ada"]
+    assert config.agents.canned_responses[0].team == "support"
