@@ -122,3 +122,18 @@ def test_the_documented_agents_section_is_valid(tmp_path: Path) -> None:
     config = parse_config(text, "docs.yaml", REGISTRY, env={"SAM_PASSWORD": "sam-password-1234"})
     assert [a.username for a in config.agents.accounts] == ["sam", "ada"]
     assert config.agents.canned_responses[0].team == "support"
+
+
+def test_cross_checks_name_unknown_teams() -> None:
+    from hub.agents_config import AgentsConfig, agents_cross_checks
+
+    agents_section = AgentsConfig.model_validate(
+        {
+            "accounts": [{"username": "sam", "name": "Sam", "teams": ["support", "sales"]}],
+            "canned_responses": [{"name": "hi", "body": "Hi", "team": "nope"}],
+        }
+    )
+    assert agents_cross_checks(agents_section, {"support", "billing"}) == [
+        (("agents", "accounts", 0, "teams", 1), "no team 'sales'"),
+        (("agents", "canned_responses", 0, "team"), "no team 'nope'"),
+    ]
