@@ -1,8 +1,10 @@
 #!/bin/sh
-# Installs the Debian packages the test suite drives as real peers, when they are missing.
+# Installs the Debian packages the test suite drives as real peers (Chromium, Dovecot),
+# when they are missing.
 set -eu
 need=""
 [ -x /usr/bin/chromium ] || need="$need chromium"
+[ -x /usr/sbin/dovecot ] || need="$need dovecot-imapd"
 [ -n "$need" ] || exit 0
 if [ "$(id -u)" != 0 ]; then
   echo "missing Debian packages:$need (install them as root: apt-get install$need)" >&2

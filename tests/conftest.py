@@ -8,6 +8,9 @@ import pytest
 
 from tests.support import SmtpSink, pg_available, pg_database
 
+# The throwaway Dovecot server fixtures (`dovecot`, `dovecot_server`).
+pytest_plugins = ("tests.dovecot",)
+
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 async def storage_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
