@@ -14,8 +14,10 @@ import pytest
 
 from connectors.email.bodies import html_to_text, split_reply
 from connectors.email.compose import compose
+from connectors.email.errors import MailParseError, MailUnusable
 from connectors.email.headers import header_text
-from connectors.email.parse import MailParseError, MailUnusable, parse_mail, to_inbound
+from connectors.email.inbound import to_inbound
+from connectors.email.parse import parse_mail
 from hub.cli import main as hub_main
 from hub.messages import Address, OutboundMessage
 from tests.support import ROOT

@@ -11,7 +11,9 @@ import aiohttp
 import pytest
 from sqlalchemy import func, select
 
-from connectors.email.parse import MailParseError, parse_mail, to_inbound
+from connectors.email.errors import MailParseError
+from connectors.email.inbound import to_inbound
+from connectors.email.parse import parse_mail
 from hub.app import Hub
 from hub.store.schema import connector_state, messages, outbox, quarantine
 from tests.dovecot import Dovecot

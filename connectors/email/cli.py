@@ -6,7 +6,8 @@ import argparse
 import json
 import sys
 
-from connectors.email.parse import DEFAULT_MAX_ATTACHMENT_BYTES, MailParseError, parse_mail
+from connectors.email.errors import MailParseError
+from connectors.email.parse import DEFAULT_MAX_ATTACHMENT_BYTES, parse_mail
 
 EXIT_UNPARSEABLE = 1
 

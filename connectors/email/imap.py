@@ -19,6 +19,7 @@ from aiohttp import web
 from pydantic import Field, SecretStr
 
 from connectors.email.cli import add_email_cli
+from connectors.email.errors import MailParseError
 from connectors.email.imap_session import (
     Fetched,
     FolderState,
@@ -26,7 +27,8 @@ from connectors.email.imap_session import (
     ImapSession,
     ImapUnavailable,
 )
-from connectors.email.parse import MailParseError, parse_mail, to_inbound
+from connectors.email.inbound import to_inbound
+from connectors.email.parse import parse_mail
 from hub.connector import (
     ConnectorAuthError,
     ConnectorConfig,

@@ -1,4 +1,4 @@
-"""Raw RFC 822 bytes -> ParsedMail -> InboundMessage. Pure functions: no I/O.
+"""Raw RFC 822 bytes -> ParsedMail. Pure functions: no I/O (inbound.py makes the message).
 
 The body structure follows RFC 8621 §4.1.4 (JMAP's textBody/htmlBody/attachments), the
 algorithm mail clients converge on, so what the hub shows is what a mail client shows.
@@ -17,6 +17,7 @@ from email.policy import default as default_policy
 from typing import Any
 
 from connectors.email.bodies import decode_text, html_to_text, sanitize_html, split_reply
+from connectors.email.errors import MailParseError
 from connectors.email.headers import (
     MailAddress,
     addresses,
@@ -26,20 +27,12 @@ from connectors.email.headers import (
 )
 from connectors.email.loopguard import AutoVerdict, auto_submitted_verdict, bounced_message_ids
 from connectors.email.marker import find_marker
-from hub.messages import Address, Attachment, DroppedAttachment, InboundMessage
+from hub.messages import DroppedAttachment
 
-CHANNEL = "email"
 DEFAULT_MAX_ATTACHMENT_BYTES = 25 * 1024 * 1024
 # Odoo caps the References it considers; so do we, keeping the newest.
 MAX_REFERENCES = 100
-# The messages table holds external ids up to 300 characters.
-MAX_EXTERNAL_ID = 290
-MAX_SUBJECT = 500
 _INLINE_MEDIA = ("image/", "audio/", "video/")
-
-
-class MailParseError(ValueError):
-    """This input cannot become a message; the text says why (it goes to the quarantine)."""
 
 
 @dataclass(frozen=True)
@@ -385,58 +378,3 @@ def _safe(getter: Any) -> Any:
 
 def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-class MailUnusable(MailParseError):
-    """Parsed, but nothing the hub can ticket (no sender to answer or file it under)."""
-
-
-def to_inbound(
-    parsed: ParsedMail, connector_id: str, *, received_at: datetime | None = None
-) -> InboundMessage:
-    """The hub's message for a parsed mail; raises MailUnusable when it has no sender."""
-    if parsed.sender is None or not parsed.sender.address:
-        raise MailUnusable("no sender address: From, Sender and Return-Path are empty or invalid")
-    sender = Address("email", parsed.sender.address, parsed.sender.name)
-    reply = parsed.reply_to[0] if parsed.reply_to else parsed.sender
-    external_id = parsed.message_id or f"sha256:{parsed.raw_sha256}"
-    if len(external_id) > MAX_EXTERNAL_ID:
-        external_id = f"mid-sha256:{hashlib.sha256(external_id.encode()).hexdigest()}"
-    meta: dict[str, Any] = {
-        "message_id": parsed.message_id,
-        "to": [a.as_dict() for a in parsed.to],
-        "cc": [a.as_dict() for a in parsed.cc],
-        "date": parsed.date.isoformat() if parsed.date else None,
-        "attachments": [a.as_dict() for a in parsed.attachments],
-        "size": parsed.size,
-    }
-    if parsed.new_text != parsed.text:
-        meta["full_text"] = parsed.text
-    if parsed.auto.automatic:
-        meta["auto_submitted_reason"] = parsed.auto.reason
-    if parsed.encoding_problems:
-        meta["encoding_problems"] = list(parsed.encoding_problems)
-    subject = parsed.subject
-    if subject and len(subject) > MAX_SUBJECT:
-        subject = subject[: MAX_SUBJECT - 1] + "…"
-    return InboundMessage(
-        channel=CHANNEL,
-        connector_id=connector_id,
-        external_id=external_id,
-        sender=sender,
-        text=parsed.new_text,
-        subject=subject,
-        html=parsed.html,
-        reply_to=Address("email", reply.address or sender.value, reply.name),
-        received_at=received_at,
-        auto_submitted=parsed.auto.automatic,
-        attachments=tuple(
-            Attachment(a.filename, a.content_type, a.content) for a in parsed.attachments
-        ),
-        in_reply_to=parsed.in_reply_to[0] if parsed.in_reply_to else None,
-        references=parsed.references,
-        thread_marker=parsed.thread_marker,
-        bounced_message_ids=parsed.bounced_message_ids,
-        dropped_attachments=parsed.dropped_attachments,
-        meta=meta,
-    )
