@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 from collections.abc import Callable
 from email.message import EmailMessage
 from typing import Any
@@ -15,9 +17,18 @@ from connectors.email.errors import MailParseError
 from connectors.email.inbound import to_inbound
 from connectors.email.parse import parse_mail
 from hub.app import Hub
-from hub.store.schema import connector_state, messages, outbox, quarantine
+from hub.store.schema import connector_state, leases, messages, outbox, quarantine
 from tests.dovecot import Dovecot
-from tests.support import ROOT, SmtpSink, base_config, hub_running, hub_url, make_config
+from tests.support import (
+    ROOT,
+    SmtpSink,
+    base_config,
+    hub_running,
+    hub_url,
+    make_config,
+    pg_available,
+    pg_database,
+)
 
 CORPORA = ROOT.parent / "shared" / "corpora" / "email"
 
@@ -292,3 +303,41 @@ async def test_every_corpus_mail_becomes_a_message_or_a_quarantine_entry(
     # Measured: 49 become messages; the 32 others have no sender address (Dovecot's broken
     # MIME fragments, CPython's headerless parts) or are not mail at all.
     assert outcomes == {"message": 49, "quarantine": 32}
+
+
+async def test_one_mailbox_is_read_by_one_hub_at_a_time(smtp: SmtpSink, dovecot: Dovecot) -> None:
+    problem = await pg_available()
+    if problem is not None:
+        if os.environ.get("CI"):
+            pytest.fail(f"{problem}; CI must run the PostgreSQL tests")
+        pytest.skip(problem)
+    user = dovecot.new_user()
+    async with pg_database() as url:
+        config = imap_config(url, smtp, dovecot, user, lease_seconds=3)
+
+        def holder_is(hub: Hub) -> Callable[[], Any]:
+            async def check() -> bool:
+                async with hub.store.read() as conn:
+                    holder = (
+                        await conn.execute(
+                            select(leases.c.holder).where(leases.c.name == "inbox:mailbox:INBOX")
+                        )
+                    ).scalar()
+                return holder == hub.instance_id
+
+            return check
+
+        async with contextlib.AsyncExitStack() as first_hub, contextlib.AsyncExitStack() as stack:
+            first = await first_hub.enter_async_context(hub_running(config))
+            await wait_until(holder_is(first))
+            second = await stack.enter_async_context(hub_running(config))
+            await wait_until(lambda: _running(second))
+            dovecot.append(user, mail(1))
+            await wait_until(count_at_least(first, 1))
+            assert await holder_is(first)()
+            # The first hub shuts down and lets go: the second takes over and reads on.
+            await first_hub.aclose()
+            await wait_until(holder_is(second), timeout=10)
+            dovecot.append(user, mail(2))
+            await wait_until(count_at_least(second, 2))
+            assert await inbound_count(second) == 2
