@@ -118,7 +118,10 @@ class OutboxWorker:
         while True:
             try:
                 sent_any = await self.run_once()
-            except Exception:
+            except Exception as exc:
+                if _cancelling():
+                    # A cancellation a library turned into another exception: stop anyway.
+                    raise asyncio.CancelledError from exc
                 # Storage trouble (a failover, a full disk) must not stop the hub: what was
                 # claimed keeps its lease and is sent once the store answers again.
                 failures += 1
@@ -128,9 +131,14 @@ class OutboxWorker:
                 await asyncio.sleep(delay)
                 continue
             failures = 0
+            if _cancelling():
+                raise asyncio.CancelledError  # swallowed somewhere in the round
             if not sent_any:
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for loses a cancellation
+                # that arrives as the event is set, and the hub could never shut down.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=self.config.poll_seconds)
+                    async with asyncio.timeout(self.config.poll_seconds):
+                        await self._wake.wait()
                 self._wake.clear()
 
     async def run_once(self) -> bool:
@@ -294,6 +302,12 @@ class OutboxWorker:
             values["next_attempt_at"] = utcnow() + timedelta(seconds=delay)
         async with self.store.write() as conn:
             await conn.execute(update(outbox).where(outbox.c.id == row_id).values(**values))
+
+
+def _cancelling() -> bool:
+    """True once someone asked this task to stop, even if the CancelledError got lost."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 async def list_entries(store: Store, *, dead: bool = False, limit: int = 100) -> list[OutboxEntry]:
