@@ -262,6 +262,8 @@
       li.classList.remove("hc-pending");
       var n = li.querySelector(".hc-note");
       if (n) li.removeChild(n);
+      var at = new Date().toISOString();
+      add(li, el("time", { datetime: at, class: "hc-time" }, timeText(at)));
       state.rendered[f.message] = li;
     },
     message: function (f) {
