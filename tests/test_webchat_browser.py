@@ -1,0 +1,117 @@
+"""The chat widget in a real browser (Debian's Chromium): keyboard, markup shown as text,
+live agent replies, history after a reload."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from hub.store.schema import messages
+from tests.support import hub_running, hub_url
+from tests.webchat_support import chat_config, queue_agent_reply
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+# Each would set window.__pwned and open a dialog if it ever ran.
+MARKUP = [
+    '<img src=x onerror="window.__pwned=1;alert(1)">',
+    "<script>window.__pwned=2;alert(2)</script>",
+]
+AGENT = '<img src=x onerror="window.__pwned=3;alert(3)"> Your kurta ships tomorrow.'
+
+pytestmark = pytest.mark.skipif(
+    shutil.which(CHROMIUM) is None,
+    reason="Debian's chromium is not installed (make test installs it: scripts/system-deps.sh)",
+)
+
+
+async def test_widget_shows_markup_as_text_gets_replies_live_and_keeps_history(
+    tmp_path: Path,
+) -> None:
+    from playwright.async_api import Dialog, async_playwright, expect
+
+    dialogs: list[str] = []
+
+    async def refuse(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        await dialog.dismiss()
+
+    async with hub_running(chat_config(tmp_path)) as hub, async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = await browser.new_page(locale="bn-BD")
+            page.on("dialog", refuse)
+            await page.goto(hub_url(hub, "/channels/chat/"))
+
+            # Keyboard only: focus the button, Enter opens the panel and focuses the message.
+            toggle = page.get_by_role("button", name="Chat with us")
+            await toggle.focus()
+            await page.keyboard.press("Enter")
+            log = page.get_by_role("log", name="Conversation")
+            assert await log.get_attribute("aria-live") == "polite"
+            # The new visitor's /start opened a ticket; its acknowledgement arrives live.
+            await expect(log.locator(".hc-out")).to_have_count(1)
+            acknowledgement = await log.locator(".hc-out .hc-text").inner_text()
+            for text in MARKUP:
+                await page.keyboard.type(text)
+                await page.keyboard.press("Enter")
+            sent = log.locator(".hc-in:not(.hc-pending) .hc-text")
+            await expect(sent).to_have_text(MARKUP)
+
+            await page.get_by_role("button", name="Talk to a person").click()
+            await expect(sent).to_have_count(3)
+            cookie = next(c for c in await page.context.cookies() if c["name"] == "hubchat_chat")
+            visitor = cookie["value"].split(".")[0]
+            async with hub.store.read() as conn:
+                rows: list[Any] = (
+                    await conn.execute(
+                        select(messages.c.ticket_id, messages.c.body_text, messages.c.meta)
+                        .where(messages.c.direction == "in")
+                        .order_by(messages.c.id)
+                    )
+                ).all()
+            await queue_agent_reply(hub, visitor, AGENT, rows[0].ticket_id)
+            await expect(log.locator(".hc-out .hc-text").last).to_have_text(AGENT)
+            await page.screenshot(path=str(tmp_path / "chat-live.png"))
+            await page.keyboard.press("Escape")
+            await expect(toggle).to_be_focused()
+
+            # A reload keeps the conversation; a reply while the panel is closed is counted.
+            await page.reload()
+            await queue_agent_reply(hub, visitor, "Anything else?", rows[0].ticket_id)
+            await expect(page.locator(".hc-badge")).to_have_text("1")
+            await page.get_by_role("button", name="Chat with us").click()
+            history = page.get_by_role("log").locator(".hc-text")
+            await expect(history).to_have_text(
+                [
+                    acknowledgement,
+                    *MARKUP,
+                    "I would like to talk to a person.",
+                    AGENT,
+                    "Anything else?",
+                ]
+            )
+            assert await page.locator(".hc-log img, .hc-log script").count() == 0
+            pwned = await page.evaluate("window.__pwned")
+        finally:
+            await browser.close()
+
+    assert dialogs == [] and pwned is None
+    assert [(r.body_text, r.meta) for r in rows] == [
+        ("/start", {"command": "start"}),
+        (MARKUP[0], {}),
+        (MARKUP[1], {}),
+        ("I would like to talk to a person.", {"command": "human"}),
+    ]
