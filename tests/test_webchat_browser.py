@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from hub.store.schema import messages
-from tests.support import hub_running, hub_url
+from tests.support import free_port, hub_running, hub_url
 from tests.webchat_support import chat_config, queue_agent_reply
 
 CHROMIUM = "/usr/bin/chromium"
@@ -115,3 +115,43 @@ async def test_widget_shows_markup_as_text_gets_replies_live_and_keeps_history(
         (MARKUP[1], {}),
         ("I would like to talk to a person.", {"command": "human"}),
     ]
+
+
+async def test_widget_reconnects_after_a_hub_restart_and_sends_what_was_typed_meanwhile(
+    tmp_path: Path,
+) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    config = chat_config(tmp_path, port=free_port())
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = await browser.new_page()
+            async with hub_running(config) as hub:
+                await page.goto(hub_url(hub, "/channels/chat/"))
+                await page.get_by_role("button", name="Chat with us").click()
+                log = page.get_by_role("log")
+                await expect(log.locator(".hc-out")).to_have_count(1)
+            # The hub is down: the widget says so and keeps what the visitor types.
+            status = page.locator(".hc-status")
+            await expect(status).to_have_text("Connection lost. Reconnecting…")
+            await page.get_by_label("Your message").fill("Are you still there?")
+            await page.keyboard.press("Enter")
+            await expect(log.locator(".hc-pending")).to_have_count(1)
+            async with hub_running(config) as hub:
+                # Backoff: the widget tries again (within seconds) and sends it once.
+                await expect(log.locator(".hc-pending")).to_have_count(0, timeout=15_000)
+                await expect(status).to_be_empty()
+                async with hub.store.read() as conn:
+                    texts = (
+                        (
+                            await conn.execute(
+                                select(messages.c.body_text).where(messages.c.direction == "in")
+                            )
+                        )
+                        .scalars()
+                        .all()
+                    )
+        finally:
+            await browser.close()
+    assert texts == ["/start", "Are you still there?"]

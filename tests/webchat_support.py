@@ -25,9 +25,11 @@ ORIGIN = "https://shop.example"
 _ids = itertools.count(1)
 
 
-def chat_config(tmp_path: Path, **chat: Any) -> Config:
+def chat_config(tmp_path: Path, port: int = 0, **chat: Any) -> Config:
     """Only the web chat (`chat`); it answers itself, so acknowledgements come back live."""
     data = base_config(f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}")
+    if port:
+        data["web"] = {**data["web"], "port": port, "public_url": f"http://127.0.0.1:{port}"}
     data["connectors"] = [
         {"id": "chat", "type": "webchat", "allowed_origins": [ORIGIN], **chat},
     ]
