@@ -1,9 +1,13 @@
-"""Queuing an outgoing message: recorded on its ticket and in the outbox, in one transaction."""
+"""Queuing outgoing messages: recorded on their ticket and in the outbox, in the caller's
+transaction, so a reply exists exactly when the change that caused it does."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -12,85 +16,113 @@ from hub.store import Store
 from hub.store.schema import messages, outbox
 
 
-async def enqueue_outbound(
-    store: Store,
-    conn: AsyncConnection,
-    *,
-    connector_id: str,
-    ticket_id: int | None,
-    customer_id: int | None,
-    to: Address,
-    kind: str,
-    subject: str | None,
-    text: str,
-    html: str | None,
-    auto_submitted: bool,
-    language: str | None,
-    now: datetime,
-    in_reply_to: str | None = None,
-    references: tuple[str, ...] = (),
-    consent_channel: str | None = None,
-    list_unsubscribe: str | None = None,
-    idempotency_key: str | None = None,
-) -> int:
-    """Record an outgoing message and queue it, in the caller's transaction; the outbox id.
+@dataclass(frozen=True)
+class Outbound:
+    """One outgoing message to record on its ticket and queue.
 
     `consent_channel` makes the send depend on the customer's consent on that channel at
     send time. `idempotency_key` defaults to a fresh one; callers with a natural key (a
     greeting's customer, occasion and year) pass it so the database refuses a second row.
     """
-    key = idempotency_key or uuid.uuid4().hex
+
+    connector_id: str
+    ticket_id: int | None
+    customer_id: int | None
+    to: Address
+    kind: str
+    subject: str | None
+    text: str
+    html: str | None
+    auto_submitted: bool
+    language: str | None
+    in_reply_to: str | None = None
+    references: tuple[str, ...] = ()
+    consent_channel: str | None = None
+    list_unsubscribe: str | None = None
+    idempotency_key: str | None = None
+
+
+async def enqueue_outbound(
+    store: Store, conn: AsyncConnection, *, now: datetime, **fields: Any
+) -> int:
+    """Queue one message (the fields of `Outbound`); returns its outbox id."""
+    out = Outbound(**fields)
+    key = out.idempotency_key or uuid.uuid4().hex
     message_id = (
-        await conn.execute(
-            messages.insert()
-            .values(
-                channel=connector_id,
-                external_id=f"out:{key}",
-                connector_id=connector_id,
-                direction="out",
-                ticket_id=ticket_id,
-                customer_id=customer_id,
-                sender=None,
-                subject=subject,
-                body_text=text,
-                body_html=html,
-                language=language,
-                auto_submitted=auto_submitted,
-                meta={"kind": kind, "to": to.value},
-                received_at=now,
-                created_at=now,
-            )
-            .returning(messages.c.id)
-        )
+        await conn.execute(messages.insert().returning(messages.c.id), _message_row(out, key, now))
     ).scalar_one()
     return int(
         (
             await conn.execute(
-                outbox.insert()
-                .values(
-                    connector_id=connector_id,
-                    ticket_id=ticket_id,
-                    message_id=message_id,
-                    idempotency_key=key,
-                    kind=kind,
-                    recipient_kind=to.kind,
-                    recipient=to.value,
-                    recipient_name=to.display_name,
-                    subject=subject,
-                    body_text=text,
-                    body_html=html,
-                    auto_submitted=auto_submitted,
-                    in_reply_to=in_reply_to,
-                    references=list(references),
-                    status="pending",
-                    attempts=0,
-                    next_attempt_at=now,
-                    created_at=now,
-                    customer_id=customer_id,
-                    consent_channel=consent_channel,
-                    list_unsubscribe=list_unsubscribe,
-                )
-                .returning(outbox.c.id)
+                outbox.insert().returning(outbox.c.id), _outbox_row(out, key, message_id, now)
             )
         ).scalar_one()
     )
+
+
+async def enqueue_outbound_many(
+    store: Store, conn: AsyncConnection, items: Sequence[Outbound], *, now: datetime
+) -> None:
+    """`enqueue_outbound` for many messages, with two statements in all."""
+    if not items:
+        return
+    keys = [out.idempotency_key or uuid.uuid4().hex for out in items]
+    result = await conn.execute(
+        messages.insert().returning(messages.c.id, messages.c.external_id),
+        [_message_row(out, key, now) for out, key in zip(items, keys, strict=True)],
+    )
+    # Matched by external_id (unique), not by position: RETURNING order is not promised.
+    ids = {r.external_id: r.id for r in result}
+    await conn.execute(
+        outbox.insert(),
+        [
+            _outbox_row(out, key, ids[f"out:{key}"], now)
+            for out, key in zip(items, keys, strict=True)
+        ],
+    )
+
+
+def _message_row(out: Outbound, key: str, now: datetime) -> dict[str, Any]:
+    return {
+        "channel": out.connector_id,
+        "external_id": f"out:{key}",
+        "connector_id": out.connector_id,
+        "direction": "out",
+        "ticket_id": out.ticket_id,
+        "customer_id": out.customer_id,
+        "sender": None,
+        "subject": out.subject,
+        "body_text": out.text,
+        "body_html": out.html,
+        "language": out.language,
+        "auto_submitted": out.auto_submitted,
+        "meta": {"kind": out.kind, "to": out.to.value},
+        "received_at": now,
+        "created_at": now,
+    }
+
+
+def _outbox_row(out: Outbound, key: str, message_id: int, now: datetime) -> dict[str, Any]:
+    return {
+        "connector_id": out.connector_id,
+        "ticket_id": out.ticket_id,
+        "message_id": message_id,
+        "idempotency_key": key,
+        "kind": out.kind,
+        "recipient_kind": out.to.kind,
+        "recipient": out.to.value,
+        "recipient_name": out.to.display_name,
+        "subject": out.subject,
+        "body_text": out.text,
+        "body_html": out.html,
+        "auto_submitted": out.auto_submitted,
+        "in_reply_to": out.in_reply_to,
+        "references": list(out.references),
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+        "customer_id": out.customer_id,
+        "consent_channel": out.consent_channel,
+        "list_unsubscribe": out.list_unsubscribe,
+    }

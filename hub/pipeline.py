@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,10 +28,11 @@ from hub.identity import normalize_address
 from hub.language import detect_locale
 from hub.messages import Address, InboundMessage, SubmitResult
 from hub.metrics import Metrics
+from hub.outbound import Outbound, enqueue_outbound_many
 from hub.replies import Replies
 from hub.routing import RouteInput, Router
 from hub.store import Store, utcnow
-from hub.store.schema import messages, outbox
+from hub.store.schema import messages
 from hub.tickets import (
     Ticket,
     TicketRequest,
@@ -451,133 +451,6 @@ class Pipeline:
             auto_submitted=True,
             language=rendered.locale,
         )
-
-
-@dataclass(frozen=True)
-class Outbound:
-    """One outgoing message to record on its ticket and queue."""
-
-    connector_id: str
-    ticket_id: int | None
-    customer_id: int | None
-    to: Address
-    kind: str
-    subject: str | None
-    text: str
-    html: str | None
-    auto_submitted: bool
-    language: str | None
-    in_reply_to: str | None = None
-    references: tuple[str, ...] = ()
-
-
-async def enqueue_outbound(
-    store: Store,
-    conn: AsyncConnection,
-    *,
-    connector_id: str,
-    ticket_id: int | None,
-    customer_id: int | None,
-    to: Address,
-    kind: str,
-    subject: str | None,
-    text: str,
-    html: str | None,
-    auto_submitted: bool,
-    language: str | None,
-    now: datetime,
-    in_reply_to: str | None = None,
-    references: tuple[str, ...] = (),
-) -> int:
-    """Record an outgoing message on its ticket and queue it, in the caller's transaction."""
-    out = Outbound(
-        connector_id=connector_id,
-        ticket_id=ticket_id,
-        customer_id=customer_id,
-        to=to,
-        kind=kind,
-        subject=subject,
-        text=text,
-        html=html,
-        auto_submitted=auto_submitted,
-        language=language,
-        in_reply_to=in_reply_to,
-        references=references,
-    )
-    key = uuid.uuid4().hex
-    message_id = (
-        await conn.execute(messages.insert().returning(messages.c.id), _outbound_row(out, key, now))
-    ).scalar_one()
-    return (
-        await conn.execute(
-            outbox.insert().returning(outbox.c.id), _outbox_row(out, key, message_id, now)
-        )
-    ).scalar_one()
-
-
-async def enqueue_outbound_many(
-    store: Store, conn: AsyncConnection, items: Sequence[Outbound], *, now: datetime
-) -> None:
-    """`enqueue_outbound` for many messages, with two statements in all."""
-    if not items:
-        return
-    keys = [uuid.uuid4().hex for _ in items]
-    result = await conn.execute(
-        messages.insert().returning(messages.c.id, messages.c.external_id),
-        [_outbound_row(out, key, now) for out, key in zip(items, keys, strict=True)],
-    )
-    # Matched by external_id (unique), not by position: RETURNING order is not promised.
-    ids = {r.external_id: r.id for r in result}
-    await conn.execute(
-        outbox.insert(),
-        [
-            _outbox_row(out, key, ids[f"out:{key}"], now)
-            for out, key in zip(items, keys, strict=True)
-        ],
-    )
-
-
-def _outbound_row(out: Outbound, key: str, now: datetime) -> dict[str, Any]:
-    return {
-        "channel": out.connector_id,
-        "external_id": f"out:{key}",
-        "connector_id": out.connector_id,
-        "direction": "out",
-        "ticket_id": out.ticket_id,
-        "customer_id": out.customer_id,
-        "sender": None,
-        "subject": out.subject,
-        "body_text": out.text,
-        "body_html": out.html,
-        "language": out.language,
-        "auto_submitted": out.auto_submitted,
-        "meta": {"kind": out.kind, "to": out.to.value},
-        "received_at": now,
-        "created_at": now,
-    }
-
-
-def _outbox_row(out: Outbound, key: str, message_id: int, now: datetime) -> dict[str, Any]:
-    return {
-        "connector_id": out.connector_id,
-        "ticket_id": out.ticket_id,
-        "message_id": message_id,
-        "idempotency_key": key,
-        "kind": out.kind,
-        "recipient_kind": out.to.kind,
-        "recipient": out.to.value,
-        "recipient_name": out.to.display_name,
-        "subject": out.subject,
-        "body_text": out.text,
-        "body_html": out.html,
-        "auto_submitted": out.auto_submitted,
-        "in_reply_to": out.in_reply_to,
-        "references": list(out.references),
-        "status": "pending",
-        "attempts": 0,
-        "next_attempt_at": now,
-        "created_at": now,
-    }
 
 
 def _inbound_row(msg: InboundMessage, sender: Address, now: datetime) -> dict[str, Any]:

@@ -17,7 +17,8 @@ from hub.agents import Actor, agent_usernames
 from hub.config import Config
 from hub.connector import ConnectorRegistry
 from hub.messages import Address
-from hub.pipeline import ReplyRoute, enqueue_outbound
+from hub.outbound import enqueue_outbound
+from hub.pipeline import ReplyRoute
 from hub.store import Store, utcnow
 from hub.store.schema import customers, identities, messages, outbox, ticket_notes, tickets
 from hub.tickets import OPEN_STATUSES, open_key, ticket_ref
