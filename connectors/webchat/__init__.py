@@ -5,9 +5,10 @@ cookie of the embedding site. Trade-off: that cookie is set and read by the widg
 script, so it cannot be HttpOnly, and a script injected into the shop's page could read it
 and with it the visitor's conversation; it cannot be forged or turned into another
 visitor's, since the hub checks its HMAC. It lives on the shop's site rather than the hub's
-because browsers increasingly block third-party cookies, and a hub cookie sent cross-site
-would need SameSite=None (and so Secure, https). The widget marks its cookie SameSite=None;
-Secure when the hub's public URL and the page are https, else SameSite=Lax.
+because browsers block or partition third-party cookies. The widget marks its cookie
+SameSite=None; Secure when the hub's public URL and the page are https, so it still works
+when the shop's page is itself framed by another site (the shop's server is sent a cookie it
+ignores), else SameSite=Lax.
 """
 
 from connectors.webchat.connector import WebChatConnector
