@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-import subprocess
+import asyncio
+import contextlib
+import io
 import sys
 from pathlib import Path
 
@@ -12,6 +14,7 @@ from sqlalchemy import select
 
 from hub.agent_auth import token_actor
 from hub.agents import verify_password
+from hub.cli import main
 from hub.config import ConfigError
 from hub.login_throttle import LoginThrottle
 from hub.store import Store
@@ -70,44 +73,55 @@ def test_bad_agents_config_names_the_key(agents_section: dict, needle: str, tmp_
     assert needle in str(err.value)
 
 
-def _hub_cli(config: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "hub", *args, "--config", str(config)],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=60,
-    )
+def _hub_cli(
+    config: Path, *args: str, stdin: str = "", monkeypatch: pytest.MonkeyPatch
+) -> tuple[int, str, str]:
+    """`hub ...` in this process (no interpreter start-up): (exit status, stdout, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        status = main([*args, "--config", str(config)])
+    return status, out.getvalue(), err.getvalue()
 
 
-async def test_cli_adds_agent_with_argon2_hash_and_token(tmp_path: Path) -> None:
+def test_cli_adds_agent_with_argon2_hash_and_token(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path}/h.db"
     config = tmp_path / "hub.yaml"
     config.write_text(yaml.safe_dump(inbox_config(url)))
-    added = _hub_cli(
+    status, _, err = _hub_cli(
         config, "agents", "add", "kim", "--name", "Kim", "--team", "billing",
-        stdin="kim-password-1234\n",
+        stdin="kim-password-1234\n", monkeypatch=monkeypatch,
     )  # fmt: skip
-    assert added.returncode == 0, added.stderr
-    bad_team = _hub_cli(
-        config, "agents", "add", "lee", "--name", "Lee", "--team", "nope", stdin="x" * 12
-    )
-    assert bad_team.returncode == 2 and "no team 'nope'" in bad_team.stderr
-    token = _hub_cli(config, "agents", "token", "kim").stdout.strip()
-    store = Store(url)
-    try:
-        async with store.read() as conn:
-            row = (await conn.execute(select(agents).where(agents.c.username == "kim"))).one()
-            actor = await token_actor(conn, token)
-            raw = (await conn.exec_driver_sql("SELECT token_hash FROM agent_tokens")).scalar()
-    finally:
-        await store.close()
-    assert row.password_hash.startswith("$argon2id$") and "kim-password" not in row.password_hash
-    assert await verify_password(row.password_hash, "kim-password-1234")
-    assert not await verify_password(row.password_hash, "kim-password-12345")
-    assert actor is not None and actor.teams == {"billing"} and actor.role == "agent"
-    assert token not in raw
+    assert status == 0, err
+    status, _, err = _hub_cli(
+        config, "agents", "add", "lee", "--name", "Lee", "--team", "nope",
+        stdin="x" * 12, monkeypatch=monkeypatch,
+    )  # fmt: skip
+    assert status == 2 and "no team 'nope'" in err
+    token = _hub_cli(config, "agents", "token", "kim", monkeypatch=monkeypatch)[1].strip()
+    listed = _hub_cli(config, "agents", "list", monkeypatch=monkeypatch)[1]
+    assert "kim" in listed and "teams=billing" in listed
+
+    async def check() -> None:
+        store = Store(url)
+        try:
+            async with store.read() as conn:
+                row = (await conn.execute(select(agents).where(agents.c.username == "kim"))).one()
+                actor = await token_actor(conn, token)
+                raw = (await conn.exec_driver_sql("SELECT token_hash FROM agent_tokens")).scalar()
+        finally:
+            await store.close()
+        assert (
+            row.password_hash.startswith("$argon2id$") and "kim-password" not in row.password_hash
+        )
+        assert await verify_password(row.password_hash, "kim-password-1234")
+        assert not await verify_password(row.password_hash, "kim-password-12345")
+        assert actor is not None and actor.teams == {"billing"} and actor.role == "agent"
+        assert token not in raw
+
+    asyncio.run(check())
 
 
 def test_the_documented_agents_section_is_valid(tmp_path: Path) -> None:
