@@ -67,6 +67,12 @@ async def test_replies_notes_and_reopening(storage_url: str, smtp: SmtpSink) -> 
         async with hub.store.read() as conn:
             keys = dict((await conn.execute(select(tickets.c.id, tickets.c.open_key))).all())
         assert keys[tid] is not None and keys[int(again[2:])] is None
+        # The ticket page lists the customer's other tickets.
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as agent:
+            await login(agent, hub, "sam")
+            async with agent.get(hub_url(hub, f"/inbox/tickets/{tid}")) as resp:
+                page = await resp.text()
+        assert f'<a href="/inbox/tickets/{again[2:]}">{again}</a>' in page
 
 
 async def test_send_later_waits_and_can_be_cancelled(tmp_path: Path, smtp: SmtpSink) -> None:

@@ -27,7 +27,7 @@ from hub.ticket_actions import (
     ticket_for,
     update_ticket,
 )
-from hub.ticket_queries import conversation, load_ticket
+from hub.ticket_queries import TicketFilter, conversation, list_tickets, load_ticket
 from hub.tickets import STATUSES, ticket_ref
 from hub.web.inbox.auth import hub_of, session_of
 from hub.web.inbox.pages import PREFIX, render, see_other
@@ -74,6 +74,12 @@ async def ticket_page(request: web.Request) -> web.Response:
             )
         ).all()
         assignees = await agent_usernames(conn, ticket.team_id)
+        others = await list_tickets(
+            conn,
+            actor,
+            TicketFilter(customer_id=ticket.customer_id, limit=20),
+            hub.config.hub.phone_region,
+        )
         customer_zone = (
             await conn.execute(
                 select(customers.c.timezone).where(customers.c.id == ticket.customer_id)
@@ -121,6 +127,7 @@ async def ticket_page(request: web.Request) -> web.Response:
             "statuses": STATUSES,
             "priorities": PRIORITIES,
             "canned": canned,
+            "other_tickets": [t for t in others if t["id"] != ticket_id],
             "customer_zone": customer_zone,
             "senders": sorted(c for c, k in address_kinds(hub.config, hub.registry).items() if k),
             "chosen": chosen,
