@@ -243,6 +243,7 @@ class WebChatConnector:
             if kind == "message":
                 return await self._message(sock, data, language)
             if kind == "identify":
+                self._rate_limit(sock, None)
                 contact = protocol.parse_contact(
                     data, self.ctx.normalize_email, self.ctx.normalize_phone
                 )
@@ -311,7 +312,7 @@ class WebChatConnector:
             "duplicate": result.duplicate,
         }
 
-    def _rate_limit(self, sock: Socket, client_id: str) -> None:
+    def _rate_limit(self, sock: Socket, client_id: str | None) -> None:
         wait = self.visitor_limits.take(sock.visitor)
         if wait == 0:
             wait = self.ip_limits.take(sock.ip)
