@@ -52,6 +52,12 @@ class Hub:
             self.metrics,
             self._reply_routes(),
             on_outbox=lambda: self.outbox.wake(),
+            explicit_threading=frozenset(
+                c.id
+                for c in config.connectors
+                if (t := registry.get(c.type)) is not None and t.threads_by == "reference"
+            ),
+            secret=lambda: self.secret,
         )
         for cfg in config.connectors:
             ctype = registry.get(cfg.type)

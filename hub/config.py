@@ -150,6 +150,10 @@ class RepliesConfig(_Strict):
     acknowledge_new_tickets: bool = True
     acknowledgement_template: str = "acknowledgement"
     signature: str = "The support team"
+    # At most this many acknowledgements to one address per window: two auto-responders
+    # answering each other stop here.
+    max_auto_replies_per_recipient: int = Field(default=5, ge=1, le=1000)
+    auto_reply_window_minutes: float = Field(default=60.0, gt=0)
 
 
 class OutboxConfig(_Strict):

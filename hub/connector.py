@@ -149,6 +149,9 @@ class ConnectorType:
     # The identity kinds this type delivers to ("email"): proactive messages (greetings)
     # find their connector by the customer's channel.
     sends_to: tuple[str, ...] = ()
+    # "conversation": messages thread onto the customer's open ticket on the channel (chat,
+    # forms). "reference": only onto the ticket their hints name, else a new one (email).
+    threads_by: str = "conversation"
     # Adds the connector's own `hub <name> ...` commands to the CLI (e.g. `hub email parse`).
     add_cli: Callable[[argparse._SubParsersAction], None] | None = None  # type: ignore[type-arg]
 

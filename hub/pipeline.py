@@ -5,13 +5,15 @@ transaction per message, committed in groups so a burst costs one disk flush per
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -20,8 +22,8 @@ from hub.connector import IngestUnavailable
 from hub.customers import (
     Customer,
     CustomerRequest,
+    IdentityRace,
     NewCustomer,
-    resolve_customer,
     resolve_customers,
 )
 from hub.identity import normalize_address
@@ -32,18 +34,25 @@ from hub.outbound import Outbound, enqueue_outbound_many
 from hub.replies import Replies
 from hub.routing import RouteInput, Router
 from hub.store import Store, utcnow
-from hub.store.schema import messages
+from hub.store.schema import attachments, messages, outbox
+from hub.thread_match import ThreadHints, match_thread, subject_ticket_ids
 from hub.tickets import (
     Ticket,
+    TicketRace,
     TicketRequest,
-    find_or_open_ticket,
     find_or_open_tickets,
+    load_ticket,
+    open_ticket,
     ticket_ref,
+    touch_ticket,
 )
 
 log = logging.getLogger("hub.pipeline")
 
 MAX_TEXT_CHARS = 200_000
+# A message that keeps losing races to other processes is refused (the sender retries).
+RACE_RETRIES = 5
+_MSGID_LOCAL = re.compile(r"^<([^@<>\s]+)@[^<>\s]+>$")
 
 
 class InvalidMessage(ValueError):
@@ -70,6 +79,9 @@ class Pipeline:
         metrics: Metrics,
         reply_routes: dict[str, ReplyRoute],
         on_outbox: Callable[[], None] = lambda: None,
+        *,
+        explicit_threading: frozenset[str] = frozenset(),
+        secret: Callable[[], bytes] = lambda: b"",
     ) -> None:
         self.store = store
         self.config = config
@@ -78,6 +90,10 @@ class Pipeline:
         self.metrics = metrics
         self.reply_routes = reply_routes
         self.on_outbox = on_outbox
+        # Connectors (email) whose messages open a new ticket unless they name one.
+        self.explicit_threading = explicit_threading
+        # The hub's signing key, for thread markers; loaded at start, so a function.
+        self.secret = secret
         self.team_names = {t.id: t.name for t in config.teams}
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
         self._max_batch = config.ingest.max_batch
@@ -127,22 +143,28 @@ class Pipeline:
         self._succeed(live, results)
 
     async def _commit_alone(self, p: _Pending) -> None:
-        try:
-            async with self.store.write() as conn:
-                results: list[SubmitResult | Exception] = [
-                    await self._ingest(conn, p.msg, utcnow())
-                ]
-        except InvalidMessage as exc:
-            self._fail([p], exc)
-        except (OperationalError, DBAPIError, OSError) as exc:
-            log.error("ingest failed: storage error=%s", exc.__class__.__name__)
-            self._fail([p], IngestUnavailable(f"storage unavailable: {exc.__class__.__name__}"))
-        except Exception as exc:
-            log.exception("ingest failed channel=%s", p.msg.channel)
-            self.metrics.errors.labels(where="ingest").inc()
-            self._fail([p], exc)
-        else:
-            self._succeed([p], results)
+        for attempt in range(RACE_RETRIES):
+            try:
+                results = await self._transaction([p])
+            except (IdentityRace, TicketRace):
+                # Another process committed the same person or ticket meanwhile; a new
+                # transaction sees it.
+                if attempt + 1 < RACE_RETRIES:
+                    continue
+                self._fail([p], IngestUnavailable("storage busy: please retry"))
+            except InvalidMessage as exc:
+                self._fail([p], exc)
+            except (OperationalError, DBAPIError, OSError) as exc:
+                log.error("ingest failed: storage error=%s", exc.__class__.__name__)
+                why = f"storage unavailable: {exc.__class__.__name__}"
+                self._fail([p], IngestUnavailable(why))
+            except Exception as exc:
+                log.exception("ingest failed channel=%s", p.msg.channel)
+                self.metrics.errors.labels(where="ingest").inc()
+                self._fail([p], exc)
+            else:
+                self._succeed([p], results)
+            return
 
     async def _transaction(self, batch: list[_Pending]) -> list[SubmitResult | Exception]:
         async with self.store.write() as conn:
@@ -233,37 +255,37 @@ class Pipeline:
                 )
                 for (i, _, _), customer in zip(fresh, found, strict=True)
             ]
-            threads = await find_or_open_tickets(
-                self.store,
+            requests = [
+                TicketRequest(
+                    customer_id=customer.id,
+                    channel=msgs[i].channel,
+                    connector_id=msgs[i].connector_id,
+                    subject=msgs[i].subject,
+                    route=route,
+                )
+                for (i, _, _), customer, route in zip(fresh, found, routes, strict=True)
+            ]
+            threads = await self._tickets(
                 conn,
-                [
-                    TicketRequest(
-                        customer_id=customer.id,
-                        channel=msgs[i].channel,
-                        connector_id=msgs[i].connector_id,
-                        subject=msgs[i].subject,
-                        route=route,
-                    )
-                    for (i, _, _), customer, route in zip(fresh, found, routes, strict=True)
-                ],
+                [msgs[i] for i, _, _ in fresh],
+                [m for _, _, m in fresh],
+                requests,
                 now,
                 new_customers={customer.id for customer, created in resolved if created},
             )
-            await conn.execute(
-                update(messages)
-                .where(messages.c.id == bindparam("message_id"))
-                .values(ticket_id=bindparam("ticket_id"), customer_id=bindparam("customer_id")),
-                [
-                    {"message_id": message_id, "ticket_id": ticket.id, "customer_id": customer.id}
-                    for (_, _, message_id), customer, (ticket, _) in zip(
-                        fresh, found, threads, strict=True
-                    )
-                ],
+            await self._store_attachments(
+                conn, [(msgs[i], message_id) for i, _, message_id in fresh], now
             )
-            acks = [
-                self._acknowledgement(msgs[i], customer, ticket, now, normalize)
+            await self._record_bounces(conn, [msgs[i] for i, _, _ in fresh], now)
+            wanted = [
+                (msgs[i], customer, ticket)
                 for (i, _, _), customer, (ticket, opened) in zip(fresh, found, threads, strict=True)
                 if opened and self._should_acknowledge(msgs[i])
+            ]
+            allowed = await self._within_breaker(conn, wanted, now, normalize)
+            acks = [
+                self._acknowledgement(msg, customer, ticket, now, normalize)
+                for msg, customer, ticket in allowed
             ]
             await enqueue_outbound_many(self.store, conn, acks, now=now)
             for (i, _, message_id), customer, (ticket, _) in zip(
@@ -296,75 +318,172 @@ class Pipeline:
 
         return normalize
 
-    async def _ingest(
-        self, conn: AsyncConnection, msg: InboundMessage, now: datetime
-    ) -> SubmitResult:
-        region = self.config.hub.phone_region
-        addrs = _unique(
-            n for a in (msg.sender, *msg.identities) if (n := normalize_address(a, region))
-        )
-        if not addrs:
-            raise InvalidMessage("the message has no usable sender identity")
+    async def _tickets(
+        self,
+        conn: AsyncConnection,
+        msgs: list[InboundMessage],
+        message_ids: list[int],
+        requests: list[TicketRequest],
+        now: datetime,
+        new_customers: set[int],
+    ) -> list[tuple[Ticket, bool]]:
+        """Each message's ticket, and whether it was opened for it.
 
-        inserted = (
-            await conn.execute(
-                self.store.insert(messages)
-                .values(**_inbound_row(msg, addrs[0], now))
-                .on_conflict_do_nothing(index_elements=["channel", "external_id"])
-                .returning(messages.c.id)
+        Chat and forms thread onto the customer's open ticket on the channel. A message
+        with threading hints (email) goes to the ticket its hints name, if it is the
+        sender's own; otherwise, and for every other email, a new ticket: a new subject
+        is a new topic. Hinted messages go last and one by one, so a reply finds the
+        ticket its original got earlier in the same batch.
+        """
+        out: list[tuple[Ticket, bool] | None] = [None] * len(msgs)
+        conversation = [
+            k
+            for k, m in enumerate(msgs)
+            if not _has_hints(m) and m.connector_id not in self.explicit_threading
+        ]
+        if conversation:
+            found = await find_or_open_tickets(
+                self.store,
+                conn,
+                [requests[k] for k in conversation],
+                now,
+                new_customers=new_customers,
             )
-        ).first()
-        if inserted is None:
-            return await self._duplicate(conn, msg)
+            for k, result in zip(conversation, found, strict=True):
+                out[k] = result
+        await self._link(
+            conn, [(message_ids[k], requests[k].customer_id, out[k]) for k in conversation]
+        )
+        for k, msg in enumerate(msgs):
+            if out[k] is not None:
+                continue
+            result = await self._hinted_ticket(conn, msg, requests[k], now)
+            out[k] = result
+            await self._link(conn, [(message_ids[k], requests[k].customer_id, result)])
+        return [r for r in out if r is not None]
 
-        customer, _created = await resolve_customer(
-            self.store,
-            conn,
-            addrs,
-            NewCustomer(
-                display_name=msg.sender.display_name,
-                locale=self._new_customer_locale(msg),
-                timezone=self.config.hub.timezone,
-            ),
-        )
-        route = self.router.route(
-            RouteInput(
-                channel=msg.channel,
-                connector_id=msg.connector_id,
-                subject=msg.subject or "",
-                body=msg.text,
-                customer_tags=frozenset(customer.tags),
-                locale=customer.locale,
-            )
-        )
-        ticket, opened = await find_or_open_ticket(
-            self.store,
-            conn,
-            customer_id=customer.id,
-            channel=msg.channel,
-            connector_id=msg.connector_id,
-            subject=msg.subject,
-            route=route,
-            now=now,
-        )
-        await conn.execute(
-            update(messages)
-            .where(messages.c.id == inserted.id)
-            .values(ticket_id=ticket.id, customer_id=customer.id)
-        )
-        if opened and self._should_acknowledge(msg):
-            await self._queue_acknowledgement(conn, msg, customer, ticket, now)
-        return SubmitResult(inserted.id, ticket.id, ticket.ref, customer.id, duplicate=False)
+    async def _hinted_ticket(
+        self, conn: AsyncConnection, msg: InboundMessage, req: TicketRequest, now: datetime
+    ) -> tuple[Ticket, bool]:
+        if msg.bounced_message_ids:
+            # A bounce belongs with the ticket of the mail that bounced, whoever sent it.
+            ticket_id = await _ticket_of_our_messages(conn, msg.bounced_message_ids)
+            if ticket_id is not None:
+                await touch_ticket(conn, ticket_id, now)
+                return await load_ticket(conn, ticket_id), False
+        if _has_hints(msg):
+            hints = ThreadHints(msg.in_reply_to, msg.references, msg.subject, msg.thread_marker)
+            match = await match_thread(conn, hints, req.customer_id, self.secret())
+            if match is not None and match.status != "closed":
+                await touch_ticket(conn, match.ticket_id, now)
+                return await load_ticket(conn, match.ticket_id), False
+        if msg.connector_id not in self.explicit_threading:
+            found = await find_or_open_tickets(self.store, conn, [req], now)
+            return found[0]
+        return await open_ticket(self.store, conn, req, now), True
 
-    async def _duplicate(self, conn: AsyncConnection, msg: InboundMessage) -> SubmitResult:
-        row = (
+    @staticmethod
+    async def _link(
+        conn: AsyncConnection, links: list[tuple[int, int, tuple[Ticket, bool] | None]]
+    ) -> None:
+        rows = [
+            {"message_id": mid, "ticket_id": result[0].id, "customer_id": cid}
+            for mid, cid, result in links
+            if result is not None
+        ]
+        if rows:
             await conn.execute(
-                select(messages.c.id, messages.c.ticket_id, messages.c.customer_id).where(
-                    messages.c.channel == msg.channel, messages.c.external_id == msg.external_id
+                update(messages)
+                .where(messages.c.id == bindparam("message_id"))
+                .values(ticket_id=bindparam("ticket_id"), customer_id=bindparam("customer_id")),
+                rows,
+            )
+
+    async def _store_attachments(
+        self, conn: AsyncConnection, stored: list[tuple[InboundMessage, int]], now: datetime
+    ) -> None:
+        rows = []
+        for msg, message_id in stored:
+            for a in msg.attachments:
+                rows.append(
+                    {
+                        "message_id": message_id,
+                        "filename": a.filename[:300],
+                        "content_type": a.content_type[:200],
+                        "size": len(a.content),
+                        "sha256": hashlib.sha256(a.content).hexdigest(),
+                        "content": a.content,
+                        "dropped_reason": None,
+                        "created_at": now,
+                    }
                 )
+            for d in msg.dropped_attachments:
+                # Recorded without content, so the ticket says what did not arrive.
+                rows.append(
+                    {
+                        "message_id": message_id,
+                        "filename": d.filename[:300],
+                        "content_type": d.content_type[:200],
+                        "size": d.size,
+                        "sha256": "",
+                        "content": None,
+                        "dropped_reason": d.reason[:200],
+                        "created_at": now,
+                    }
+                )
+        if rows:
+            await conn.execute(attachments.insert(), rows)
+
+    async def _record_bounces(
+        self, conn: AsyncConnection, msgs: list[InboundMessage], now: datetime
+    ) -> None:
+        keys = sorted({k for m in msgs for k in _our_keys(m.bounced_message_ids)})
+        if keys:
+            await conn.execute(
+                update(outbox)
+                .where(outbox.c.idempotency_key.in_(keys), outbox.c.status == "sent")
+                .values(status="bounced", last_error="the recipient's server returned it")
             )
-        ).one()
-        return SubmitResult(row.id, row.ticket_id, ticket_ref(row.ticket_id), row.customer_id, True)
+
+    async def _within_breaker(
+        self,
+        conn: AsyncConnection,
+        wanted: list[tuple[InboundMessage, Customer, Ticket]],
+        now: datetime,
+        normalize: Callable[[Address], Address | None],
+    ) -> list[tuple[InboundMessage, Customer, Ticket]]:
+        """Drops acknowledgements past the per-recipient limit: two auto-responders
+        answering each other stop after a few rounds instead of mailing forever."""
+        limit = self.config.replies.max_auto_replies_per_recipient
+        if not wanted:
+            return []
+        recipients = [
+            (normalize(m.reply_to) or m.reply_to).value for m, _, _ in wanted if m.reply_to
+        ]
+        since = now - timedelta(minutes=self.config.replies.auto_reply_window_minutes)
+        counts = {
+            r: n
+            for r, n in await conn.execute(
+                select(outbox.c.recipient, func.count())
+                .where(
+                    outbox.c.recipient.in_(sorted(set(recipients))),
+                    outbox.c.kind == "acknowledgement",
+                    outbox.c.created_at >= since,
+                )
+                .group_by(outbox.c.recipient)
+            )
+        }
+        allowed = []
+        for item, recipient in zip(wanted, recipients, strict=True):
+            if counts.get(recipient, 0) >= limit:
+                self.metrics.rejected.labels(
+                    channel=item[0].channel, reason="auto-reply-limit"
+                ).inc()
+                log.warning("auto-reply limit reached; not acknowledging ticket=%s", item[2].ref)
+                continue
+            counts[recipient] = counts.get(recipient, 0) + 1
+            allowed.append(item)
+        return allowed
 
     async def _duplicates(
         self, conn: AsyncConnection, msgs: list[InboundMessage]
@@ -402,18 +521,6 @@ class Pipeline:
             and not msg.auto_submitted
             and msg.reply_to is not None
             and msg.connector_id in self.reply_routes
-        )
-
-    async def _queue_acknowledgement(
-        self,
-        conn: AsyncConnection,
-        msg: InboundMessage,
-        customer: Customer,
-        ticket: Ticket,
-        now: datetime,
-    ) -> None:
-        await enqueue_outbound_many(
-            self.store, conn, [self._acknowledgement(msg, customer, ticket, now)], now=now
         )
 
     def _acknowledgement(
@@ -480,6 +587,32 @@ def _new_customer_factory(pipeline: Pipeline, msg: InboundMessage) -> Callable[[
         )
 
     return make
+
+
+def _has_hints(msg: InboundMessage) -> bool:
+    return bool(
+        msg.in_reply_to
+        or msg.references
+        or msg.thread_marker
+        or msg.bounced_message_ids
+        or subject_ticket_ids(msg.subject)
+    )
+
+
+def _our_keys(message_ids: Sequence[str]) -> list[str]:
+    """Our Message-IDs are <idempotency-key@domain>: the keys of those among `message_ids`."""
+    return [m.group(1) for mid in message_ids if (m := _MSGID_LOCAL.match(mid.strip()))]
+
+
+async def _ticket_of_our_messages(conn: AsyncConnection, message_ids: Sequence[str]) -> int | None:
+    keys = _our_keys(message_ids)
+    if not keys:
+        return None
+    return (
+        await conn.execute(
+            select(func.max(outbox.c.ticket_id)).where(outbox.c.idempotency_key.in_(keys))
+        )
+    ).scalar()
 
 
 def _unique(addrs: object) -> list[Address]:

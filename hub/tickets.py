@@ -37,66 +37,6 @@ class Ticket:
         return ticket_ref(self.id)
 
 
-async def find_or_open_ticket(
-    store: Store,
-    conn: AsyncConnection,
-    *,
-    customer_id: int,
-    channel: str,
-    connector_id: str,
-    subject: str | None,
-    route: RouteDecision,
-    now: datetime,
-) -> tuple[Ticket, bool]:
-    """The customer's open ticket on this channel, or a new one routed by `route`."""
-    key = open_key(customer_id, channel)
-    existing = await _by_open_key(conn, key)
-    if existing is not None:
-        await conn.execute(
-            update(tickets)
-            .where(tickets.c.id == existing.id)
-            .values(last_message_at=now, updated_at=now)
-        )
-        return existing, False
-    row = (
-        await conn.execute(
-            store.insert(tickets)
-            .values(
-                customer_id=customer_id,
-                channel=channel,
-                connector_id=connector_id,
-                team_id=route.team,
-                status="new",
-                priority=route.priority,
-                subject=subject,
-                tags=list(route.tags),
-                open_key=key,
-                created_at=now,
-                updated_at=now,
-                last_message_at=now,
-            )
-            .on_conflict_do_nothing(index_elements=["open_key"])
-            .returning(tickets.c.id)
-        )
-    ).first()
-    if row is None:  # another process opened it a moment ago
-        raced = await _by_open_key(conn, key)
-        assert raced is not None
-        return raced, False
-    return Ticket(row.id, route.team, subject, now), True
-
-
-async def _by_open_key(conn: AsyncConnection, key: str) -> Ticket | None:
-    row = (
-        await conn.execute(
-            select(tickets.c.id, tickets.c.team_id, tickets.c.subject, tickets.c.created_at).where(
-                tickets.c.open_key == key
-            )
-        )
-    ).first()
-    return Ticket(row.id, row.team_id, row.subject, row.created_at) if row else None
-
-
 class TicketRace(Exception):
     """Another hub process opened a ticket this batch meant to open."""
 
@@ -190,3 +130,53 @@ async def find_or_open_tickets(
             .values(last_message_at=now, updated_at=now)
         )
     return [(found[key], opened) for key, opened in plan]
+
+
+async def load_ticket(conn: AsyncConnection, ticket_id: int) -> Ticket:
+    row = (
+        await conn.execute(
+            select(tickets.c.id, tickets.c.team_id, tickets.c.subject, tickets.c.created_at).where(
+                tickets.c.id == ticket_id
+            )
+        )
+    ).one()
+    return Ticket(row.id, row.team_id, row.subject, row.created_at)
+
+
+async def open_ticket(
+    store: Store, conn: AsyncConnection, req: TicketRequest, now: datetime
+) -> Ticket:
+    """A new ticket outside the one-open-per-channel rule: each email topic is its own."""
+    ticket_id = (
+        await conn.execute(
+            tickets.insert()
+            .values(
+                customer_id=req.customer_id,
+                channel=req.channel,
+                connector_id=req.connector_id,
+                team_id=req.route.team,
+                status="new",
+                priority=req.route.priority,
+                subject=req.subject,
+                tags=list(req.route.tags),
+                open_key=None,
+                created_at=now,
+                updated_at=now,
+                last_message_at=now,
+            )
+            .returning(tickets.c.id)
+        )
+    ).scalar_one()
+    return Ticket(ticket_id, req.route.team, req.subject, now)
+
+
+async def touch_ticket(conn: AsyncConnection, ticket_id: int, now: datetime) -> None:
+    """A new message on a ticket: a solved one opens again, since the customer answered."""
+    await conn.execute(
+        update(tickets).where(tickets.c.id == ticket_id).values(last_message_at=now, updated_at=now)
+    )
+    await conn.execute(
+        update(tickets)
+        .where(tickets.c.id == ticket_id, tickets.c.status.in_(("solved", "pending")))
+        .values(status="open")
+    )

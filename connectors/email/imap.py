@@ -12,7 +12,6 @@ import contextlib
 import random
 import time
 from concurrent.futures import ThreadPoolExecutor
-from functools import partial
 from typing import Any, Literal, TypeVar
 
 from aiohttp import web
@@ -37,7 +36,7 @@ from hub.connector import (
     HubContext,
     IngestUnavailable,
 )
-from hub.messages import OutboundMessage
+from hub.messages import InboundMessage, OutboundMessage
 
 T = TypeVar("T")
 # RFC 2177: servers may drop an IDLE after 30 minutes; clients re-issue it before 29.
@@ -233,10 +232,12 @@ class ImapConnector:
             await self.ctx.storage.put(key, {"uidvalidity": state.uidvalidity, "last_uid": 0})
 
     async def _ingest(self, fetched: list[Fetched], uidvalidity: int) -> list[int]:
-        """Submit a batch at once (the core commits it as a group); the UIDs that are safe,
-        in order, up to the first one the hub could not take."""
+        """Parse the batch off the loop, then submit it at once, so the core commits it as
+        one group; the UIDs that are safe, in order, up to the first the hub could not take."""
+        parsed = await asyncio.to_thread(self._prepare, fetched)
         outcomes = await asyncio.gather(
-            *(self._one(item, uidvalidity) for item in fetched), return_exceptions=True
+            *(self._deliver(item, p, uidvalidity) for item, p in zip(fetched, parsed, strict=True)),
+            return_exceptions=True,
         )
         done: list[int] = []
         for item, outcome in zip(fetched, outcomes, strict=True):
@@ -247,7 +248,28 @@ class ImapConnector:
             done.append(item.uid)
         return done
 
-    async def _one(self, item: Fetched, uidvalidity: int) -> None:
+    def _prepare(self, fetched: list[Fetched]) -> list[InboundMessage | str]:
+        """Runs in a worker thread: each message, or the reason it cannot be one."""
+        out: list[InboundMessage | str] = []
+        for item in fetched:
+            if item.truncated:
+                out.append(
+                    f"message of {item.size} bytes is over the "
+                    f"{self.config.max_message_bytes}-byte cap; only its header was kept"
+                )
+                continue
+            try:
+                parsed = parse_mail(item.raw, max_attachment_bytes=self.config.max_attachment_bytes)
+                out.append(
+                    to_inbound(parsed, self.ctx.connector_id, received_at=item.internal_date)
+                )
+            except MailParseError as exc:
+                out.append(str(exc))
+        return out
+
+    async def _deliver(
+        self, item: Fetched, prepared: InboundMessage | str, uidvalidity: int
+    ) -> None:
         external_id = f"{uidvalidity}:{item.uid}"
         meta: dict[str, Any] = {
             "folder": self.config.folder,
@@ -255,25 +277,12 @@ class ImapConnector:
             "uidvalidity": uidvalidity,
             "size": item.size,
         }
-        if item.truncated:
-            reason = (
-                f"message of {item.size} bytes is over the {self.config.max_message_bytes}-byte "
-                "cap; only its header was kept"
-            )
-            await self.ctx.storage.quarantine(item.raw, reason, external_id, meta)
+        if isinstance(prepared, str):
+            self.log.warning("imap message quarantined uid=%s reason=%s", item.uid, prepared)
+            await self.ctx.storage.quarantine(item.raw, prepared, external_id, meta)
             return
         try:
-            parsed = await asyncio.to_thread(
-                partial(parse_mail, max_attachment_bytes=self.config.max_attachment_bytes),
-                item.raw,
-            )
-            inbound = to_inbound(parsed, self.ctx.connector_id, received_at=item.internal_date)
-        except MailParseError as exc:
-            self.log.warning("imap message quarantined uid=%s reason=%s", item.uid, exc)
-            await self.ctx.storage.quarantine(item.raw, str(exc), external_id, meta)
-            return
-        try:
-            await self.ctx.submit(inbound)
+            await self.ctx.submit(prepared)
         except IngestUnavailable:
             raise
         except Exception as exc:
@@ -339,4 +348,5 @@ CONNECTOR_TYPE = ConnectorType(
     create=ImapConnector,
     can_send=False,
     add_cli=add_email_cli,
+    threads_by="reference",
 )
