@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -244,3 +245,27 @@ async def test_commands_language_and_contact_details(tmp_path: Path) -> None:
     }
     # The widget's own /start is not shown back to the visitor.
     assert [h["text"] for h in history if h["dir"] == "in"] == ["I would like to talk to a person."]
+
+
+async def test_an_agent_reply_through_the_api_is_live_and_a_scheduled_one_waits(
+    tmp_path: Path,
+) -> None:
+    auth = {"Authorization": "Bearer test-token-0123456789"}
+    async with hub_running(chat_config(tmp_path)) as hub, aiohttp.ClientSession() as http:
+        async with open_tab(hub) as tab:
+            ack = await tab.say("Can I talk to a person?", command="human")
+            await tab.next(lambda f: f["type"] == "message")  # the acknowledgement
+            reply_url = hub_url(hub, f"/api/v1/tickets/{ack['ticket'][2:]}/reply")
+            later = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
+            async with http.post(
+                reply_url, json={"text": "Tomorrow morning, then.", "send_at": later}, headers=auth
+            ) as scheduled:
+                assert scheduled.status == 202, await scheduled.text()
+            async with http.post(reply_url, json={"text": "Hi, I'm Rina."}, headers=auth) as now:
+                assert now.status == 202, await now.text()
+            live = await tab.next(lambda f: f["type"] == "message")
+        async with open_tab(hub, tab.token) as back:
+            history = [h["text"] for h in back.welcome["history"]]
+    assert live["text"] == "Hi, I'm Rina."
+    # A reply scheduled for later is not shown before its time, live or in the history.
+    assert history[-1] == "Hi, I'm Rina." and "Tomorrow morning, then." not in history
