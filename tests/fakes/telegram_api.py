@@ -96,7 +96,7 @@ class FakeBotApi:
     def sent(self, method: str = "sendMessage") -> list[Call]:
         return [c for c in self.calls if c.method == method]
 
-    async def wait_for(self, method: str, count: int = 1, timeout: float = 10.0) -> list[Call]:
+    async def wait_for(self, method: str, count: int = 1, timeout: float = 20.0) -> list[Call]:
         deadline = time.monotonic() + timeout
         while len(self.sent(method)) < count:
             if time.monotonic() > deadline:
