@@ -51,14 +51,14 @@ def header_text(msg: Message, name: str) -> str | None:
         decoded = value
     if "=?" in decoded:
         # Encoded words the stdlib leaves alone: glued to text, or folded inside the word.
-        decoded = _decode_loose_words(decoded)
+        decoded = decode_words(decoded)
     return " ".join(_SURROGATES.sub("\ufffd", decoded).split())
 
 
 _LOOSE_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?]*?)\?=")
 
 
-def _decode_loose_words(text: str) -> str:
+def decode_words(text: str) -> str:
     # RFC 2047 §6.2: whitespace between two encoded words is not part of the text.
     text = re.sub(r"(\?=)\s+(?==\?[^?\s]+\?[bBqQ]\?)", r"\1", text)
     # A word glued to plain text ("[SPAM]=?utf-8?...") reads as two words, as mail clients show.

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import Message
-from email.policy import default as default_policy
+from email.policy import compat32
 from typing import Any
 
 from connectors.email.bodies import decode_text, html_to_text, sanitize_html, split_reply
@@ -21,6 +21,7 @@ from connectors.email.errors import MailParseError
 from connectors.email.headers import (
     MailAddress,
     addresses,
+    decode_words,
     header_date,
     header_text,
     message_ids,
@@ -117,7 +118,10 @@ def parse_mail(
     if b"\x00" in head or controls > len(head) // 10:
         raise MailParseError("binary data, not a mail message (control bytes in the first 4 KiB)")
     try:
-        msg = email.message_from_bytes(raw, policy=default_policy)
+        # compat32 for the MIME tree: the modern policy re-parses Content-Type on every
+        # accessor (~20 times a message, most of the parse time); headers.py decodes the
+        # few header fields we read with the modern parser itself.
+        msg = email.message_from_bytes(raw, policy=compat32)
         if not msg.keys():
             msg = _skip_leading_garbage(raw) or msg
     except Exception as exc:  # the stdlib parser is lenient; this is its last resort
@@ -139,7 +143,7 @@ def _skip_leading_garbage(raw: bytes) -> Message | None:
     lines = raw.splitlines(keepends=True)
     for i in range(1, min(4, len(lines))):
         if _HEADER_LINE.match(lines[i]) and _HEADER_LINE.match(b"".join(lines[i + 1 : i + 2])):
-            msg = email.message_from_bytes(b"".join(lines[i:]), policy=default_policy)
+            msg = email.message_from_bytes(b"".join(lines[i:]), policy=compat32)
             if msg.keys():
                 return msg
     return None
@@ -226,7 +230,7 @@ class _Bodies:
                 )
                 continue
             disposition = _safe(part.get_content_disposition)
-            filename = _safe(part.get_filename)
+            filename = _filename_param(part)
             is_media = ctype.startswith(_INLINE_MEDIA)
             inline = (
                 disposition != "attachment"
@@ -351,7 +355,7 @@ def _content_bytes(part: Message) -> bytes:
 
 
 def _filename(part: Message, ctype: str, n: int) -> str:
-    name = _safe(part.get_filename) or ""
+    name = _filename_param(part) or ""
     # Only the last path component: a name like "../../etc/passwd" is a name, not a path.
     name = re.sub(r"[\x00-\x1f\x7f]", "", name.replace("\\", "/").rsplit("/", 1)[-1]).strip()
     if name in ("", ".", ".."):
@@ -366,6 +370,14 @@ def _filename(part: Message, ctype: str, n: int) -> str:
                 f"part-{n}{mimetypes.guess_extension(ctype) or ('.txt' if text_like else '.bin')}"
             )
     return name[:255]
+
+
+def _filename_param(part: Message) -> str | None:
+    name = _safe(part.get_filename)
+    if not isinstance(name, str):
+        return None
+    # compat32 decodes RFC 2231 names but leaves RFC 2047 words ("=?utf-8?q?...?=") alone.
+    return decode_words(name) if "=?" in name else name
 
 
 def _safe(getter: Any) -> Any:
