@@ -158,6 +158,9 @@ async def _all_sent(rig: Rig) -> bool:
 
 
 async def test_flood_control_retry_after_is_respected(sqlite_url: str) -> None:
+    # The test outbox retries every ~0.1 s; each early try is refused by the connector
+    # without a call to Telegram, so it needs attempts to spare (an outbox that honours
+    # RetryLater.seconds would wait the second out instead).
     async with telegram_hub(sqlite_url, "webhook", outbox={"max_attempts": 60}) as rig:
         rig.api.fail_next("sendMessage", 429, "Too Many Requests: retry after 1", retry_after=1)
         await rig.deliver(corpus("private/text.json"))
@@ -167,7 +170,6 @@ async def test_flood_control_retry_after_is_respected(sqlite_url: str) -> None:
     # The outbox retried sooner, but no call reached Telegram before retry_after was up.
     assert second.at - first.at >= 1.0
     assert row.status == "sent"
-    assert row.attempts >= 2
 
 
 async def test_blocked_bot_dead_letters_with_a_clear_reason(sqlite_url: str) -> None:

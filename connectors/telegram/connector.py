@@ -106,7 +106,12 @@ class TelegramConnector:
         task, poller = self._poll_task, self._poller
         self._poll_task = self._poller = None
         if task is not None and poller is not None:
-            task.cancel()
+            if poller.request_stop():
+                task.cancel()
+            # An update being stored is let finish; only a stuck one is cut off.
+            _, running = await asyncio.wait({task}, timeout=self.config.request_timeout_seconds)
+            for late in running:
+                late.cancel()
             await asyncio.gather(task, return_exceptions=True)
             self._poll_failures = poller.failures
             await self._quietly(poller.release())

@@ -13,7 +13,7 @@ import random
 import warnings
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from telegram import Bot
 from telegram.error import Conflict, InvalidToken
@@ -35,6 +35,8 @@ OFFSET_MAX_AGE = timedelta(days=6)
 # Consecutive failures tolerated quietly before the supervisor hears of it.
 QUIET_FAILURES = 3
 MAX_BACKOFF = 60.0
+
+T = TypeVar("T")
 
 
 class Poller:
@@ -58,30 +60,52 @@ class Poller:
         # reset the backoff and a lasting failure cannot become a tight loop.
         self.failures = failures
         self._rng = random.Random()
+        self._stopping = False
+        # True only while waiting on Telegram or a timer: the safe moments to cancel. A
+        # store write cut off half-way can leave a pooled connection unusable.
+        self._idle = False
+
+    def request_stop(self) -> bool:
+        """Ask the loop to end after what it is doing; True if it may be cancelled now."""
+        self._stopping = True
+        return self._idle
+
+    async def _idle_wait(self, aw: Awaitable[T]) -> T:
+        self._idle = True
+        try:
+            return await aw
+        finally:
+            self._idle = False
 
     async def run(self) -> None:
         offset = await self._load_offset()
         timeout = self.config.polling_timeout_seconds
         lease_ttl = timeout + self.config.request_timeout_seconds + 10
-        while True:
+        while not self._stopping:
             if self.failures:
-                await asyncio.sleep(self._backoff())
+                await self._idle_wait(asyncio.sleep(self._backoff()))
             try:
                 # Telegram allows one getUpdates per bot at a time: one hub process polls.
                 if not await self.ctx.storage.acquire_lease("poll", lease_ttl):
-                    await asyncio.sleep(lease_ttl / 3)
+                    await self._idle_wait(asyncio.sleep(lease_ttl / 3))
                     continue
-                batch = await self.flood.call(
-                    self.bot.do_api_request(
-                        "getUpdates",
-                        api_kwargs={
-                            "offset": offset,
-                            "timeout": timeout,
-                            "allowed_updates": list(ALLOWED_UPDATES),
-                        },
+                if self._stopping:
+                    return
+                batch = await self._idle_wait(
+                    self.flood.call(
+                        self.bot.do_api_request(
+                            "getUpdates",
+                            api_kwargs={
+                                "offset": offset,
+                                "timeout": timeout,
+                                "allowed_updates": list(ALLOWED_UPDATES),
+                            },
+                        )
                     )
                 )
                 for raw in batch if isinstance(batch, list) else []:
+                    if self._stopping:
+                        return
                     await self.ingest(raw, json.dumps(raw, ensure_ascii=False).encode())
                     if isinstance(raw, dict) and isinstance(raw.get("update_id"), int):
                         offset = raw["update_id"] + 1

@@ -62,6 +62,26 @@ COMMANDS = {
 
 SUBJECT_CHARS = 100
 
+# Parts of a message that say who, where and in reply to what, not what was said.
+_ENVELOPE = frozenset(
+    {
+        "chat",
+        "from",
+        "sender_chat",
+        "reply_to_message",
+        "external_reply",
+        "quote",
+        "forward_origin",
+        "forward_from",
+        "forward_from_chat",
+        "entities",
+        "caption_entities",
+        "reply_markup",
+        "via_bot",
+        "link_preview_options",
+    }
+)
+
 
 @dataclass(frozen=True)
 class MediaRef:
@@ -173,7 +193,10 @@ def parse_update(
 
     media = _media(msg, max_file_bytes)
     if not text and not extra_lines and not media:
-        content = sorted(k for k, v in msg.items() if isinstance(v, dict | list)) or ["empty"]
+        content = sorted(
+            k for k, v in msg.items() if isinstance(v, dict | list) and k not in _ENVELOPE
+        )
+        content = content or ["empty"]
         extra_lines.append(f"(a Telegram message the hub cannot show: {', '.join(content)})")
     body = "\n".join(part for part in (text, *extra_lines) if part)
 
