@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
-from hub.messages import Address
+from hub.messages import Address, Attachment, OutboundMessage
 from hub.outbound import enqueue_outbound
 from hub.store import utcnow
 from hub.store.schema import connector_state, customers, identities, outbox, quarantine
@@ -241,3 +241,37 @@ async def test_shared_phone_meets_the_customers_email_history(sqlite_url: str) -
                 (await conn.execute(select(identities.c.kind, identities.c.customer_id))).all()
             )
     assert owners["telegram"] == owners["email"] == owners["phone"]
+
+
+async def test_attachments_go_as_photo_and_document_and_a_retry_resends_only_the_rest(
+    sqlite_url: str,
+) -> None:
+    msg = OutboundMessage(
+        connector_id="tg",
+        to=Address("telegram", "111111"),
+        text="Here are the invoice and a photo of the parcel.",
+        idempotency_key="reply-with-files-1",
+        attachments=(
+            Attachment("parcel.jpg", "image/jpeg", b"\xff\xd8\xff parcel"),
+            Attachment("invoice.pdf", "application/pdf", b"%PDF-1.4 invoice"),
+        ),
+    )
+    async with telegram_hub(sqlite_url, "webhook") as rig:
+        connector = rig.hub.connectors["tg"]
+        rig.api.fail_next("sendPhoto", 502, "Bad Gateway")
+        # As the outbox calls it: the first try fails after the text went out...
+        with pytest.raises(Exception, match="Bad Gateway"):
+            await connector.send(msg)
+        # ...and the retry (same idempotency key) does not send the text again.
+        remote_id = await connector.send(msg)
+    assert [c.method for c in rig.api.calls if c.method.startswith("send")] == [
+        "sendMessage",
+        "sendPhoto",
+        "sendPhoto",
+        "sendDocument",
+    ]
+    photo, document = rig.api.sent("sendPhoto")[-1], rig.api.sent("sendDocument")[0]
+    assert photo.files["photo"] == ("parcel.jpg", b"\xff\xd8\xff parcel")
+    assert document.files["document"] == ("invoice.pdf", b"%PDF-1.4 invoice")
+    assert photo.params["chat_id"] == document.params["chat_id"] == "111111"
+    assert len(remote_id.split(",")) == 3

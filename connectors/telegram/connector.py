@@ -127,7 +127,7 @@ class TelegramConnector:
     def web_app(self) -> web.Application | None:
         if self.config.mode != "webhook":
             return None
-        app = web.Application(client_max_size=self.config.max_body_bytes)
+        app = web.Application()
         app.router.add_post("/webhook", self._webhook)
         return app
 
