@@ -72,6 +72,7 @@ class Hub:
             self.metrics,
             is_ready=lambda cid: self.supervisors[cid].ready,
             on_auth_error=lambda cid, exc: self.supervisors[cid].report(exc),
+            secret=lambda: self.secret,
         )
         # Loaded at start (it may live in the database); handlers read it per request.
         self.secret = b""

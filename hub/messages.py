@@ -90,6 +90,8 @@ class OutboundMessage:
     # A signed ticket marker ("T-123.<mac>") to embed invisibly, for channels (email) whose
     # providers may rewrite our message ids: a reply quoting it still finds its ticket.
     thread_marker: str | None = None
+    # A link that withdraws consent (greetings, campaigns): email sends List-Unsubscribe.
+    list_unsubscribe: str | None = None
 
 
 @dataclass(frozen=True)

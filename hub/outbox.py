@@ -26,11 +26,18 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.config import OutboxConfig
-from hub.connector import Connector, ConnectorAuthError, PermanentSendError
+from hub.connector import (
+    Connector,
+    ConnectorAuthError,
+    PermanentSendError,
+    RecipientUnreachable,
+    RetryLater,
+)
 from hub.messages import Address, OutboundMessage
 from hub.metrics import Metrics
 from hub.store import Store, utcnow
-from hub.store.schema import outbox
+from hub.store.schema import consents, identities, outbox
+from hub.thread_match import make_marker
 from hub.tickets import ticket_ref
 
 log = logging.getLogger("hub.outbox")
@@ -92,6 +99,7 @@ class OutboxWorker:
         is_ready: Callable[[str], bool] = lambda _id: True,
         on_auth_error: Callable[[str, Exception], None] = lambda _id, _exc: None,
         rng: random.Random | None = None,
+        secret: Callable[[], bytes] = lambda: b"",
     ) -> None:
         self.store = store
         self.config = config
@@ -99,6 +107,8 @@ class OutboxWorker:
         self.metrics = metrics
         self.is_ready = is_ready
         self.on_auth_error = on_auth_error
+        # Signs the thread marker of outgoing messages (loaded at start, so a function).
+        self.secret = secret
         self.worker_id = uuid.uuid4().hex
         self.rng = rng or random.Random()
         self.limiters = {
@@ -204,6 +214,9 @@ class OutboxWorker:
             # for the rate limit), and another worker has claimed this one since.
             log.warning("lease lost outbox=%s connector=%s", row.id, row.connector_id)
             return
+        if row.consent_channel and not await self._has_consent(row):
+            await self._cancel(row, f"no consent on {row.consent_channel} at send time")
+            return
         msg = OutboundMessage(
             connector_id=row.connector_id,
             to=Address(row.recipient_kind, row.recipient, row.recipient_name),
@@ -215,6 +228,10 @@ class OutboxWorker:
             auto_submitted=row.auto_submitted,
             in_reply_to=row.in_reply_to,
             references=tuple(row.references or ()),
+            thread_marker=(
+                make_marker(row.ticket_id, self.secret()) if row.ticket_id is not None else None
+            ),
+            list_unsubscribe=row.list_unsubscribe,
         )
         try:
             remote_id = await connector.send(msg)
@@ -224,8 +241,16 @@ class OutboxWorker:
             await self._release(row.id, error=f"auth: {exc}")
             self.on_auth_error(row.connector_id, exc)
             return
+        except RecipientUnreachable as exc:
+            # Blocked or gone: later messages to this address would fail the same way.
+            await self._mark_unreachable(exc.address)
+            await self._failed(row, exc, permanent=True)
+            return
         except PermanentSendError as exc:
             await self._failed(row, exc, permanent=True)
+            return
+        except RetryLater as exc:
+            await self._failed(row, exc, at_least=exc.seconds)
             return
         except Exception as exc:
             # Whatever went wrong (network, a not-ready channel, a bug in one connector),
@@ -263,7 +288,38 @@ class OutboxWorker:
             )
         return bool(result.rowcount == 1)
 
-    async def _failed(self, row: Any, exc: Exception, *, permanent: bool = False) -> None:
+    async def _has_consent(self, row: Any) -> bool:
+        async with self.store.read() as conn:
+            status = (
+                await conn.execute(
+                    select(consents.c.status).where(
+                        consents.c.customer_id == row.customer_id,
+                        consents.c.channel == row.consent_channel,
+                    )
+                )
+            ).scalar()
+        return bool(status == "opt_in")
+
+    async def _cancel(self, row: Any, reason: str) -> None:
+        async with self.store.write() as conn:
+            await conn.execute(
+                update(outbox)
+                .where(outbox.c.id == row.id)
+                .values(status="cancelled", last_error=reason, lease_until=None)
+            )
+        log.info("cancelled outbox=%s connector=%s reason=%s", row.id, row.connector_id, reason)
+
+    async def _mark_unreachable(self, address: Address) -> None:
+        async with self.store.write() as conn:
+            await conn.execute(
+                update(identities)
+                .where(identities.c.kind == address.kind, identities.c.value == address.value)
+                .values(unreachable=True)
+            )
+
+    async def _failed(
+        self, row: Any, exc: Exception, *, permanent: bool = False, at_least: float = 0.0
+    ) -> None:
         attempts = row.attempts + 1
         error = f"{exc.__class__.__name__}: {exc}"[:2000]
         self.metrics.send_failures.labels(connector=row.connector_id).inc()
@@ -279,8 +335,14 @@ class OutboxWorker:
                 exc.__class__.__name__,
             )
         else:
-            delay = backoff_delay(
-                attempts, self.config.base_delay_seconds, self.config.max_delay_seconds, self.rng
+            delay = max(
+                at_least,
+                backoff_delay(
+                    attempts,
+                    self.config.base_delay_seconds,
+                    self.config.max_delay_seconds,
+                    self.rng,
+                ),
             )
             values["next_attempt_at"] = utcnow() + timedelta(seconds=delay)
             log.warning(

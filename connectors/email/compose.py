@@ -45,9 +45,14 @@ def compose(
     if refs:
         mail["References"] = " ".join(refs[-MAX_REFERENCES:])
     if msg.auto_submitted:
-        # RFC 3834: tells well-behaved responders not to answer us automatically.
-        mail["Auto-Submitted"] = "auto-replied"
+        # RFC 3834: tells well-behaved responders not to answer us automatically. A message
+        # with an opt-out link is proactive (a greeting), not an answer to anything.
+        mail["Auto-Submitted"] = "auto-generated" if msg.list_unsubscribe else "auto-replied"
         mail["X-Auto-Response-Suppress"] = "All"
+    if msg.list_unsubscribe:
+        # RFC 2369 and RFC 8058: mail clients show an unsubscribe button that POSTs here.
+        mail["List-Unsubscribe"] = f"<{msg.list_unsubscribe}>"
+        mail["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     if msg.ticket_ref:
         mail["X-Hub-Ticket"] = msg.ticket_ref
     text, html = msg.text, msg.html
