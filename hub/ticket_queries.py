@@ -20,6 +20,7 @@ from hub.store.schema import (
     identities,
     messages,
     outbox,
+    teams,
     ticket_notes,
     tickets,
 )
@@ -186,10 +187,17 @@ async def newest_ticket_id(conn: AsyncConnection, actor: Actor) -> int:
 
 
 async def load_ticket(conn: AsyncConnection, ticket_id: int) -> Any | None:
+    """The ticket with what its page shows beside it: customer name and zone, team name."""
     return (
         await conn.execute(
-            select(tickets, customers.c.display_name.label("customer_name"))
+            select(
+                tickets,
+                customers.c.display_name.label("customer_name"),
+                customers.c.timezone.label("customer_timezone"),
+                teams.c.name.label("team_name"),
+            )
             .join(customers, customers.c.id == tickets.c.customer_id)
+            .join(teams, teams.c.id == tickets.c.team_id)
             .where(tickets.c.id == ticket_id)
         )
     ).first()

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from hub.agents import agent_usernames
 from hub.canned import CannedProblem, canned_context, get_canned, list_canned, render_canned
 from hub.safe_html import sanitize_html
-from hub.store.schema import attachments, customers, identities, messages, teams, tickets
+from hub.store.schema import attachments, customers, identities, messages, tickets
 from hub.ticket_actions import (
     ActionRefused,
     NotAllowed,
@@ -58,13 +58,11 @@ async def ticket_page(request: web.Request) -> web.Response:
     hub = hub_of(request)
     ticket_id = _ticket_id(request)
     async with hub.store.read() as conn:
-        try:
-            await ticket_for(conn, actor, ticket_id)
-        except TicketNotFound:
-            return _refused(404, "There is no such ticket.")
-        except NotAllowed:
-            return _refused(403, "This ticket belongs to a team you are not in.")
         ticket = await load_ticket(conn, ticket_id)
+        if ticket is None:
+            return _refused(404, "There is no such ticket.")
+        if not actor.can_see_team(ticket.team_id):
+            return _refused(403, "This ticket belongs to a team you are not in.")
         entries = await conversation(conn, ticket_id)
         ids = (
             await conn.execute(
@@ -80,15 +78,9 @@ async def ticket_page(request: web.Request) -> web.Response:
             TicketFilter(customer_id=ticket.customer_id, limit=20),
             hub.config.hub.phone_region,
         )
-        customer_zone = (
-            await conn.execute(
-                select(customers.c.timezone).where(customers.c.id == ticket.customer_id)
-            )
-        ).scalar_one()
+        customer_zone = ticket.customer_timezone
+        team_name = ticket.team_name
         canned = await list_canned(conn, actor, ticket.team_id)
-        team_name = (
-            await conn.execute(select(teams.c.name).where(teams.c.id == ticket.team_id))
-        ).scalar_one()
         draft, preview_error, chosen = "", None, None
         if (raw := request.query.get("canned", "")).isdigit():
             found = await get_canned(conn, actor, int(raw))
