@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,8 @@ CHECKS = [
     content_type_conformance,
     response_schema_conformance,
 ]
-# Bounded: a few dozen cases per operation keeps the whole run well under a minute.
+# Bounded, not timed (a timing assert would fail on a busy machine): 15 cases per operation
+# and path, about 25 s here.
 EXAMPLES = 15
 
 
@@ -73,10 +73,7 @@ async def test_api_matches_its_openapi_document(tmp_path: Path, smtp: SmtpSink) 
             hub_url(hub, "/api/v1/openapi.json"), headers={"Authorization": f"Bearer {TOKEN}"}
         ) as resp:
             doc = await resp.json()
-        started = time.monotonic()
         seen = await asyncio.to_thread(_fuzz, doc, hub_url(hub, "/api/v1"))
-        took = time.monotonic() - started
     statuses = {s.rsplit(" ", 1)[1] for s in seen}
     # The fuzzing reached real resources, not only 404s and 400s.
     assert {"200", "202", "404", "422"} <= statuses, sorted(set(seen))
-    assert took < 60, took
