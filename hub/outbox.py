@@ -117,6 +117,9 @@ class OutboxWorker:
             if c.config.rate_limit_per_minute
         }
         self._wake = asyncio.Event()
+        # The lease of the batch being sent, and its rows another worker took over since.
+        self._lease_until = utcnow()
+        self._lost: set[int] = set()
 
     def wake(self) -> None:
         self._wake.set()
@@ -157,8 +160,8 @@ class OutboxWorker:
         if not ready:
             return False
         rows = await self._claim(ready)
-        for row in rows:
-            await self._deliver(row)
+        for i, row in enumerate(rows):
+            await self._deliver(row, rows[i:])
         return bool(rows)
 
     async def _release_stale_leases(self) -> None:
@@ -194,10 +197,12 @@ class OutboxWorker:
                 .where(outbox.c.id.in_(ids))
                 .values(lease_until=lease, claimed_by=self.worker_id)
             )
-            rows = await conn.execute(select(outbox).where(outbox.c.id.in_(ids)))
-            return sorted(rows.all(), key=lambda r: (r.next_attempt_at, r.id))
+            rows = (await conn.execute(select(outbox).where(outbox.c.id.in_(ids)))).all()
+        self._lease_until = lease
+        self._lost = set()
+        return sorted(rows, key=lambda r: (r.next_attempt_at, r.id))
 
-    async def _deliver(self, row: Any) -> None:
+    async def _deliver(self, row: Any, batch_rest: list[Any]) -> None:
         connector = self.connectors.get(row.connector_id)
         if connector is None or not self.is_ready(row.connector_id):
             await self._release(row.id)
@@ -209,7 +214,7 @@ class OutboxWorker:
                 await asyncio.sleep(wait)
                 limiter.wait_time()
             limiter.take()
-        if not self.store.single_process and not await self._renew_lease(row.id):
+        if not await self._still_ours(row, batch_rest):
             # Our lease ran out while earlier messages of the batch were sent (or we waited
             # for the rate limit), and another worker has claimed this one since.
             log.warning("lease lost outbox=%s connector=%s", row.id, row.connector_id)
@@ -273,20 +278,39 @@ class OutboxWorker:
         self.metrics.sent.labels(connector=row.connector_id).inc()
         log.info("sent outbox=%s connector=%s kind=%s", row.id, row.connector_id, row.kind)
 
-    async def _renew_lease(self, row_id: int) -> bool:
-        """Give this send a full lease, if the row is still ours (several processes)."""
-        lease = utcnow() + timedelta(seconds=self.config.lease_seconds)
+    async def _still_ours(self, row: Any, batch_rest: list[Any]) -> bool:
+        """May this worker send `row` now? Every send starts with at least half a lease.
+
+        On PostgreSQL other processes claim rows whose lease ran out, so once less than
+        half of it is left (slow sends, rate-limit waits) the rest of the batch is renewed
+        in one statement, but only the rows still ours. SQLite is one process: no renewal.
+        """
+        if self.store.single_process:
+            return True
+        if row.id in self._lost:
+            return False
+        now = utcnow()
+        if self._lease_until - now >= timedelta(seconds=self.config.lease_seconds / 2):
+            return True
+        ids = [r.id for r in batch_rest if r.id not in self._lost]
+        lease = now + timedelta(seconds=self.config.lease_seconds)
         async with self.store.write() as conn:
-            result = await conn.execute(
-                update(outbox)
-                .where(
-                    outbox.c.id == row_id,
-                    outbox.c.status == "pending",
-                    outbox.c.claimed_by == self.worker_id,
+            kept = {
+                r.id
+                for r in await conn.execute(
+                    update(outbox)
+                    .where(
+                        outbox.c.id.in_(ids),
+                        outbox.c.status == "pending",
+                        outbox.c.claimed_by == self.worker_id,
+                    )
+                    .values(lease_until=lease)
+                    .returning(outbox.c.id)
                 )
-                .values(lease_until=lease)
-            )
-        return bool(result.rowcount == 1)
+            }
+        self._lost.update(set(ids) - kept)
+        self._lease_until = lease
+        return row.id in kept
 
     async def _has_consent(self, row: Any) -> bool:
         async with self.store.read() as conn:
