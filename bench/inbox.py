@@ -206,7 +206,10 @@ async def main() -> int:
         kind = "postgresql" if args.pg else "sqlite"
         took = time.monotonic() - started
         print(f"filled {args.tickets} tickets, {args.customers} customers in {took:.0f} s ({kind})")
-        config = make_config(inbox_config(url))
+        data = inbox_config(url)
+        # The tests' outbox polls every 50 ms; a deployment's default is once a second.
+        data["outbox"] = {"poll_seconds": 1.0}
+        config = make_config(data)
         jar = aiohttp.CookieJar(unsafe=True)
         async with hub_running(config) as hub, aiohttp.ClientSession(cookie_jar=jar) as http:
             async with http.get(hub_url(hub, "/inbox/login")) as resp:
