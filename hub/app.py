@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import signal
 import socket
 import uuid
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -17,6 +19,7 @@ from hub.config import Config
 from hub.connector import Connector, ConnectorRegistry, HubContext
 from hub.connector_storage import DbConnectorStorage
 from hub.conversation import conversation_history
+from hub.faq import FaqBot
 from hub.greeting_sweep import GreetingSweeper
 from hub.identity import normalize_email, normalize_phone
 from hub.language import warm_up
@@ -58,6 +61,12 @@ class Hub:
                 if (t := registry.get(c.type)) is not None and t.threads_by == "reference"
             ),
             secret=lambda: self.secret,
+            chat_connectors=frozenset(
+                c.id
+                for c in config.connectors
+                if (t := registry.get(c.type)) is not None and t.chat
+            ),
+            faq=_load_faq(config.bot.faq) if config.bot.faq else None,
         )
         for cfg in config.connectors:
             ctype = registry.get(cfg.type)
@@ -174,6 +183,16 @@ class Hub:
             loop.add_signal_handler(sig, task.cancel)
         with contextlib.suppress(asyncio.CancelledError):
             await self.run()
+
+
+def _load_faq(path: str) -> FaqBot:
+    return _load_faq_version(path, Path(path).stat().st_mtime_ns)
+
+
+@functools.cache
+def _load_faq_version(path: str, _mtime_ns: int) -> FaqBot:
+    # Indexing an FAQ takes a moment; hubs in one process (tests, benches) share it.
+    return FaqBot.load(path)
 
 
 def senders_for(config: Config, registry: ConnectorRegistry) -> dict[str, str]:

@@ -156,6 +156,11 @@ class RepliesConfig(_Strict):
     auto_reply_window_minutes: float = Field(default=60.0, gt=0)
 
 
+class BotConfig(_Strict):
+    # The FAQ the chat bot answers from (hub faq ask --faq FILE tries it); none: hand over.
+    faq: str | None = "config/faq.yaml"
+
+
 class OutboxConfig(_Strict):
     max_attempts: int = Field(default=8, ge=1, le=100)
     base_delay_seconds: float = Field(default=5.0, gt=0)
@@ -181,6 +186,7 @@ class Config(_Strict):
     ingest: IngestConfig = Field(default_factory=IngestConfig)
     agents: AgentsConfig = Field(default_factory=AgentsConfig)
     greetings: GreetingsConfig = Field(default_factory=GreetingsConfig)
+    bot: BotConfig = Field(default_factory=BotConfig)
     # Validated per type after the rest; holds ConnectorConfig subclasses once loaded.
     connectors: list[Any] = Field(default_factory=list)
 

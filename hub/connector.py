@@ -152,6 +152,9 @@ class ConnectorType:
     # "conversation": messages thread onto the customer's open ticket on the channel (chat,
     # forms). "reference": only onto the ticket their hints name, else a new one (email).
     threads_by: str = "conversation"
+    # A live chat (Telegram, the web widget): the chat bot answers first, replies go back
+    # into the chat, and no email-style acknowledgement is sent.
+    chat: bool = False
     # Adds the connector's own `hub <name> ...` commands to the CLI (e.g. `hub email parse`).
     add_cli: Callable[[argparse._SubParsersAction], None] | None = None  # type: ignore[type-arg]
 

@@ -99,7 +99,8 @@ class SubmitResult:
     """What the core did with an inbound message."""
 
     message_id: int
-    ticket_id: int
-    ticket_ref: str
+    # None when no ticket was needed: the chat bot answered, or greeted.
+    ticket_id: int | None
+    ticket_ref: str | None
     customer_id: int
     duplicate: bool

@@ -17,6 +17,7 @@ from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hub.chatbot import BotTurn, decide
 from hub.config import Config
 from hub.connector import IngestUnavailable
 from hub.customers import (
@@ -26,6 +27,7 @@ from hub.customers import (
     NewCustomer,
     resolve_customers,
 )
+from hub.faq import FaqBot
 from hub.identity import normalize_address
 from hub.language import detect_locale
 from hub.messages import Address, InboundMessage, SubmitResult
@@ -34,14 +36,16 @@ from hub.outbound import Outbound, enqueue_outbound_many
 from hub.replies import Replies
 from hub.routing import RouteInput, Router
 from hub.store import Store, utcnow
-from hub.store.schema import attachments, messages, outbox
+from hub.store.schema import attachments, messages, outbox, tickets
 from hub.thread_match import ThreadHints, match_thread, subject_ticket_ids
 from hub.tickets import (
     Ticket,
     TicketRace,
     TicketRequest,
+    close_open_ticket,
     find_or_open_tickets,
     load_ticket,
+    open_key,
     open_ticket,
     ticket_ref,
     touch_ticket,
@@ -82,6 +86,8 @@ class Pipeline:
         *,
         explicit_threading: frozenset[str] = frozenset(),
         secret: Callable[[], bytes] = lambda: b"",
+        chat_connectors: frozenset[str] = frozenset(),
+        faq: FaqBot | None = None,
     ) -> None:
         self.store = store
         self.config = config
@@ -94,6 +100,9 @@ class Pipeline:
         self.explicit_threading = explicit_threading
         # The hub's signing key, for thread markers; loaded at start, so a function.
         self.secret = secret
+        # Live chats, answered by the bot first (hub.chatbot), with the FAQ if one is set.
+        self.chat_connectors = chat_connectors
+        self.faq = faq
         self.team_names = {t.id: t.name for t in config.teams}
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
         self._max_batch = config.ingest.max_batch
@@ -265,34 +274,54 @@ class Pipeline:
                 )
                 for (i, _, _), customer, route in zip(fresh, found, routes, strict=True)
             ]
-            threads = await self._tickets(
+            turns = await self._bot_turns(conn, [msgs[i] for i, _, _ in fresh], found)
+            ticketed = [
+                k for k in range(len(fresh)) if turns[k] is None or turns[k].action == "ticket"
+            ]
+            threads: list[tuple[Ticket, bool] | None] = [None] * len(fresh)
+            opened_now = await self._tickets(
+                conn,
+                [msgs[fresh[k][0]] for k in ticketed],
+                [fresh[k][2] for k in ticketed],
+                [requests[k] for k in ticketed],
+                now,
+                new_customers={customer.id for customer, created in resolved if created},
+            )
+            for k, result in zip(ticketed, opened_now, strict=True):
+                threads[k] = result
+            bot_replies = await self._bot_effects(
                 conn,
                 [msgs[i] for i, _, _ in fresh],
                 [m for _, _, m in fresh],
-                requests,
+                found,
+                turns,
+                threads,
                 now,
-                new_customers={customer.id for customer, created in resolved if created},
+                normalize,
             )
             await self._store_attachments(
                 conn, [(msgs[i], message_id) for i, _, message_id in fresh], now
             )
             await self._record_bounces(conn, [msgs[i] for i, _, _ in fresh], now)
             wanted = [
-                (msgs[i], customer, ticket)
-                for (i, _, _), customer, (ticket, opened) in zip(fresh, found, threads, strict=True)
-                if opened and self._should_acknowledge(msgs[i])
+                (msgs[i], customer, result[0])
+                for (i, _, _), customer, result in zip(fresh, found, threads, strict=True)
+                if result is not None and result[1] and self._should_acknowledge(msgs[i])
             ]
             allowed = await self._within_breaker(conn, wanted, now, normalize)
             acks = [
                 self._acknowledgement(msg, customer, ticket, now, normalize)
                 for msg, customer, ticket in allowed
             ]
-            await enqueue_outbound_many(self.store, conn, acks, now=now)
-            for (i, _, message_id), customer, (ticket, _) in zip(
-                fresh, found, threads, strict=True
-            ):
+            await enqueue_outbound_many(self.store, conn, [*acks, *bot_replies], now=now)
+            for (i, _, message_id), customer, result in zip(fresh, found, threads, strict=True):
+                ticket = result[0] if result is not None else None
                 results[i] = SubmitResult(
-                    message_id, ticket.id, ticket.ref, customer.id, duplicate=False
+                    message_id,
+                    ticket.id if ticket else None,
+                    ticket.ref if ticket else None,
+                    customer.id,
+                    duplicate=False,
                 )
 
         if duplicates:
@@ -317,6 +346,120 @@ class Pipeline:
             return seen[addr]
 
         return normalize
+
+    async def _bot_turns(
+        self, conn: AsyncConnection, msgs: list[InboundMessage], customers_: list[Customer]
+    ) -> list[BotTurn | None]:
+        """What the chat bot does with each message from a chat channel (None: not chat)."""
+        chat = [k for k, m in enumerate(msgs) if m.connector_id in self.chat_connectors]
+        turns: list[BotTurn | None] = [None] * len(msgs)
+        if not chat:
+            return turns
+        keys = {open_key(customers_[k].id, msgs[k].channel) for k in chat}
+        open_now = {
+            r.open_key
+            for r in await conn.execute(
+                select(tickets.c.open_key).where(tickets.c.open_key.in_(sorted(keys)))
+            )
+        }
+        for k in chat:
+            msg, customer = msgs[k], customers_[k]
+            key = open_key(customer.id, msg.channel)
+            command = msg.meta.get("command") if isinstance(msg.meta, dict) else None
+            turn = decide(command, msg.text, customer.locale, key in open_now, self.faq)
+            turns[k] = turn
+            if turn.action == "ticket":
+                open_now.add(key)  # a later message of this batch finds it open
+            elif turn.action == "close":
+                open_now.discard(key)
+        return turns
+
+    async def _bot_effects(
+        self,
+        conn: AsyncConnection,
+        msgs: list[InboundMessage],
+        message_ids: list[int],
+        customers_: list[Customer],
+        turns: list[BotTurn | None],
+        threads: list[tuple[Ticket, bool] | None],
+        now: datetime,
+        normalize: Callable[[Address], Address | None],
+    ) -> list[Outbound]:
+        """Store the bot's side of each chat turn; returns what the bot says."""
+        replies: list[Outbound] = []
+        for k, turn in enumerate(turns):
+            if turn is None:
+                continue
+            msg, customer = msgs[k], customers_[k]
+            ticket: Ticket | None = threads[k][0] if threads[k] is not None else None
+            if turn.action == "close":
+                ticket = await close_open_ticket(conn, open_key(customer.id, msg.channel), now)
+            if ticket is not None:
+                # Everything the bot said before the hand-over joins the ticket's history.
+                await conn.execute(
+                    update(messages)
+                    .where(
+                        messages.c.customer_id == customer.id,
+                        messages.c.connector_id == msg.connector_id,
+                        messages.c.ticket_id.is_(None),
+                    )
+                    .values(ticket_id=ticket.id)
+                )
+            await conn.execute(
+                update(messages)
+                .where(messages.c.id == message_ids[k])
+                .values(customer_id=customer.id, ticket_id=ticket.id if ticket else None)
+            )
+            reply = self._bot_reply(msg, customer, ticket, turn, normalize)
+            if reply is not None:
+                replies.append(reply)
+        return replies
+
+    def _bot_reply(
+        self,
+        msg: InboundMessage,
+        customer: Customer,
+        ticket: Ticket | None,
+        turn: BotTurn,
+        normalize: Callable[[Address], Address | None],
+    ) -> Outbound | None:
+        route = self.reply_routes.get(msg.connector_id)
+        if route is None or msg.reply_to is None:
+            return None
+        person = {"name": customer.display_name, "locale": customer.locale}
+        if turn.faq_match is not None and self.faq is not None:
+            text, locale, kind = (
+                self.faq.answer(turn.faq_match, customer.locale, {"customer": person}),
+                customer.locale,
+                "bot:faq",
+            )
+        elif turn.template is not None:
+            team = ticket.team_id if ticket else ""
+            rendered = self.replies.render(
+                turn.template,
+                customer.locale,
+                {
+                    "customer": person,
+                    "ticket": {"ref": ticket.ref if ticket else ""},
+                    "team": {"name": self.team_names.get(team, "")},
+                    "timezone": customer.timezone,
+                },
+            )
+            text, locale, kind = rendered.text.strip(), rendered.locale, f"bot:{turn.template}"
+        else:
+            return None
+        return Outbound(
+            connector_id=route.connector_id,
+            ticket_id=ticket.id if ticket else None,
+            customer_id=customer.id,
+            to=normalize(msg.reply_to) or msg.reply_to,
+            kind=kind,
+            subject=None,
+            text=text,
+            html=None,
+            auto_submitted=True,
+            language=locale,
+        )
 
     async def _tickets(
         self,
@@ -505,7 +648,11 @@ class Pipeline:
             )
             for r in rows:
                 found[(channel, r.external_id)] = SubmitResult(
-                    r.id, r.ticket_id, ticket_ref(r.ticket_id), r.customer_id, True
+                    r.id,
+                    r.ticket_id,
+                    ticket_ref(r.ticket_id) if r.ticket_id is not None else None,
+                    r.customer_id,
+                    True,
                 )
         return [found[(m.channel, m.external_id)] for m in msgs]
 
@@ -518,6 +665,8 @@ class Pipeline:
     def _should_acknowledge(self, msg: InboundMessage) -> bool:
         return (
             self.config.replies.acknowledge_new_tickets
+            # In a chat the bot's hand-over message is the acknowledgement.
+            and msg.connector_id not in self.chat_connectors
             and not msg.auto_submitted
             and msg.reply_to is not None
             and msg.connector_id in self.reply_routes

@@ -115,7 +115,8 @@ class Replies:
             )
         ctx = {**context, "locale": use}
         try:
-            subject = self._render(f"{use}/{name}.subject.j2", ctx, required=True) or ""
+            # Chat messages have no subject; mail templates have one.
+            subject = self._render(f"{use}/{name}.subject.j2", ctx, required=False) or ""
             text = self._render(f"{use}/{name}.txt.j2", ctx, required=True) or ""
             html = self._render(f"{use}/{name}.html.j2", ctx, required=False)
         except TemplateError as exc:

@@ -180,3 +180,22 @@ async def touch_ticket(conn: AsyncConnection, ticket_id: int, now: datetime) -> 
         .where(tickets.c.id == ticket_id, tickets.c.status.in_(("solved", "pending")))
         .values(status="open")
     )
+
+
+async def close_open_ticket(conn: AsyncConnection, key: str, now: datetime) -> Ticket | None:
+    """Close the open ticket under `key` (the customer ended the chat); None if there is none."""
+    row = (
+        await conn.execute(
+            select(tickets.c.id, tickets.c.team_id, tickets.c.subject, tickets.c.created_at).where(
+                tickets.c.open_key == key
+            )
+        )
+    ).first()
+    if row is None:
+        return None
+    await conn.execute(
+        update(tickets)
+        .where(tickets.c.id == row.id)
+        .values(status="closed", open_key=None, updated_at=now, last_message_at=now)
+    )
+    return Ticket(row.id, row.team_id, row.subject, row.created_at)

@@ -1,8 +1,7 @@
 """What the hub does with Telegram messages beyond receiving them, and a store outage.
 
-Several of these wait on core work (the bot stage, threading group chats, acting on
-RecipientUnreachable): they are strict xfails, so the day the core does it they fail
-loudly and the marker comes off. Each checks the connector's part first.
+Some wait on core work (the bot stage, threading a group chat as one ticket): they are
+strict xfails, so the day the core does it they fail loudly and the marker comes off. Each checks the connector's part first.
 """
 
 from __future__ import annotations
@@ -13,10 +12,10 @@ import asyncpg
 import pytest
 from sqlalchemy import select
 
-from hub.store.schema import attachments, identities, tickets
+from hub.store.schema import attachments, tickets
 from tests import telegram_harness
 from tests.support import PG_DSN, pg_available, pg_database
-from tests.telegram_harness import corpus, eventually, telegram_hub
+from tests.telegram_harness import corpus, telegram_hub
 
 migrated_sqlite = telegram_harness.migrated_sqlite
 sqlite_url = telegram_harness.sqlite_url
@@ -26,7 +25,6 @@ pytestmark = [
 ]
 
 
-@pytest.mark.xfail(strict=True, reason="core bot stage pending: /start greets, opens no ticket")
 async def test_start_is_greeted_without_opening_a_ticket(sqlite_url: str) -> None:
     async with telegram_hub(sqlite_url, "webhook") as rig:
         assert await rig.deliver(corpus("private/start.json")) == 200
@@ -39,7 +37,6 @@ async def test_start_is_greeted_without_opening_a_ticket(sqlite_url: str) -> Non
     assert opened == []
 
 
-@pytest.mark.xfail(strict=True, reason="core bot stage pending: /end closes the ticket")
 async def test_end_closes_the_ticket(sqlite_url: str) -> None:
     async with telegram_hub(sqlite_url, "webhook") as rig:
         await rig.deliver(corpus("private/text.json"))
@@ -66,25 +63,6 @@ async def test_media_are_stored_as_attachments(sqlite_url: str) -> None:
     assert rows[0].content == b"%PDF-1.4 a small document"
     assert rows[1].content is None
     assert "limit" in rows[1].dropped_reason
-
-
-@pytest.mark.xfail(strict=True, reason="core pending: RecipientUnreachable marks the identity")
-async def test_blocked_user_is_marked_unreachable(sqlite_url: str) -> None:
-    async with telegram_hub(sqlite_url, "webhook") as rig:
-        rig.api.blocked_chats.add("111111")
-        await rig.deliver(corpus("private/text.json"))
-        await rig.api.wait_for("sendMessage", 1)
-
-        async def marked() -> bool:
-            async with rig.hub.store.read() as conn:
-                row = (
-                    await conn.execute(
-                        select(identities.c.unreachable).where(identities.c.kind == "telegram")
-                    )
-                ).one()
-            return bool(row.unreachable)
-
-        await eventually(marked, what="the identity marked unreachable", timeout=3)
 
 
 def group_update(update_id: int, user_id: int, name: str, text: str) -> dict[str, Any]:

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy import select
 
-from hub.store.schema import customers, tickets
+from hub.store.schema import customers, outbox, tickets
 from tests import telegram_harness
-from tests.telegram_harness import BOT2, corpus, corpus_names, telegram_hub
+from tests.telegram_harness import BOT2, Rig, corpus, corpus_names, telegram_hub
 
 migrated_sqlite = telegram_harness.migrated_sqlite
 sqlite_url = telegram_harness.sqlite_url
@@ -124,19 +124,18 @@ async def test_corpus_update_gives_expected_outcome(case: str, mode: str, sqlite
     assert tuple(m.body_text for m in stored) == expect.texts
     assert all(m.connector_id == expect.bot and m.channel == "telegram" for m in stored)
     assert len({m.external_id for m in stored}) == len(stored)
-    if expect.texts:
-        # One conversation: every message of a case lands on one ticket.
-        assert len(ticket_rows) == 1
-        assert {m.ticket_id for m in stored} == {ticket_rows[0].id}
-        assert ticket_rows[0].status == "new"
-        assert ticket_rows[0].subject == (expect.subject or stored[0].subject)
-        if expect.subject:
-            assert ticket_rows[0].subject == expect.subject
+    if stored:
         assert list(names) == [expect.sender]
-        chat_ids = {m.meta["chat_id"] for m in stored}
-        assert len(chat_ids) == 1
+        assert len({m.meta["chat_id"] for m in stored}) == 1
         assert stored[-1].meta.get("command") == expect.command
-    else:
+    # Where Zammad opens a ticket (anything but a command), so do we, titled the same; what
+    # a command does to tickets (/start opens none, /end closes) is the core's part.
+    ticketed = [m for m in stored if "command" not in m.meta]
+    if ticketed:
+        (ticket,) = ticket_rows
+        assert {m.ticket_id for m in ticketed} == {ticket.id}
+        assert ticket.subject == (expect.subject or ticketed[0].subject)
+    if not stored:
         assert ticket_rows == []
     assert [c.params["file_id"] for c in api.sent("getFile")] == list(expect.fetched)
     assert len(api.sent("download")) == len(expect.fetched)
@@ -148,12 +147,17 @@ async def test_repeated_update_is_one_message(storage_url: str, mode: str) -> No
     async with telegram_hub(storage_url, mode) as rig:
         if mode == "webhook":
             assert await rig.deliver(update) == 200
+            answers = await queued(rig)
             assert await rig.deliver(update) == 200
+            # Whatever the hub answered the first time, it does not answer again.
+            assert await queued(rig) == answers
         else:
             # Telegram offers an unconfirmed update again: here twice in one batch.
             await rig.push_and_wait(rig.api, [update, update])
         stored = await rig.inbound()
-        await rig.api.wait_for("sendMessage", 1)
     assert [m.body_text for m in stored] == ["Hello, I need your Help"]
-    # One acknowledgement, not two.
-    assert len(rig.api.sent("sendMessage")) == 1
+
+
+async def queued(rig: Rig) -> int:
+    async with rig.hub.store.read() as conn:
+        return len((await conn.execute(select(outbox.c.id))).all())

@@ -42,10 +42,13 @@ async def test_visitor_message_becomes_a_ticket_message_of_a_webchat_customer(
 ) -> None:
     async with hub_running(chat_config(tmp_path)) as hub, open_tab(hub) as tab:
         assert tab.welcome["new"] is True and tab.welcome["history"] == []
+        # Asking for a person hands over: the bot opens a ticket and says so, live.
         ack = await tab.say(
-            "Where is my order 1234?", email=" Ann@Example.COM ", phone="01712-345678", name="Ann"
+            "I want to talk to a person about order 1234",
+            email=" Ann@Example.COM ",
+            phone="01712-345678",
+            name="Ann",
         )
-        # The new ticket's acknowledgement comes back into the chat, live.
         ack_reply = await tab.next(lambda f: f["type"] == "message" and f["dir"] == "out")
         rows = await _inbound(hub)
         async with hub.store.read() as conn:
@@ -58,7 +61,7 @@ async def test_visitor_message_becomes_a_ticket_message_of_a_webchat_customer(
     assert ack["type"] == "ack" and ack["duplicate"] is False
     assert ack["ticket"] == f"T-{rows[0].ticket_id}"
     assert [(r.external_id, r.body_text, r.sender) for r in rows] == [
-        (f"{tab.visitor}:{ack['id']}", "Where is my order 1234?", tab.visitor)
+        (f"{tab.visitor}:{ack['id']}", "I want to talk to a person about order 1234", tab.visitor)
     ]
     assert ids == {
         ("webchat", tab.visitor),

@@ -10,6 +10,7 @@ CONNECTOR_TYPE = ConnectorType(
     create=TelegramConnector,
     # Chat ids: a private chat's id is its user's id, the identity the hub keeps.
     sends_to=("telegram",),
+    chat=True,
 )
 
 __all__ = ["CONNECTOR_TYPE", "TelegramConfig", "TelegramConnector"]

@@ -20,6 +20,7 @@ CONNECTOR_TYPE = ConnectorType(
     config_model=WebChatConfig,
     create=WebChatConnector,
     sends_to=("webchat",),
+    chat=True,
 )
 
 __all__ = ["CONNECTOR_TYPE", "WebChatConfig", "WebChatConnector"]
