@@ -1,7 +1,8 @@
 """What the hub does with Telegram messages beyond receiving them, and a store outage.
 
-Some wait on core work (the bot stage, threading a group chat as one ticket): they are
-strict xfails, so the day the core does it they fail loudly and the marker comes off. Each checks the connector's part first.
+Threading a group chat as one ticket waits on core work: a strict xfail, so the day the
+core does it the test fails loudly and the marker comes off. It checks the connector's
+part first.
 """
 
 from __future__ import annotations
