@@ -219,6 +219,13 @@ async def undo_merge(conn: AsyncConnection, merge_id: int, by: str) -> Merge:
     for name, table in _FOLLOW.items():
         if ids := moved.get(name):
             await conn.execute(update(table).where(table.c.id.in_(ids)).values(customer_id=back))
+    if ticket_ids := moved.get("tickets"):
+        # Messages that reached a moved ticket after the merge go back with their ticket.
+        await conn.execute(
+            update(messages)
+            .where(messages.c.ticket_id.in_(ticket_ids), messages.c.customer_id == row.survivor_id)
+            .values(customer_id=back)
+        )
     for ticket_id, key in moved.get("open_keys", {}).items():
         await conn.execute(
             update(tickets).where(tickets.c.id == int(ticket_id)).values(open_key=key)

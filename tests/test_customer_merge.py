@@ -220,3 +220,42 @@ async def test_review_screen_merges_and_undoes(tmp_path: Any, smtp: SmtpSink) ->
             page = await resp.text()
         assert f"customer {b} is separate again" in page and "undone by Ada Admin" in page
         assert await _snapshot(hub) == before
+
+
+async def test_messages_after_a_merge_go_back_with_their_ticket(
+    tmp_path: Any, smtp: SmtpSink
+) -> None:
+    config = make_config(inbox_config(f"sqlite+aiosqlite:///{tmp_path}/h.db", smtp.port))
+    async with hub_running(config) as hub, aiohttp.ClientSession(headers=AUTH) as http:
+        first = await post_form(http, hub, name="Ann", email="ann@example.com", message="one")
+        second = await post_form(http, hub, name="Ann S", email="ann.s@example.org", message="two")
+        async with http.patch(
+            hub_url(hub, f"/api/v1/tickets/{first[2:]}"), json={"status": "solved"}
+        ) as resp:
+            a = (await resp.json())["customer_id"]
+        async with http.get(hub_url(hub, f"/api/v1/tickets/{second[2:]}")) as resp:
+            b = (await resp.json())["customer_id"]
+        async with http.post(
+            hub_url(hub, f"/api/v1/customers/{a}/merge"), json={"other_customer_id": b}
+        ) as resp:
+            merge_id = (await resp.json())["merge_id"]
+        # The moved ticket took Ann's open key: her next message threads onto it.
+        again = await post_form(http, hub, email="ann.s@example.org", message="three")
+        assert again == second
+        async with http.post(hub_url(hub, f"/api/v1/merges/{merge_id}/undo")) as resp:
+            assert resp.status == 200
+        async with hub.store.read() as conn:
+            rows = (
+                await conn.execute(
+                    select(messages.c.body_text, messages.c.customer_id).where(
+                        messages.c.ticket_id == int(second[2:]), messages.c.direction == "in"
+                    )
+                )
+            ).all()
+            key = (
+                await conn.execute(
+                    select(tickets.c.open_key).where(tickets.c.id == int(second[2:]))
+                )
+            ).scalar_one()
+        assert sorted(rows) == [("three", b), ("two", b)]
+        assert key == f"{b}:webform"
