@@ -11,6 +11,9 @@ from hub.store import Store
 
 
 async def run_outbox_command(config: Config, args: argparse.Namespace) -> int:
+    if args.outbox_command == "list" and args.limit < 1:
+        print("--limit must be at least 1", file=sys.stderr)
+        return 2
     store = Store(config.storage.url)
     try:
         await store.migrate()

@@ -27,6 +27,7 @@ import yaml
 from sqlalchemy import select, text
 
 from hub.app import Hub
+from hub.cli import main as cli_main
 from hub.config import OutboxConfig
 from hub.connector import Connector, PermanentSendError
 from hub.messages import Address, OutboundMessage
@@ -252,6 +253,19 @@ async def test_dead_letter_listed_by_cli_and_retried_once_relay_is_up(
         assert code == 1 and f"no dead or pending outbox entry {row.id}" in err
     assert counts == {row.remote_id: 1}
     assert len(sink.messages) == 1
+
+
+async def test_outbox_list_refuses_a_limit_below_one(
+    storage_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config_file = tmp_path / "hub.yaml"
+    config_file.write_text(yaml.safe_dump(base_config(storage_url)), encoding="utf-8")
+    # In-process (the subprocess runs are above): main() is what `hub` runs.
+    code = await asyncio.to_thread(
+        cli_main, ["outbox", "list", "--limit", "-1", "--config", str(config_file)]
+    )
+    assert code == 2
+    assert "--limit must be at least 1" in capsys.readouterr().err
 
 
 async def test_retry_after_temporary_refusal_carries_the_same_message_id(
