@@ -18,7 +18,8 @@ mean of the bare runs just before and after it.
 Every post is a new customer (a distinct email), so each one makes a customer, a ticket,
 the rendered acknowledgement and its outbox row, committed before the 2xx. The outbound
 mail connector is held not-ready (its directory cannot be created), so the outbox worker
-leaves the rows alone during the run: this measures ingest, not delivery. After each hub
+leaves the rows alone during the run: this measures ingest, not delivery
+(`--outbound mailfile` lets the worker write .eml files meanwhile instead). After each hub
 run the rows are counted and must match the 2xx answers.
 
 The last line is the headline: `ratio=<sqlite hub msgs/s / bare msgs/s>`.
@@ -204,13 +205,16 @@ async def bare_server() -> AsyncIterator[str]:
         await runner.cleanup()
 
 
-def hub_config(storage_url: str, workdir: Path) -> Any:
+def hub_config(storage_url: str, workdir: Path, outbound: str = "parked") -> Any:
     from tests.support import base_config, make_config
 
-    # A file where the mail directory's parent should be: the mailfile connector cannot
-    # start, stays "retrying", and the outbox worker sends nothing while we measure.
-    blocker = workdir / "no-mail"
-    blocker.write_text("the bench keeps outbound mail parked\n")
+    directory = workdir / f"sent-mail-{uuid.uuid4().hex[:8]}"
+    if outbound == "parked":
+        # A file where the mail directory's parent should be: the mailfile connector
+        # cannot start, stays "retrying", and the outbox worker sends nothing meanwhile.
+        blocker = workdir / "no-mail"
+        blocker.write_text("the bench keeps outbound mail parked\n")
+        directory = blocker / "sent-mail"
     return make_config(
         base_config(
             storage_url,
@@ -225,7 +229,7 @@ def hub_config(storage_url: str, workdir: Path) -> Any:
                 {
                     "id": "mail",
                     "type": "mailfile",
-                    "directory": str(blocker / "sent-mail"),
+                    "directory": str(directory),
                     "from_address": "support@example.org",
                     "from_name": "Example support",
                 },
@@ -251,6 +255,9 @@ async def count_rows(hub: Any) -> dict[str, int]:
                 select(func.count()).select_from(messages).where(messages.c.direction == "in")
             ),
             "outbox": await n(select(func.count()).select_from(outbox)),
+            "sent": await n(
+                select(func.count()).select_from(outbox).where(outbox.c.status == "sent")
+            ),
         }
 
 
@@ -260,7 +267,7 @@ async def bench_hub(
     from hub.app import running_hub
     from tests.support import REGISTRY
 
-    hub, task = await running_hub(hub_config(storage_url, workdir), REGISTRY)
+    hub, task = await running_hub(hub_config(storage_url, workdir, args.outbound), REGISTRY)
     try:
         url = f"http://127.0.0.1:{hub.port}{FORM_PATH}"
         result = await run_loadgen(
@@ -278,7 +285,8 @@ async def bench_hub(
     expected = result["ok"] + result["warmup_ok"]
     print(
         f"{name}: stored customers={counts['customers']} tickets={counts['tickets']} "
-        f"messages_in={counts['in']} outbox={counts['outbox']} (2xx answers: {expected})",
+        f"messages_in={counts['in']} outbox={counts['outbox']} (sent meanwhile: "
+        f"{counts.pop('sent')}) (2xx answers: {expected})",
         flush=True,
     )
     if any(v < expected for v in counts.values()):
@@ -297,7 +305,7 @@ async def bench_main(args: argparse.Namespace) -> None:
     print(
         f"concurrency={args.concurrency} hub: requests<={args.requests} "
         f"seconds<={args.seconds}; bare: requests<={args.bare_requests} "
-        f"seconds<={args.bare_seconds}; warmup={args.warmup} "
+        f"seconds<={args.bare_seconds}; warmup={args.warmup}; outbound={args.outbound} "
         "(load generator: one aiohttp client process)",
         flush=True,
     )
@@ -366,6 +374,13 @@ def main() -> None:
     parser.add_argument("--bare-requests", type=int, default=40_000)
     parser.add_argument("--bare-seconds", type=float, default=6.0, help="per bare run, at most")
     parser.add_argument("--no-postgresql", action="store_true")
+    parser.add_argument(
+        "--outbound",
+        choices=("parked", "mailfile"),
+        default="parked",
+        help="parked: outbox rows are written, not delivered during the run (default); "
+        "mailfile: the outbox worker writes .eml files meanwhile, competing with ingest",
+    )
     args = parser.parse_args()
     if args.command == "loadgen":
         loadgen_main(args)
