@@ -13,6 +13,7 @@ from babel import Locale, UnknownLocaleError
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from hub.agents_config import AgentsConfig
+from hub.campaigns_config import Campaigns
 from hub.connector import ConnectorConfig, ConnectorRegistry
 from hub.greetings_config import GreetingsConfig
 from hub.yaml_source import Path_, SourceError, YamlSource, YamlSourceError, load_yaml
@@ -186,6 +187,7 @@ class Config(_Strict):
     ingest: IngestConfig = Field(default_factory=IngestConfig)
     agents: AgentsConfig = Field(default_factory=AgentsConfig)
     greetings: GreetingsConfig = Field(default_factory=GreetingsConfig)
+    campaigns: Campaigns = Field(default_factory=list)
     bot: BotConfig = Field(default_factory=BotConfig)
     # Validated per type after the rest; holds ConnectorConfig subclasses once loaded.
     connectors: list[Any] = Field(default_factory=list)

@@ -368,6 +368,19 @@ greeting_sends = Table(
     UniqueConstraint("customer_id", "occasion", "year"),
 )
 
+# One message per campaign and customer, written with its outbox row: a second sweep, a
+# restart or a second hub process sends nothing twice.
+campaign_sends = Table(
+    "campaign_sends",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("campaign", String(40), nullable=False),
+    Column("customer_id", Id, ForeignKey("customers.id"), nullable=False),
+    Column("channel", String(32), nullable=False),
+    _ts("created_at"),
+    UniqueConstraint("campaign", "customer_id"),
+)
+
 # The inbox's queues: a team's open tickets, newest activity first, and the same across
 # teams for admins (bench/inbox.py measures both pages on 100,000 tickets).
 Index("ix_tickets_queue", tickets.c.team_id, tickets.c.status, tickets.c.last_message_at)
