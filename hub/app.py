@@ -15,6 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
+from hub.campaign_sweep import CampaignSweeper
 from hub.config import Config
 from hub.connector import Connector, ConnectorRegistry, HubContext
 from hub.connector_storage import DbConnectorStorage
@@ -86,6 +87,7 @@ class Hub:
         # Loaded at start (it may live in the database); handlers read it per request.
         self.secret = b""
         self.sweeper: GreetingSweeper | None = None
+        self.campaigns: CampaignSweeper | None = None
         self.web_app = build_web_app(self)
         self._runner: web.AppRunner | None = None
         self._tasks: asyncio.TaskGroup | None = None
@@ -141,7 +143,19 @@ class Hub:
         key = self.config.hub.secret_key
         self.secret = await hub_secret(self.store, key.get_secret_value() if key else None)
         self.sweeper = self._sweeper()
-        scheduler = build_scheduler(self.sweeper, self.config.greetings.sweep_minutes)
+        self.campaigns = CampaignSweeper(
+            self.store,
+            self.config.campaigns,
+            self.replies,
+            senders_for(self.config, self.registry),
+            public_url=self.config.web.public_url,
+            secret=self.secret,
+            signature=self.config.replies.signature,
+            metrics=self.metrics,
+        )
+        scheduler = build_scheduler(
+            self.sweeper, self.config.greetings.sweep_minutes, self.campaigns
+        )
         warm_up()
         try:
             scheduler.start()

@@ -37,3 +37,12 @@ class Metrics:
         self.connector_up = Gauge(
             "hub_connector_up", "1 when the connector is running", ["connector"], registry=r
         )
+        self.campaign_queued = Counter(
+            "hub_campaign_queued_total", "Campaign messages queued", ["campaign"], registry=r
+        )
+        self.campaign_pending = Gauge(
+            "hub_campaign_pending",
+            "Campaign messages queued and not yet sent",
+            ["campaign"],
+            registry=r,
+        )

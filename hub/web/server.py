@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from hub.campaign_sweep import pending_by_campaign
 from hub.outbox import depth
 from hub.web.api import api_app
 from hub.web.inbox import inbox_app
@@ -109,6 +110,10 @@ async def metrics(request: web.Request) -> web.Response:
     try:
         async with hub.store.read() as conn:
             counts, oldest = await depth(conn)
+            pending = await pending_by_campaign(conn)
+        # Every configured campaign is set, so a drained one reads 0, not its last value.
+        for name in {c.name for c in hub.config.campaigns} | set(pending):
+            hub.metrics.campaign_pending.labels(campaign=name).set(pending.get(name, 0))
         for status in ("pending", "sent", "dead"):
             hub.metrics.outbox_depth.labels(status=status).set(counts.get(status, 0))
         age = (datetime.now(UTC) - oldest).total_seconds() if oldest else 0
