@@ -1,4 +1,4 @@
-"""`hub serve | check-config | outbox … | customers import …`"""
+"""`hub serve | check-config | outbox … | customers import … | campaigns preview …`"""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 
 from hub.cli_agents import add_agents_cli
+from hub.cli_campaigns import add_campaigns_cli
 from hub.cli_faq import add_faq_cli
 from hub.config import Config, ConfigError, load_config
 from hub.connector import ConnectorRegistry
@@ -64,6 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
 
     add_agents_cli(sub)
+    add_campaigns_cli(sub)
     add_faq_cli(sub)
     registry = ConnectorRegistry.discover()
     for name in registry.names():
