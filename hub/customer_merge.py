@@ -1,9 +1,10 @@
 """Merging two customer records, and undoing it exactly.
 
 A merge moves everything of the merged customer to the survivor (identities, tickets, their
-messages, purchases, outbox rows, greeting history, consents the survivor lacks) and points
-the merged record at the survivor. What moved is recorded by row id, with who did it, so an
-undo puts back exactly those rows; anything that arrived for the survivor since stays.
+messages, purchases, outbox rows, greeting and campaign history, consents the survivor
+lacks) and points the merged record at the survivor. What moved is recorded by row id, with
+who did it, so an undo puts back exactly those rows; anything that arrived for the survivor
+since stays.
 Only people merge: the hub flags likely duplicates and never merges on its own.
 """
 
@@ -12,11 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import Table, and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.store import utcnow
 from hub.store.schema import (
+    campaign_sends,
     consents,
     customer_merges,
     customers,
@@ -37,6 +39,12 @@ _FOLLOW = {
     "messages": messages,
     "purchases": purchases,
     "outbox": outbox,
+}
+
+# Once-only send records: they follow the customer unless the survivor has the same one.
+_HISTORY: dict[str, tuple[Table, tuple[str, ...]]] = {
+    "greeting_sends": (greeting_sends, ("occasion", "year")),
+    "campaign_sends": (campaign_sends, ("campaign",)),
 }
 
 
@@ -81,7 +89,8 @@ async def merge_customers(
             )
         moved[name] = ids
     moved["open_keys"] = await _rekey_open_tickets(conn, moved["tickets"], survivor_id)
-    moved["greeting_sends"] = await _move_unless_taken(conn, survivor_id, merged_id)
+    for name, (table, keys) in _HISTORY.items():
+        moved[name] = await _move_unless_taken(conn, table, keys, survivor_id, merged_id)
     moved["consents"] = await _move_consents(conn, survivor_id, merged_id)
     pair = or_(
         and_(
@@ -139,31 +148,24 @@ async def _rekey_open_tickets(
     return old
 
 
-async def _move_unless_taken(conn: AsyncConnection, survivor_id: int, merged_id: int) -> list[int]:
-    """Greeting history moves, except a year the survivor already has (it stays unique)."""
+async def _move_unless_taken(
+    conn: AsyncConnection, table: Table, keys: tuple[str, ...], survivor_id: int, merged_id: int
+) -> list[int]:
+    """Send history moves, except what the survivor already has (it stays unique)."""
+    cols = [table.c[k] for k in keys]
     have = {
-        (r.occasion, r.year)
-        for r in await conn.execute(
-            select(greeting_sends.c.occasion, greeting_sends.c.year).where(
-                greeting_sends.c.customer_id == survivor_id
-            )
-        )
+        tuple(r)
+        for r in await conn.execute(select(*cols).where(table.c.customer_id == survivor_id))
     }
     ids = [
-        r.id
+        r[0]
         for r in await conn.execute(
-            select(greeting_sends.c.id, greeting_sends.c.occasion, greeting_sends.c.year).where(
-                greeting_sends.c.customer_id == merged_id
-            )
+            select(table.c.id, *cols).where(table.c.customer_id == merged_id)
         )
-        if (r.occasion, r.year) not in have
+        if tuple(r[1:]) not in have
     ]
     if ids:
-        await conn.execute(
-            update(greeting_sends)
-            .where(greeting_sends.c.id.in_(ids))
-            .values(customer_id=survivor_id)
-        )
+        await conn.execute(update(table).where(table.c.id.in_(ids)).values(customer_id=survivor_id))
     return ids
 
 
@@ -230,10 +232,9 @@ async def undo_merge(conn: AsyncConnection, merge_id: int, by: str) -> Merge:
         await conn.execute(
             update(tickets).where(tickets.c.id == int(ticket_id)).values(open_key=key)
         )
-    if ids := moved.get("greeting_sends"):
-        await conn.execute(
-            update(greeting_sends).where(greeting_sends.c.id.in_(ids)).values(customer_id=back)
-        )
+    for name, (table, _) in _HISTORY.items():
+        if ids := moved.get(name):
+            await conn.execute(update(table).where(table.c.id.in_(ids)).values(customer_id=back))
     if channels := moved.get("consents"):
         await conn.execute(
             update(consents)

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from hub.agent_auth import create_api_token
 from hub.store.schema import (
+    campaign_sends,
     consents,
     customer_merges,
     customers,
@@ -37,6 +38,7 @@ TABLES = (
     consents,
     outbox,
     greeting_sends,
+    campaign_sends,
     duplicate_suggestions,
 )
 
@@ -96,6 +98,12 @@ async def _seed(hub: Any, http: aiohttp.ClientSession) -> tuple[int, int]:
                     created_at=now,
                 )
             )
+        for customer_id, campaign in ((a, "spring"), (b, "spring"), (b, "autumn")):
+            await conn.execute(
+                campaign_sends.insert().values(
+                    customer_id=customer_id, campaign=campaign, channel="email", created_at=now
+                )
+            )
         await conn.execute(
             duplicate_suggestions.insert().values(
                 customer_id=a,
@@ -149,7 +157,14 @@ async def test_merge_then_undo_restores_both_customers_exactly(
                 )
             )
             record = (await conn.execute(select(customer_merges))).one()
+            campaigns = sorted(
+                tuple(r)
+                for r in await conn.execute(
+                    select(campaign_sends.c.customer_id, campaign_sends.c.campaign)
+                )
+            )
         assert years == [(a, 2024), (a, 2025), (b, 2025)]
+        assert campaigns == [(a, "autumn"), (a, "spring"), (b, "spring")]
         assert record.merged_by == "tests" and record.undone_at is None
         async with http.get(hub_url(hub, "/api/v1/duplicates")) as resp:
             assert (await resp.json())["duplicates"] == []
