@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import and_, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hub.campaign_store import campaigns_in_effect
 from hub.campaigns import due_zones, in_segment, may_be_due, send_at
 from hub.campaigns_config import CampaignConfig
 from hub.consent import OPT_IN, OPT_OUT, make_opt_out_token
@@ -108,7 +109,7 @@ class CampaignSweeper:
         """Queue every campaign message due at `now`; safe to run as often as wanted."""
         now = now or utcnow()
         results = []
-        for campaign in self.campaigns:
+        for campaign in await campaigns_in_effect(self.store, self.campaigns):
             if not (campaign.enabled and may_be_due(campaign, now)):
                 continue
             if not self.has_template(campaign):

@@ -40,6 +40,8 @@ class Metrics:
         self.campaign_queued = Counter(
             "hub_campaign_queued_total", "Campaign messages queued", ["campaign"], registry=r
         )
+        # Every campaign the gauge has shown, so one that drains reads 0, not its last value.
+        self.campaigns_seen: set[str] = set()
         self.campaign_pending = Gauge(
             "hub_campaign_pending",
             "Campaign messages queued and not yet sent",

@@ -39,7 +39,7 @@ def build_scheduler(
         misfire_grace_time=sweep_minutes * 60,
         next_run_time=utcnow() + timedelta(seconds=5),
     )
-    if campaigns is not None and campaigns.campaigns:
+    if campaigns is not None:
 
         async def campaign_sweep() -> None:
             try:

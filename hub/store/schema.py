@@ -368,6 +368,16 @@ greeting_sends = Table(
     UniqueConstraint("customer_id", "occasion", "year"),
 )
 
+# Campaigns created with `hub campaigns create`, besides those in the config file; the
+# definition is a CampaignConfig as JSON, validated again when read.
+campaigns = Table(
+    "campaigns",
+    metadata,
+    Column("name", String(40), primary_key=True),
+    Column("definition", JSON, nullable=False),
+    _ts("created_at"),
+)
+
 # One message per campaign and customer, written with its outbox row: a second sweep, a
 # restart or a second hub process sends nothing twice.
 campaign_sends = Table(

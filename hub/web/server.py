@@ -111,8 +111,9 @@ async def metrics(request: web.Request) -> web.Response:
         async with hub.store.read() as conn:
             counts, oldest = await depth(conn)
             pending = await pending_by_campaign(conn)
-        # Every configured campaign is set, so a drained one reads 0, not its last value.
-        for name in {c.name for c in hub.config.campaigns} | set(pending):
+        seen = hub.metrics.campaigns_seen
+        seen.update([*(c.name for c in hub.config.campaigns), *pending])
+        for name in seen:
             hub.metrics.campaign_pending.labels(campaign=name).set(pending.get(name, 0))
         for status in ("pending", "sent", "dead"):
             hub.metrics.outbox_depth.labels(status=status).set(counts.get(status, 0))
