@@ -12,7 +12,7 @@ import phonenumbers
 from babel import Locale, UnknownLocaleError
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
-from hub.agents_config import AgentsConfig
+from hub.agents_config import AgentsConfig, agents_cross_checks
 from hub.campaigns_config import Campaigns
 from hub.connector import ConnectorConfig, ConnectorRegistry
 from hub.greetings_config import GreetingsConfig
@@ -313,6 +313,8 @@ def _cross_checks(
             issues.append(
                 _at(source, ("routing", "rules", i, "set", "team"), f"no team {rule.set.team!r}")
             )
+    for path, message in agents_cross_checks(config.agents, team_ids):
+        issues.append(_at(source, path, message))
     if config.hub.default_locale not in config.hub.locales:
         issues.append(_at(source, ("hub", "default_locale"), "must be one of hub.locales"))
     by_id = {c.id: c for c in config.connectors}
