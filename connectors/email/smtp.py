@@ -123,6 +123,9 @@ async def _quit(client: aiosmtplib.SMTP) -> None:
 
 
 CONNECTOR_TYPE = ConnectorType(
-    name="smtp", config_model=SmtpConfig, create=SmtpConnector, can_receive=False,
-    sends_to=("email",)
+    name="smtp",
+    config_model=SmtpConfig,
+    create=SmtpConnector,
+    can_receive=False,
+    sends_to=("email",),
 )
