@@ -214,6 +214,8 @@ outbox = Table(
     Column("consent_channel", String(32)),
     Column("list_unsubscribe", String(500)),
     Index("ix_outbox_due", "status", "next_attempt_at"),
+    # The auto-reply breaker counts recent acknowledgements per recipient on every batch.
+    Index("ix_outbox_recipient_created", "recipient", "created_at"),
 )
 
 purchases = Table(
