@@ -97,6 +97,8 @@ class ImapSession:
 
     def select(self, folder: str) -> FolderState:
         info = self._call(lambda c: c.select_folder(folder))
+        # From here on an EXISTS that imaplib keeps aside is news the sync may have missed.
+        self._pending().clear()
         return FolderState(
             uidvalidity=int(info[b"UIDVALIDITY"]),
             uidnext=int(info[b"UIDNEXT"]) if b"UIDNEXT" in info else None,
@@ -153,9 +155,13 @@ class ImapSession:
         `tick` so a stop or a lost lease (`stopping()` true) ends it promptly."""
         client = self._client()
         try:
+            if self._news_pending():
+                # Mail came in during the sync (announced in a FETCH or STORE reply).
+                return True
             client.idle()
             deadline = time.monotonic() + seconds
-            news = False
+            # Announced between the last command and IDLE's continuation.
+            news = self._news_pending()
             while not news and time.monotonic() < deadline and not stopping():
                 responses = client.idle_check(timeout=tick)
                 for resp in responses:
@@ -168,6 +174,16 @@ class ImapSession:
             raise
         except (OSError, IMAPClientError, imaplib.IMAP4.error, ssl.SSLError) as exc:
             raise ImapUnavailable(f"{exc.__class__.__name__}: {_text(exc)}") from exc
+
+    def _pending(self) -> dict[str, list[object]]:
+        # imaplib files unsolicited replies (EXISTS, RECENT) here; imapclient reads only
+        # what arrives during idle_check, so whatever came before would otherwise be lost.
+        return self._client()._imap.untagged_responses  # type: ignore[no-any-return]
+
+    def _news_pending(self) -> bool:
+        pending = self._pending()
+        news = bool(pending.pop("EXISTS", None)) | bool(pending.pop("RECENT", None))
+        return news
 
     def close(self) -> None:
         """Drop the connection without a goodbye; safe from any thread, any number of times."""
