@@ -332,13 +332,14 @@ async def test_opt_out_after_queueing_stops_the_send(tmp_path: Path, smtp: SmtpS
         # The mail arrives a moment before the outbox marks its row sent.
         for _ in range(200):
             async with hub.store.read() as conn:
-                rows = await conn.execute(select(outbox.c.customer_id, outbox.c.status))
-                states = dict(rows.all())
-            if "pending" not in states.values():
+                rows = (await conn.execute(select(outbox.c.customer_id, outbox.c.status))).all()
+            states = dict(rows)
+            async with http.get(hub_url(hub, "/metrics")) as resp:
+                text = await resp.text()
+            if "pending" not in {status for _, status in rows}:
                 break
             await asyncio.sleep(0.05)
-        async with http.get(hub_url(hub, "/metrics")) as resp:
-            text = await resp.text()
+    assert len(rows) == 2, rows
     assert mail["To"].endswith("<keep@example.com>")
     assert mail["List-Unsubscribe"]
     assert states == {keep: "sent", leave: "cancelled"}
