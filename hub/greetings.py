@@ -161,6 +161,9 @@ def celebration_date(origin: date, year: int, feb29: Feb29Rule = "feb28") -> dat
     return origin.replace(year=year)
 
 
+# A sweep asks for the same few (date, zone) pairs for thousands of customers, and the
+# answer depends on tzdata alone: two zone conversions (a bisection in a gap) saved each.
+@functools.lru_cache(maxsize=8192)
 def send_instant(local_date: date, hour: int, tz: zoneinfo.ZoneInfo) -> datetime:
     """The UTC instant the clocks in `tz` first show `hour`:00 on `local_date`.
 
@@ -225,15 +228,25 @@ def due_greetings(
     """
     now = _utc(now)
     first, last = _celebration_dates(now, rules)
+    zone = customer.zone
     due = []
     # Only dates sweep_window would look up can be due; checking them first skips the
-    # zone arithmetic for all the others.
+    # zone arithmetic for all the others. Then the send instant alone decides (as
+    # Greeting.state does), so a Greeting is built only for what is due: a sweep asks this
+    # of tens of thousands of candidates and most are due at another hour.
     for year in range(first.year, last.year + 1):
         for occasion in customer.occasions:
-            if first <= celebration_date(occasion.origin, year, rules.feb29) <= last:
-                g = greeting_in_year(customer, occasion, year, rules)
-                if g is not None and g.is_due(now):
-                    due.append(g)
+            if occasion.name not in rules.occasions or year <= occasion.origin.year:
+                continue
+            on = celebration_date(occasion.origin, year, rules.feb29)
+            if not first <= on <= last:
+                continue
+            send_at = send_instant(on, rules.send_hour, zone)
+            if not send_at <= now < send_at + rules.catch_up:
+                continue
+            g = greeting_in_year(customer, occasion, year, rules)
+            if g is not None and g.is_due(now):
+                due.append(g)
     return tuple(sorted(due, key=lambda g: (g.send_at, g.key)))
 
 
@@ -269,6 +282,8 @@ def sweep_window(now: datetime, rules: GreetingRules) -> SweepWindow:
     return SweepWindow(now - rules.catch_up, now, first_date, last_date, frozenset(month_days))
 
 
+# Asked once per candidate customer with the same `now` and rules throughout a sweep.
+@functools.lru_cache(maxsize=64)
 def _celebration_dates(now: datetime, rules: GreetingRules) -> tuple[date, date]:
     """First and last local date whose greeting can be due at `now`, in any zone."""
     hour = timedelta(hours=rules.send_hour)
