@@ -335,3 +335,40 @@ async def test_opt_out_link_works_end_to_end(tmp_path: Any, smtp: SmtpSink) -> N
             assert (await conn.execute(select(consents.c.status))).scalar() == OPT_OUT
         result = await hub.sweeper.sweep(datetime(2027, 1, 2, 9, 0, tzinfo=UTC))  # type: ignore[union-attr]
     assert result.queued == 0 and result.skipped == {"opted out of email": 1}
+
+
+async def test_opt_out_between_sweep_and_send_stops_the_greeting(
+    tmp_path: Any, smtp: SmtpSink
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path}/h.db"
+    store = Store(url)
+    await store.migrate()
+    try:
+        keep = await _add_customer(
+            store, name="Keep", tz="UTC", birthday=date(1990, 3, 3), email="keep@example.com"
+        )
+        leave = await _add_customer(
+            store, name="Leave", tz="UTC", birthday=date(1991, 3, 3), email="leave@example.com"
+        )
+        # A sweep in the past, so the queued rows are due now.
+        swept = await _sweeper(store).sweep(datetime(2026, 3, 3, 9, 0, tzinfo=UTC))
+        assert swept.queued == 2
+        async with store.write() as conn:
+            await record_consent(store, conn, leave, "email", OPT_OUT, "reply STOP")
+    finally:
+        await store.close()
+    config = make_config(base_config(url, smtp.port))
+    async with hub_running(config) as hub:
+        [mail] = await smtp.wait_for(1)
+        for _ in range(200):
+            async with hub.store.read() as conn:
+                rows = (await conn.execute(select(outbox.c.customer_id, outbox.c.status))).all()
+            if "pending" not in {status for _, status in rows}:
+                break
+            await asyncio.sleep(0.05)
+    assert mail["To"] == "Keep <keep@example.com>"
+    assert mail["Subject"] == "Happy birthday, Keep!"
+    assert mail["List-Unsubscribe"].strip().startswith("<http://hub.test/unsubscribe/")
+    assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert mail["Auto-Submitted"] == "auto-generated"
+    assert sorted(rows) == sorted([(keep, "sent"), (leave, "cancelled")])
