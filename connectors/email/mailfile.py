@@ -62,6 +62,9 @@ def _write_atomically(target: Path, data: bytes) -> None:
 
 
 CONNECTOR_TYPE = ConnectorType(
-    name="mailfile", config_model=MailFileConfig, create=MailFileConnector, can_receive=False,
-    sends_to=("email",)
+    name="mailfile",
+    config_model=MailFileConfig,
+    create=MailFileConnector,
+    can_receive=False,
+    sends_to=("email",),
 )
