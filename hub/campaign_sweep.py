@@ -23,18 +23,17 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from hub.campaign_store import campaigns_in_effect
 from hub.campaigns import due_zones, in_segment, may_be_due, send_at
 from hub.campaigns_config import CampaignConfig
-from hub.consent import OPT_IN, OPT_OUT, make_opt_out_token
+from hub.consent import make_opt_out_token
 from hub.greetings import UnknownTimeZone
 from hub.messages import Address
 from hub.metrics import Metrics
 from hub.outbound import enqueue_outbound
+from hub.reach import choose_channel, consents_of, reachable_of
 from hub.replies import Replies
 from hub.store import Store, utcnow
 from hub.store.schema import (
     campaign_sends,
-    consents,
     customers,
-    identities,
     outbox,
     purchases,
     tickets,
@@ -243,11 +242,13 @@ class CampaignSweeper:
     async def _plan(self, campaign: CampaignConfig, rows: list[Any]) -> list[Target]:
         ids = [r.id for r in rows]
         async with self.store.read() as conn:
-            consent = await _consents(conn, ids)
-            reachable = await _reachable(conn, ids, campaign.channel_order)
+            consent = await consents_of(conn, ids)
+            reachable = await reachable_of(conn, ids, campaign.channel_order)
         out = []
         for r in rows:
-            channel, address, reason = self._channel(campaign, r.id, consent, reachable)
+            channel, address, reason = choose_channel(
+                r.id, campaign.channel_order, self.senders, consent, reachable
+            )
             out.append(
                 Target(
                     r.id,
@@ -261,28 +262,6 @@ class CampaignSweeper:
                 )
             )
         return out
-
-    def _channel(
-        self,
-        campaign: CampaignConfig,
-        customer_id: int,
-        consent: dict[tuple[int, str], str],
-        reachable: dict[tuple[int, str], str],
-    ) -> tuple[str | None, str | None, str | None]:
-        reasons = []
-        for channel in campaign.channel_order:
-            status = consent.get((customer_id, channel))
-            if channel not in self.senders:
-                reasons.append(f"no connector sends {channel}")
-            elif status == OPT_OUT:
-                reasons.append(f"opted out of {channel}")
-            elif status != OPT_IN:
-                reasons.append(f"no consent for {channel}")
-            elif (customer_id, channel) not in reachable:
-                reasons.append(f"no reachable {channel} identity")
-            else:
-                return channel, reachable[(customer_id, channel)], None
-        return None, None, "; ".join(reasons)
 
     async def _queue(self, campaign: CampaignConfig, todo: list[Target], now: datetime) -> int:
         queued = 0
@@ -347,33 +326,6 @@ class CampaignSweeper:
 
 def _midnight(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
-
-
-async def _consents(conn: AsyncConnection, ids: list[int]) -> dict[tuple[int, str], str]:
-    rows = await conn.execute(
-        select(consents.c.customer_id, consents.c.channel, consents.c.status).where(
-            consents.c.customer_id.in_(ids)
-        )
-    )
-    return {(r.customer_id, r.channel): r.status for r in rows}
-
-
-async def _reachable(
-    conn: AsyncConnection, ids: list[int], channels: list[str]
-) -> dict[tuple[int, str], str]:
-    rows = await conn.execute(
-        select(identities.c.customer_id, identities.c.kind, identities.c.value)
-        .where(
-            identities.c.customer_id.in_(ids),
-            identities.c.kind.in_(channels),
-            identities.c.unreachable.is_(False),
-        )
-        .order_by(identities.c.id)
-    )
-    out: dict[tuple[int, str], str] = {}
-    for r in rows:
-        out.setdefault((r.customer_id, r.kind), r.value)
-    return out
 
 
 async def pending_by_campaign(conn: AsyncConnection) -> dict[str, int]:

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.consent import OPT_IN, OPT_OUT, make_opt_out_token
+from hub.consent import make_opt_out_token
 from hub.greetings import (
     CustomerOccasions,
     Greeting,
@@ -34,9 +34,10 @@ from hub.greetings_config import GreetingsConfig
 from hub.messages import Address
 from hub.occasions import month_day
 from hub.outbound import Outbound, enqueue_outbound_many
+from hub.reach import choose_channel, consents_of, reachable_of
 from hub.replies import Replies
 from hub.store import Store, utcnow
-from hub.store.schema import consents, customers, greeting_sends, identities
+from hub.store.schema import customers, greeting_sends
 
 log = logging.getLogger("hub.greetings")
 
@@ -203,36 +204,17 @@ class GreetingSweeper:
         ids = list({row.id for _, row in found})
         async with self.store.read() as conn:
             sent = await self._sent_keys(conn, [g for g, _ in found])
-            consent = await self._consents(conn, ids)
-            reachable = await self._reachable(conn, ids)
+            consent = await consents_of(conn, ids)
+            reachable = await reachable_of(conn, ids, self.config.channel_order)
         plans = []
         for g, row in found:
-            channel, address, reason = self._channel(row.id, consent, reachable)
+            channel, address, reason = choose_channel(
+                row.id, self.config.channel_order, self.senders, consent, reachable
+            )
             plans.append(
                 Planned(g, row.display_name, channel, address, reason, already_sent=g.key in sent)
             )
         return plans
-
-    def _channel(
-        self,
-        customer_id: int,
-        consent: dict[tuple[int, str], str],
-        reachable: dict[tuple[int, str], str],
-    ) -> tuple[str | None, str | None, str | None]:
-        reasons = []
-        for channel in self.config.channel_order:
-            status = consent.get((customer_id, channel))
-            if channel not in self.senders:
-                reasons.append(f"no connector sends {channel}")
-            elif status == OPT_OUT:
-                reasons.append(f"opted out of {channel}")
-            elif status != OPT_IN:
-                reasons.append(f"no consent for {channel}")
-            elif (customer_id, channel) not in reachable:
-                reasons.append(f"no reachable {channel} identity")
-            else:
-                return channel, reachable[(customer_id, channel)], None
-        return None, None, "; ".join(reasons)
 
     async def _sent_keys(self, conn: AsyncConnection, greetings: list[Greeting]) -> set[Any]:
         keys = {(g.key.customer_id, g.key.occasion, g.key.year) for g in greetings}
@@ -247,29 +229,6 @@ class GreetingSweeper:
         )
         done = {tuple(r) for r in rows}
         return {g.key for g in greetings if (g.key.customer_id, g.key.occasion, g.key.year) in done}
-
-    async def _consents(self, conn: AsyncConnection, ids: list[int]) -> dict[tuple[int, str], str]:
-        rows = await conn.execute(
-            select(consents.c.customer_id, consents.c.channel, consents.c.status).where(
-                consents.c.customer_id.in_(ids)
-            )
-        )
-        return {(r.customer_id, r.channel): r.status for r in rows}
-
-    async def _reachable(self, conn: AsyncConnection, ids: list[int]) -> dict[tuple[int, str], str]:
-        rows = await conn.execute(
-            select(identities.c.customer_id, identities.c.kind, identities.c.value)
-            .where(
-                identities.c.customer_id.in_(ids),
-                identities.c.kind.in_(self.config.channel_order),
-                identities.c.unreachable.is_(False),
-            )
-            .order_by(identities.c.id)
-        )
-        out: dict[tuple[int, str], str] = {}
-        for r in rows:
-            out.setdefault((r.customer_id, r.kind), r.value)
-        return out
 
     async def _queue(self, plans: list[Planned], now: datetime) -> int:
         """Claim and queue `plans` in one transaction; returns how many this sweep queued.
