@@ -1,9 +1,10 @@
 """The chat bot: what the hub says in a live chat before (or instead of) a person.
 
 Commands: /start greets, /help explains, /human hands over to a person, /end closes the
-conversation's ticket. Other text goes to the person already handling an open ticket;
-without one, the FAQ answers when it is confident, and otherwise the bot says a person
-will answer and a ticket opens. Pure decisions here; the pipeline does the storing.
+conversation's ticket, /stop ends greetings and campaigns on the channel. Other text goes
+to the person already handling an open ticket; without one, the FAQ answers when it is
+confident, and otherwise the bot says a person will answer and a ticket opens. Pure
+decisions here; the pipeline does the storing.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Literal
 
 from hub.faq import FaqBot, FaqMatch
 
-Action = Literal["answer", "ticket", "close"]
+Action = Literal["answer", "ticket", "close", "opt_out"]
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,9 @@ class BotTurn:
 def decide(
     command: str | None, text: str, locale: str, has_open_ticket: bool, faq: FaqBot | None
 ) -> BotTurn:
+    if command == "stop" or text.strip().lower() == "/stop":
+        # Withdraws consent to proactive messages (greetings, campaigns) on this channel.
+        return BotTurn("opt_out", template="chat_opt_out")
     if command == "start":
         return BotTurn("answer", template="chat_greeting")
     if command == "help":

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from hub.chatbot import BotTurn, decide
 from hub.config import Config
 from hub.connector import IngestUnavailable
+from hub.consent import OPT_OUT, record_consent
 from hub.customers import (
     Customer,
     CustomerRequest,
@@ -394,6 +395,10 @@ class Pipeline:
             ticket: Ticket | None = threads[k][0] if threads[k] is not None else None
             if turn.action == "close":
                 ticket = await close_open_ticket(conn, open_key(customer.id, msg.channel), now)
+            elif turn.action == "opt_out":
+                await record_consent(
+                    self.store, conn, customer.id, msg.sender.kind, OPT_OUT, "chat command /stop"
+                )
             if ticket is not None:
                 # Everything the bot said before the hand-over joins the ticket's history.
                 await conn.execute(

@@ -272,3 +272,18 @@ async def test_an_agent_reply_through_the_api_is_live_and_a_scheduled_one_waits(
     assert live["text"] == "Hi, I'm Rina."
     # A reply scheduled for later is not shown before its time, live or in the history.
     assert history[-1] == "Hi, I'm Rina." and "Tomorrow morning, then." not in history
+
+
+async def test_stop_in_the_chat_records_the_opt_out(tmp_path: Path) -> None:
+    from hub.store.schema import consents
+
+    async with hub_running(chat_config(tmp_path)) as hub, open_tab(hub) as tab:
+        ack = await tab.say("/stop")
+        reply = await tab.next(lambda f: f["type"] == "message" and f["dir"] == "out")
+        async with hub.store.read() as conn:
+            rows = (await conn.execute(select(consents))).all()
+    assert ack["type"] == "ack" and ack["ticket"] is None
+    assert "no more greetings" in reply["text"]
+    assert [(r.channel, r.status, r.source) for r in rows] == [
+        ("webchat", "opt_out", "chat command /stop")
+    ]

@@ -58,6 +58,8 @@ COMMANDS = {
     "agent": "human",
     # Zammad's convention for "I am done": the core may close the ticket.
     "end": "end",
+    # Ends greetings and campaigns in this chat (the core records the opt-out).
+    "stop": "stop",
 }
 
 SUBJECT_CHARS = 100
