@@ -125,11 +125,15 @@ class OutboxWorker:
         self._wake.set()
 
     async def run(self) -> None:
-        if self.store.single_process:
-            await self._release_stale_leases()
+        # SQLite means one hub process: leases left by a dead run are released first, inside
+        # the loop below, so a store that fails at start is retried like any other round.
+        stale_leases = self.store.single_process
         failures = 0
         while True:
             try:
+                if stale_leases:
+                    await self._release_stale_leases()
+                    stale_leases = False
                 sent_any = await self.run_once()
             except Exception as exc:
                 if _cancelling():
