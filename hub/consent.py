@@ -33,9 +33,10 @@ def read_opt_out_token(token: str, secret: bytes) -> OptOutToken | None:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
     except (ValueError, TypeError):
         return None
-    payload, sep, mac = raw.rpartition(b".")
-    if not sep or len(mac) != 16:
+    # The MAC is 16 raw bytes, which may themselves contain b".": split by length.
+    if len(raw) < 18 or raw[-17:-16] != b".":
         return None
+    payload, mac = raw[:-17], raw[-16:]
     expected = hmac.new(secret, b"opt-out:" + payload, hashlib.sha256).digest()[:16]
     if not hmac.compare_digest(mac, expected):
         return None
