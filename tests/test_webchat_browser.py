@@ -91,6 +91,9 @@ async def test_widget_shows_markup_as_text_gets_replies_live_and_keeps_history(
 
             # A reload keeps the conversation; a reply while the panel is closed is counted.
             await page.reload()
+            # Connected again (the history is back in the closed panel) before the reply, or
+            # it would arrive as history rather than as a new message to count.
+            await expect(page.locator(".hc-log .hc-text")).to_have_count(6)
             await queue_agent_reply(hub, visitor, "Anything else?", rows[0].ticket_id)
             await expect(page.locator(".hc-badge")).to_have_text("1")
             await page.get_by_role("button", name="Chat with us").click()
