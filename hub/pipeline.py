@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -38,7 +37,7 @@ from hub.replies import Replies
 from hub.routing import RouteInput, Router
 from hub.store import Store, utcnow
 from hub.store.schema import attachments, messages, outbox, tickets
-from hub.thread_match import ThreadHints, match_thread, subject_ticket_ids
+from hub.thread_match import ThreadHints, match_thread, our_keys, subject_ticket_ids
 from hub.tickets import (
     Ticket,
     TicketRace,
@@ -57,7 +56,6 @@ log = logging.getLogger("hub.pipeline")
 MAX_TEXT_CHARS = 200_000
 # A message that keeps losing races to other processes is refused (the sender retries).
 RACE_RETRIES = 5
-_MSGID_LOCAL = re.compile(r"^<([^@<>\s]+)@[^<>\s]+>$")
 
 
 class InvalidMessage(ValueError):
@@ -585,7 +583,7 @@ class Pipeline:
     async def _record_bounces(
         self, conn: AsyncConnection, msgs: list[InboundMessage], now: datetime
     ) -> None:
-        keys = sorted({k for m in msgs for k in _our_keys(m.bounced_message_ids)})
+        keys = sorted({k for m in msgs for k in our_keys(m.bounced_message_ids)})
         if keys:
             await conn.execute(
                 update(outbox)
@@ -753,13 +751,8 @@ def _has_hints(msg: InboundMessage) -> bool:
     )
 
 
-def _our_keys(message_ids: Sequence[str]) -> list[str]:
-    """Our Message-IDs are <idempotency-key@domain>: the keys of those among `message_ids`."""
-    return [m.group(1) for mid in message_ids if (m := _MSGID_LOCAL.match(mid.strip()))]
-
-
 async def _ticket_of_our_messages(conn: AsyncConnection, message_ids: Sequence[str]) -> int | None:
-    keys = _our_keys(message_ids)
+    keys = our_keys(message_ids)
     if not keys:
         return None
     return (

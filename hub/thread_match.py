@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -54,6 +55,11 @@ def verify_marker(marker: str, secret: bytes) -> int | None:
     return ticket_id if hmac.compare_digest(expected, marker.strip()) else None
 
 
+def our_keys(message_ids: Sequence[str]) -> list[str]:
+    """Our Message-IDs are <idempotency-key@domain>: the outbox keys among `message_ids`."""
+    return [m.group(1) for mid in message_ids if (m := _MSGID_LOCAL.match(mid.strip()))]
+
+
 def subject_ticket_ids(subject: str | None) -> list[int]:
     return [int(m) for m in _TOKEN.findall(subject or "")]
 
@@ -88,7 +94,7 @@ async def _by_reference(
     conn: AsyncConnection, refs: list[str], customer_id: int
 ) -> ThreadMatch | None:
     # Our own mails carry Message-IDs made from their outbox idempotency key.
-    keys = [m.group(1) for r in refs if (m := _MSGID_LOCAL.match(r))]
+    keys = our_keys(refs)
     candidates: list[int] = []
     if keys:
         rows = await conn.execute(
