@@ -1,0 +1,257 @@
+"""WhatsApp Cloud API webhook deliveries -> messages and events (pure: data in, data out).
+
+https://developers.facebook.com/docs/whatsapp/cloud-api/webhooks/components: a delivery
+is {"object": "whatsapp_business_account", "entry": [{"changes": [{"field", "value"}]}]};
+field "messages" carries `messages` (from customers) and `statuses` (of ours). Every other
+field (templates, account, calls, echoes of the business app) is read and left alone.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from connectors.meta.inbound import (
+    BadDelivery,
+    Incoming,
+    MediaRef,
+    Parsed,
+    as_dict,
+    as_list,
+    from_unix,
+    media_filename,
+)
+from hub.messages import Address, InboundMessage, MessageEvent
+
+CHANNEL = "whatsapp"
+MEDIA_KINDS = ("image", "video", "audio", "document", "sticker")
+STATUSES = frozenset({"sent", "delivered", "read", "played", "failed"})
+
+
+def parse_whatsapp(body: Any, connector_id: str) -> Parsed:
+    if not isinstance(body, dict) or body.get("object") != "whatsapp_business_account":
+        raise BadDelivery("not a WhatsApp Business Account delivery")
+    out = Parsed()
+    for entry in as_list(body.get("entry")):
+        for change in as_list(as_dict(entry).get("changes")):
+            change = as_dict(change)
+            field_name = change.get("field")
+            value = as_dict(change.get("value"))
+            if field_name != "messages":
+                out.skipped.append(f"field {field_name}")
+                continue
+            names = _profile_names(value)
+            for raw in as_list(value.get("messages")):
+                _message(as_dict(raw), value, names, connector_id, out)
+            for raw in as_list(value.get("statuses")):
+                _status(as_dict(raw), connector_id, out)
+    return out
+
+
+def _profile_names(value: dict[str, Any]) -> dict[str, str]:
+    names = {}
+    for c in as_list(value.get("contacts")):
+        c = as_dict(c)
+        name = as_dict(c.get("profile")).get("name")
+        if isinstance(c.get("wa_id"), str) and isinstance(name, str):
+            names[c["wa_id"]] = name
+    return names
+
+
+def _message(
+    m: dict[str, Any],
+    value: dict[str, Any],
+    names: dict[str, str],
+    connector_id: str,
+    out: Parsed,
+) -> None:
+    wamid, wa_id, kind = m.get("id"), m.get("from"), m.get("type")
+    if not isinstance(wamid, str) or not wamid or not isinstance(wa_id, str) or not wa_id:
+        out.skipped.append("message without id or sender")
+        return
+    at = from_unix(m.get("timestamp"))
+    if kind == "reaction":
+        r = as_dict(m.get("reaction"))
+        target = r.get("message_id")
+        if isinstance(target, str) and target:
+            emoji = r.get("emoji") or ""
+            out.events.append(_event(connector_id, target, "reaction", wamid, emoji, at, wa_id))
+        return
+    if kind in ("edit", "revoke"):
+        section = as_dict(m.get(kind))
+        target = section.get("original_message_id")
+        if not isinstance(target, str) or not target:
+            out.skipped.append(f"{kind} without original_message_id")
+            return
+        if kind == "revoke":
+            out.events.append(_event(connector_id, target, "delete", wamid, None, at, wa_id))
+        else:
+            edited = as_dict(section.get("message"))
+            text, media, _ = _content(edited.get("type"), edited)
+            ev = _event(connector_id, target, "edit", wamid, text, at, wa_id)
+            ev.detail["type"] = edited.get("type")
+            if media:
+                ev.detail["media_ids"] = [ref.media_id for ref in media]
+            out.events.append(ev)
+        return
+    text, media, meta = _content(kind, m)
+    errors = as_list(m.get("errors")) or as_list(value.get("errors"))
+    if errors:
+        meta["errors"] = errors[:5]
+        if not text:
+            first = as_dict(errors[0])
+            text = f"[WhatsApp could not show this message: {first.get('title') or 'error'}]"
+    context = as_dict(m.get("context"))
+    for flag in ("forwarded", "frequently_forwarded"):
+        if context.get(flag) is True:
+            meta[flag] = True
+    if isinstance(context.get("id"), str):
+        meta["reply_to_message"] = context["id"]
+    if m.get("referral"):
+        meta["referral"] = as_dict(m["referral"])
+    name = names.get(wa_id)
+    sender = Address("whatsapp", wa_id, name)
+    identities: tuple[Address, ...] = (Address("phone", f"+{wa_id}", name),)
+    system = as_dict(m.get("system"))
+    if kind == "system" and isinstance(system.get("wa_id"), str) and system["wa_id"]:
+        # The customer's new number: it joins their record, so they stay one customer.
+        new = system["wa_id"]
+        identities += (Address("whatsapp", new, name), Address("phone", f"+{new}", name))
+    meta.update({"kind": kind or "unknown", "wa_id": wa_id, "phone_number_id": _pnid(value)})
+    out.messages.append(
+        Incoming(
+            InboundMessage(
+                channel=CHANNEL,
+                connector_id=connector_id,
+                external_id=wamid,
+                sender=sender,
+                text=text,
+                identities=identities,
+                reply_to=sender,
+                received_at=at,
+                auto_submitted=kind == "system",
+                meta=meta,
+            ),
+            media,
+        )
+    )
+
+
+def _content(kind: Any, m: dict[str, Any]) -> tuple[str, tuple[MediaRef, ...], dict[str, Any]]:
+    """The text agents read, the media to fetch, and what else is worth keeping."""
+    meta: dict[str, Any] = {}
+    if kind == "text":
+        return str(as_dict(m.get("text")).get("body") or ""), (), meta
+    if kind in MEDIA_KINDS:
+        section = as_dict(m.get(kind))
+        media_id = section.get("id")
+        ctype = str(section.get("mime_type") or "application/octet-stream")
+        if kind == "audio" and section.get("voice") is True:
+            meta["voice"] = True
+        if kind == "sticker":
+            meta["animated"] = section.get("animated") is True
+        refs: tuple[MediaRef, ...] = ()
+        if isinstance(media_id, str) and media_id:
+            name = media_filename(kind, media_id, ctype, section.get("filename"))
+            refs = (MediaRef(name, ctype, media_id=media_id),)
+        return str(section.get("caption") or ""), refs, meta
+    if kind == "location":
+        loc = as_dict(m.get("location"))
+        meta["location"] = loc
+        place = ", ".join(str(loc[k]) for k in ("name", "address") if loc.get(k))
+        coords = f"{loc.get('latitude')}, {loc.get('longitude')}"
+        return f"Location: {place} ({coords})" if place else f"Location: {coords}", (), meta
+    if kind == "contacts":
+        cards = [as_dict(c) for c in as_list(m.get("contacts"))]
+        meta["contacts"] = cards
+        lines = []
+        for c in cards:
+            phones = ", ".join(
+                str(as_dict(p).get("phone")) for p in as_list(c.get("phones")) if as_dict(p)
+            )
+            who = as_dict(c.get("name")).get("formatted_name") or "?"
+            lines.append(f"Contact: {who}" + (f" ({phones})" if phones else ""))
+        return "\n".join(lines), (), meta
+    if kind == "button":
+        button = as_dict(m.get("button"))
+        meta["payload"] = button.get("payload")
+        return str(button.get("text") or ""), (), meta
+    if kind == "interactive":
+        inter = as_dict(m.get("interactive"))
+        itype = inter.get("type")
+        meta["interactive"] = itype
+        section = as_dict(inter.get(itype)) if isinstance(itype, str) else {}
+        if itype in ("button_reply", "list_reply"):
+            meta["reply_id"] = section.get("id")
+            text = str(section.get("title") or "")
+            if section.get("description"):
+                text += f" — {section['description']}"
+            return text, (), meta
+        if itype == "nfm_reply":
+            try:
+                meta["flow_response"] = json.loads(section.get("response_json") or "{}")
+            except (json.JSONDecodeError, TypeError):
+                meta["flow_response"] = section.get("response_json")
+            return str(section.get("body") or "Form submitted"), (), meta
+        if itype == "call_permission_reply":
+            meta["call_permission"] = section.get("response")
+            return f"Call permission: {section.get('response')}", (), meta
+        return "", (), meta
+    if kind == "order":
+        order = as_dict(m.get("order"))
+        meta["order"] = order
+        items = [
+            f"{as_dict(i).get('quantity')} x {as_dict(i).get('product_retailer_id')} "
+            f"@ {as_dict(i).get('item_price')} {as_dict(i).get('currency')}"
+            for i in as_list(order.get("product_items"))
+        ]
+        return "\n".join(["Order:", *items, str(order.get("text") or "")]).strip(), (), meta
+    if kind == "system":
+        return str(as_dict(m.get("system")).get("body") or "System notice"), (), meta
+    if kind == "unsupported":
+        inner = as_dict(m.get("unsupported")).get("type")
+        return f"[a message type WhatsApp does not support here: {inner or 'unknown'}]", (), meta
+    return "", (), meta
+
+
+def _status(s: dict[str, Any], connector_id: str, out: Parsed) -> None:
+    ref, status = s.get("id"), s.get("status")
+    if s.get("type") == "call" or not isinstance(ref, str) or status not in STATUSES:
+        out.skipped.append(f"status {status!r}")
+        return
+    detail: dict[str, Any] = {"recipient_id": s.get("recipient_id")}
+    if s.get("errors"):
+        detail["errors"] = as_list(s["errors"])[:5]
+    if s.get("biz_opaque_callback_data"):
+        detail["tracker"] = s["biz_opaque_callback_data"]
+    out.events.append(
+        MessageEvent(
+            channel=CHANNEL,
+            connector_id=connector_id,
+            ref=ref,
+            kind="status",
+            key=f"status:{ref}:{status}:{s.get('recipient_id')}",
+            value=str(status),
+            occurred_at=from_unix(s.get("timestamp")),
+            detail=detail,
+        )
+    )
+
+
+def _event(
+    connector_id: str, target: str, kind: str, wamid: str, value: str | None, at: Any, by: str
+) -> MessageEvent:
+    return MessageEvent(
+        channel=CHANNEL,
+        connector_id=connector_id,
+        ref=target,
+        kind=kind,
+        key=f"{kind}:{wamid}",
+        value=value,
+        occurred_at=at,
+        detail={"by": by},
+    )
+
+
+def _pnid(value: dict[str, Any]) -> Any:
+    return as_dict(value.get("metadata")).get("phone_number_id")
