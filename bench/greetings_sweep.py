@@ -243,7 +243,7 @@ async def plan_only(sweeper: GreetingSweeper, now: datetime) -> tuple[int, int, 
     candidates = due = todo = 0
     async for page in sweeper._candidates(set(window.month_day_numbers), since):
         candidates += len(page)
-        plans = await sweeper._plan(page, lambda c: due_greetings(now, c, sweeper.rules))
+        plans = await sweeper._plan(page, lambda c: due_greetings(now, c, sweeper.rules), now)
         due += len(plans)
         todo += sum(1 for p in plans if p.channel is not None and not p.already_sent)
     return candidates, due, todo

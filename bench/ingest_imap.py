@@ -7,9 +7,11 @@ N generated messages: plain text, replies with In-Reply-To/References, HTML alte
 small PDF attachments, Bengali and German text, each from its own sender.
 
 - raw: imapclient alone fetches BODY.PEEK[] in batches of 100 (no parsing, no storage);
-- hub: the real hub (SQLite) with an imap connector; the N messages are moved into the
-  idle INBOX in one MOVE, and the clock runs until the last one is committed as a ticket
-  message (parse, dedupe, customer, ticket, routing, rendered acknowledgement, outbox row);
+- hub: the real hub (SQLite) with an imap connector, started and idle (its parser process
+  booted); the N messages are moved into the idle INBOX in one MOVE, and the clock runs
+  from the MOVE's completion (Dovecot's own work is not the hub's) until the last one is
+  committed as a ticket message (IDLE wake-up, which Dovecot delays by ~0.5 s, fetch,
+  parse, dedupe, customer, ticket, routing, rendered acknowledgement, outbox row);
 - push: with the hub idle, single messages are appended one at a time, and each is timed
   from the APPEND's completion to its committed row (IDLE push, p50/p99).
 
@@ -127,12 +129,23 @@ async def hub_run(server: Dovecot, user: str, n: int, samples: int, tmp: Path) -
         while hub.supervisors["inbox"].status.state != "running":  # noqa: ASYNC110
             await asyncio.sleep(0.01)
         await asyncio.sleep(0.5)  # the connector has synced the empty INBOX and is in IDLE
+        # Steady state: its parser process has booted (until then it parses in a thread).
+        parser = hub.connectors["inbox"]._parser  # type: ignore[attr-defined]
+        deadline = time.perf_counter() + 60
+        while parser and parser.ready() is None and time.perf_counter() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+        print(f"parser process ready: {parser is not None and parser.ready() is not None}")
         with server.client(user) as client:
             client.select_folder(STAGING)
+            uids = client.search(["ALL"])
+            issued = time.perf_counter()
+            client.move(uids, "INBOX")
+            # The clock starts when Dovecot has them in the INBOX (as the raw fetch rate
+            # starts with them stored): its own MOVE time is not the hub's.
             started = time.perf_counter()
-            client.move(client.search(["ALL"]), "INBOX")
             client.logout()
-        done = await wait_for_count(hub, n, timeout=600)
+        # Polled every 20 ms: each poll is a query competing with the ingest it measures.
+        done = await wait_for_count(hub, n, timeout=600, poll=0.02)
         rate = n / (done - started)
         latencies = []
         for i in range(samples):
@@ -147,6 +160,7 @@ async def hub_run(server: Dovecot, user: str, n: int, samples: int, tmp: Path) -
             await task
     latencies.sort()
     return {
+        "move": started - issued,
         "rate": rate,
         "p50": statistics.median(latencies),
         "p99": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
@@ -172,13 +186,15 @@ def main() -> int:
         with server.client(user) as client:
             client.create_folder(STAGING)
             started = time.perf_counter()
-            for i in range(args.n):
-                client.append(STAGING, generate(i))
+            # MULTIAPPEND (RFC 3502): one command, one round trip per 100 messages.
+            for i in range(0, args.n, 100):
+                client.multiappend(STAGING, [generate(j) for j in range(i, min(i + 100, args.n))])
             client.logout()
         print(f"appended {args.n} messages in {time.perf_counter() - started:.1f}s")
         raw_rate, fetched = raw_fetch_rate(server, user, STAGING)
         print(f"raw imapclient fetch: {raw_rate:,.0f} messages/s ({fetched} in batches of 100)")
         result = asyncio.run(hub_run(server, user, args.n, args.push_samples, tmp))
+        print(f"Dovecot's MOVE of the {args.n} into the INBOX took {result['move']:.2f}s")
         print(f"hub end-to-end ingest: {result['rate']:,.0f} messages/s to committed tickets")
         print(
             f"IDLE push latency (append -> committed), {args.push_samples} samples: "

@@ -22,6 +22,11 @@ leaves the rows alone during the run: this measures ingest, not delivery
 (`--outbound mailfile` lets the worker write .eml files meanwhile instead). After each hub
 run the rows are counted and must match the 2xx answers.
 
+Each target also reports the CPU time this process spent per answered post
+(`server_cpu_ms_per_msg`), and `sqlite_cpu_ratio` compares bare with the SQLite hub by it:
+on a machine shared with other work the throughput ratio swings with the neighbours' load,
+the CPU per message much less. PostgreSQL's own CPU (another process) is not in it.
+
 The last line is the headline: `ratio=<sqlite hub msgs/s / bare msgs/s>`.
 """
 
@@ -169,10 +174,19 @@ async def run_loadgen(
 class Figures:
     name: str
     result: dict[str, Any]
+    # CPU seconds this process (the server, all its threads) spent during the load,
+    # warm-up included: on a shared machine the rate follows the neighbours' load, the CPU
+    # each message costs much less so.
+    cpu_seconds: float = float("nan")
 
     @property
     def rate(self) -> float:
         return float(self.result["ok"]) / float(self.result["elapsed"])
+
+    @property
+    def cpu_ms_per_msg(self) -> float:
+        answered = self.result["ok"] + self.result.get("warmup_ok", 0)
+        return 1000 * self.cpu_seconds / answered if answered else float("nan")
 
     def line(self) -> str:
         r = self.result
@@ -181,7 +195,8 @@ class Figures:
             extra = f" statuses={r['statuses']} errors={r['errors']}"
         return (
             f"{self.name}: ok={r['ok']} in {r['elapsed']:.2f}s msgs/s={self.rate:.0f} "
-            f"p50_ms={r['p50_ms']:.1f} p99_ms={r['p99_ms']:.1f}{extra}"
+            f"p50_ms={r['p50_ms']:.1f} p99_ms={r['p99_ms']:.1f} "
+            f"server_cpu_ms_per_msg={self.cpu_ms_per_msg:.3f}{extra}"
         )
 
 
@@ -270,6 +285,7 @@ async def bench_hub(
     hub, task = await running_hub(hub_config(storage_url, workdir, args.outbound), REGISTRY)
     try:
         url = f"http://127.0.0.1:{hub.port}{FORM_PATH}"
+        cpu = time.process_time()
         result = await run_loadgen(
             url,
             requests=args.requests,
@@ -277,6 +293,7 @@ async def bench_hub(
             concurrency=args.concurrency,
             seconds=args.seconds,
         )
+        cpu = time.process_time() - cpu
         counts = await count_rows(hub)
     finally:
         task.cancel()
@@ -291,7 +308,7 @@ async def bench_hub(
     )
     if any(v < expected for v in counts.values()):
         raise SystemExit(f"{name}: fewer rows than 2xx answers: {counts} < {expected}")
-    return Figures(name, result)
+    return Figures(name, result, cpu)
 
 
 async def bench_main(args: argparse.Namespace) -> None:
@@ -335,6 +352,13 @@ async def bench_main(args: argparse.Namespace) -> None:
                 bare.append(await bench_bare("bare#3", args))
 
     print(f"sqlite_msgs_per_s={sqlite.rate:.0f} bare_msgs_per_s={sqlite_base:.0f} (bare#1, #2)")
+    bare_cpu = sum(b.cpu_ms_per_msg for b in bare) / len(bare)
+    # What the ratio would be with a core to itself: bare CPU per answer over the hub's.
+    print(
+        f"cpu_ms_per_msg: bare={bare_cpu:.3f} sqlite={sqlite.cpu_ms_per_msg:.3f}"
+        + (f" postgresql={postgresql.cpu_ms_per_msg:.3f} (hub side)" if postgresql else "")
+        + f" sqlite_cpu_ratio={bare_cpu / sqlite.cpu_ms_per_msg:.3f}"
+    )
     if postgresql is not None:
         pg_base = (bare[1].rate + bare[2].rate) / 2
         print(
@@ -347,16 +371,15 @@ async def bench_main(args: argparse.Namespace) -> None:
 
 async def bench_bare(name: str, args: argparse.Namespace) -> Figures:
     async with bare_server() as url:
-        figures = Figures(
-            name,
-            await run_loadgen(
-                url,
-                requests=args.bare_requests,
-                warmup=args.warmup,
-                concurrency=args.concurrency,
-                seconds=args.bare_seconds,
-            ),
+        cpu = time.process_time()
+        result = await run_loadgen(
+            url,
+            requests=args.bare_requests,
+            warmup=args.warmup,
+            concurrency=args.concurrency,
+            seconds=args.bare_seconds,
         )
+        figures = Figures(name, result, time.process_time() - cpu)
     print(figures.line(), flush=True)
     return figures
 

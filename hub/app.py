@@ -15,6 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
+from hub.alerts import AlertWatcher
 from hub.campaign_sweep import CampaignSweeper
 from hub.config import Config
 from hub.connector import Connector, ConnectorRegistry, HubContext
@@ -24,9 +25,12 @@ from hub.faq import FaqBot
 from hub.greeting_sweep import GreetingSweeper
 from hub.identity import normalize_email, normalize_phone
 from hub.language import warm_up
+from hub.message_events import record_events
 from hub.metrics import Metrics
+from hub.notify_sweep import NotificationSweeper
 from hub.outbox import OutboxWorker
 from hub.pipeline import Pipeline, ReplyRoute
+from hub.proactive_templates import window_hours
 from hub.replies import Replies, TemplateProblem
 from hub.scheduler import build_scheduler
 from hub.secret import hub_secret
@@ -83,6 +87,24 @@ class Hub:
             is_ready=lambda cid: self.supervisors[cid].ready,
             on_auth_error=lambda cid, exc: self.supervisors[cid].report(exc),
             secret=lambda: self.secret,
+            alert_targets=config.alerts.notify,
+        )
+        # Tells the operators of disabled connectors and dead-letters (`alerts.notify`).
+        self.alerts = AlertWatcher(
+            self.store,
+            config.alerts,
+            self.supervisors,
+            public_url=config.web.public_url,
+            on_queued=self.outbox.wake,
+        )
+        # Batches ticket notifications for the connectors routing rules `notify`.
+        self.notifier = NotificationSweeper(
+            self.store,
+            config.notifications,
+            self.pipeline.notify.connectors,
+            {t.id: t.name for t in config.teams},
+            public_url=config.web.public_url,
+            on_queued=self.outbox.wake,
         )
         # Loaded at start (it may live in the database); handlers read it per request.
         self.secret = b""
@@ -112,6 +134,7 @@ class Hub:
             public_url=self.config.web.public_url,
             secret=self.secret,
             signature=self.config.replies.signature,
+            windows=window_hours(self.config, self.registry),
         )
 
     def _context(self, connector_id: str) -> HubContext:
@@ -131,6 +154,7 @@ class Hub:
             history=lambda address, limit: conversation_history(
                 self.store, connector_id, address, limit
             ),
+            record_events=lambda events: record_events(self.store, events),
         )
 
     async def run(self, started: asyncio.Event | None = None) -> None:
@@ -152,6 +176,7 @@ class Hub:
             secret=self.secret,
             signature=self.config.replies.signature,
             metrics=self.metrics,
+            windows=window_hours(self.config, self.registry),
         )
         scheduler = build_scheduler(
             self.sweeper, self.config.greetings.sweep_minutes, self.campaigns
@@ -162,6 +187,10 @@ class Hub:
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(self.pipeline.run(), name="ingest")
                 tg.create_task(self.outbox.run(), name="outbox")
+                if self.notifier.connectors:
+                    tg.create_task(self.notifier.run(), name="notify")
+                if self.config.alerts.notify:
+                    tg.create_task(self.alerts.run(), name="alerts")
                 for cid, sup in self.supervisors.items():
                     tg.create_task(sup.run(), name=f"connector:{cid}")
                 await self._start_web()

@@ -25,10 +25,11 @@ from hub.campaigns import due_zones, in_segment, may_be_due, send_at
 from hub.campaigns_config import CampaignConfig
 from hub.consent import make_opt_out_token
 from hub.greetings import UnknownTimeZone
-from hub.messages import Address
+from hub.messages import Address, TemplateMessage
 from hub.metrics import Metrics
 from hub.outbound import enqueue_outbound
-from hub.reach import choose_channel, consents_of, reachable_of
+from hub.proactive_templates import choose_delivery, template_text, windows_of
+from hub.reach import consents_of, reachable_of
 from hub.replies import Replies
 from hub.store import Store, utcnow
 from hub.store.schema import (
@@ -55,6 +56,8 @@ class Target:
     address: str | None
     reason: str | None
     already_sent: bool = False
+    # Outside a reply window (WhatsApp): the approved template that goes instead of text.
+    template: TemplateMessage | None = None
 
 
 @dataclass
@@ -89,8 +92,11 @@ class CampaignSweeper:
         signature: str,
         metrics: Metrics | None = None,
         page_size: int = PAGE,
+        windows: dict[str, float] | None = None,
     ) -> None:
         self.store = store
+        # connector id -> its reply window in hours (hub.proactive_templates.window_hours)
+        self.windows = windows or {}
         self.campaigns = campaigns
         self.replies = replies
         # channel (identity kind, as in consents) -> the connector that sends to it
@@ -136,7 +142,7 @@ class CampaignSweeper:
             return result
         async for page in self._segment(campaign, zones=due, unsent_only=True):
             result.candidates += len(page)
-            targets = await self._plan(campaign, page)
+            targets = await self._plan(campaign, page, now)
             todo = []
             for t in targets:
                 if t.channel is None:
@@ -166,7 +172,8 @@ class CampaignSweeper:
         """The whole segment, whatever the time: who would get it on which channel, who not."""
         out = Preview(campaign)
         async for page in self._segment(campaign, zones=None, unsent_only=False):
-            for t in await self._plan(campaign, page):
+            # Reply windows as they are now: the preview cannot know who writes later.
+            for t in await self._plan(campaign, page, utcnow()):
                 out.in_segment += 1
                 if t.already_sent:
                     out.already_sent += 1
@@ -239,15 +246,26 @@ class CampaignSweeper:
             if page:
                 yield page
 
-    async def _plan(self, campaign: CampaignConfig, rows: list[Any]) -> list[Target]:
+    async def _plan(self, campaign: CampaignConfig, rows: list[Any], now: datetime) -> list[Target]:
         ids = [r.id for r in rows]
         async with self.store.read() as conn:
             consent = await consents_of(conn, ids)
             reachable = await reachable_of(conn, ids, campaign.channel_order)
+            windows = await windows_of(
+                conn, ids, self.windows, self.senders, campaign.channel_order, now
+            )
         out = []
         for r in rows:
-            channel, address, reason = choose_channel(
-                r.id, campaign.channel_order, self.senders, consent, reachable
+            channel, address, reason, template = choose_delivery(
+                r.id,
+                campaign.channel_order,
+                self.senders,
+                consent,
+                reachable,
+                windows,
+                campaign.approved_templates.get,
+                r.locale,
+                lambda r=r: self._values(campaign, r.display_name),
             )
             out.append(
                 Target(
@@ -259,9 +277,16 @@ class CampaignSweeper:
                     address,
                     reason,
                     bool(r.already_sent),
+                    template,
                 )
             )
         return out
+
+    def _values(self, campaign: CampaignConfig, name: str | None) -> dict[str, Any]:
+        """What an approved template's parameters may name (CAMPAIGN_PARAMS, `param:<key>`)."""
+        values: dict[str, Any] = {"customer_name": name, "signature": self.signature}
+        values.update({f"param:{k}": v for k, v in campaign.params.items()})
+        return values
 
     async def _queue(self, campaign: CampaignConfig, todo: list[Target], now: datetime) -> int:
         queued = 0
@@ -304,6 +329,8 @@ class CampaignSweeper:
                 "timezone": t.timezone,
             },
         )
+        # Outside a reply window the approved template goes; the record says which.
+        tpl = t.template
         await enqueue_outbound(
             self.store,
             conn,
@@ -312,9 +339,10 @@ class CampaignSweeper:
             customer_id=t.customer_id,
             to=Address(t.channel, t.address, t.name),
             kind=f"campaign:{campaign.name}",
-            subject=rendered.subject,
-            text=rendered.text,
-            html=rendered.html,
+            subject=None if tpl else rendered.subject,
+            text=template_text(tpl) if tpl else rendered.text,
+            html=None if tpl else rendered.html,
+            template_message=tpl,
             auto_submitted=True,
             language=rendered.locale,
             now=now,

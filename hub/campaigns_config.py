@@ -9,6 +9,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from hub.greetings_config import ChannelName
+from hub.proactive_templates import LocaleTemplates, check_locales
 
 # The outbox kind is "campaign:<name>" in a 32-character column.
 CAMPAIGN_NAME = r"^[a-z0-9][a-z0-9_-]{0,22}$"
@@ -60,6 +61,16 @@ class CampaignConfig(BaseModel):
     catch_up_hours: float = Field(default=12.0, gt=0, le=168)
     # Extra values for the template, e.g. an offer code.
     params: dict[str, str] = Field(default_factory=dict)
+    # Outside a channel's reply window (WhatsApp) the approved template named here goes
+    # instead of the text (channel -> locale -> template), else the next channel is tried.
+    approved_templates: dict[ChannelName, LocaleTemplates] = Field(default_factory=dict)
+
+    @field_validator("approved_templates")
+    @classmethod
+    def _template_locales(cls, v: dict[str, LocaleTemplates]) -> dict[str, LocaleTemplates]:
+        for by_locale in v.values():
+            check_locales(by_locale)
+        return v
 
     @field_validator("channel_order")
     @classmethod

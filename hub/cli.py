@@ -116,7 +116,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         from hub.app import senders_for
         from hub.cli_greetings import run_greetings_command
 
-        return asyncio.run(run_greetings_command(config, args, senders_for(config, registry)))
+        return asyncio.run(
+            run_greetings_command(config, args, senders_for(config, registry), registry)
+        )
     if args.command == "customers":
         from hub.importer import run_import
 

@@ -13,7 +13,9 @@ from hub.campaign_store import CampaignExists, campaigns_in_effect, create_campa
 from hub.campaign_sweep import CampaignSweeper, Preview
 from hub.campaigns_config import CampaignConfig
 from hub.config import Config
+from hub.connector import ConnectorRegistry
 from hub.greetings import load_zone
+from hub.proactive_templates import window_hours
 from hub.replies import Replies
 from hub.secret import hub_secret
 from hub.store import Store
@@ -64,7 +66,7 @@ def run_campaigns_command(args: argparse.Namespace) -> int:
         return asyncio.run(create_command(config, args))
     if args.campaigns_command == "list":
         return asyncio.run(list_command(config))
-    return asyncio.run(preview_command(config, args.name, senders_for(config, registry)))
+    return asyncio.run(preview_command(config, args.name, senders_for(config, registry), registry))
 
 
 async def create_command(config: Config, args: argparse.Namespace) -> int:
@@ -128,7 +130,12 @@ async def list_command(config: Config) -> int:
     return 0
 
 
-async def preview_command(config: Config, name: str, senders: dict[str, str]) -> int:
+async def preview_command(
+    config: Config,
+    name: str,
+    senders: dict[str, str],
+    registry: ConnectorRegistry | None = None,
+) -> int:
     store = Store(config.storage.url)
     try:
         await store.migrate()
@@ -147,6 +154,7 @@ async def preview_command(config: Config, name: str, senders: dict[str, str]) ->
             public_url=config.web.public_url,
             secret=await hub_secret(store, key.get_secret_value() if key else None),
             signature=config.replies.signature,
+            windows=window_hours(config, registry) if registry else None,
         )
         preview = await sweeper.preview(campaign)
     finally:

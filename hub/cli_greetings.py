@@ -7,14 +7,19 @@ import sys
 from datetime import date, datetime
 
 from hub.config import Config
+from hub.connector import ConnectorRegistry
 from hub.greeting_sweep import GreetingSweeper
+from hub.proactive_templates import window_hours
 from hub.replies import Replies
 from hub.secret import hub_secret
 from hub.store import Store
 
 
 async def run_greetings_command(
-    config: Config, args: argparse.Namespace, senders: dict[str, str]
+    config: Config,
+    args: argparse.Namespace,
+    senders: dict[str, str],
+    registry: ConnectorRegistry | None = None,
 ) -> int:
     try:
         on = date.fromisoformat(args.date) if args.date else datetime.now().date()
@@ -33,6 +38,7 @@ async def run_greetings_command(
             public_url=config.web.public_url,
             secret=await hub_secret(store, key.get_secret_value() if key else None),
             signature=config.replies.signature,
+            windows=window_hours(config, registry) if registry else None,
         )
         plans = await sweeper.preview(on)
     finally:
@@ -47,6 +53,8 @@ async def run_greetings_command(
             how = "already sent"
         elif p.channel:
             how = f"via {p.channel} to {p.address}"
+        elif p.template is not None:
+            how = f"via {p.channel} to {p.address} as template {p.template.name}"
         else:
             how = f"SKIPPED: {p.reason}"
         print(f"  {who}: {g.key.occasion}{years}, {when}, {how}")

@@ -13,9 +13,12 @@ from babel import Locale, UnknownLocaleError
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from hub.agents_config import AgentsConfig, agents_cross_checks
+from hub.alerts_config import AlertsConfig, alerts_cross_checks
 from hub.campaigns_config import Campaigns
 from hub.connector import ConnectorConfig, ConnectorRegistry
 from hub.greetings_config import GreetingsConfig
+from hub.notify_config import EventKind, NotificationsConfig, notify_cross_checks
+from hub.proactive_templates import proactive_cross_checks
 from hub.yaml_source import Path_, SourceError, YamlSource, YamlSourceError, load_yaml
 
 
@@ -139,6 +142,9 @@ class Rule(_Strict):
     name: str
     match: RuleMatch = Field(default_factory=RuleMatch)
     set: RuleSet
+    # Notification connectors (slack, teams) told when this rule's tickets open or escalate.
+    notify: list[str] = Field(default_factory=list)
+    notify_on: list[EventKind] = Field(default_factory=lambda: ["opened", "escalated"])
 
 
 class RoutingConfig(_Strict):
@@ -189,6 +195,8 @@ class Config(_Strict):
     greetings: GreetingsConfig = Field(default_factory=GreetingsConfig)
     campaigns: Campaigns = Field(default_factory=list)
     bot: BotConfig = Field(default_factory=BotConfig)
+    notifications: NotificationsConfig = Field(default_factory=NotificationsConfig)
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     # Validated per type after the rest; holds ConnectorConfig subclasses once loaded.
     connectors: list[Any] = Field(default_factory=list)
 
@@ -315,6 +323,12 @@ def _cross_checks(
             )
     for path, message in agents_cross_checks(config.agents, team_ids):
         issues.append(_at(source, path, message))
+    for path, message in notify_cross_checks(config.routing.rules, config.connectors, registry):
+        issues.append(_at(source, path, message))
+    for path, message in alerts_cross_checks(config.alerts, config.connectors, registry):
+        issues.append(_at(source, path, message))
+    for path, message in proactive_cross_checks(config, registry):
+        issues.append(_at(source, path, message))
     if config.hub.default_locale not in config.hub.locales:
         issues.append(_at(source, ("hub", "default_locale"), "must be one of hub.locales"))
     by_id = {c.id: c for c in config.connectors}
@@ -323,7 +337,7 @@ def _cross_checks(
             continue
         target = by_id.get(c.reply_via)
         ctype = registry.get(target.type) if target else None
-        if target is None or ctype is None or not ctype.can_send:
+        if target is None or ctype is None or not ctype.can_send or ctype.notifies:
             issues.append(
                 _at(
                     source,

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import argparse
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hub.messages import Address, InboundMessage, OutboundMessage, SubmitResult
+from hub.messages import Address, InboundMessage, MessageEvent, OutboundMessage, SubmitResult
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -118,6 +118,9 @@ class HubContext:
     # (address, limit) -> the conversation with that address on this connector, oldest
     # first, as hub.conversation.HistoryItem-like objects (direction, text, created_at, kind).
     history: Callable[[Address, int], Awaitable[list[Any]]]
+    # Records statuses, edits, deletions and reactions on the messages they concern;
+    # returns after commit (raises IngestUnavailable), with how many were new.
+    record_events: Callable[[Sequence[MessageEvent]], Awaitable[int]]
 
 
 @runtime_checkable
@@ -139,6 +142,17 @@ class Connector(Protocol):
 
 
 @dataclass(frozen=True)
+class ReplyWindow:
+    """A channel that lets a business write freely only for a while after the customer's
+    last message (WhatsApp, Messenger: 24 hours). Outside it an agent's free text is
+    refused before it is queued; `template_for(config, locale)` names the approved
+    template to send instead (None: there is none for that locale, or no such thing)."""
+
+    hours: float
+    template_for: Callable[[Any, str], str | None] | None = None
+
+
+@dataclass(frozen=True)
 class ConnectorType:
     name: str
     config_model: type[ConnectorConfig]
@@ -155,8 +169,13 @@ class ConnectorType:
     # A live chat (Telegram, the web widget): the chat bot answers first, replies go back
     # into the chat, and no email-style acknowledgement is sent.
     chat: bool = False
+    # Posts the hub's ticket notifications to a team's channel (Slack, Teams), never to
+    # customers: routing rules name such connectors under `notify`.
+    notifies: bool = False
     # Adds the connector's own `hub <name> ...` commands to the CLI (e.g. `hub email parse`).
     add_cli: Callable[[argparse._SubParsersAction], None] | None = None  # type: ignore[type-arg]
+    # Free text only within a while of the customer's last message (see ReplyWindow).
+    reply_window: ReplyWindow | None = None
 
 
 class ConnectorRegistry:

@@ -136,7 +136,10 @@ async def _rekey_open_tickets(
         return old
     rows = await conn.execute(
         select(tickets.c.id, tickets.c.channel, tickets.c.open_key).where(
-            tickets.c.id.in_(ticket_ids), tickets.c.open_key.is_not(None)
+            tickets.c.id.in_(ticket_ids),
+            tickets.c.open_key.is_not(None),
+            # A shared conversation's key is the conversation's, not the customer's.
+            tickets.c.conversation.is_(None),
         )
     )
     for r in rows.all():

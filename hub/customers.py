@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.messages import Address
@@ -50,17 +51,54 @@ async def load_customer(conn: AsyncConnection, customer_id: int) -> Customer:
     return Customer(row.id, row.display_name, row.locale, row.timezone, tuple(row.tags or ()))
 
 
-async def _owners(conn: AsyncConnection, addrs: list[Address]) -> dict[tuple[str, str], int]:
+# Statements every ingest batch runs, built once per store (Store.statement).
+
+
+def _owners_query(store: Store) -> Any:
+    return select(identities.c.value, identities.c.customer_id).where(
+        identities.c.kind == bindparam("kind"),
+        identities.c.value.in_(bindparam("values", expanding=True)),
+    )
+
+
+def _customers_query(store: Store) -> Any:
+    return select(
+        customers.c.id,
+        customers.c.display_name,
+        customers.c.locale,
+        customers.c.timezone,
+        customers.c.tags,
+        customers.c.merged_into,
+    ).where(customers.c.id.in_(bindparam("ids", expanding=True)))
+
+
+def _insert_identities(store: Store) -> Any:
+    return (
+        store.insert(identities)
+        .on_conflict_do_nothing(index_elements=["kind", "value"])
+        .returning(identities.c.kind)
+    )
+
+
+def _max_customer_id(store: Store) -> Any:
+    return select(func.max(customers.c.id))
+
+
+def _insert_customers_stmt(store: Store) -> Any:
+    if store.dialect == "sqlite":
+        return insert(customers)
+    return insert(customers).returning(customers.c.id, sort_by_parameter_order=True)
+
+
+async def _owners(
+    store: Store, conn: AsyncConnection, addrs: list[Address]
+) -> dict[tuple[str, str], int]:
     if not addrs:
         return {}
     owners: dict[tuple[str, str], int] = {}
     for kind in {a.kind for a in addrs}:
         values = [a.value for a in addrs if a.kind == kind]
-        rows = await conn.execute(
-            select(identities.c.value, identities.c.customer_id).where(
-                identities.c.kind == kind, identities.c.value.in_(values)
-            )
-        )
+        rows = await conn.execute(store.statement(_owners_query), {"kind": kind, "values": values})
         for value, customer_id in rows:
             owners[(kind, value)] = customer_id
     return owners
@@ -96,9 +134,9 @@ async def resolve_customers(
     Returns (customer, created) for each request.
     """
     owner: dict[tuple[str, str], int] = await _owners(
-        conn, _unique_addrs(a for r in requests for a in r.addrs)
+        store, conn, _unique_addrs(a for r in requests for a in r.addrs)
     )
-    known = await _load_customers(conn, set(owner.values()))
+    known = await _load_customers(store, conn, set(owner.values()))
     # Customers created by this batch get negative placeholder ids until they are inserted.
     created: list[NewCustomer] = []
     chosen: list[int] = []
@@ -143,11 +181,7 @@ async def resolve_customers(
             }
             for cid, a in attach
         ]
-        stmt = (
-            store.insert(identities)
-            .on_conflict_do_nothing(index_elements=["kind", "value"])
-            .returning(identities.c.kind)
-        )
+        stmt = store.statement(_insert_identities)
         if len((await conn.execute(stmt, rows)).all()) < len(rows):
             raise IdentityRace("an identity was claimed by another process meanwhile")
     if suggest:
@@ -178,20 +212,13 @@ async def resolve_customers(
     return out
 
 
-async def _load_customers(conn: AsyncConnection, ids: set[int]) -> dict[int, Customer]:
+async def _load_customers(
+    store: Store, conn: AsyncConnection, ids: set[int]
+) -> dict[int, Customer]:
     """Each id's customer, following merges to the survivor (as load_customer does)."""
     if not ids:
         return {}
-    rows = await conn.execute(
-        select(
-            customers.c.id,
-            customers.c.display_name,
-            customers.c.locale,
-            customers.c.timezone,
-            customers.c.tags,
-            customers.c.merged_into,
-        ).where(customers.c.id.in_(sorted(ids)))
-    )
+    rows = await conn.execute(store.statement(_customers_query), {"ids": sorted(ids)})
     out: dict[int, Customer] = {}
     for row in rows.all():
         if row.merged_into is not None:
@@ -227,15 +254,14 @@ async def _insert_customers(
     if store.dialect == "sqlite":
         # SQLite cannot say which RETURNING row belongs to which VALUES row; the ingest
         # transaction holds the write lock (BEGIN IMMEDIATE), so ids are ours to assign.
-        top = (await conn.execute(select(func.max(customers.c.id)))).scalar() or 0
+        top = (await conn.execute(store.statement(_max_customer_id))).scalar() or 0
         ids = list(range(top + 1, top + 1 + len(rows)))
         await conn.execute(
-            insert(customers), [{"id": i, **r} for i, r in zip(ids, rows, strict=True)]
+            store.statement(_insert_customers_stmt),
+            [{"id": i, **r} for i, r in zip(ids, rows, strict=True)],
         )
         return ids
-    result = await conn.execute(
-        insert(customers).returning(customers.c.id, sort_by_parameter_order=True), rows
-    )
+    result = await conn.execute(store.statement(_insert_customers_stmt), rows)
     return [r.id for r in result]
 
 

@@ -7,20 +7,23 @@
 
 Matching (hub.faq_index) uses only the FAQ's own example questions, in whatever languages
 they are written, so any locale with examples works and nothing is downloaded. One index
-per locale, plus one over all examples for questions whose language is not known.
+per locale, plus one over all examples for questions whose language is not known. With
+`matcher: embeddings` the English index adds a sentence-embedding model (hub.faq_embed).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from jinja2 import Template, TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from hub.config import ConfigIssue
 from hub.faq_config import FaqFile, FaqFileError, load_faq_file
+from hub.faq_embed import MODEL_LANGUAGES, EmbeddingIndex, EmbeddingsUnavailable, shared_encoder
 from hub.faq_index import IntentIndex, Prediction, normalize
 from hub.language import detect_locale
 from hub.replies import Replies, TemplateProblem
@@ -56,7 +59,6 @@ def answer_environment() -> ImmutableSandboxedEnvironment:
 class FaqBot:
     def __init__(self, faq: FaqFile, templates: Mapping[tuple[str, str], Template]) -> None:
         self.faq = faq
-        self.threshold = faq.threshold
         self.locales = faq.locales()
         self._templates = dict(templates)
         self._phrases = {
@@ -67,20 +69,27 @@ class FaqBot:
         ]
         every += [(loc, p, _HANDOFF) for loc, ps in faq.handoff.items() for p in ps]
         self._example_locales = [loc for loc, _, _ in every]
-        self._all = IntentIndex([q for _, q, _ in every], [label for _, _, label in every])
-        self._by_locale: dict[str, IntentIndex] = {}
+        index = _index_maker(faq)
+        only = self.locales[0] if len(self.locales) == 1 else None
+        self._all = index([q for _, q, _ in every], [label for _, _, label in every], only)
+        self._by_locale: dict[str, Index] = {}
         for loc in self.locales:
             mine = [(q, label) for ex_loc, q, label in every if ex_loc == loc]
             if len(mine) == len(every):
                 self._by_locale[loc] = self._all  # one language: the same index
             else:
-                self._by_locale[loc] = IntentIndex([q for q, _ in mine], [lb for _, lb in mine])
+                self._by_locale[loc] = index([q for q, _ in mine], [lb for _, lb in mine], loc)
+        # "auto": chosen over all the examples, as questions in an unknown language are.
+        self.threshold = self._all.threshold() if faq.threshold == "auto" else faq.threshold
 
     @classmethod
     def load(cls, path: str | Path) -> FaqBot:
         """Read, validate and index the FAQ file; FaqFileError (file:line issues) when bad."""
         faq, templates = load_faq_file(path, answer_environment())
-        return cls(faq, templates)
+        try:
+            return cls(faq, templates)
+        except EmbeddingsUnavailable as exc:
+            raise FaqFileError([ConfigIssue(str(path), 0, ("matcher",), str(exc))]) from None
 
     @classmethod
     def from_faq(cls, faq: FaqFile) -> FaqBot:
@@ -166,3 +175,28 @@ class FaqBot:
             if candidate and (entry, candidate) in self._templates:
                 return candidate
         return self.faq.default_locale
+
+
+class Index(Protocol):
+    labels: list[str]
+
+    def predict(self, text: str) -> Prediction: ...
+
+    def threshold(self) -> float: ...
+
+
+def _index_maker(faq: FaqFile) -> Callable[[Sequence[str], Sequence[str], str | None], Index]:
+    """Builds the index of some examples, given their locale (None: mixed locales)."""
+    if faq.matcher == "lexical":
+        return lambda texts, labels, _locale: IntentIndex(texts, labels)
+    # torch and the model load here, only for FAQs that ask for them.
+    encoder = shared_encoder()  # EmbeddingsUnavailable when the extra is missing
+
+    def make(texts: Sequence[str], labels: Sequence[str], locale: str | None) -> Index:
+        # The model is English only: elsewhere its vectors would only add noise.
+        lang = (locale or "").replace("-", "_").split("_")[0]
+        if lang in MODEL_LANGUAGES:
+            return EmbeddingIndex(texts, labels, encoder)
+        return IntentIndex(texts, labels)
+
+    return make

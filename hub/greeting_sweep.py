@@ -31,10 +31,11 @@ from hub.greetings import (
     sweep_window,
 )
 from hub.greetings_config import GreetingsConfig
-from hub.messages import Address
+from hub.messages import Address, TemplateMessage
 from hub.occasions import month_day
 from hub.outbound import Outbound, enqueue_outbound_many
-from hub.reach import choose_channel, consents_of, reachable_of
+from hub.proactive_templates import choose_delivery, template_text, windows_of
+from hub.reach import consents_of, reachable_of
 from hub.replies import Replies
 from hub.store import Store, utcnow
 from hub.store.schema import customers, greeting_sends
@@ -56,6 +57,8 @@ class Planned:
     address: str | None
     reason: str | None
     already_sent: bool = False
+    # Outside a reply window (WhatsApp): the approved template that goes instead of text.
+    template: TemplateMessage | None = None
 
 
 @dataclass
@@ -79,8 +82,11 @@ class GreetingSweeper:
         secret: bytes,
         signature: str,
         page_size: int = PAGE,
+        windows: dict[str, float] | None = None,
     ) -> None:
         self.store = store
+        # connector id -> its reply window in hours (hub.proactive_templates.window_hours)
+        self.windows = windows or {}
         self.page_size = page_size
         self.config = config
         self.rules: GreetingRules = config.rules()
@@ -103,7 +109,7 @@ class GreetingSweeper:
         result = SweepResult()
         async for page in self._candidates(set(window.month_day_numbers), since_days):
             result.candidates += len(page)
-            plans = await self._plan(page, lambda c: due_greetings(now, c, self.rules))
+            plans = await self._plan(page, lambda c: due_greetings(now, c, self.rules), now)
             result.due += len(plans)
             for plan in plans:
                 if plan.already_sent:
@@ -140,7 +146,8 @@ class GreetingSweeper:
             return [g for g in greetings_in_year(c, on.year, self.rules) if g.local_date == on]
 
         async for page in self._candidates(md, since):
-            out += await self._plan(page, on_the_day)
+            # Reply windows as they are now: the preview cannot know who writes later.
+            out += await self._plan(page, on_the_day, utcnow())
         return sorted(out, key=lambda p: (p.greeting.send_at, p.greeting.key))
 
     async def _candidates(self, md: set[int | None], since: set[int | None]) -> Any:
@@ -183,7 +190,7 @@ class GreetingSweeper:
             if rows:
                 yield rows
 
-    async def _plan(self, rows: list[Any], pick: Any) -> list[Planned]:
+    async def _plan(self, rows: list[Any], pick: Any, now: datetime) -> list[Planned]:
         found: list[tuple[Greeting, Any]] = []
         for row in rows:
             try:
@@ -206,15 +213,43 @@ class GreetingSweeper:
             sent = await self._sent_keys(conn, [g for g, _ in found])
             consent = await consents_of(conn, ids)
             reachable = await reachable_of(conn, ids, self.config.channel_order)
+            windows = await windows_of(
+                conn, ids, self.windows, self.senders, self.config.channel_order, now
+            )
         plans = []
         for g, row in found:
-            channel, address, reason = choose_channel(
-                row.id, self.config.channel_order, self.senders, consent, reachable
+            channel, address, reason, template = choose_delivery(
+                row.id,
+                self.config.channel_order,
+                self.senders,
+                consent,
+                reachable,
+                windows,
+                lambda channel, g=g: self.config.template_for(channel, g.key.occasion),
+                g.locale,
+                lambda g=g, row=row: self._values(g, row.display_name),
             )
             plans.append(
-                Planned(g, row.display_name, channel, address, reason, already_sent=g.key in sent)
+                Planned(
+                    g,
+                    row.display_name,
+                    channel,
+                    address,
+                    reason,
+                    already_sent=g.key in sent,
+                    template=template,
+                )
             )
         return plans
+
+    def _values(self, g: Greeting, name: str | None) -> dict[str, Any]:
+        """What an approved template's parameters may name (GREETING_PARAMS)."""
+        return {
+            "customer_name": name,
+            "years": g.years,
+            "offer": self.config.offer_for(g.locale),
+            "signature": self.signature,
+        }
 
     async def _sent_keys(self, conn: AsyncConnection, greetings: list[Greeting]) -> set[Any]:
         keys = {(g.key.customer_id, g.key.occasion, g.key.year) for g in greetings}
@@ -291,18 +326,25 @@ class GreetingSweeper:
                 "timezone": g.timezone,
             },
         )
+        if plan.template is not None:
+            # Outside the reply window: the approved template, no free text, no opt-out link
+            # in the body (Meta's template holds the wording; WhatsApp opt-out is by reply).
+            text, html, subject = template_text(plan.template), None, None
+        else:
+            text, html, subject = rendered.text, rendered.html, rendered.subject
         return Outbound(
             connector_id=self.senders[plan.channel],
             ticket_id=None,
             customer_id=g.key.customer_id,
             to=Address(plan.channel, plan.address, plan.customer_name),
             kind=f"greeting:{g.key.occasion}",
-            subject=rendered.subject,
-            text=rendered.text,
-            html=rendered.html,
+            subject=subject,
+            text=text,
+            html=html,
             auto_submitted=True,
             language=rendered.locale,
             consent_channel=plan.channel,
             list_unsubscribe=unsubscribe,
             idempotency_key=g.key.token.replace(":", "-"),
+            template_message=plan.template,
         )

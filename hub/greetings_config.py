@@ -9,6 +9,7 @@ from babel import Locale, UnknownLocaleError
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from hub.greetings import Feb29Rule, GreetingRules
+from hub.proactive_templates import ApprovedTemplate, LocaleTemplates, check_locales
 
 OccasionName = Literal["birthday", "anniversary", "customer_since"]
 # As in the consents table: email, sms, telegram, ...
@@ -32,6 +33,25 @@ class GreetingsConfig(BaseModel):
     channel_order: list[ChannelName] = Field(default_factory=lambda: ["email"], min_length=1)
     # Offer text by locale, shown in the greeting; a locale without one gets no offer.
     offer: dict[str, str] = Field(default_factory=dict)
+    # Channels with a reply window (WhatsApp) take free text only within it; outside it the
+    # greeting goes as the approved template named here, per channel, occasion and locale
+    # (channel -> occasion -> locale -> template), or on the next channel in channel_order.
+    approved_templates: dict[ChannelName, dict[OccasionName, LocaleTemplates]] = Field(
+        default_factory=dict
+    )
+
+    @field_validator("approved_templates")
+    @classmethod
+    def _template_locales(
+        cls, v: dict[str, dict[str, LocaleTemplates]]
+    ) -> dict[str, dict[str, LocaleTemplates]]:
+        for by_occasion in v.values():
+            for by_locale in by_occasion.values():
+                check_locales(by_locale)
+        return v
+
+    def template_for(self, channel: str, occasion: str) -> dict[str, ApprovedTemplate] | None:
+        return self.approved_templates.get(channel, {}).get(occasion)
 
     @field_validator("catch_up_hours")
     @classmethod

@@ -56,6 +56,9 @@ class InboundMessage:
     language: str | None = None
     # Where a reply should go; None means the channel cannot be answered.
     reply_to: Address | None = None
+    # A conversation several people share (a group chat): its messages thread onto one
+    # ticket whoever sent them, and agents' replies go to it rather than to the sender.
+    conversation: Address | None = None
     received_at: datetime | None = None
     # An automatic message (auto-reply, bounce, list mail): ticketed, never auto-answered.
     auto_submitted: bool = False
@@ -70,6 +73,52 @@ class InboundMessage:
     # Attachments the connector could not keep (over the size cap), with the reason.
     dropped_attachments: tuple[DroppedAttachment, ...] = ()
     meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TicketAlert:
+    """One ticket in a team-channel notification."""
+
+    ref: str
+    url: str  # the ticket in the agent inbox
+    subject: str
+    team: str  # the team's display name
+    priority: str
+    event: str  # "opened" or "escalated"
+    reason: str = ""  # why it is escalated: "priority urgent", "tag vip"
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A notification for a team's channel (Slack, Teams): a headline and its tickets."""
+
+    title: str
+    alerts: tuple[TicketAlert, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"title": self.title, "alerts": [vars(a) for a in self.alerts]}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Notice:
+        return cls(data["title"], tuple(TicketAlert(**a) for a in data["alerts"]))
+
+
+@dataclass(frozen=True)
+class TemplateMessage:
+    """An operator-approved template named in the hub's own config (a greeting, a
+    campaign), its body parameters already filled: sent as is on a channel with a reply
+    window, outside the window (hub.proactive_templates)."""
+
+    name: str
+    language: str
+    params: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "language": self.language, "params": list(self.params)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TemplateMessage:
+        return cls(str(data["name"]), str(data["language"]), tuple(map(str, data["params"])))
 
 
 @dataclass(frozen=True)
@@ -92,6 +141,34 @@ class OutboundMessage:
     thread_marker: str | None = None
     # A link that withdraws consent (greetings, campaigns): email sends List-Unsubscribe.
     list_unsubscribe: str | None = None
+    # A team-channel notification; `text` is its plain-text rendering.
+    notice: Notice | None = None
+    # Channels with a reply window (WhatsApp): outside it an agent's reply goes out as this
+    # operator-approved template (the connector's own reference, hub.connector.ReplyWindow).
+    template: str | None = None
+    # A proactive message's approved template with its parameters (hub.proactive_templates).
+    template_message: TemplateMessage | None = None
+
+
+@dataclass(frozen=True)
+class MessageEvent:
+    """Something that happened to a message already on record: a delivery status of one
+    we sent, an edit, a deletion or a reaction to one either side sent.
+
+    `ref` is the channel's id of that message: an inbound message's `external_id`, or the
+    id our `send()` returned for an outbound one. `key` is stable across redeliveries, so
+    an event delivered twice is recorded once.
+    """
+
+    channel: str
+    connector_id: str
+    ref: str
+    kind: str  # status | edit | delete | reaction
+    key: str
+    # The status (sent, delivered, read, failed), the new text, or the emoji ("" removes it).
+    value: str | None = None
+    occurred_at: datetime | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.messages import Address
+from hub.messages import Address, TemplateMessage
 from hub.store import Store
 from hub.store.schema import messages, outbox
 
@@ -40,6 +40,12 @@ class Outbound:
     consent_channel: str | None = None
     list_unsubscribe: str | None = None
     idempotency_key: str | None = None
+    # What the bot says in a shared conversation (messages.conversation), before a ticket.
+    conversation: str | None = None
+    # An approved template to send instead of free text (hub.connector.ReplyWindow).
+    template: str | None = None
+    # A greeting's or campaign's approved template, parameters filled (kept in `payload`).
+    template_message: TemplateMessage | None = None
 
 
 async def enqueue_outbound(
@@ -60,6 +66,14 @@ async def enqueue_outbound(
     )
 
 
+def _insert_messages(store: Store) -> Any:
+    return messages.insert().returning(messages.c.id, messages.c.external_id)
+
+
+def _insert_outbox(store: Store) -> Any:
+    return outbox.insert()
+
+
 async def enqueue_outbound_many(
     store: Store, conn: AsyncConnection, items: Sequence[Outbound], *, now: datetime
 ) -> None:
@@ -68,13 +82,13 @@ async def enqueue_outbound_many(
         return
     keys = [out.idempotency_key or uuid.uuid4().hex for out in items]
     result = await conn.execute(
-        messages.insert().returning(messages.c.id, messages.c.external_id),
+        store.statement(_insert_messages),
         [_message_row(out, key, now) for out, key in zip(items, keys, strict=True)],
     )
     # Matched by external_id (unique), not by position: RETURNING order is not promised.
     ids = {r.external_id: r.id for r in result}
     await conn.execute(
-        outbox.insert(),
+        store.statement(_insert_outbox),
         [
             _outbox_row(out, key, ids[f"out:{key}"], now)
             for out, key in zip(items, keys, strict=True)
@@ -97,6 +111,7 @@ def _message_row(out: Outbound, key: str, now: datetime) -> dict[str, Any]:
         "language": out.language,
         "auto_submitted": out.auto_submitted,
         "meta": {"kind": out.kind, "to": out.to.value},
+        "conversation": out.conversation,
         "received_at": now,
         "created_at": now,
     }
@@ -125,4 +140,6 @@ def _outbox_row(out: Outbound, key: str, message_id: int, now: datetime) -> dict
         "customer_id": out.customer_id,
         "consent_channel": out.consent_channel,
         "list_unsubscribe": out.list_unsubscribe,
+        "template": out.template,
+        "payload": ({"template": out.template_message.to_json()} if out.template_message else None),
     }

@@ -17,7 +17,7 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hub.alert_events import record_dead_letter
 from hub.config import OutboxConfig
 from hub.connector import (
     Connector,
@@ -33,10 +34,13 @@ from hub.connector import (
     RecipientUnreachable,
     RetryLater,
 )
-from hub.messages import Address, OutboundMessage
+from hub.consent import OPT_IN, consent_status
+from hub.message_events import attach_pending
+from hub.messages import Address, Notice, OutboundMessage, TemplateMessage
 from hub.metrics import Metrics
+from hub.periodic import backoff_delay, cancelling
 from hub.store import Store, utcnow
-from hub.store.schema import consents, identities, outbox
+from hub.store.schema import identities, outbox
 from hub.thread_match import make_marker
 from hub.tickets import ticket_ref
 
@@ -60,13 +64,6 @@ class OutboxEntry:
     last_error: str | None
     remote_id: str | None
     created_at: datetime
-
-
-def backoff_delay(attempt: int, base: float, cap: float, rng: random.Random) -> float:
-    """Exponential backoff with full jitter on the upper half: never all at once."""
-    # 2**63 is past any cap; a bigger exponent would overflow the float.
-    ceiling = min(cap, base * (2.0 ** min(63, max(0, attempt - 1))))
-    return ceiling / 2 + rng.random() * ceiling / 2
 
 
 class RateLimiter:
@@ -100,6 +97,7 @@ class OutboxWorker:
         on_auth_error: Callable[[str, Exception], None] = lambda _id, _exc: None,
         rng: random.Random | None = None,
         secret: Callable[[], bytes] = lambda: b"",
+        alert_targets: Sequence[str] = (),
     ) -> None:
         self.store = store
         self.config = config
@@ -109,6 +107,8 @@ class OutboxWorker:
         self.on_auth_error = on_auth_error
         # Signs the thread marker of outgoing messages (loaded at start, so a function).
         self.secret = secret
+        # Where dead-letters are alerted (`alerts.notify`), in the dead-lettering transaction.
+        self.alert_targets = tuple(alert_targets)
         self.worker_id = uuid.uuid4().hex
         self.rng = rng or random.Random()
         self.limiters = {
@@ -136,7 +136,7 @@ class OutboxWorker:
                     stale_leases = False
                 sent_any = await self.run_once()
             except Exception as exc:
-                if _cancelling():
+                if cancelling():
                     # A cancellation a library turned into another exception: stop anyway.
                     raise asyncio.CancelledError from exc
                 # Storage trouble (a failover, a full disk) must not stop the hub: what was
@@ -148,7 +148,7 @@ class OutboxWorker:
                 await asyncio.sleep(delay)
                 continue
             failures = 0
-            if _cancelling():
+            if cancelling():
                 raise asyncio.CancelledError  # swallowed somewhere in the round
             if not sent_any:
                 # asyncio.timeout, not wait_for: on Python 3.11 wait_for loses a cancellation
@@ -226,6 +226,13 @@ class OutboxWorker:
         if row.consent_channel and not await self._has_consent(row):
             await self._cancel(row, f"no consent on {row.consent_channel} at send time")
             return
+        try:
+            template_message = _template_message(row)
+        except (KeyError, TypeError, ValueError) as exc:
+            await self._failed(
+                row, PermanentSendError(f"unreadable template: {exc!r}"), permanent=True
+            )
+            return
         msg = OutboundMessage(
             connector_id=row.connector_id,
             to=Address(row.recipient_kind, row.recipient, row.recipient_name),
@@ -241,6 +248,9 @@ class OutboxWorker:
                 make_marker(row.ticket_id, self.secret()) if row.ticket_id is not None else None
             ),
             list_unsubscribe=row.list_unsubscribe,
+            notice=_notice(row),
+            template=row.template,
+            template_message=template_message,
         )
         try:
             remote_id = await connector.send(msg)
@@ -279,6 +289,8 @@ class OutboxWorker:
                     last_error=None,
                 )
             )
+            if row.message_id is not None:
+                await attach_pending(conn, row.connector_id, str(remote_id)[:300], row.message_id)
         self.metrics.sent.labels(connector=row.connector_id).inc()
         log.info("sent outbox=%s connector=%s kind=%s", row.id, row.connector_id, row.kind)
 
@@ -318,15 +330,8 @@ class OutboxWorker:
 
     async def _has_consent(self, row: Any) -> bool:
         async with self.store.read() as conn:
-            status = (
-                await conn.execute(
-                    select(consents.c.status).where(
-                        consents.c.customer_id == row.customer_id,
-                        consents.c.channel == row.consent_channel,
-                    )
-                )
-            ).scalar()
-        return bool(status == "opt_in")
+            status = await consent_status(conn, row.customer_id, row.consent_channel)
+        return status == OPT_IN
 
     async def _cancel(self, row: Any, reason: str) -> None:
         async with self.store.write() as conn:
@@ -383,6 +388,8 @@ class OutboxWorker:
             )
         async with self.store.write() as conn:
             await conn.execute(update(outbox).where(outbox.c.id == row.id).values(**values))
+            if values.get("status") == "dead":
+                await record_dead_letter(conn, self.alert_targets, row, error, utcnow())
 
     async def _release(self, row_id: int, error: str | None = None, delay: float = 0) -> None:
         values: dict[str, Any] = {"lease_until": None, "claimed_by": None}
@@ -394,10 +401,23 @@ class OutboxWorker:
             await conn.execute(update(outbox).where(outbox.c.id == row_id).values(**values))
 
 
-def _cancelling() -> bool:
-    """True once someone asked this task to stop, even if the CancelledError got lost."""
-    task = asyncio.current_task()
-    return task is not None and task.cancelling() > 0
+def _notice(row: Any) -> Notice | None:
+    """A notification's structure; one that cannot be read is sent as its plain text."""
+    if not row.payload or "template" in row.payload:
+        return None
+    try:
+        return Notice.from_json(row.payload)
+    except (KeyError, TypeError, ValueError):
+        log.warning("unreadable notification payload outbox=%s; sending text", row.id)
+        return None
+
+
+def _template_message(row: Any) -> TemplateMessage | None:
+    """A proactive message's approved template; unreadable, the send fails for good rather
+    than go as free text the channel would refuse."""
+    if not row.payload or "template" not in row.payload:
+        return None
+    return TemplateMessage.from_json(row.payload["template"])
 
 
 async def list_entries(store: Store, *, dead: bool = False, limit: int = 100) -> list[OutboxEntry]:

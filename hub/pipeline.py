@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, func, select, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -32,21 +32,30 @@ from hub.identity import normalize_address
 from hub.language import detect_locale
 from hub.messages import Address, InboundMessage, SubmitResult
 from hub.metrics import Metrics
+from hub.notify_events import NotifyRules, TicketEvent, record_events
 from hub.outbound import Outbound, enqueue_outbound_many
 from hub.replies import Replies
 from hub.routing import RouteInput, Router
 from hub.store import Store, utcnow
 from hub.store.schema import attachments, messages, outbox, tickets
-from hub.thread_match import ThreadHints, match_thread, our_keys, subject_ticket_ids
+from hub.thread_match import (
+    ThreadHints,
+    match_thread,
+    new_topics,
+    our_keys,
+    our_message_ids,
+    subject_ticket_ids,
+)
 from hub.tickets import (
     Ticket,
     TicketRace,
     TicketRequest,
     close_open_ticket,
+    conversation_of,
     find_or_open_tickets,
-    load_ticket,
-    open_key,
     open_ticket,
+    open_tickets,
+    ticket_key,
     ticket_ref,
     touch_ticket,
 )
@@ -91,6 +100,7 @@ class Pipeline:
         self.store = store
         self.config = config
         self.router = Router(config.routing)
+        self.notify = NotifyRules(config.routing, config.notifications)
         self.replies = replies
         self.metrics = metrics
         self.reply_routes = reply_routes
@@ -204,12 +214,12 @@ class Pipeline:
     async def _ingest_many(
         self, conn: AsyncConnection, msgs: list[InboundMessage], now: datetime
     ) -> list[SubmitResult | Exception]:
-        """What `_ingest` does for each message in turn, with a few statements per batch.
+        """Ingest a group of messages in one transaction, with a few statements per batch.
 
         A round trip to the database (through aiosqlite's thread, or to PostgreSQL) costs
         far more than the work each one does; a batch of any size takes about ten. Where
-        one message at a time would have met another process's concurrent write, this
-        raises, and the caller retries each message with `_ingest`.
+        it meets another process's concurrent write, this raises, and the caller retries
+        each message alone in a fresh transaction (`_commit_alone`).
         """
         normalize = self._normalizer()
         results: list[SubmitResult | Exception | None] = [None] * len(msgs)
@@ -224,9 +234,7 @@ class Pipeline:
             return [r for r in results if r is not None]
 
         inserted = await conn.execute(
-            self.store.insert(messages)
-            .on_conflict_do_nothing(index_elements=["channel", "external_id"])
-            .returning(messages.c.id, messages.c.channel, messages.c.external_id),
+            self.store.statement(_insert_inbound),
             [_inbound_row(msgs[i], addrs[0], now) for i, addrs in valid],
         )
         new_ids = {(r.channel, r.external_id): r.id for r in inserted}
@@ -270,6 +278,7 @@ class Pipeline:
                     connector_id=msgs[i].connector_id,
                     subject=msgs[i].subject,
                     route=route,
+                    conversation=_conversation(msgs[i]),
                 )
                 for (i, _, _), customer, route in zip(fresh, found, routes, strict=True)
             ]
@@ -288,6 +297,13 @@ class Pipeline:
             )
             for k, result in zip(ticketed, opened_now, strict=True):
                 threads[k] = result
+            # Rules with `notify` tell a team's channel; the sweep batches these rows.
+            opened = [
+                TicketEvent(t[0].id, requests[k].route.rule, "opened")
+                for k, t in enumerate(threads)
+                if t is not None and t[1]
+            ]
+            await record_events(self.store, conn, self.notify, opened, now)
             bot_replies = await self._bot_effects(
                 conn,
                 [msgs[i] for i, _, _ in fresh],
@@ -307,9 +323,13 @@ class Pipeline:
                 for (i, _, _), customer, result in zip(fresh, found, threads, strict=True)
                 if result is not None and result[1] and self._should_acknowledge(msgs[i])
             ]
+            # Our own mail coming back (a forward loop that dropped Auto-Submitted): no answer.
+            ours = await our_message_ids(conn, [m.external_id for m, _, _ in wanted])
+            wanted = [w for w in wanted if w[0].external_id not in ours]
             allowed = await self._within_breaker(conn, wanted, now, normalize)
+            lookups: dict[tuple[str, str], Any] = {}
             acks = [
-                self._acknowledgement(msg, customer, ticket, now, normalize)
+                self._acknowledgement(msg, customer, ticket, now, normalize, lookups)
                 for msg, customer, ticket in allowed
             ]
             await enqueue_outbound_many(self.store, conn, [*acks, *bot_replies], now=now)
@@ -354,7 +374,7 @@ class Pipeline:
         turns: list[BotTurn | None] = [None] * len(msgs)
         if not chat:
             return turns
-        keys = {open_key(customers_[k].id, msgs[k].channel) for k in chat}
+        keys = {_ticket_key(msgs[k], customers_[k].id) for k in chat}
         open_now = {
             r.open_key
             for r in await conn.execute(
@@ -363,7 +383,7 @@ class Pipeline:
         }
         for k in chat:
             msg, customer = msgs[k], customers_[k]
-            key = open_key(customer.id, msg.channel)
+            key = _ticket_key(msg, customer.id)
             command = msg.meta.get("command") if isinstance(msg.meta, dict) else None
             turn = decide(command, msg.text, customer.locale, key in open_now, self.faq)
             turns[k] = turn
@@ -392,7 +412,7 @@ class Pipeline:
             msg, customer = msgs[k], customers_[k]
             ticket: Ticket | None = threads[k][0] if threads[k] is not None else None
             if turn.action == "close":
-                ticket = await close_open_ticket(conn, open_key(customer.id, msg.channel), now)
+                ticket = await close_open_ticket(conn, _ticket_key(msg, customer.id), now)
             elif turn.action == "opt_out":
                 await record_consent(
                     self.store, conn, customer.id, msg.sender.kind, OPT_OUT, "chat command /stop"
@@ -401,11 +421,7 @@ class Pipeline:
                 # Everything the bot said before the hand-over joins the ticket's history.
                 await conn.execute(
                     update(messages)
-                    .where(
-                        messages.c.customer_id == customer.id,
-                        messages.c.connector_id == msg.connector_id,
-                        messages.c.ticket_id.is_(None),
-                    )
+                    .where(_before_handover(msg, customer.id))
                     .values(ticket_id=ticket.id)
                 )
             await conn.execute(
@@ -462,6 +478,7 @@ class Pipeline:
             html=None,
             auto_submitted=True,
             language=locale,
+            conversation=_conversation(msg),
         )
 
     async def _tickets(
@@ -500,6 +517,23 @@ class Pipeline:
         await self._link(
             conn, [(message_ids[k], requests[k].customer_id, out[k]) for k in conversation]
         )
+        # New topics by mail (no hint, or none that names a ticket: a reply to mail the
+        # hub never saw): a ticket each, opened in one statement.
+        rest = [k for k, m in enumerate(msgs) if out[k] is None and not m.bounced_message_ids
+                and m.connector_id in self.explicit_threading]  # fmt: skip
+        fresh = await new_topics(
+            conn,
+            [ThreadHints(m.in_reply_to, m.references, m.subject, m.thread_marker, m.channel)
+             for m in (msgs[k] for k in rest)],
+            {m.external_id for m in msgs},
+        )  # fmt: skip
+        topics = [k for k, new in zip(rest, fresh, strict=True) if new]
+        for k, opened in zip(
+            topics, await open_tickets(self.store, conn, [requests[k] for k in topics], now),
+            strict=True,
+        ):  # fmt: skip
+            out[k] = (opened, True)
+        await self._link(conn, [(message_ids[k], requests[k].customer_id, out[k]) for k in topics])
         for k, msg in enumerate(msgs):
             if out[k] is not None:
                 continue
@@ -515,14 +549,14 @@ class Pipeline:
             # A bounce belongs with the ticket of the mail that bounced, whoever sent it.
             ticket_id = await _ticket_of_our_messages(conn, msg.bounced_message_ids)
             if ticket_id is not None:
-                await touch_ticket(conn, ticket_id, now)
-                return await load_ticket(conn, ticket_id), False
+                return await touch_ticket(conn, ticket_id, now), False
         if _has_hints(msg):
-            hints = ThreadHints(msg.in_reply_to, msg.references, msg.subject, msg.thread_marker)
+            hints = ThreadHints(
+                msg.in_reply_to, msg.references, msg.subject, msg.thread_marker, msg.channel
+            )
             match = await match_thread(conn, hints, req.customer_id, self.secret())
             if match is not None and match.status != "closed":
-                await touch_ticket(conn, match.ticket_id, now)
-                return await load_ticket(conn, match.ticket_id), False
+                return await touch_ticket(conn, match.ticket_id, now), False
         if msg.connector_id not in self.explicit_threading:
             found = await find_or_open_tickets(self.store, conn, [req], now)
             return found[0]
@@ -538,12 +572,7 @@ class Pipeline:
             if result is not None
         ]
         if rows:
-            await conn.execute(
-                update(messages)
-                .where(messages.c.id == bindparam("message_id"))
-                .values(ticket_id=bindparam("ticket_id"), customer_id=bindparam("customer_id")),
-                rows,
-            )
+            await conn.execute(_LINK, rows)
 
     async def _store_attachments(
         self, conn: AsyncConnection, stored: list[tuple[InboundMessage, int]], now: datetime
@@ -610,13 +639,7 @@ class Pipeline:
         counts = {
             r: n
             for r, n in await conn.execute(
-                select(outbox.c.recipient, func.count())
-                .where(
-                    outbox.c.recipient.in_(sorted(set(recipients))),
-                    outbox.c.kind == "acknowledgement",
-                    outbox.c.created_at >= since,
-                )
-                .group_by(outbox.c.recipient)
+                _RECENT_ACKS, {"recipients": sorted(set(recipients)), "since": since}
             )
         }
         allowed = []
@@ -682,6 +705,7 @@ class Pipeline:
         ticket: Ticket,
         now: datetime,
         normalize: Callable[[Address], Address | None] | None = None,
+        lookups: dict[tuple[str, str], Any] | None = None,
     ) -> Outbound:
         assert msg.reply_to is not None
         route = self.reply_routes[msg.connector_id]
@@ -697,6 +721,7 @@ class Pipeline:
                 "signature": self.config.replies.signature,
                 "timezone": customer.timezone,
             },
+            lookups,
         )
         return Outbound(
             connector_id=route.connector_id,
@@ -712,6 +737,31 @@ class Pipeline:
         )
 
 
+# Statements every batch runs, built once.
+def _insert_inbound(store: Store) -> Any:
+    return (
+        store.insert(messages)
+        .on_conflict_do_nothing(index_elements=["channel", "external_id"])
+        .returning(messages.c.id, messages.c.channel, messages.c.external_id)
+    )
+
+
+_LINK = (
+    update(messages)
+    .where(messages.c.id == bindparam("message_id"))
+    .values(ticket_id=bindparam("ticket_id"), customer_id=bindparam("customer_id"))
+)
+_RECENT_ACKS = (
+    select(outbox.c.recipient, func.count())
+    .where(
+        outbox.c.recipient.in_(bindparam("recipients", expanding=True)),
+        outbox.c.kind == "acknowledgement",
+        outbox.c.created_at >= bindparam("since"),
+    )
+    .group_by(outbox.c.recipient)
+)
+
+
 def _inbound_row(msg: InboundMessage, sender: Address, now: datetime) -> dict[str, Any]:
     return {
         "channel": msg.channel,
@@ -725,6 +775,7 @@ def _inbound_row(msg: InboundMessage, sender: Address, now: datetime) -> dict[st
         "language": msg.language,
         "auto_submitted": msg.auto_submitted,
         "meta": msg.meta,
+        "conversation": _conversation(msg),
         "received_at": msg.received_at or now,
         "created_at": now,
     }
@@ -739,6 +790,28 @@ def _new_customer_factory(pipeline: Pipeline, msg: InboundMessage) -> Callable[[
         )
 
     return make
+
+
+def _conversation(msg: InboundMessage) -> str | None:
+    return conversation_of(msg.conversation) if msg.conversation is not None else None
+
+
+def _ticket_key(msg: InboundMessage, customer_id: int) -> str:
+    return ticket_key(customer_id, msg.channel, msg.connector_id, _conversation(msg))
+
+
+def _before_handover(msg: InboundMessage, customer_id: int) -> ColumnElement[bool]:
+    """The chat's messages no ticket holds yet: the customer's own with the bot, or in a
+    shared conversation everyone's there (and neither holds the other's)."""
+    unticketed = and_(messages.c.connector_id == msg.connector_id, messages.c.ticket_id.is_(None))
+    conversation = _conversation(msg)
+    if conversation is None:
+        return and_(
+            unticketed,
+            messages.c.customer_id == customer_id,
+            messages.c.conversation.is_(None),
+        )
+    return and_(unticketed, messages.c.conversation == conversation)
 
 
 def _has_hints(msg: InboundMessage) -> bool:

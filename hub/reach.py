@@ -4,7 +4,7 @@ reachable identity."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -49,8 +49,12 @@ def choose_channel(
     senders: dict[str, str],
     consent: dict[Key, str],
     reachable: dict[Key, str],
+    usable: Callable[[str], str | None] | None = None,
 ) -> tuple[str | None, str | None, str | None]:
-    """(channel, address, None), or (None, None, every channel's reason for skipping)."""
+    """(channel, address, None), or (None, None, every channel's reason for skipping).
+
+    `usable(channel)` says why a channel cannot carry this message (WhatsApp outside its
+    reply window with no approved template), or None when it can."""
     reasons = []
     for channel in channel_order:
         status = consent.get((customer_id, channel))
@@ -62,6 +66,8 @@ def choose_channel(
             reasons.append(f"no consent for {channel}")
         elif (customer_id, channel) not in reachable:
             reasons.append(f"no reachable {channel} identity")
+        elif usable is not None and (why := usable(channel)) is not None:
+            reasons.append(why)
         else:
             return channel, reachable[(customer_id, channel)], None
     return None, None, "; ".join(reasons)

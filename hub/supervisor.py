@@ -61,6 +61,9 @@ class Supervisor:
                 self._set(RUNNING, None)
             return
         if isinstance(exc, ConnectorAuthError):
+            if self.status.state != DISABLED:
+                # Needs a person: new credentials, then a restart.
+                log.error("connector disabled id=%s reason=auth error=%s", self.connector_id, exc)
             self._set(DISABLED, f"authentication failed: {exc}")
         elif self.status.state == RUNNING:
             self._set(RETRYING, f"{exc.__class__.__name__}: {exc}")

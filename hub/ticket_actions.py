@@ -17,11 +17,13 @@ from hub.agents import Actor, agent_usernames
 from hub.config import Config
 from hub.connector import ConnectorRegistry
 from hub.messages import Address
+from hub.notify_events import NotifyRules, TicketEvent, record_events
 from hub.outbound import enqueue_outbound
 from hub.pipeline import ReplyRoute
+from hub.reply_window import BoundWindow, WindowClosed, window_template
 from hub.store import Store, utcnow
 from hub.store.schema import customers, identities, messages, outbox, ticket_notes, tickets
-from hub.tickets import OPEN_STATUSES, open_key, ticket_ref
+from hub.tickets import OPEN_STATUSES, conversation_address, ticket_key, ticket_ref
 
 
 class TicketNotFound(LookupError):
@@ -66,23 +68,34 @@ async def ticket_for(conn: AsyncConnection, actor: Actor, ticket_id: int) -> Any
 
 
 async def _status_values(conn: AsyncConnection, row: Any, status: str) -> dict[str, Any]:
-    """The new status, and the open key that keeps one open ticket per customer and channel."""
+    """The new status, and the open key that keeps one open ticket per customer and channel
+    (or per shared conversation)."""
     if status not in OPEN_STATUSES:
         return {"status": status, "open_key": None}
-    key = open_key(row.customer_id, row.channel)
+    key = ticket_key(row.customer_id, row.channel, row.connector_id, row.conversation)
     if row.open_key is None:
         clash = (
             await conn.execute(select(tickets.c.id).where(tickets.c.open_key == key))
         ).scalar_one_or_none()
         if clash is not None:
+            whose = "the conversation" if row.conversation else "the customer"
             raise ActionRefused(
-                f"the customer already has an open ticket on this channel "
+                f"{whose} already has an open ticket on this channel "
                 f"({ticket_ref(clash)}); reopen that one instead"
             )
     return {"status": status, "open_key": key}
 
 
-async def update_ticket(store: Store, actor: Actor, ticket_id: int, change: TicketChange) -> None:
+async def update_ticket(
+    store: Store,
+    actor: Actor,
+    ticket_id: int,
+    change: TicketChange,
+    *,
+    notify: NotifyRules,
+) -> None:
+    """Apply the change; an escalation (priority raised, a VIP tag added) is queued for
+    the channels `notify` names for the ticket's routing rule, in the same transaction."""
     async with store.write() as conn:
         row = await ticket_for(conn, actor, ticket_id)
         values: dict[str, Any] = {}
@@ -101,6 +114,11 @@ async def update_ticket(store: Store, actor: Actor, ticket_id: int, change: Tick
         if values:
             values["updated_at"] = utcnow()
             await conn.execute(update(tickets).where(tickets.c.id == ticket_id).values(values))
+        reasons = notify.escalations(
+            row.priority, values.get("priority", row.priority), row.tags, values.get("tags", ())
+        )
+        events = [TicketEvent(ticket_id, row.route_rule, "escalated", r) for r in reasons]
+        await record_events(store, conn, notify, events, utcnow())
 
 
 async def add_note(store: Store, actor: Actor, ticket_id: int, text: str) -> int:
@@ -137,6 +155,9 @@ def address_kinds(config: Config, registry: ConnectorRegistry) -> dict[str, tupl
 async def _recipient(
     conn: AsyncConnection, ticket: Any, last_in: Any, route: ReplyRoute, kinds: tuple[str, ...]
 ) -> Address:
+    if ticket.conversation is not None and route.connector_id == ticket.connector_id:
+        # A shared conversation (a group chat) is answered where it is held, for all in it.
+        return conversation_address(ticket.conversation)
     name = (
         await conn.execute(
             select(customers.c.display_name).where(customers.c.id == ticket.customer_id)
@@ -179,6 +200,8 @@ async def reply(
     via: str | None = None,
     send_at: datetime | None = None,
     on_outbox: Callable[[], None] = lambda: None,
+    windows: dict[str, BoundWindow] | None = None,
+    template: bool = False,
 ) -> ReplyResult:
     """Queue the reply over the channel the customer last wrote on (or `via`, a connector
     the agent picked), in one transaction with the ticket's change."""
@@ -209,10 +232,23 @@ async def reply(
                 select(customers.c.locale).where(customers.c.id == ticket.customer_id)
             )
         ).scalar_one()
+        now = utcnow()
+        window = (windows or {}).get(route.connector_id)
+        template_ref = None
+        if window is not None:
+            at = send_at if send_at is not None and send_at > now else now
+            try:
+                template_ref = await window_template(
+                    conn, window, route.connector_id, ticket.customer_id, locale, at, template
+                )
+            except WindowClosed as exc:
+                raise ActionRefused(str(exc)) from None
+        # A channel without a reply window has no templates to ask for: the text goes as is.
         ref = ticket_ref(ticket_id)
         subject = f"Re: {ticket.subject} [#{ref}]" if ticket.subject else f"Your request [#{ref}]"
-        reply_to_id = (last_in.meta or {}).get("message_id")
-        now = utcnow()
+        # A string, whatever the channel kept: Telegram's message ids are numbers.
+        found_id = (last_in.meta or {}).get("message_id")
+        reply_to_id = str(found_id) if found_id is not None else None
         outbox_id = await enqueue_outbound(
             store,
             conn,
@@ -229,11 +265,14 @@ async def reply(
             now=now,
             in_reply_to=reply_to_id,
             references=(reply_to_id,) if reply_to_id else (),
+            template=template_ref,
         )
         message_id = (
             await conn.execute(select(outbox.c.message_id).where(outbox.c.id == outbox_id))
         ).scalar_one()
         meta = {"kind": "agent_reply", "to": to.value, "agent": actor.name}
+        if template_ref is not None:
+            meta["template"] = template_ref
         if send_at is not None and send_at > now:
             # "Send later": the outbox worker only claims rows that are due.
             await conn.execute(

@@ -18,6 +18,7 @@ from hub.store.schema import (
     attachments,
     customers,
     identities,
+    message_events,
     messages,
     outbox,
     teams,
@@ -218,6 +219,9 @@ class Entry:
     delivery: str | None  # outbox status of an outgoing message
     attachments: tuple[dict[str, Any], ...] = ()
     scheduled: datetime | None = None  # a reply waiting for its "send later" time
+    # What the channel reported since (hub.message_events): "read", "edited", "deleted",
+    # the customer's reaction.
+    marks: tuple[str, ...] = ()
 
 
 async def conversation(conn: AsyncConnection, ticket_id: int) -> list[Entry]:
@@ -246,6 +250,7 @@ async def conversation(conn: AsyncConnection, ticket_id: int) -> list[Entry]:
         )
         for a in rows:
             files.setdefault(a.message_id, []).append(dict(a._mapping))
+    reactions = await _reactions(conn, [m.id for m in msgs])
     entries = []
     for m in msgs:
         state, due = delivery.get(m.id, (None, None))
@@ -262,6 +267,7 @@ async def conversation(conn: AsyncConnection, ticket_id: int) -> list[Entry]:
                 state,
                 tuple(files.get(m.id, ())),
                 due if state == "pending" else None,
+                _marks(m, reactions.get(m.id)),
             )
         )
     notes = await conn.execute(select(ticket_notes).where(ticket_notes.c.ticket_id == ticket_id))
@@ -271,3 +277,28 @@ async def conversation(conn: AsyncConnection, ticket_id: int) -> list[Entry]:
     ]
     entries.sort(key=lambda e: (e.at, e.kind == "note", e.id))
     return entries
+
+
+def _marks(m: Any, reaction: str | None) -> tuple[str, ...]:
+    marks = []
+    if m.delivery_status:
+        marks.append(m.delivery_status)
+    if m.edited_at is not None:
+        marks.append("edited")
+    if m.deleted_at is not None:
+        marks.append("deleted by the sender")
+    if reaction:
+        marks.append(f"reaction {reaction}")
+    return tuple(marks)
+
+
+async def _reactions(conn: AsyncConnection, message_ids: list[int]) -> dict[int, str]:
+    """Each message's latest reaction ("" when it was taken back)."""
+    if not message_ids:
+        return {}
+    rows = await conn.execute(
+        select(message_events.c.message_id, message_events.c.value)
+        .where(message_events.c.message_id.in_(message_ids), message_events.c.kind == "reaction")
+        .order_by(message_events.c.occurred_at, message_events.c.id)
+    )
+    return {r.message_id: r.value or "" for r in rows}

@@ -37,6 +37,9 @@ state_dir = {dir}/state
 log_path = {dir}/log/dovecot.log
 info_log_path = {dir}/log/info.log
 ssl = no
+# A throwaway server: its disk writes need not survive a power cut, and fsyncs made
+# each APPEND cost ~20 ms here.
+mail_fsync = never
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 first_valid_uid = 5000
@@ -140,6 +143,24 @@ class Dovecot:
             for raw in raws:
                 client.append(folder, raw)
             client.logout()
+
+    def deliver(self, user: str, raws: list[bytes]) -> None:
+        """Drop mails straight into `user`'s Maildir (new/), the way a local delivery agent
+        does: thousands in a fraction of a second, where APPENDs take a minute. Dovecot gives
+        them UIDs when a client next looks at the mailbox."""
+        local, _, domain = user.partition("@")
+        home = self.dir / "mail" / domain / local
+        maildir = home / "Maildir"
+        for sub in ("cur", "new", "tmp"):
+            (maildir / sub).mkdir(parents=True, exist_ok=True)
+        stamp = int(time.time())
+        for i, raw in enumerate(raws):
+            # Maildir keeps LF line ends; Dovecot serves CRLF.
+            name = f"{stamp}.M{i}P{os.getpid()}.hubtest"
+            (maildir / "tmp" / name).write_bytes(raw.replace(b"\r\n", b"\n"))
+            os.rename(maildir / "tmp" / name, maildir / "new" / name)
+        for path in (home.parent, home, maildir, *maildir.iterdir(), *maildir.glob("*/*")):
+            os.chown(path, MAIL_UID, MAIL_UID)
 
     def doveadm(self, *args: str) -> str:
         done = subprocess.run(

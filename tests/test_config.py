@@ -232,5 +232,9 @@ def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
 )
 def test_shipped_configs_are_valid(path: Path) -> None:
     env = {"HUB_DB_PASSWORD": "x", "HUB_API_TOKEN": "t" * 32, "SMTP_PASSWORD": "x"}
+    env["SLACK_BILLING_WEBHOOK_URL"] = "https://hooks.slack.com/services/T0/B0/x"
+    env["TEAMS_ESCALATIONS_WEBHOOK_URL"] = "https://example.logic.azure.com/workflows/x"
+    env["SLACK_OPS_WEBHOOK_URL"] = "https://hooks.slack.com/services/T0/B1/y"
+    env["TEAMS_OPS_WEBHOOK_URL"] = "https://example.logic.azure.com/workflows/y"
     config = load_config(path, REGISTRY, env=env)
     assert config.connectors

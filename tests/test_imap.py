@@ -6,125 +6,31 @@ import asyncio
 import contextlib
 import os
 from collections.abc import Callable
-from email.message import EmailMessage
 from typing import Any
 
 import aiohttp
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from connectors.email.errors import MailParseError
 from connectors.email.inbound import to_inbound
 from connectors.email.parse import parse_mail
 from hub.app import Hub
-from hub.store.schema import connector_state, leases, messages, outbox, quarantine
+from hub.store.schema import leases, messages, quarantine
 from tests.dovecot import Dovecot
-from tests.support import (
-    ROOT,
-    SmtpSink,
-    base_config,
-    hub_running,
-    hub_url,
-    make_config,
-    pg_available,
-    pg_database,
+from tests.imap_support import (
+    acks_sent,
+    checkpoint_at,
+    connector_running,
+    count_at_least,
+    imap_config,
+    inbound_count,
+    mail,
+    wait_until,
 )
+from tests.support import ROOT, SmtpSink, hub_running, hub_url, pg_available, pg_database
 
 CORPORA = ROOT.parent / "shared" / "corpora" / "email"
-
-
-def imap_config(storage_url: str, smtp: SmtpSink, server: Dovecot, user: str, **imap: Any) -> Any:
-    data = base_config(storage_url, smtp.port)
-    data["connectors"].append(
-        {
-            "id": "inbox",
-            "type": "imap",
-            "host": "127.0.0.1",
-            "port": server.port,
-            "security": "none",
-            "username": user,
-            "password": "secret",
-            "reply_via": "mail",
-            "idle_renew_seconds": 60,
-            "poll_interval_seconds": 1,
-            "timeout_seconds": 5,
-            **imap,
-        }
-    )
-    return make_config(data)
-
-
-def mail(n: int, sender: str | None = None, **headers: str) -> bytes:
-    msg = EmailMessage()
-    msg["From"] = f"Ann Customer <{sender or f'customer{n}@example.com'}>"
-    msg["To"] = "support@example.test"
-    msg["Subject"] = f"Order {n} is late"
-    msg["Message-ID"] = f"<order-{n}@example.com>"
-    for name, value in headers.items():
-        msg[name] = value
-    msg.set_content(f"Hello, order {n} has not arrived yet.\n")
-    return bytes(msg).replace(b"\n", b"\r\n")
-
-
-async def wait_until(check: Callable[[], Any], timeout: float = 15.0) -> Any:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        result = await asyncio.wait_for(check(), timeout)
-        if result:
-            return result
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out waiting; last result {result!r}")
-        await asyncio.sleep(0.05)
-
-
-async def inbound_count(hub: Hub) -> int:
-    async with hub.store.read() as conn:
-        return int(
-            (
-                await conn.execute(
-                    select(func.count()).select_from(messages).where(messages.c.direction == "in")
-                )
-            ).scalar_one()
-        )
-
-
-def acks_sent(hub: Hub, n: int) -> Callable[[], Any]:
-    """Sent and marked so: a hub stopped before the mark would rightly send it again."""
-
-    async def check() -> bool:
-        async with hub.store.read() as conn:
-            sent = (
-                await conn.execute(
-                    select(func.count()).select_from(outbox).where(outbox.c.status == "sent")
-                )
-            ).scalar_one()
-        return int(sent) >= n
-
-    return check
-
-
-def checkpoint_at(hub: Hub, last_uid: int, uidvalidity: int | None = None) -> Callable[[], Any]:
-    """The connector's checkpoint once it reached `last_uid` (every message before is settled)."""
-
-    async def check() -> Any:
-        async with hub.store.read() as conn:
-            value = (
-                await conn.execute(
-                    select(connector_state.c.value).where(connector_state.c.key == "sync:INBOX")
-                )
-            ).scalar()
-        if not value or value["last_uid"] < last_uid:
-            return None
-        return value if uidvalidity in (None, value["uidvalidity"]) else None
-
-    return check
-
-
-def count_at_least(hub: Hub, n: int) -> Callable[[], Any]:
-    async def check() -> bool:
-        return await inbound_count(hub) >= n
-
-    return check
 
 
 async def test_mail_in_dovecot_becomes_ticket_and_is_acknowledged(
@@ -217,16 +123,12 @@ async def test_idle_push_arrives_without_polling(
     user = dovecot.new_user()
     config = imap_config(url, smtp, dovecot, user, poll_interval_seconds=3600)
     async with hub_running(config) as hub:
-        await wait_until(lambda: _running(hub))
+        await wait_until(lambda: connector_running(hub))
         await asyncio.sleep(0.3)
         started = asyncio.get_running_loop().time()
         dovecot.append(user, mail(1))
         await wait_until(count_at_least(hub, 1), timeout=5)
         assert asyncio.get_running_loop().time() - started < 2.0
-
-
-async def _running(hub: Hub) -> bool:
-    return hub.supervisors["inbox"].status.state == "running"
 
 
 async def test_bad_password_disables_the_connector(
@@ -331,7 +233,7 @@ async def test_one_mailbox_is_read_by_one_hub_at_a_time(smtp: SmtpSink, dovecot:
             first = await first_hub.enter_async_context(hub_running(config))
             await wait_until(holder_is(first))
             second = await stack.enter_async_context(hub_running(config))
-            await wait_until(lambda: _running(second))
+            await wait_until(lambda: connector_running(second))
             dovecot.append(user, mail(1))
             await wait_until(count_at_least(first, 1))
             assert await holder_is(first)()

@@ -33,7 +33,8 @@ from hub.connector import Connector, PermanentSendError
 from hub.messages import Address, OutboundMessage
 from hub.metrics import Metrics
 from hub.outbound import enqueue_outbound
-from hub.outbox import OutboxWorker, RateLimiter, backoff_delay, retry_entry
+from hub.outbox import OutboxWorker, RateLimiter, retry_entry
+from hub.periodic import backoff_delay
 from hub.store import Store, utcnow
 from hub.store.schema import outbox
 from tests.support import (
@@ -340,6 +341,48 @@ async def test_permanent_refusal_of_the_message_dead_letters_without_retrying(
     assert row.attempts == 1
     assert len(sink.refused_ids) == 1
     assert "PermanentSendError" in row.last_error and "554" in row.last_error
+
+
+async def test_an_unreadable_approved_template_dead_letters_and_the_next_is_sent(
+    storage_url: str, smtp: SmtpSink
+) -> None:
+    # Sent as free text it would be refused by the channel; stalling would hold the rows
+    # behind it: it fails for good, and the worker goes on.
+    async with hub_running(make_config(base_config(storage_url, smtp.port))) as hub:
+        async with hub.store.write() as conn:
+            for i, payload in enumerate(({"template": {"name": "birthday"}}, None)):
+                await enqueue_outbound(
+                    hub.store,
+                    conn,
+                    connector_id="mail",
+                    ticket_id=None,
+                    customer_id=None,
+                    to=Address("email", f"t{i}@example.com"),
+                    kind="greeting",
+                    subject=f"Message {i}",
+                    text=f"Hello {i}",
+                    html=None,
+                    auto_submitted=True,
+                    language="en",
+                    now=utcnow(),
+                )
+                if payload is not None:
+                    await conn.execute(
+                        outbox.update().where(outbox.c.recipient == f"t{i}@example.com")
+                        .values(payload=payload)
+                    )  # fmt: skip
+
+        async def settled() -> Any:
+            rows = await outbox_rows(hub.store)
+            return rows if {r.status for r in rows} == {"dead", "sent"} else None
+
+        rows = await until(settled, "one dead-lettered and one sent")
+    by_recipient = {r.recipient: r for r in rows}
+    bad = by_recipient["t0@example.com"]
+    assert (bad.status, bad.attempts) == ("dead", 1)
+    assert "unreadable template" in bad.last_error
+    assert by_recipient["t1@example.com"].status == "sent"
+    assert [m["To"] for m in smtp.messages] == ["t1@example.com"]
 
 
 async def test_outbox_survives_a_storage_error_and_carries_on(

@@ -12,7 +12,14 @@ from sqlalchemy import select
 from hub.messages import Address, Attachment, OutboundMessage
 from hub.outbound import enqueue_outbound
 from hub.store import utcnow
-from hub.store.schema import connector_state, customers, identities, outbox, quarantine
+from hub.store.schema import (
+    connector_state,
+    customers,
+    duplicate_suggestions,
+    identities,
+    outbox,
+    quarantine,
+)
 from hub.supervisor import DISABLED
 from tests import telegram_harness
 from tests.support import hub_url
@@ -246,6 +253,52 @@ async def test_shared_phone_meets_the_customers_email_history(sqlite_url: str) -
                 (await conn.execute(select(identities.c.kind, identities.c.customer_id))).all()
             )
     assert owners["telegram"] == owners["email"] == owners["phone"]
+
+
+async def test_a_known_user_shares_their_phone_and_it_joins_them_never_another(
+    sqlite_url: str,
+) -> None:
+    mine = {"phone_number": "8801712345678", "first_name": "Rahim", "user_id": 555}
+
+    def from_karim(update_id: int, **content: Any) -> dict[str, Any]:
+        update = user_update(update_id, **content)
+        update["message"]["from"] = {"id": 556, "is_bot": False, "first_name": "Karim"}
+        update["message"]["chat"] = {"id": 556, "type": "private", "first_name": "Karim"}
+        return update
+
+    async with telegram_hub(sqlite_url, "webhook") as rig:
+        assert await rig.deliver(user_update(1, text="Hello")) == 200
+        assert await rig.deliver(user_update(2, contact=mine)) == 200
+        # A form with the phone (written locally) and an email finds the same person.
+        form = {"email": "rahim@example.com", "phone": "01712345678", "message": "Order 17?"}
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(hub_url(rig.hub, "/channels/contact/"), json=form) as resp,
+        ):
+            assert resp.status == 201
+        # Karim, known here already, later shares the number as his (a recycled one).
+        assert await rig.deliver(from_karim(3, text="Hi")) == 200
+        assert await rig.deliver(from_karim(4, contact={**mine, "user_id": 556})) == 200
+        async with rig.hub.store.read() as conn:
+            owners = {
+                (kind, value): cid
+                for kind, value, cid in await conn.execute(
+                    select(identities.c.kind, identities.c.value, identities.c.customer_id)
+                )
+            }
+            flagged = (
+                await conn.execute(
+                    select(
+                        duplicate_suggestions.c.customer_id,
+                        duplicate_suggestions.c.other_customer_id,
+                    )
+                )
+            ).all()
+    rahim, karim_id = owners[("telegram", "555")], owners[("telegram", "556")]
+    assert owners[("phone", "+8801712345678")] == owners[("email", "rahim@example.com")] == rahim
+    # The number stays Rahim's; the two are flagged for an agent, not merged silently.
+    assert karim_id != rahim
+    assert [tuple(sorted(r)) for r in flagged] == [tuple(sorted((rahim, karim_id)))]
 
 
 async def test_attachments_go_as_photo_and_document_and_a_retry_resends_only_the_rest(

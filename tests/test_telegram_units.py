@@ -102,6 +102,15 @@ def test_group_message_is_from_its_sender_and_answered_in_the_group() -> None:
     assert parsed.reply_to == Address("telegram", "-100200", "Shop customers")
     assert parsed.meta["chat_id"] == -100200
     assert parsed.meta["chat_type"] == "supergroup"
+    # The group is the conversation the core threads as one ticket.
+    assert parsed.conversation == parsed.reply_to
+
+
+def test_private_chats_and_channels_are_no_shared_conversation() -> None:
+    private = parse(message(text="Hello"))
+    channel = parse(corpus("channel/text.json"))
+    assert isinstance(private, ParsedMessage) and isinstance(channel, ParsedMessage)
+    assert private.conversation is None and channel.conversation is None
 
 
 @pytest.mark.parametrize(

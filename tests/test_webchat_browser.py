@@ -1,5 +1,6 @@
-"""The chat widget in a real browser (Debian's Chromium): keyboard, markup shown as text,
-live agent replies, history after a reload."""
+"""The chat widget in a real browser (Debian's Chromium): the FAQ bot's answer and the
+hand-over to a person whose API reply shows live, keyboard, markup shown as text, history
+after a reload, reconnecting."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from sqlalchemy import select
 
-from hub.store.schema import messages
+from hub.store.schema import messages, tickets
 from tests.support import free_port, hub_running, hub_url
 from tests.webchat_support import chat_config, queue_agent_reply
 
@@ -31,11 +33,73 @@ MARKUP = [
     "<script>window.__pwned=2;alert(2)</script>",
 ]
 AGENT = '<img src=x onerror="window.__pwned=3;alert(3)"> Your kurta ships tomorrow.'
+# base_config's API token, as an agent's tool would hold it.
+API_TOKEN = "test-token-0123456789"
 
 pytestmark = pytest.mark.skipif(
     shutil.which(CHROMIUM) is None,
     reason="Debian's chromium is not installed (make test installs it: scripts/system-deps.sh)",
 )
+
+
+async def test_faq_answer_then_a_person_whose_api_reply_appears_live(tmp_path: Path) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    question, handover = "Where is my order?", "Can I talk to a person?"
+    async with (
+        hub_running(chat_config(tmp_path)) as hub,
+        async_playwright() as p,
+        aiohttp.ClientSession(headers={"Authorization": f"Bearer {API_TOKEN}"}) as api,
+    ):
+        # The shipped FAQ (config/faq.yaml) knows this one: an example of its entry.
+        faq = hub.pipeline.faq
+        assert faq is not None
+        match = faq.match(question, "en")
+        assert match.entry == "order_status"
+        answer = faq.answer(match, "en")
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = await browser.new_page(locale="en-US")
+            await page.goto(hub_url(hub, "/channels/chat/"))
+            await page.get_by_role("button", name="Chat with us").click()
+            said = page.get_by_role("log", name="Conversation").locator(".hc-out .hc-text")
+            await expect(said).to_have_count(1)  # the greeting
+            for text in (question, handover):
+                await page.get_by_label("Your message").fill(text)
+                await page.keyboard.press("Enter")
+            # The bot answers from the FAQ, then hands over: a ticket, named in the chat.
+            await expect(said).to_have_count(3)
+            await expect(said.nth(1)).to_have_text(answer)
+            async with hub.store.read() as conn:
+                (ticket,) = (await conn.execute(select(tickets.c.id))).scalars().all()
+                history = (
+                    (
+                        await conn.execute(
+                            select(messages.c.body_text)
+                            .where(messages.c.ticket_id == ticket)
+                            .order_by(messages.c.id)
+                        )
+                    )
+                    .scalars()
+                    .all()
+                )
+            await expect(said.nth(2)).to_contain_text(f"T-{ticket}")
+
+            async with api.post(
+                hub_url(hub, f"/api/v1/tickets/{ticket}/reply"),
+                json={"text": "Hello, I am Sam. Which order number is it?"},
+            ) as resp:
+                assert resp.status == 202, await resp.text()
+            await expect(said).to_have_count(4)
+            await expect(said.nth(3)).to_have_text("Hello, I am Sam. Which order number is it?")
+        finally:
+            await browser.close()
+    # The agent sees what the bot already said, not only what came after the hand-over.
+    assert [t for t in history if t in (question, answer, handover)] == [
+        question,
+        answer,
+        handover,
+    ]
 
 
 async def test_widget_shows_markup_as_text_gets_replies_live_and_keeps_history(

@@ -9,16 +9,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import multiprocessing
+import os
 import random
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
 from aiohttp import web
 from pydantic import Field, SecretStr
 
 from connectors.email.cli import add_email_cli
-from connectors.email.errors import MailParseError
 from connectors.email.imap_session import (
     Fetched,
     FolderState,
@@ -26,8 +31,7 @@ from connectors.email.imap_session import (
     ImapSession,
     ImapUnavailable,
 )
-from connectors.email.inbound import to_inbound
-from connectors.email.parse import parse_mail
+from connectors.email.prepare import prepare
 from hub.connector import (
     ConnectorAuthError,
     ConnectorConfig,
@@ -41,6 +45,8 @@ from hub.messages import InboundMessage, OutboundMessage
 T = TypeVar("T")
 # RFC 2177: servers may drop an IDLE after 30 minutes; clients re-issue it before 29.
 IDLE_LIMIT_SECONDS = 29 * 60
+# How often the parser process checks that the hub is still there.
+PARENT_CHECK_SECONDS = 1.0
 # How often a blocked IDLE wakes up to notice a stop or a lost lease.
 IDLE_TICK_SECONDS = 1.0
 
@@ -74,12 +80,21 @@ class _LeaseLost(Exception):
     pass
 
 
+@dataclass(frozen=True)
+class _Batch:
+    uids: list[int]
+    fetched: list[Fetched]
+    # Each message, or why it cannot be one (quarantined).
+    prepared: list[InboundMessage | str]
+
+
 class ImapConnector:
     def __init__(self, config: ImapConfig, ctx: HubContext) -> None:
         self.config = config
         self.ctx = ctx
         self.log = ctx.logger
         self._executor: ThreadPoolExecutor | None = None
+        self._parser: _Parser | None = None
         self._session: ImapSession | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -109,6 +124,8 @@ class ImapConnector:
             await self._teardown(session)
             self._failures += 1
             raise ConnectorNotReady(f"IMAP server {self.config.host} unavailable: {exc}") from exc
+        # Only once connected: a server that refuses us costs no parser process per retry.
+        self._parser = _Parser()
         self._session = session
         self._task = asyncio.create_task(self._run(), name=f"imap:{self.ctx.connector_id}")
 
@@ -215,28 +232,75 @@ class ImapConnector:
             )
             last_uid = 0
         uids = await self._blocking(session.uids_after, last_uid)
-        for start in range(0, len(uids), self.config.batch_size):
-            if self._stopping or not self._has_lease:
-                return
-            batch = uids[start : start + self.config.batch_size]
-            fetched = await self._blocking(session.fetch, batch, self.config.max_message_bytes)
-            done = await self._ingest(fetched, state.uidvalidity)
+        size = self.config.batch_size
+        # Fetching and parsing the next batch overlaps committing this one; a bounded queue,
+        # so a slow store holds the reader back instead of filling memory.
+        ready: asyncio.Queue[_Batch | BaseException | None] = asyncio.Queue(maxsize=2)
+        batches = [uids[i : i + size] for i in range(0, len(uids), size)]
+        reader = asyncio.create_task(self._read_ahead(session, batches, ready))
+        # Two batches in the core at once: the next is queued while this one commits, so
+        # the single writer never waits for us. Settled strictly in order.
+        in_core: deque[tuple[_Batch, asyncio.Task[list[int]]]] = deque()
+
+        async def settle() -> None:
+            batch, task = in_core.popleft()
+            done = await task
             if done:
+                # Only now, after the commit: a crash before this reads them again.
                 await self.ctx.storage.put(
                     key, {"uidvalidity": state.uidvalidity, "last_uid": max(done)}
                 )
                 await self._blocking(session.after_import, done, self.config.after_import)
-            if len(done) < len(batch):
+            if len(done) < len(batch.uids):
                 raise IngestUnavailable("the hub did not take every message; trying again")
+
+        try:
+            while (item := await ready.get()) is not None:
+                if isinstance(item, BaseException):
+                    raise item
+                if self._stopping or not self._has_lease:
+                    return
+                ingest = self._ingest(item.fetched, item.prepared, state.uidvalidity)
+                in_core.append((item, asyncio.create_task(ingest)))
+                if len(in_core) > 1:
+                    await settle()
+            while in_core:
+                await settle()
+        finally:
+            reader.cancel()
+            for _, task in in_core:
+                task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
+            await asyncio.gather(*(t for _, t in in_core), return_exceptions=True)
         if not uids and checkpoint.get("uidvalidity") != state.uidvalidity:
             await self.ctx.storage.put(key, {"uidvalidity": state.uidvalidity, "last_uid": 0})
 
-    async def _ingest(self, fetched: list[Fetched], uidvalidity: int) -> list[int]:
-        """Parse the batch off the loop, then submit it at once, so the core commits it as
-        one group; the UIDs that are safe, in order, up to the first the hub could not take."""
-        parsed = await asyncio.to_thread(self._prepare, fetched)
+    async def _read_ahead(
+        self,
+        session: ImapSession,
+        batches: list[list[int]],
+        ready: asyncio.Queue[_Batch | BaseException | None],
+    ) -> None:
+        try:
+            for uids in batches:
+                if self._stopping or not self._has_lease:
+                    break
+                fetched = await self._blocking(session.fetch, uids, self.config.max_message_bytes)
+                prepared = await self._parse(fetched)
+                await ready.put(_Batch(uids, fetched, prepared))
+        except Exception as exc:
+            await ready.put(exc)
+            return
+        await ready.put(None)
+
+    async def _ingest(
+        self, fetched: list[Fetched], prepared: list[InboundMessage | str], uidvalidity: int
+    ) -> list[int]:
+        """Submit the batch at once, so the core commits it as one group; the UIDs that
+        are safe, in order, up to the first the hub could not take."""
         outcomes = await asyncio.gather(
-            *(self._deliver(item, p, uidvalidity) for item, p in zip(fetched, parsed, strict=True)),
+            *(self._deliver(f, p, uidvalidity) for f, p in zip(fetched, prepared, strict=True)),
             return_exceptions=True,
         )
         done: list[int] = []
@@ -247,25 +311,6 @@ class ImapConnector:
                 break
             done.append(item.uid)
         return done
-
-    def _prepare(self, fetched: list[Fetched]) -> list[InboundMessage | str]:
-        """Runs in a worker thread: each message, or the reason it cannot be one."""
-        out: list[InboundMessage | str] = []
-        for item in fetched:
-            if item.truncated:
-                out.append(
-                    f"message of {item.size} bytes is over the "
-                    f"{self.config.max_message_bytes}-byte cap; only its header was kept"
-                )
-                continue
-            try:
-                parsed = parse_mail(item.raw, max_attachment_bytes=self.config.max_attachment_bytes)
-                out.append(
-                    to_inbound(parsed, self.ctx.connector_id, received_at=item.internal_date)
-                )
-            except MailParseError as exc:
-                out.append(str(exc))
-        return out
 
     async def _deliver(
         self, item: Fetched, prepared: InboundMessage | str, uidvalidity: int
@@ -289,6 +334,23 @@ class ImapConnector:
             # The core refused this one message (e.g. an unusable address): keep it aside.
             reason = f"the hub refused the message: {exc.__class__.__name__}: {exc}"
             await self.ctx.storage.quarantine(item.raw, reason, external_id, meta)
+
+    async def _parse(self, fetched: list[Fetched]) -> list[InboundMessage | str]:
+        cfg = self.config
+        args = (fetched, self.ctx.connector_id, cfg.max_message_bytes, cfg.max_attachment_bytes)
+        if self._parser is None:
+            self._parser = _Parser()
+        pool = self._parser.ready()
+        if pool is None:
+            # Still booting (or died): this batch is parsed in a thread, as before.
+            return await asyncio.to_thread(prepare, *args)
+        try:
+            return await asyncio.get_running_loop().run_in_executor(pool, prepare, *args)
+        except BrokenProcessPool:
+            # The parser died (out of memory, killed): parse here this once, new one next time.
+            self._parser = None
+            self.log.warning("imap parser process died; parsing in a thread")
+            return await asyncio.to_thread(prepare, *args)
 
     # --- lease -----------------------------------------------------------------------------
 
@@ -336,10 +398,52 @@ class ImapConnector:
 
     async def _teardown(self, session: ImapSession | None) -> None:
         executor, self._executor = self._executor, None
+        parser, self._parser = self._parser, None
+        if parser is not None:
+            parser.shutdown()
         if session is not None:
             session.close()
         if executor is not None:
             executor.shutdown(wait=False, cancel_futures=True)
+
+
+class _Parser:
+    """A process that parses mail, so parsing (CPU work) does not hold the GIL against the
+    event loop and the database threads; the machine's other core does it.
+
+    Spawned, not forked: a fork of a process with threads (the database's, the IMAP
+    reader's) can copy a lock some thread holds. A spawned interpreter takes a second or
+    two to boot; until it answers, batches are parsed in a thread.
+    """
+
+    def __init__(self) -> None:
+        self.pool = ProcessPoolExecutor(
+            1,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_exit_with_parent,
+            initargs=(os.getpid(),),
+        )
+        self._booted = self.pool.submit(prepare, [], "", 1, 1)
+
+    def ready(self) -> ProcessPoolExecutor | None:
+        if not self._booted.done() or self._booted.exception() is not None:
+            return None
+        return self.pool
+
+    def shutdown(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _exit_with_parent(parent: int) -> None:
+    """In the parser process: end when the hub does. A hub killed outright (SIGKILL, the
+    OOM killer) runs no shutdown, and its parser would wait for work forever."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_SECONDS)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 CONNECTOR_TYPE = ConnectorType(

@@ -19,6 +19,8 @@ from aiohttp import web
 from telegram import Bot, InputFile
 from telegram.error import BadRequest, ChatMigrated, Forbidden, InvalidToken, TelegramError
 
+from connectors.http_body import read_bounded
+from connectors.parts import send_in_parts
 from connectors.telegram.botapi import FloodControl, RedactToken, make_bot
 from connectors.telegram.media import fetch_media
 from connectors.telegram.outgoing import MAX_MESSAGE_CHARS, send_method, split_text
@@ -143,7 +145,7 @@ class TelegramConnector:
             return web.json_response({"ok": False, "error": "bad secret token"}, status=401)
         if self._bot is None:
             return _unavailable("the connector is not connected to Telegram yet")
-        body = await _read_bounded(request, self.config.max_body_bytes)
+        body = await read_bounded(request, self.config.max_body_bytes)
         if body is None:
             return web.json_response({"ok": False, "error": "update too large"}, status=413)
         try:
@@ -208,6 +210,7 @@ class TelegramConnector:
                 identities=parsed.identities,
                 language=parsed.language,
                 reply_to=parsed.reply_to,
+                conversation=parsed.conversation,
                 received_at=parsed.received_at,
                 attachments=attachments,
                 dropped_attachments=dropped,
@@ -234,22 +237,17 @@ class TelegramConnector:
         steps: list[str | Attachment] = [*split_text(msg.text), *msg.attachments]
         if not steps:
             raise PermanentSendError("the message has neither text nor attachments")
-        # Telegram has no idempotency key. The parts of a long reply already delivered
-        # are remembered under ours, so a retry after a failure sends only the rest.
-        progress_key = f"sent:{msg.idempotency_key}"
-        sent: list[str] = []
-        if len(steps) > 1:
-            sent = [str(s) for s in await self.ctx.storage.get(progress_key) or []]
-        for step in steps[len(sent) :]:
+
+        async def send_one(step: str | Attachment) -> str:
+            nonlocal chat_id
             try:
-                message_id = await self._send_step(bot, chat_id, step, msg)
+                return str(await self._send_step(bot, chat_id, step, msg))
             except ChatMigrated as exc:
                 # The group became a supergroup under a new id; same conversation.
                 chat_id = int(exc.new_chat_id)
-                message_id = await self._send_step(bot, chat_id, step, msg)
-            sent.append(str(message_id))
-            if len(steps) > 1:
-                await self.ctx.storage.put(progress_key, sent)
+                return str(await self._send_step(bot, chat_id, step, msg))
+
+        sent = await send_in_parts(self.ctx.storage, msg.idempotency_key, steps, send_one)
         return ",".join(sent)
 
     async def _send_step(
@@ -283,18 +281,6 @@ class TelegramConnector:
             await coro
         except Exception as exc:
             self.log.warning("telegram cleanup failed error=%s", exc.__class__.__name__)
-
-
-async def _read_bounded(request: web.Request, limit: int) -> bytes | None:
-    """The body, or None when it is over `limit` (read no further than that)."""
-    if request.content_length is not None and request.content_length > limit:
-        return None
-    body = bytearray()
-    while chunk := await request.content.read(64 * 1024):
-        body += chunk
-        if len(body) > limit:
-            return None
-    return bytes(body)
 
 
 def _unavailable(reason: str) -> web.Response:

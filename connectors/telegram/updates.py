@@ -64,6 +64,8 @@ COMMANDS = {
 
 SUBJECT_CHARS = 100
 
+GROUP_TYPES = frozenset({"group", "supergroup"})
+
 # Parts of a message that say who, where and in reply to what, not what was said.
 _ENVELOPE = frozenset(
     {
@@ -110,6 +112,8 @@ class ParsedMessage:
     received_at: datetime | None
     media: tuple[MediaRef, ...]
     meta: dict[str, Any] = field(default_factory=dict)
+    # A group: one conversation among its members (None for a private chat or channel).
+    conversation: Address | None = None
 
 
 @dataclass(frozen=True)
@@ -201,13 +205,14 @@ def parse_update(
         content = content or ["empty"]
         extra_lines.append(f"(a Telegram message the hub cannot show: {', '.join(content)})")
     body = "\n".join(part for part in (text, *extra_lines) if part)
+    reply_to = Address("telegram", str(chat_id), _display_name(chat))
 
     return ParsedMessage(
         # The chat and message id name the message for good; the update id keeps two
         # updates apart where a (hand-made) id repeats, and an edit apart from its original.
         external_id=f"{bot_id}:{chat_id}:{msg.get('message_id')}:{raw['update_id']}",
         sender=sender,
-        reply_to=Address("telegram", str(chat_id), _display_name(chat)),
+        reply_to=reply_to,
         text=body,
         subject=_subject(body),
         identities=tuple(identities),
@@ -215,6 +220,8 @@ def parse_update(
         received_at=_timestamp(msg.get("date")),
         media=media,
         meta=meta,
+        # A channel speaks as itself, one sender; a group is many people in one place.
+        conversation=reply_to if meta["chat_type"] in GROUP_TYPES else None,
     )
 
 

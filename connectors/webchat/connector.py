@@ -15,8 +15,8 @@ from urllib.parse import urlsplit
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from connectors.ratelimit import TokenBuckets
 from connectors.webchat import protocol
-from connectors.webchat.limits import TokenBuckets
 from connectors.webchat.protocol import FrameError
 from connectors.webchat.sessions import Sessions, Socket
 from connectors.webchat.settings import WebChatConfig
@@ -256,7 +256,7 @@ class WebChatConnector:
         self, sock: Socket, data: dict[str, Any], language: str | None
     ) -> dict[str, Any]:
         contact = protocol.parse_contact(data, self.ctx.normalize_email, self.ctx.normalize_phone)
-        chat = protocol.parse_message(data, self.config.max_message_chars, contact)
+        chat = protocol.parse_message(data, self.config.max_message_chars)
         self._rate_limit(sock, chat.client_id)
         msg = InboundMessage(
             channel="webchat",

@@ -65,7 +65,6 @@ class ChatMessage:
     client_id: str
     text: str
     command: str | None
-    contact: Contact
 
 
 def decode(raw: str) -> dict[str, Any]:
@@ -92,8 +91,8 @@ def clean_text(text: str) -> str:
     return _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n")).strip()
 
 
-def parse_message(data: dict[str, Any], max_chars: int, contact: Contact) -> ChatMessage:
-    """A message frame, its contact fields already checked by `parse_contact`."""
+def parse_message(data: dict[str, Any], max_chars: int) -> ChatMessage:
+    """A message frame's id, command and text (its contact fields: `parse_contact`)."""
     client_id = data.get("id")
     if not isinstance(client_id, str) or not CLIENT_ID.match(client_id):
         raise FrameError("invalid", "A message needs an id of 1-64 letters, digits, - or _.")
@@ -115,7 +114,7 @@ def parse_message(data: dict[str, Any], max_chars: int, contact: Contact) -> Cha
         raise FrameError("empty", "Please write a message.", client_id)
     if len(text) > max_chars:
         raise FrameError("too_long", _too_long(max_chars), client_id, max_chars=max_chars)
-    return ChatMessage(client_id, text, command, contact)
+    return ChatMessage(client_id, text, command)
 
 
 def _too_long(max_chars: int) -> str:

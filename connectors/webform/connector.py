@@ -14,7 +14,8 @@ from aiohttp import web
 from babel import Locale
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from connectors.webform.ratelimit import ClientRateLimiter
+from connectors.http_body import read_bounded
+from connectors.ratelimit import TokenBuckets
 from connectors.webform.settings import WebFormConfig
 from connectors.webform.validation import FIELDS, Submission, validate
 from hub.connector import HubContext, IngestUnavailable
@@ -57,7 +58,7 @@ class WebFormConnector:
     def __init__(self, config: WebFormConfig, ctx: HubContext) -> None:
         self.config = config
         self.ctx = ctx
-        self.limiter = ClientRateLimiter(config.posts_per_minute, config.burst)
+        self.limiter = TokenBuckets(config.posts_per_minute, config.burst)
         self.languages = [
             (code, Locale.parse(code).get_display_name(code) or code) for code in ctx.locales
         ]
@@ -85,8 +86,8 @@ class WebFormConnector:
 
     async def post(self, request: web.Request) -> web.Response:
         wants_json = request.content_type == "application/json"
-        allowed, wait = self.limiter.allow(request.remote or "unknown")
-        if not allowed:
+        wait = self.limiter.take(request.remote or "unknown")
+        if wait > 0:
             return self._refuse(
                 wants_json,
                 429,
@@ -139,13 +140,9 @@ class WebFormConnector:
 
     async def _read_fields(self, request: web.Request, wants_json: bool) -> dict[str, Any]:
         limit = self.config.max_body_bytes
-        if request.content_length is not None and request.content_length > limit:
+        body = await read_bounded(request, limit)
+        if body is None:
             raise PayloadError(413, f"The message is too large (limit {limit // 1024} KiB).")
-        body = bytearray()
-        while chunk := await request.content.read(64 * 1024):
-            body += chunk
-            if len(body) > limit:
-                raise PayloadError(413, f"The message is too large (limit {limit // 1024} KiB).")
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError:

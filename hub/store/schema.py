@@ -22,6 +22,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
@@ -40,6 +41,25 @@ class UtcDateTime(TypeDecorator[datetime]):
             raise ValueError("naive datetime given to the store; use UTC-aware datetimes")
         value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def bind_processor(self, dialect: Dialect) -> Any:
+        process = super().bind_processor(dialect)
+        if process is None:
+            return None
+        # A batch writes one `now` into several columns of every row; converting it (and
+        # on SQLite formatting it) once instead of per cell was 4% of an ingest's CPU.
+        # One tuple, replaced whole, so threads sharing the processor never mix values.
+        memo: list[tuple[Any, Any]] = [(None, None)]
+
+        def cached(value: Any) -> Any:
+            last = memo[0]
+            if value is last[0] and value is not None:
+                return last[1]
+            out = process(value)
+            memo[0] = (value, out)
+            return out
+
+        return cached
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
@@ -152,10 +172,16 @@ tickets = Table(
     Column("assignee", String(100)),
     # "<customer>:<channel>" while the ticket is open, NULL after: one open ticket per
     # customer and channel, enforced by the database even with several hub processes.
+    # A shared conversation's ticket has the conversation's key instead (hub.tickets).
     Column("open_key", String(80), unique=True),
+    # "<kind>:<value>" of the shared conversation (a group chat) the ticket is, else NULL:
+    # its open key is the conversation's, and replies go there (hub.tickets).
+    Column("conversation", String(340)),
     _ts("created_at"),
     _ts("updated_at"),
     _ts("last_message_at"),
+    # The routing rule that opened it (NULL: the fallback): its `notify` hears of escalations.
+    Column("route_rule", String(100)),
 )
 
 messages = Table(
@@ -175,8 +201,16 @@ messages = Table(
     Column("language", String(16)),
     Column("auto_submitted", Boolean, nullable=False, default=False),
     Column("meta", JSON, nullable=False, default=dict),
+    # An inbound message's shared conversation (as tickets.conversation), so a hand-over
+    # finds what was said there before a ticket held it.
+    Column("conversation", String(340), index=True),
     _ts("received_at"),
     _ts("created_at"),
+    # What the channel reported since (hub.message_events): the furthest delivery status of
+    # one we sent (sent, delivered, read, failed), and when the sender edited or deleted it.
+    Column("delivery_status", String(16)),
+    _ts("edited_at", nullable=True),
+    _ts("deleted_at", nullable=True),
     UniqueConstraint("channel", "external_id"),
 )
 
@@ -213,9 +247,37 @@ outbox = Table(
     Column("customer_id", Id, ForeignKey("customers.id")),
     Column("consent_channel", String(32)),
     Column("list_unsubscribe", String(500)),
+    # A team-channel notification's structure (hub.messages.Notice), for Slack and Teams;
+    # or {"template": ...}: a greeting's approved template (hub.messages.TemplateMessage).
+    Column("payload", JSON),
+    # An approved template to send instead of free text (channels with a reply window).
+    Column("template", String(200)),
     Index("ix_outbox_due", "status", "next_attempt_at"),
+    # Delivery statuses find the message they concern by the id the channel gave it.
+    Index("ix_outbox_connector_remote", "connector_id", "remote_id"),
     # The auto-reply breaker counts recent acknowledgements per recipient on every batch.
     Index("ix_outbox_recipient_created", "recipient", "created_at"),
+)
+
+# Statuses, edits, deletions and reactions the channels reported, once each (event_key).
+# message_id is NULL while the message is not known yet: a status can overtake the commit
+# of the send it reports on, and is attached when that send is recorded.
+message_events = Table(
+    "message_events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("message_id", Id, ForeignKey("messages.id"), index=True),
+    Column("channel", String(32), nullable=False),
+    Column("connector_id", String(40), nullable=False),
+    Column("ref", String(300), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("event_key", String(300), nullable=False),
+    Column("value", Text),
+    Column("detail", JSON, nullable=False, default=dict),
+    _ts("occurred_at"),
+    _ts("created_at"),
+    UniqueConstraint("channel", "event_key"),
+    Index("ix_message_events_connector_ref", "connector_id", "ref"),
 )
 
 purchases = Table(
@@ -411,4 +473,56 @@ customer_merges = Table(
     Column("moved", JSON, nullable=False),
     Column("undone_by", String(200)),
     _ts("undone_at", nullable=True),
+)
+
+# Ticket notifications waiting to be batched into one post per notification connector
+# (hub.notify_sweep). Written in the transaction that opened or escalated the ticket, and
+# marked batched in the one that queues their outbox row: none lost, none posted twice.
+notification_events = Table(
+    "notification_events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("connector_id", String(40), nullable=False),
+    Column("ticket_id", Id, ForeignKey("tickets.id"), nullable=False),
+    Column("kind", String(16), nullable=False),  # opened | escalated
+    # Why an escalation happened ("priority urgent", "tag vip"); "" for opened.
+    Column("reason", String(100), nullable=False),
+    Column("status", String(16), nullable=False),  # pending | batched
+    Column("outbox_id", Id, ForeignKey("outbox.id")),
+    _ts("created_at"),
+    _ts("batched_at", nullable=True),
+    # Once per ticket, connector and reason: toggling a priority does not spam the channel.
+    UniqueConstraint("ticket_id", "connector_id", "kind", "reason"),
+    Index("ix_notification_events_pending", "status", "connector_id", "id"),
+)
+
+alert_events = Table(
+    "alert_events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    # The notification connector (slack, teams) the alert goes to.
+    Column("target", String(40), nullable=False),
+    Column("kind", String(16), nullable=False),  # disabled | not_ready | dead
+    Column("connector_id", String(40), nullable=False),  # the connector it is about
+    Column("detail", String(300), nullable=False),
+    # A dead-lettered outbox row the alert is about.
+    Column("dead_outbox_id", Id, ForeignKey("outbox.id")),
+    # pending | batched | held (about its own target: cannot go through it)
+    Column("status", String(16), nullable=False),
+    Column("outbox_id", Id, ForeignKey("outbox.id")),  # the post that carries it
+    _ts("created_at"),
+    _ts("batched_at", nullable=True),
+    # Once the connector runs again; until then the same trouble is not alerted twice.
+    _ts("resolved_at", nullable=True),
+    Index("ix_alert_events_pending", "status", "target", "id"),
+    # One open incident per connector, kind and target, however many processes see it.
+    Index(
+        "ux_alert_events_open",
+        "kind",
+        "connector_id",
+        "target",
+        unique=True,
+        sqlite_where=text("resolved_at IS NULL AND kind != 'dead'"),
+        postgresql_where=text("resolved_at IS NULL AND kind != 'dead'"),
+    ),
 )

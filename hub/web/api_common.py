@@ -129,6 +129,7 @@ def ticket_json(row: Any) -> dict[str, Any]:
     """A ticket row (or a list_tickets dict) as the API shows it."""
     data = dict(row._mapping) if hasattr(row, "_mapping") else dict(row)
     data.pop("open_key", None)
+    data.pop("conversation", None)
     out = {k: plain(v) for k, v in data.items()}
     out["ref"] = ticket_ref(data["id"])
     out["tags"] = list(data.get("tags") or [])
@@ -136,7 +137,7 @@ def ticket_json(row: Any) -> dict[str, Any]:
 
 
 def message_json(row: Any, delivery: str | None) -> dict[str, Any]:
-    out = row_json(row, drop=("meta", "external_id"))
+    out = row_json(row, drop=("meta", "external_id", "conversation"))
     # Raw customer HTML never leaves the hub unsanitized, not even to API clients.
     out["body_html"] = sanitize_html(row.body_html)
     out["delivery"] = delivery

@@ -8,6 +8,7 @@ from aiohttp import web
 from sqlalchemy import select
 
 from hub.canned import CannedProblem, canned_context, get_canned, render_canned
+from hub.reply_window import reply_windows
 from hub.store.schema import messages, outbox, teams, ticket_notes
 from hub.ticket_actions import (
     ActionRefused,
@@ -126,7 +127,9 @@ async def patch_ticket(request: web.Request) -> web.Response:
     hub, actor = hub_of(request), actor_of(request)
     ticket_id = path_id(request)
     body = await read_body(request, TicketPatch)
-    await _mapped(update_ticket(hub.store, actor, ticket_id, body.change()))
+    await _mapped(
+        update_ticket(hub.store, actor, ticket_id, body.change(), notify=hub.pipeline.notify)
+    )
     async with hub.store.read() as conn:
         row = await _visible_ticket(request, conn, ticket_id)
     return web.json_response(ticket_json(row))
@@ -176,6 +179,8 @@ async def post_reply(request: web.Request) -> web.Response:
             via=body.connector_id,
             send_at=body.send_at,
             on_outbox=hub.outbox.wake,
+            windows=reply_windows(hub.config, hub.registry),
+            template=body.template,
         )
     )
     return web.json_response(

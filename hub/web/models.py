@@ -54,6 +54,9 @@ class ReplyBody(_Body):
     connector_id: str | None = Field(default=None, max_length=40)
     # "Send later": when the outbox may send it (with a time zone offset).
     send_at: AwareDatetime | None = None
+    # Send the connector's approved template (WhatsApp, outside the 24-hour window);
+    # channels without a reply window send the text as is.
+    template: bool = False
 
     @field_validator("send_at")
     @classmethod

@@ -70,6 +70,12 @@ def component_schemas() -> dict[str, Any]:
             "created_at": TIME,
             "delivery": nullable({"enum": ["pending", "sent", "dead", "cancelled"]}),
             "send_at": {**nullable(TIME), "description": "a reply scheduled for later"},
+            "delivery_status": {
+                **nullable({"enum": ["sent", "delivered", "read", "played", "failed"]}),
+                "description": "what the channel reported about one of ours",
+            },
+            "edited_at": {**nullable(TIME), "description": "when the sender edited it"},
+            "deleted_at": {**nullable(TIME), "description": "when the sender deleted it"},
         }
     )
     note = json_object(

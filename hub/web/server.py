@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import html
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from hub.alerts import held_alerts
 from hub.campaign_sweep import pending_by_campaign
 from hub.outbox import depth
 from hub.web.api import api_app
@@ -99,8 +101,13 @@ async def healthz(request: web.Request) -> web.Response:
     }
     degraded = any(c["state"] != "running" for c in connectors.values())
     status = "down" if storage != "ok" else ("degraded" if degraded else "ok")
+    body: dict[str, Any] = {"status": status, "storage": storage, "connectors": connectors}
+    if hub.config.alerts.notify and storage == "ok":
+        # Alerts about an alert connector itself: nobody was told but this page and the log.
+        with contextlib.suppress(Exception):
+            body["alerts_held"] = await held_alerts(hub.store)
     return web.json_response(
-        {"status": status, "storage": storage, "connectors": connectors},
+        body,
         status=503 if storage != "ok" else 200,
     )
 

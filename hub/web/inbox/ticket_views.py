@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from hub.agents import agent_usernames
 from hub.canned import CannedProblem, canned_context, get_canned, list_canned, render_canned
+from hub.reply_window import reply_windows
 from hub.safe_html import sanitize_html
 from hub.store.schema import attachments, customers, identities, messages, tickets
 from hub.ticket_actions import (
@@ -168,7 +169,7 @@ async def ticket_update(request: web.Request) -> web.Response:
                 "tags": tags,
             }
         )
-        await update_ticket(hub.store, actor, ticket_id, patch.change())
+        await update_ticket(hub.store, actor, ticket_id, patch.change(), notify=hub.pipeline.notify)
         return "Saved."
 
     return await _act(request, act)
@@ -185,6 +186,7 @@ async def ticket_reply(request: web.Request) -> web.Response:
                 "status": fields.get("status") or None,
                 "connector_id": fields.get("via") or None,
                 "send_at": await _local_time(hub, ticket_id, fields.get("send_at", "")),
+                "template": fields.get("template") == "yes",
             }
         )
         if body.text is None:
@@ -200,6 +202,8 @@ async def ticket_reply(request: web.Request) -> web.Response:
             via=body.connector_id,
             send_at=body.send_at,
             on_outbox=hub.outbox.wake,
+            windows=reply_windows(hub.config, hub.registry),
+            template=body.template,
         )
         if sent.send_at:
             return f"Reply to {sent.recipient} scheduled for {sent.send_at}."

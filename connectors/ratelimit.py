@@ -1,4 +1,5 @@
-"""Token buckets per key (a visitor, an IP), bounded in memory."""
+"""Token buckets per key (a client IP, a chat visitor), bounded in memory: the web form
+and the web chat limit senders with them."""
 
 from __future__ import annotations
 

@@ -1,0 +1,34 @@
+"""Fetched mail -> InboundMessage, in the IMAP connector's parser process.
+
+A module of its own with few imports: the parser process is spawned, and imports only
+this, so it is ready soon after the connector starts.
+"""
+
+from __future__ import annotations
+
+from connectors.email.errors import MailParseError
+from connectors.email.imap_session import Fetched
+from connectors.email.inbound import to_inbound
+from connectors.email.parse import parse_mail
+from hub.messages import InboundMessage
+
+
+def prepare(
+    fetched: list[Fetched], connector_id: str, max_message_bytes: int, max_attachment_bytes: int
+) -> list[InboundMessage | str]:
+    """Each fetched mail as a message, or the reason it cannot be one. Runs in the parser
+    process: parsing is CPU work that would otherwise hold the GIL against the event loop."""
+    out: list[InboundMessage | str] = []
+    for item in fetched:
+        if item.truncated:
+            out.append(
+                f"message of {item.size} bytes is over the "
+                f"{max_message_bytes}-byte cap; only its header was kept"
+            )
+            continue
+        try:
+            parsed = parse_mail(item.raw, max_attachment_bytes=max_attachment_bytes)
+            out.append(to_inbound(parsed, connector_id, received_at=item.internal_date))
+        except MailParseError as exc:
+            out.append(str(exc))
+    return out

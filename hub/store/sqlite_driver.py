@@ -1,0 +1,127 @@
+"""SQLAlchemy's aiosqlite adapter, with one trip to the database thread per statement.
+
+aiosqlite runs each sqlite3 call in its own thread; SQLAlchemy's adapter makes four calls
+for a statement that returns rows (make a cursor, execute, fetch all, close) and three for
+one that does not, each a hand-over to that thread and back to the event loop. Here the
+cursor does all of it in one call: the same SQL on the same connection in the same
+transaction, with a quarter of the hand-overs (`bench/ingest_webform.py` spends most of
+its SQLite time in them). Server-side cursors (streaming results) keep SQLAlchemy's way.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import sqlite3
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from sqlalchemy.dialects.sqlite.aiosqlite import (
+    AsyncAdapt_aiosqlite_connection,
+    AsyncAdapt_aiosqlite_dbapi,
+)
+from sqlalchemy.util import await_only
+
+_Outcome = tuple[Any, int, int | None, list[Any]]
+
+
+def _run(conn: sqlite3.Connection, sql: str, params: Any, many: bool) -> _Outcome:
+    """In the database thread: the whole life of a cursor, in one go."""
+    cursor = conn.cursor()
+    try:
+        if many:
+            cursor.executemany(sql, params)
+        elif params is None:
+            cursor.execute(sql)
+        else:
+            cursor.execute(sql, params)
+        rows = cursor.fetchall() if cursor.description else []
+        return cursor.description, cursor.rowcount, cursor.lastrowid, rows
+    finally:
+        cursor.close()
+
+
+class OneTripCursor:
+    """The DB-API cursor SQLAlchemy drives, its results fetched with the statement."""
+
+    server_side = False
+    arraysize = 1
+
+    def __init__(self, adapt_connection: AsyncAdapt_aiosqlite_connection) -> None:
+        self._adapt_connection = adapt_connection
+        self._connection = adapt_connection._connection
+        self._rows: collections.deque[Any] = collections.deque()
+        self.description: Any = None
+        self.rowcount = -1
+        self.lastrowid: int | None = None
+
+    def _call(self, sql: str, params: Any, many: bool) -> None:
+        try:
+            outcome = await_only(self._trip(sql, params, many))
+        except Exception as error:
+            self._adapt_connection._handle_exception(error)
+        self.description, self.rowcount, self.lastrowid, rows = outcome
+        self._rows = collections.deque(rows)
+
+    async def _trip(self, sql: str, params: Any, many: bool) -> _Outcome:
+        # SQLAlchemy serialises statements on one connection with this lock (2.1; 2.0 has
+        # none and needs none, its adapter awaiting each call in turn).
+        mutex = getattr(self._adapt_connection, "_execute_mutex", None)
+        async with mutex if mutex is not None else contextlib.nullcontext():
+            # aiosqlite's own queue to its thread, as its cursor methods use it.
+            result: _Outcome = await self._connection._execute(
+                _run, self._connection._conn, sql, params, many
+            )
+            return result
+
+    def execute(self, operation: str, parameters: Any = None) -> None:
+        self._call(operation, parameters, many=False)
+
+    def executemany(self, operation: str, seq_of_parameters: Sequence[Any]) -> None:
+        self._call(operation, seq_of_parameters, many=True)
+
+    def close(self) -> None:
+        self._rows.clear()
+
+    async def _async_soft_close(self) -> None:
+        """Nothing to close: the sqlite3 cursor was closed in the database thread."""
+
+    def setinputsizes(self, *inputsizes: Any) -> None:
+        pass
+
+    def __iter__(self) -> Iterator[Any]:
+        while self._rows:
+            yield self._rows.popleft()
+
+    def fetchone(self) -> Any:
+        return self._rows.popleft() if self._rows else None
+
+    def fetchmany(self, size: int | None = None) -> list[Any]:
+        n = min(self.arraysize if size is None else size, len(self._rows))
+        return [self._rows.popleft() for _ in range(n)]
+
+    def fetchall(self) -> list[Any]:
+        rows = list(self._rows)
+        self._rows.clear()
+        return rows
+
+
+class _Connection(AsyncAdapt_aiosqlite_connection):
+    __slots__ = ()
+
+    def cursor(self, server_side: bool = False) -> Any:
+        if server_side:
+            return super().cursor(server_side=True)
+        return OneTripCursor(self)
+
+
+class OneTripDBAPI(AsyncAdapt_aiosqlite_dbapi):
+    """Pass as `module=` to create_async_engine for a sqlite+aiosqlite URL."""
+
+    def __init__(self) -> None:
+        super().__init__(__import__("aiosqlite"), sqlite3)
+
+    def connect(self, *arg: Any, **kw: Any) -> Any:
+        connection = super().connect(*arg, **kw)
+        connection.__class__ = _Connection
+        return connection
