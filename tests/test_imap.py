@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -13,6 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from connectors.email.errors import MailParseError
+from connectors.email.imap_session import ImapSession
 from connectors.email.inbound import to_inbound
 from connectors.email.parse import parse_mail
 from hub.app import Hub
@@ -129,6 +131,23 @@ async def test_idle_push_arrives_without_polling(
         dovecot.append(user, mail(1))
         await wait_until(count_at_least(hub, 1), timeout=5)
         assert asyncio.get_running_loop().time() - started < 2.0
+
+
+def test_mail_announced_as_idle_starts_is_news(dovecot: Dovecot) -> None:
+    """Mail that came after our last command is announced in the packet that carries
+    Dovecot's "+ idling"; it is news at once, not at the next IDLE renewal."""
+    user = dovecot.new_user()
+    dovecot.append(user, mail(1))
+    session = ImapSession("127.0.0.1", dovecot.port, "none", user, "secret", timeout=5)
+    session.connect()
+    try:
+        session.select("INBOX")
+        dovecot.append(user, mail(2))
+        started = time.monotonic()
+        assert session.idle_until_news(3.0, 0.5, lambda: False)
+        assert time.monotonic() - started < 1.0
+    finally:
+        session.logout()
 
 
 async def test_bad_password_disables_the_connector(

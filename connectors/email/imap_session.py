@@ -160,8 +160,10 @@ class ImapSession:
                 return True
             client.idle()
             deadline = time.monotonic() + seconds
-            # Announced between the last command and IDLE's continuation.
-            news = self._news_pending()
+            # Announced between the last command and IDLE's continuation, or with it: Dovecot
+            # sends "+ idling" and the EXISTS of mail that came meanwhile in one packet, and
+            # imaplib's buffer holds the EXISTS where idle_check's socket poll never sees it.
+            news = self._news_pending() | self._news_buffered()
             while not news and time.monotonic() < deadline and not stopping():
                 responses = client.idle_check(timeout=tick)
                 for resp in responses:
@@ -174,6 +176,30 @@ class ImapSession:
             raise
         except (OSError, IMAPClientError, imaplib.IMAP4.error, ssl.SSLError) as exc:
             raise ImapUnavailable(f"{exc.__class__.__name__}: {_text(exc)}") from exc
+
+    def _news_buffered(self) -> bool:
+        """Whether lines the server sent but nobody parsed yet announce new mail; reads them."""
+        client = self._client()
+        news = False
+        while self._peek_ready():
+            # A server writes whole lines: with part of one here, the rest is on its way, and
+            # the blocking read (under the session timeout) waits for it.
+            parts = client._imap._get_line().split()
+            news |= len(parts) > 2 and parts[0] == b"*" and parts[2] in (b"EXISTS", b"RECENT")
+        return news
+
+    def _peek_ready(self) -> bool:
+        """Bytes buffered or ready on the socket, found without waiting for the server."""
+        client = self._client()
+        sock = client.socket()
+        sock.setblocking(False)
+        try:
+            # On a non-blocking socket peek returns what is buffered or ready, never waits.
+            return bool(client._imap.file.peek(1))
+        except BlockingIOError:
+            return False
+        finally:
+            sock.settimeout(self.timeout)
 
     def _pending(self) -> dict[str, list[object]]:
         # imaplib files unsolicited replies (EXISTS, RECENT) here; imapclient reads only
