@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -127,10 +126,9 @@ async def test_idle_push_arrives_without_polling(
     async with hub_running(config) as hub:
         await wait_until(lambda: connector_running(hub))
         await asyncio.sleep(0.3)
-        started = asyncio.get_running_loop().time()
         dovecot.append(user, mail(1))
-        await wait_until(count_at_least(hub, 1), timeout=5)
-        assert asyncio.get_running_loop().time() - started < 2.0
+        # Polling is an hour away: only IDLE's push can bring it in time.
+        await wait_until(count_at_least(hub, 1), timeout=15)
 
 
 def test_mail_announced_as_idle_starts_is_news(dovecot: Dovecot) -> None:
@@ -143,9 +141,8 @@ def test_mail_announced_as_idle_starts_is_news(dovecot: Dovecot) -> None:
     try:
         session.select("INBOX")
         dovecot.append(user, mail(2))
-        started = time.monotonic()
-        assert session.idle_until_news(3.0, 0.5, lambda: False)
-        assert time.monotonic() - started < 1.0
+        # Without the news, IDLE would sit out its 30 s here.
+        assert session.idle_until_news(30.0, 0.5, lambda: False)
     finally:
         session.logout()
 
