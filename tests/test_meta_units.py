@@ -11,7 +11,7 @@ import pytest
 from connectors.meta.graph import GraphError
 from connectors.meta.inbound import BadDelivery
 from connectors.meta.messenger import parse_messaging
-from connectors.meta.outgoing import INSTAGRAM_TEXT_BYTES, split_text
+from connectors.meta.outgoing import INSTAGRAM_TEXT_BYTES, split_text, whatsapp_template
 from connectors.meta.settings import WhatsAppConfig
 from connectors.meta.webhook import signature_ok
 from connectors.meta.whatsapp import parse_whatsapp
@@ -21,7 +21,7 @@ from hub.connector import (
     RecipientUnreachable,
     RetryLater,
 )
-from hub.messages import Address
+from hub.messages import Address, OutboundMessage
 
 SECRET = b"app-secret"
 BODY = b'{"object":"whatsapp_business_account","entry":[]}'
@@ -113,6 +113,44 @@ def test_template_for_falls_back_to_the_language() -> None:
         }
     )
     assert [cfg.template_for(x) for x in ("bn", "bn_BD", "en")] == ["bn", "bn", None]
+
+
+def _wa_config(**template: object) -> WhatsAppConfig:
+    return WhatsAppConfig.model_validate(
+        {
+            "id": "wa",
+            "type": "whatsapp",
+            "app_secret": "s" * 16,
+            "verify_token": "v" * 16,
+            "access_token": "t" * 16,
+            "phone_number_id": "123",
+            "templates": {"en": {"name": "followup", "language": "en_US", **template}},
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("display_name", "fallback", "sent"),
+    [("Asha", None, "Asha"), (None, "there", "there"), ("  ", "there", "there")],
+)
+def test_template_names_the_customer_or_the_fallback(
+    display_name: str | None, fallback: str | None, sent: str
+) -> None:
+    cfg = _wa_config(params=["customer_name", "text"], name_fallback=fallback)
+    msg = OutboundMessage(
+        "wa", Address("whatsapp", "+8801712345678", display_name), "Your parcel left", "k1",
+        template="en",
+    )  # fmt: skip
+    body = whatsapp_template(cfg, msg)
+    params = body["template"]["components"][0]["parameters"]
+    assert [p["text"] for p in params] == [sent, "Your parcel left"]
+
+
+def test_template_needing_a_name_the_customer_lacks_fails_with_the_fix() -> None:
+    cfg = _wa_config(params=["customer_name"])
+    msg = OutboundMessage("wa", Address("whatsapp", "+8801712345678"), "x", "k2", template="en")
+    with pytest.raises(PermanentSendError, match="name_fallback"):
+        whatsapp_template(cfg, msg)
 
 
 def _wa_change(messages: list[dict], statuses: list[dict] | None = None) -> dict:

@@ -54,8 +54,14 @@ def whatsapp_template(cfg: WhatsAppConfig, msg: OutboundMessage) -> dict[str, An
     tpl = cfg.templates.get(msg.template)
     if tpl is None:
         raise PermanentSendError(f"no template is configured for {msg.template!r} any more")
+    name = (msg.to.display_name or "").strip() or tpl.name_fallback
+    if name is None and "customer_name" in tpl.params:
+        raise PermanentSendError(
+            f"template {tpl.name!r} needs customer_name and the customer has no name;"
+            " set name_fallback on the template"
+        )
     values = {
-        "customer_name": msg.to.display_name or "",
+        "customer_name": name or "",
         "ticket_ref": msg.ticket_ref or "",
         "text": msg.text,
     }

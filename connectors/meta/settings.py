@@ -54,6 +54,9 @@ class WhatsAppTemplate(BaseModel):
     language: str = Field(pattern=r"^[a-z]{2,3}(_[A-Z]{2})?$")
     # What fills the body's {{1}}, {{2}}, ... in order.
     params: list[TemplateParam] = Field(default_factory=list, max_length=10)
+    # Fills customer_name for a customer the hub has no name for ("there" in "Hi there"):
+    # WhatsApp refuses an empty parameter.
+    name_fallback: str | None = Field(default=None, min_length=1, max_length=60)
 
 
 class WhatsAppConfig(MetaConfig):
