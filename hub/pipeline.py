@@ -185,8 +185,23 @@ class Pipeline:
             return
 
     async def _transaction(self, batch: list[_Pending]) -> list[SubmitResult | Exception]:
+        now = utcnow()
+        results: list[SubmitResult | Exception] = []
         async with self.store.write() as conn:
-            return await self._ingest_many(conn, [p.msg for p in batch], utcnow())
+            for part in self._split_after_end([p.msg for p in batch]):
+                results += await self._ingest_many(conn, part, now)
+        return results
+
+    def _split_after_end(self, msgs: list[InboundMessage]) -> list[list[InboundMessage]]:
+        """The group cut after each chat /end: a group finds its open tickets before its
+        /end closes one, so words after an /end, in the same group, would thread onto the
+        ticket being closed."""
+        parts: list[list[InboundMessage]] = [[]]
+        for msg in msgs:
+            parts[-1].append(msg)
+            if msg.connector_id in self.chat_connectors and _command(msg) == "end":
+                parts.append([])
+        return [p for p in parts if p]
 
     def _succeed(self, batch: list[_Pending], results: Sequence[SubmitResult | Exception]) -> None:
         queued = False
@@ -384,8 +399,7 @@ class Pipeline:
         for k in chat:
             msg, customer = msgs[k], customers_[k]
             key = _ticket_key(msg, customer.id)
-            command = msg.meta.get("command") if isinstance(msg.meta, dict) else None
-            turn = decide(command, msg.text, customer.locale, key in open_now, self.faq)
+            turn = decide(_command(msg), msg.text, customer.locale, key in open_now, self.faq)
             turns[k] = turn
             if turn.action == "ticket":
                 open_now.add(key)  # a later message of this batch finds it open
@@ -812,6 +826,11 @@ def _before_handover(msg: InboundMessage, customer_id: int) -> ColumnElement[boo
             messages.c.conversation.is_(None),
         )
     return and_(unticketed, messages.c.conversation == conversation)
+
+
+def _command(msg: InboundMessage) -> str | None:
+    command = msg.meta.get("command") if isinstance(msg.meta, dict) else None
+    return command if isinstance(command, str) else None
 
 
 def _has_hints(msg: InboundMessage) -> bool:

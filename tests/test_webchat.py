@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,7 +13,8 @@ import pytest
 from sqlalchemy import select
 
 from connectors.webchat.visitor import sign_visitor
-from hub.store.schema import customers, identities, messages
+from hub.messages import Address, InboundMessage
+from hub.store.schema import customers, identities, messages, tickets
 from tests.support import hub_running, hub_url
 from tests.webchat_support import (
     ORIGIN,
@@ -287,3 +289,42 @@ async def test_stop_in_the_chat_records_the_opt_out(tmp_path: Path) -> None:
     assert [(r.channel, r.status, r.source) for r in rows] == [
         ("webchat", "opt_out", "chat command /stop")
     ]
+
+
+async def test_message_after_end_in_the_same_group_commit_opens_a_new_ticket(
+    tmp_path: Path,
+) -> None:
+    """/end and the visitor's next words can reach the single writer together (two tabs):
+    the words go to a new ticket, not onto the one /end is closing."""
+    visitor = Address("webchat", "v-two-tabs")
+
+    def said(n: int, text: str, command: str | None = None) -> InboundMessage:
+        return InboundMessage(
+            channel="webchat", connector_id="chat", external_id=f"v-two-tabs:c{n}",
+            sender=visitor, text=text, reply_to=visitor,
+            meta={"command": command} if command else {},
+        )  # fmt: skip
+
+    async with hub_running(chat_config(tmp_path)) as hub:
+        first = await hub.pipeline.submit(said(1, "A person, please", "human"))
+        # Queued before the writer wakes, so one transaction takes all three in this order.
+        await asyncio.gather(
+            hub.pipeline.submit(said(2, "It is order 42")),
+            hub.pipeline.submit(said(3, "/end", "end")),
+            hub.pipeline.submit(said(4, "Oh, and one more thing")),
+        )
+        async with hub.store.read() as conn:
+            status = dict((await conn.execute(select(tickets.c.id, tickets.c.status))).all())
+            on = dict(
+                (
+                    await conn.execute(
+                        select(messages.c.body_text, messages.c.ticket_id).where(
+                            messages.c.direction == "in"
+                        )
+                    )
+                ).all()
+            )
+    first_ticket = first.ticket_id
+    assert on["It is order 42"] == on["/end"] == first_ticket is not None
+    assert on["Oh, and one more thing"] not in (None, first_ticket)
+    assert status == {first_ticket: "closed", on["Oh, and one more thing"]: "new"}
