@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from hub.store import Store
 from hub.store.schema import attachments, identities, messages, quarantine, tickets
-from tests.meta_harness import Rig, fake_graph, meta_hub, wa_text
+from tests.meta_harness import APP_SECRET, Rig, fake_graph, meta_hub, wa_text
 from tests.support import ROOT
 
 CORPUS = ROOT.parent / "shared" / "corpora" / "whatsapp" / "updates"
@@ -174,6 +174,36 @@ async def test_platform_events_and_echoes_parse_and_change_nothing(storage_url: 
             status, answer = await rig.post(BODIES[case])
             assert status == 200, (case, answer)
             assert await _snapshot(rig) == before, case
+
+
+async def test_every_corpus_body_unsigned_missigned_or_altered_gets_401_and_stores_nothing(
+    tmp_path: Path, migrated_sqlite: Path
+) -> None:
+    """The signature is checked over the raw bytes before anything is parsed: each corpus
+    body with no signature, a signature under another secret, or one byte changed is
+    refused, and the store is exactly as it was."""
+    shutil.copy(migrated_sqlite, tmp_path / "hub.db")
+    async with (
+        fake_graph() as api,
+        meta_hub(f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}", api) as rig,
+    ):
+        before = await _snapshot(rig)
+        calls_at_start = len(api.calls)  # the connector's token check at start-up
+        for case, raw in BODIES.items():
+            good = api.sign(APP_SECRET, raw)
+            middle = len(raw) // 2
+            altered = raw[:middle] + bytes([raw[middle] ^ 1]) + raw[middle + 1 :]
+            for body, signature in [
+                (raw, None),
+                (raw, api.sign("not-the-app-secret", raw)),
+                (altered, good),
+            ]:
+                status, answer = await rig.post(body, signature)
+                assert status == 401, (case, answer)
+        assert await _snapshot(rig) == before
+        async with rig.hub.store.read() as conn:
+            assert (await conn.execute(select(identities.c.id))).all() == []
+        assert api.calls[calls_at_start:] == []  # no media fetched, nothing sent
 
 
 @pytest.mark.parametrize("case", ["message/image", "message_status/failed", "edited_message/image"])
