@@ -19,6 +19,7 @@ from hub.connector import ConnectorConfig, ConnectorRegistry
 from hub.greetings_config import GreetingsConfig
 from hub.notify_config import EventKind, NotificationsConfig, notify_cross_checks
 from hub.proactive_templates import proactive_cross_checks
+from hub.web.proxies import parse_networks
 from hub.yaml_source import Path_, SourceError, YamlSource, YamlSourceError, load_yaml
 
 
@@ -87,6 +88,15 @@ class WebConfig(_Strict):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
     public_url: str = "http://127.0.0.1:8080"
+    # Reverse proxies (addresses or networks) whose X-Forwarded-For names the client, for
+    # the per-address limits; empty: the peer is the client (hub.web.proxies).
+    trusted_proxies: list[str] = Field(default_factory=list, max_length=100)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, v: list[str]) -> list[str]:
+        parse_networks(v)  # its ValueError names the bad entry
+        return v
 
 
 class ApiToken(_Strict):

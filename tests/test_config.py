@@ -135,6 +135,16 @@ BAD = [
         "connectors[1].from_address",
         "required key is missing",
     ),
+    (
+        "trusted proxy not an address",
+        _replace(
+            "  public_url: http://127.0.0.1\n",
+            "  public_url: http://127.0.0.1\n  trusted_proxies: [10.0.0.0/8, nginx]\n",
+        ),
+        "trusted_proxies:",
+        "web.trusted_proxies",
+        "'nginx'",
+    ),
 ]
 
 

@@ -131,3 +131,28 @@ async def test_form_page_is_accessible_html(tmp_path: Any, smtp: SmtpSink) -> No
         assert f'<label for="f-{name}">' in page and f'id="f-{name}"' in page
     assert 'name="idempotency_key"' in page
     assert "বাংলা" in page  # the language choice names itself
+
+
+@pytest.mark.parametrize(
+    ("trusted", "limited"),
+    [
+        (["127.0.0.1"], [201, 201, 201, 201]),  # the proxy on loopback names two clients
+        (["10.0.0.0/8"], [201, 201, 429, 429]),  # loopback is no proxy: its header is ignored
+    ],
+)
+async def test_behind_a_trusted_proxy_each_client_has_its_own_limit(
+    tmp_path: Any, smtp: SmtpSink, trusted: list[str], limited: list[int]
+) -> None:
+    data = base_config(f"sqlite+aiosqlite:///{tmp_path}/h.db", smtp.port)
+    data["connectors"][0].update(posts_per_minute=1, burst=2)
+    data["web"]["trusted_proxies"] = trusted
+    config = make_config(data)
+    async with hub_running(config) as hub, aiohttp.ClientSession() as http:
+        statuses = []
+        for i, client in enumerate(["198.51.100.7", "198.51.100.7", "203.0.113.9", "203.0.113.9"]):
+            body = {"email": f"c{i}@example.com", "message": "hello"}
+            # What a proxy chain sends: a client's forged entry first, then the real client.
+            headers = {"X-Forwarded-For": f"6.6.6.6, {client}"}
+            async with http.post(hub_url(hub, FORM), json=body, headers=headers) as resp:
+                statuses.append(resp.status)
+        assert statuses == limited

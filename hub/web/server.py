@@ -17,6 +17,7 @@ from hub.campaign_sweep import pending_by_campaign
 from hub.outbox import depth
 from hub.web.api import api_app
 from hub.web.inbox import inbox_app
+from hub.web.proxies import forwarded_middleware, parse_networks
 from hub.web.unsubscribe import unsubscribe_app
 
 if TYPE_CHECKING:
@@ -52,7 +53,11 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
 
 
 def build_web_app(hub: Hub) -> web.Application:
-    app = web.Application(middlewares=[security_headers])
+    middlewares: list[Any] = [security_headers]
+    if hub.config.web.trusted_proxies:
+        trusted = parse_networks(hub.config.web.trusted_proxies)
+        middlewares.insert(0, forwarded_middleware(trusted))
+    app = web.Application(middlewares=middlewares)
     app[HUB_KEY] = hub
     app.router.add_get("/", index)
     app.router.add_get("/healthz", healthz)
