@@ -141,6 +141,8 @@ def _json_dumps(value: Any) -> str:
 
 
 def _sqlite_pragmas(engine: AsyncEngine) -> None:
+    from hub.store.sqlite_driver import begin_with_next_statement
+
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         # Transactions are begun by hand below, so the driver must not begin its own.
@@ -157,4 +159,6 @@ def _sqlite_pragmas(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
         write = conn.get_execution_options().get("hub_write", False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+        sql = "BEGIN IMMEDIATE" if write else "BEGIN"
+        if not begin_with_next_statement(conn.connection.dbapi_connection, sql):
+            conn.exec_driver_sql(sql)

@@ -6,6 +6,10 @@ one that does not, each a hand-over to that thread and back to the event loop. H
 cursor does all of it in one call: the same SQL on the same connection in the same
 transaction, with a quarter of the hand-overs (`bench/ingest_webform.py` spends most of
 its SQLite time in them). Server-side cursors (streaming results) keep SQLAlchemy's way.
+
+A transaction's BEGIN rides with its first statement (`begin_with_next_statement`), and a
+commit or rollback with no transaction open in SQLite is not sent: with the pool's
+rollback on check-in, a write took four trips besides its statements, now one.
 """
 
 from __future__ import annotations
@@ -25,8 +29,12 @@ from sqlalchemy.util import await_only
 _Outcome = tuple[Any, int, int | None, list[Any]]
 
 
-def _run(conn: sqlite3.Connection, sql: str, params: Any, many: bool) -> _Outcome:
+def _run(
+    conn: sqlite3.Connection, begin: str | None, sql: str, params: Any, many: bool
+) -> _Outcome:
     """In the database thread: the whole life of a cursor, in one go."""
+    if begin is not None:
+        conn.execute(begin)
     cursor = conn.cursor()
     try:
         if many:
@@ -68,9 +76,11 @@ class OneTripCursor:
         # none and needs none, its adapter awaiting each call in turn).
         mutex = getattr(self._adapt_connection, "_execute_mutex", None)
         async with mutex if mutex is not None else contextlib.nullcontext():
+            # Taken at once: should BEGIN fail, no transaction is open to end.
+            begin = _take_begin(self._connection)
             # aiosqlite's own queue to its thread, as its cursor methods use it.
             result: _Outcome = await self._connection._execute(
-                _run, self._connection._conn, sql, params, many
+                _run, self._connection._conn, begin, sql, params, many
             )
             return result
 
@@ -106,13 +116,51 @@ class OneTripCursor:
         return rows
 
 
+# The aiosqlite connection carries the pending BEGIN: the adapter has fixed slots.
+_PENDING = "_hub_pending_begin"
+
+
+def _take_begin(connection: Any) -> str | None:
+    begin: str | None = getattr(connection, _PENDING, None)
+    if begin is not None:
+        setattr(connection, _PENDING, None)
+    return begin
+
+
+def begin_with_next_statement(dbapi_connection: Any, sql: str) -> bool:
+    """Have `sql` (BEGIN, BEGIN IMMEDIATE) sent with the connection's next statement.
+    False when the connection is not ours, and the caller must send it itself."""
+    if not isinstance(dbapi_connection, _Connection):
+        return False
+    setattr(dbapi_connection._connection, _PENDING, sql)
+    return True
+
+
 class _Connection(AsyncAdapt_aiosqlite_connection):
     __slots__ = ()
 
     def cursor(self, server_side: bool = False) -> Any:
         if server_side:
+            begin = _take_begin(self._connection)
+            if begin is not None:  # a streamed result is read inside its transaction
+                OneTripCursor(self).execute(begin)
             return super().cursor(server_side=True)
         return OneTripCursor(self)
+
+    def _transaction_open(self) -> bool:
+        if _take_begin(self._connection) is not None:
+            return False  # begun, but no statement ran: SQLite never opened it
+        raw = self._connection._connection
+        # Read outside the database thread, but no statement of ours is running there.
+        return raw is not None and raw.in_transaction
+
+    def commit(self) -> None:
+        if self._transaction_open():
+            super().commit()
+
+    def rollback(self) -> None:
+        if self._transaction_open():
+            super().rollback()
 
 
 class OneTripDBAPI(AsyncAdapt_aiosqlite_dbapi):
