@@ -16,6 +16,7 @@ from typing import Any
 from aiohttp import web
 
 from hub.alerts import AlertWatcher
+from hub.broadcast import Broadcast
 from hub.campaign_sweep import CampaignSweeper
 from hub.config import Config
 from hub.connector import Connector, ConnectorRegistry, HubContext
@@ -23,6 +24,7 @@ from hub.connector_storage import DbConnectorStorage
 from hub.conversation import conversation_history
 from hub.faq import FaqBot
 from hub.greeting_sweep import GreetingSweeper
+from hub.heap import settle_heap
 from hub.identity import normalize_email, normalize_phone
 from hub.language import warm_up
 from hub.message_events import record_events
@@ -50,6 +52,7 @@ class Hub:
         # Names this process in leases and outbox claims.
         self.instance_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.store = Store(config.storage.url)
+        self.broadcast = Broadcast(config.storage.url)
         self.replies = Replies(config.replies.templates_dir, config.hub.default_locale)
         self.connectors: dict[str, Connector] = {}
         self.supervisors: dict[str, Supervisor] = {}
@@ -155,6 +158,8 @@ class Hub:
                 self.store, connector_id, address, limit
             ),
             record_events=lambda events: record_events(self.store, events),
+            publish=self.broadcast.publish,
+            subscribe=self.broadcast.subscribe,
         )
 
     async def run(self, started: asyncio.Event | None = None) -> None:
@@ -186,6 +191,7 @@ class Hub:
             scheduler.start()
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(self.pipeline.run(), name="ingest")
+                tg.create_task(self.broadcast.run(), name="broadcast")
                 tg.create_task(self.outbox.run(), name="outbox")
                 if self.notifier.connectors:
                     tg.create_task(self.notifier.run(), name="notify")
@@ -195,6 +201,7 @@ class Hub:
                     tg.create_task(sup.run(), name=f"connector:{cid}")
                 await self._start_web()
                 log.info("hub listening url=http://%s:%s", self.config.web.host, self.port)
+                settle_heap()
                 if started is not None:
                     started.set()
         finally:

@@ -121,6 +121,11 @@ class HubContext:
     # Records statuses, edits, deletions and reactions on the messages they concern;
     # returns after commit (raises IngestUnavailable), with how many were new.
     record_events: Callable[[Sequence[MessageEvent]], Awaitable[int]]
+    # Live notices to this connector's twins in the other hub processes on the same
+    # database (hub.broadcast): publish(topic, JSON-able payload); subscribe(topic, fn)
+    # calls fn(payload) for notices from the others. Best effort: for live pushes only.
+    publish: Callable[[str, dict[str, Any]], Awaitable[None]]
+    subscribe: Callable[[str, Callable[[dict[str, Any]], None]], None]
 
 
 @runtime_checkable

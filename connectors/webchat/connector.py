@@ -60,9 +60,18 @@ class WebChatConnector:
         }
         self._open: dict[Socket, web.WebSocketResponse] = {}
         self._app: web.Application | None = None
+        # A visitor's tab may be open on another hub process than the one whose outbox
+        # sends the reply: each reply is announced to the others too.
+        self._topic = f"webchat:{config.id}"
+        ctx.subscribe(self._topic, self._pushed_elsewhere)
 
     async def start(self) -> None:
         pass
+
+    def _pushed_elsewhere(self, notice: dict[str, Any]) -> None:
+        visitor, frame = notice.get("visitor"), notice.get("frame")
+        if isinstance(visitor, str) and VISITOR_ID.match(visitor) and isinstance(frame, dict):
+            self.sessions.deliver(visitor, frame)
 
     async def stop(self) -> None:
         await self._close_all()
@@ -78,6 +87,7 @@ class WebChatConnector:
             "at": _now(),
         }
         tabs = self.sessions.deliver(msg.to.value, frame)
+        await self.ctx.publish(self._topic, {"visitor": msg.to.value, "frame": frame})
         # With no tab open the reply still counts as delivered: it is stored with the
         # ticket, and the widget shows it from the history when the visitor comes back.
         self.ctx.logger.info(
