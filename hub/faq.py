@@ -7,8 +7,10 @@
 
 Matching (hub.faq_index) uses only the FAQ's own example questions, in whatever languages
 they are written, so any locale with examples works and nothing is downloaded. One index
-per locale, plus one over all examples for questions whose language is not known. With
-`matcher: embeddings` the English index adds a sentence-embedding model (hub.faq_embed).
+per locale, plus one over all examples for questions whose language is not known. The
+English index adds static word vectors (`matcher: vectors`, the default, hub.faq_vectors)
+or a sentence-embedding model (`matcher: embeddings`, hub.faq_embed); `matcher: lexical`
+keeps to the examples' words alone.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from hub.config import ConfigIssue
 from hub.faq_config import FaqFile, FaqFileError, load_faq_file
 from hub.faq_embed import MODEL_LANGUAGES, EmbeddingIndex, EmbeddingsUnavailable, shared_encoder
 from hub.faq_index import IntentIndex, Prediction, normalize
-from hub.language import detect_locale
+from hub.faq_vectors import VECTOR_LANGUAGES, VectorIndex, shared_static_encoder
+from hub.language import detect_among
 from hub.replies import Replies, TemplateProblem
 
 __all__ = ["FaqBot", "FaqFileError", "FaqMatch"]
@@ -115,7 +118,7 @@ class FaqBot:
         if self._asks_for_person(text):
             return FaqMatch(None, 1.0, True, "asked_for_person", None, known)
         if locale is None:
-            known = self._known_locale(detect_locale(text, self.locales))
+            known = self._known_locale(detect_among(text, self.locales))
         pred, used = self._predict(text, known)
         if pred.label == _HANDOFF and pred.score >= self.threshold:
             return FaqMatch(None, pred.score, True, "asked_for_person", None, used)
@@ -189,14 +192,39 @@ def _index_maker(faq: FaqFile) -> Callable[[Sequence[str], Sequence[str], str | 
     """Builds the index of some examples, given their locale (None: mixed locales)."""
     if faq.matcher == "lexical":
         return lambda texts, labels, _locale: IntentIndex(texts, labels)
+    if faq.matcher == "vectors":
+        vectors = shared_static_encoder()
+
+        def with_vectors(texts: Sequence[str], labels: Sequence[str], locale: str | None) -> Index:
+            # English vectors: elsewhere they would only add noise.
+            if _language(locale) in VECTOR_LANGUAGES:
+                return VectorIndex(texts, labels, vectors)
+            return IntentIndex(texts, labels)
+
+        return with_vectors
     # torch and the model load here, only for FAQs that ask for them.
     encoder = shared_encoder()  # EmbeddingsUnavailable when the extra is missing
+    if faq.tune:
+        from hub.faq_tune import tuned_encoder
+
+        english = [
+            (q, e.id)
+            for e in faq.entries
+            for loc, qs in e.examples.items()
+            if _language(loc) in MODEL_LANGUAGES
+            for q in qs
+        ]
+        if english:
+            encoder = tuned_encoder(english, Path(faq.tune_cache))
 
     def make(texts: Sequence[str], labels: Sequence[str], locale: str | None) -> Index:
         # The model is English only: elsewhere its vectors would only add noise.
-        lang = (locale or "").replace("-", "_").split("_")[0]
-        if lang in MODEL_LANGUAGES:
+        if _language(locale) in MODEL_LANGUAGES:
             return EmbeddingIndex(texts, labels, encoder)
         return IntentIndex(texts, labels)
 
     return make
+
+
+def _language(locale: str | None) -> str:
+    return (locale or "").replace("-", "_").split("_")[0]

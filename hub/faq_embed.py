@@ -43,7 +43,8 @@ class Encoder:
     """all-MiniLM-L6-v2 on the CPU: texts to unit vectors (mean of the last layer's tokens,
     as the model's sentence-transformers configuration does)."""
 
-    def __init__(self) -> None:
+    def __init__(self, state: dict[str, Any] | None = None) -> None:
+        """`state`: tuned weights for the model (hub.faq_tune), else the packaged ones."""
         # Before the imports: huggingface_hub reads it once, and the model must never be
         # fetched, only read from the package.
         os.environ["HF_HUB_OFFLINE"] = "1"
@@ -63,6 +64,8 @@ class Encoder:
             self._model: Any = AutoModel.from_pretrained(path, local_files_only=True).eval()
         except (OSError, ValueError) as exc:
             raise EmbeddingsUnavailable(f"cannot load the model at {path}: {exc}") from None
+        if state is not None:
+            self._model.load_state_dict(state)
         # One thread: a question is a dozen tokens, too little to share across cores, and
         # splitting it made each match several times slower on a busy 2-core machine.
         torch.set_num_threads(1)

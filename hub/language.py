@@ -66,3 +66,28 @@ def detect_locale(text: str, supported: tuple[str, ...] | list[str]) -> str | No
         if locale.split("_")[0].split("-")[0] == lang:
             return locale
     return None
+
+
+@cache
+def _closed_identifier(languages: tuple[str, ...]) -> Any:
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    identifier.set_languages(list(languages))
+    return identifier
+
+
+def detect_among(text: str, supported: tuple[str, ...] | list[str]) -> str | None:
+    """Which of `supported` the text is written in, or None when unsure.
+
+    A closed choice (the FAQ's locales), unlike `detect_locale`: "card not working" is
+    too short to tell among a hundred languages, but plainly English rather than Bengali.
+    """
+    sample = text.strip()[:2000]
+    by_language = {locale.split("_")[0].split("-")[0]: locale for locale in supported}
+    if not sample or not by_language:
+        return None
+    if len(by_language) == 1:
+        return next(iter(by_language.values()))
+    lang, prob = _closed_identifier(tuple(sorted(by_language))).classify(sample)
+    return by_language[lang] if prob >= MIN_PROBABILITY else None

@@ -14,6 +14,7 @@ import pytest
 from hub.faq import FaqBot, FaqFileError, FaqMatch
 from hub.faq_config import FaqFile
 from hub.faq_index import KernelRidge, normalize
+from hub.language import detect_among, detect_locale
 from hub.replies import TemplateProblem
 from tests.support import ROOT
 
@@ -125,10 +126,10 @@ BN_UNSEEN = [
 ]
 PARAPHRASES = EN + EN_UNSEEN + BN + BN_UNSEEN
 
-# Where the nearest entry is wrong: words the examples never use ("close" for hours,
-# "হাতে পাব" for delivery). A lexical matcher cannot know them; the fix is an example.
+# Where the nearest entry is wrong: words the examples never use ("Barishal" for a
+# delivery, "হাতে পাব" for delivery). The English word vectors know some such words
+# (test_word_vectors_know_what_the_examples_do_not_say); the sure fix is an example.
 KNOWN_MISSES = {
-    "what time does customer support close": "contact_us",
     "how long until my parcel gets to Barishal": "order_status",
     "কত দিনের মধ্যে পণ্য হাতে পাব?": "return_item",
     "আমাকে ভুল জিনিস পাঠানো হয়েছে": "order_status",
@@ -173,8 +174,17 @@ def test_paraphrase_finds_its_entry(bot: FaqBot, question: str, entry: str) -> N
     assert bot.match(question).nearest == entry
 
 
+def test_word_vectors_know_what_the_examples_do_not_say() -> None:
+    """No example says "close" of opening hours; the n-grams alone pick the entry that
+    shares "customer support", the word vectors the one about the hours."""
+    question = "what time does customer support close"
+    lexical = FaqBot.from_faq(FaqFile.model_validate({**_shipped_faq(), "matcher": "lexical"}))
+    assert lexical.match(question).nearest == "contact_us"
+    assert FaqBot.load(FAQ).match(question).nearest == "opening_hours"
+
+
 def test_most_paraphrases_are_answered_and_few_wrongly(bot: FaqBot) -> None:
-    # At the shipped threshold: measured 78 of 87 answered rightly, 3 wrongly, 6 handed off.
+    # At the shipped threshold: measured 82 of 87 answered rightly, 2 wrongly, 3 handed off.
     matches = [(bot.match(q), e) for q, e in PARAPHRASES]
     right = sum(m.entry == e for m, e in matches)
     wrong = sum(m.entry not in (None, e) for m, e in matches)
@@ -440,11 +450,13 @@ def test_banking77_eval_prints_every_figure_and_holds_its_measured_accuracy() ->
     print(done.stdout)
     figures = dict(pair.split("=", 1) for line in done.stdout.splitlines() for pair in line.split())
     assert done.stdout.strip().splitlines()[-1].startswith("accuracy=")
-    # Measured 0.732 top-1; handoff 0.667 of unknown questions, 0.620 of known ones
-    # answered rightly, at the threshold the examples chose.
-    assert float(figures["accuracy"]) >= 0.72
+    # The default matcher (n-grams and word vectors). Measured 0.776 top-1 (0.732 with the
+    # n-grams alone); handoff 0.658 of unknown questions, 0.650 of known ones answered
+    # rightly, at the threshold the examples chose.
+    assert "matcher=vectors" in done.stdout
+    assert float(figures["accuracy"]) >= 0.765
     assert float(figures["out_of_scope_handed_off"]) >= 0.62
-    assert float(figures["in_scope_answered_correctly"]) >= 0.60
+    assert float(figures["in_scope_answered_correctly"]) >= 0.62
     assert float(figures["median_ms"]) < 20
 
 
@@ -586,3 +598,36 @@ def test_embeddings_matcher_without_the_extra_is_a_clear_file_error(tmp_path: Pa
         str(i).startswith(f"{faq}:{line}: matcher: ") and "pip install -e '.[embeddings]'" in str(i)
         for i in err.value.issues
     ), err.value.issues
+
+
+@pytest.mark.parametrize(
+    ("text", "locale"),
+    [
+        ("card not working", "en"),  # too short for an open guess among ~100 languages
+        ("where is my parcel?", "en"),
+        ("পার্সেল কোথায়", "bn"),
+        ("", None),
+    ],
+)
+def test_a_question_is_placed_among_the_faqs_own_languages(text: str, locale: str | None) -> None:
+    assert detect_among(text, ["en", "bn"]) == locale
+
+
+def test_an_open_guess_is_unsure_of_what_a_closed_choice_places() -> None:
+    assert detect_locale("card not working", ["en", "bn"]) is None
+
+
+def test_a_short_english_question_without_a_locale_uses_the_english_index(bot: FaqBot) -> None:
+    # The English index holds the word vectors; the all-locales one does not.
+    m = bot.match("what time does customer support close")
+    assert (m.entry, m.locale) == ("opening_hours", "en")
+
+
+def test_tune_without_the_embeddings_matcher_is_a_file_error(tmp_path: Path) -> None:
+    path = tmp_path / "faq.yaml"
+    path.write_text(
+        "matcher: vectors\ntune: true\nentries:\n"
+        "  - id: a\n    answer: {en: A}\n    examples: {en: [hello there]}\n"
+    )
+    with pytest.raises(FaqFileError, match="tune: true needs matcher: embeddings"):
+        FaqBot.load(path)

@@ -1,0 +1,92 @@
+"""Tuning the embeddings extra's model on an FAQ's examples (hub/faq_tune.py): the tuned
+weights are kept on disk by a hash of the examples, reused, and remade when unreadable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hub.faq_config import FaqFile
+from tests.test_faq import EMBEDDINGS_MISSING
+
+pytestmark = pytest.mark.skipif(
+    EMBEDDINGS_MISSING,
+    reason="the optional embeddings extra is not installed (pip install -e '.[embeddings]')",
+)
+
+EXAMPLES = [
+    (q, entry)
+    for entry, qs in {
+        "card_arrival": ["where is my card", "my card has not come", "card still not delivered"],
+        "card_declined": [
+            "my card was declined",
+            "payment refused at the shop",
+            "card not accepted",
+        ],
+        "refund": ["I want my money back", "how do I get a refund", "refund for a return"],
+    }.items()
+    for q in qs
+]
+
+
+def test_batches_hold_each_entry_once_and_every_pair_goes_in() -> None:
+    from hub.faq_tune import batches
+
+    made = batches(EXAMPLES, size=2, seed=0)
+    labels = dict(EXAMPLES)
+    for batch in made:
+        assert len({labels[a] for a, _ in batch}) == len(batch)  # no false negatives
+    assert sum(len(b) for b in made) == 3 * 3 * 2  # every ordered pair within an entry
+
+
+def test_tuned_weights_are_kept_reused_and_remade_when_unreadable(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from hub.faq_tune import _tuned, cache_key, tuned_encoder
+
+    caplog.set_level("INFO", logger="hub.faq")
+    first = tuned_encoder(EXAMPLES, tmp_path)
+    kept = tmp_path / f"minilm-{cache_key(EXAMPLES)}.pt"
+    assert kept.exists() and "faq tuning the model on 9 examples" in caplog.text
+    vectors = first.encode(["card not here yet"])
+
+    _tuned.cache_clear()  # as a restarted hub: from the file, not tuned again
+    caplog.clear()
+    again = tuned_encoder(list(reversed(EXAMPLES)), tmp_path)  # order does not matter
+    assert "faq tuning" not in caplog.text
+    np.testing.assert_allclose(again.encode(["card not here yet"]), vectors, atol=1e-6)
+
+    _tuned.cache_clear()
+    kept.write_bytes(b"not a torch file")
+    third = tuned_encoder(EXAMPLES, tmp_path)
+    assert "tuning again" in caplog.text
+    np.testing.assert_allclose(third.encode(["card not here yet"]), vectors, atol=1e-5)
+
+
+def test_tuning_changes_the_model_and_an_faq_asks_for_it(tmp_path: Path) -> None:
+    from hub.faq import FaqBot
+    from hub.faq_embed import shared_encoder
+
+    faq = FaqFile.model_validate(
+        {
+            "matcher": "embeddings",
+            "tune": True,
+            "tune_cache": str(tmp_path),
+            "entries": [
+                {
+                    "id": e,
+                    "answer": {"en": e},
+                    "examples": {"en": [q for q, x in EXAMPLES if x == e]},
+                }
+                for e in ("card_arrival", "card_declined", "refund")
+            ],
+        }
+    )
+    bot = FaqBot.from_faq(faq)
+    assert list(tmp_path.glob("minilm-*.pt"))
+    plain = shared_encoder().encode(["card not here yet"])
+    tuned = bot._all._encoder.encode(["card not here yet"])  # type: ignore[attr-defined]
+    assert not np.allclose(plain, tuned)
+    assert bot.match("my card never arrived", locale="en").nearest == "card_arrival"
