@@ -418,7 +418,8 @@ class Pipeline:
         now: datetime,
         normalize: Callable[[Address], Address | None],
     ) -> list[Outbound]:
-        """Store the bot's side of each chat turn; returns what the bot says."""
+        """Store the bot's side of each chat turn; returns what the bot says. A ticket an
+        /end closes joins `threads` (as not opened), so the caller reports it."""
         replies: list[Outbound] = []
         for k, turn in enumerate(turns):
             if turn is None:
@@ -427,6 +428,8 @@ class Pipeline:
             ticket: Ticket | None = threads[k][0] if threads[k] is not None else None
             if turn.action == "close":
                 ticket = await close_open_ticket(conn, _ticket_key(msg, customer.id), now)
+                if ticket is not None:
+                    threads[k] = (ticket, False)
             elif turn.action == "opt_out":
                 await record_consent(
                     self.store, conn, customer.id, msg.sender.kind, OPT_OUT, "chat command /stop"

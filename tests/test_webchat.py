@@ -308,7 +308,7 @@ async def test_message_after_end_in_the_same_group_commit_opens_a_new_ticket(
     async with hub_running(chat_config(tmp_path)) as hub:
         first = await hub.pipeline.submit(said(1, "A person, please", "human"))
         # Queued before the writer wakes, so one transaction takes all three in this order.
-        await asyncio.gather(
+        _, ended, after = await asyncio.gather(
             hub.pipeline.submit(said(2, "It is order 42")),
             hub.pipeline.submit(said(3, "/end", "end")),
             hub.pipeline.submit(said(4, "Oh, and one more thing")),
@@ -328,3 +328,6 @@ async def test_message_after_end_in_the_same_group_commit_opens_a_new_ticket(
     assert on["It is order 42"] == on["/end"] == first_ticket is not None
     assert on["Oh, and one more thing"] not in (None, first_ticket)
     assert status == {first_ticket: "closed", on["Oh, and one more thing"]: "new"}
+    # What the connector is told matches what was stored: /end is on the ticket it closed.
+    assert (ended.ticket_id, ended.ticket_ref) == (first_ticket, first.ticket_ref)
+    assert after.ticket_id == on["Oh, and one more thing"]
