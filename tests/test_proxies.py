@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 
 import pytest
+from multidict import CIMultiDict, CIMultiDictProxy
 
-from hub.web.proxies import client_address, parse_networks
+from hub.web.proxies import client_address, forwarded_for, parse_networks
 
 TRUSTED = parse_networks(["10.0.0.0/8", "::1"])
 
@@ -47,3 +48,12 @@ def test_a_padded_header_is_read_only_so_far() -> None:
 def test_a_bad_network_is_named() -> None:
     with pytest.raises(ValueError, match=re.escape("10.0.0.300")):
         parse_networks(["10.0.0.0/8", "10.0.0.300"])
+
+
+def test_every_header_line_counts() -> None:
+    """A client's own X-Forwarded-For line, then the proxy's: the proxy's is the truth."""
+    headers = CIMultiDict([("X-Forwarded-For", "6.6.6.6"), ("x-forwarded-for", "198.51.100.7")])
+    joined = forwarded_for(CIMultiDictProxy(headers))
+    assert joined == "6.6.6.6, 198.51.100.7"
+    assert client_address("10.0.0.2", joined, TRUSTED) == "198.51.100.7"
+    assert forwarded_for(CIMultiDictProxy(CIMultiDict())) is None

@@ -15,6 +15,7 @@ import ipaddress
 from collections.abc import Awaitable, Callable, Sequence
 
 from aiohttp import web
+from multidict import CIMultiDictProxy
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -44,6 +45,13 @@ def client_address(
     return hops[0] if hops else remote  # every hop a proxy: the first is the client
 
 
+def forwarded_for(headers: CIMultiDictProxy[str]) -> str | None:
+    """Every X-Forwarded-For line as one list: a proxy may add its own line after the
+    client's, and reading the first line alone would trust what the client wrote."""
+    lines = headers.getall("X-Forwarded-For", [])
+    return ", ".join(lines) if lines else None
+
+
 def _held(address: str, trusted: Sequence[Network]) -> bool:
     try:
         ip = ipaddress.ip_address(address)
@@ -57,7 +65,7 @@ def forwarded_middleware(
 ) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
     @web.middleware
     async def from_client(request: web.Request, handler: Handler) -> web.StreamResponse:
-        remote = client_address(request.remote, request.headers.get("X-Forwarded-For"), trusted)
+        remote = client_address(request.remote, forwarded_for(request.headers), trusted)
         if remote != request.remote:
             request = request.clone(remote=remote)
         return await handler(request)
