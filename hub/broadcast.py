@@ -8,7 +8,7 @@ connection is down (it reconnects with backoff) is not seen elsewhere, and what 
 announced is still stored (the widget shows a reply from the history when it reconnects).
 
 NOTIFY takes at most 8,000 bytes; a longer notice goes as numbered parts in one
-transaction, which PostgreSQL delivers together and in order.
+statement, which PostgreSQL delivers together and in order.
 """
 
 from __future__ import annotations
@@ -35,6 +35,10 @@ RECONNECT_SECONDS = (1.0, 2.0, 5.0, 10.0, 30.0)
 # asyncpg calls termination listeners only when the server drops an idle connection; one
 # aborted under a failing query (a NOTIFY cut by pg_terminate_backend) is only seen closed.
 HEALTH_SECONDS = 1.0
+# A reply's send waits on its notice; a connection hung on a dead network must not hold it.
+PUBLISH_SECONDS = 5.0
+# How often an idle listening connection is asked whether it still hears the server.
+PING_SECONDS = 15.0
 
 Listener = Callable[[dict[str, Any]], None]
 
@@ -71,17 +75,21 @@ class Broadcast:
             return
         key = uuid.uuid4().hex
         chunks = [text[i : i + PART_CHARS] for i in range(0, len(text), PART_CHARS)]
+        parts = [
+            json.dumps({"f": self._me, "k": key, "i": i, "n": len(chunks), "d": chunk})
+            for i, chunk in enumerate(chunks)
+        ]
         try:
-            async with self._lock, conn.transaction():
-                for i, chunk in enumerate(chunks):
-                    part = json.dumps(
-                        {"f": self._me, "k": key, "i": i, "n": len(chunks), "d": chunk}
-                    )
-                    await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, part)
+            # One statement, so one transaction with no ROLLBACK to wait on when cut off;
+            # unnest yields the parts in order and NOTIFY keeps a transaction's order.
+            async with asyncio.timeout(PUBLISH_SECONDS), self._lock:
+                await conn.execute(
+                    "SELECT pg_notify($1, part) FROM unnest($2::text[]) AS part", CHANNEL, parts
+                )
         except Exception as exc:  # the listening loop reconnects; history covers the gap
             log.warning("broadcast publish failed topic=%s error=%r", topic, exc)
-            if conn.is_closed() and conn is self._conn:
-                self._lost.set()
+            if conn is self._conn:
+                self._lost.set()  # whatever went wrong, a new connection starts clean
 
     async def run(self) -> None:
         """Keep the listening connection (PostgreSQL only) until cancelled."""
@@ -106,11 +114,7 @@ class Broadcast:
                 await conn.add_listener(CHANNEL, self._on_notify)
                 self._conn = conn
                 self._connected.set()
-                while not conn.is_closed():
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(lost.wait(), HEALTH_SECONDS)
-                    if lost.is_set():
-                        break
+                await self._watch(conn, lost)
                 log.warning("broadcast connection lost; reconnecting")
             finally:
                 self._conn = None
@@ -118,6 +122,23 @@ class Broadcast:
                 self._parts.clear()
                 with contextlib.suppress(Exception):
                     await conn.close(timeout=2)
+
+    async def _watch(self, conn: Any, lost: asyncio.Event) -> None:
+        """Until the connection is lost, closed, or silent: a network that died without a
+        word keeps a socket open that hears nothing, so the server is asked now and then."""
+        loop = asyncio.get_running_loop()
+        next_ping = loop.time() + PING_SECONDS
+        while not conn.is_closed() and not lost.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(lost.wait(), HEALTH_SECONDS)
+            if loop.time() >= next_ping and not lost.is_set():
+                try:
+                    async with asyncio.timeout(PUBLISH_SECONDS), self._lock:
+                        await conn.fetchval("SELECT 1")
+                except Exception as exc:
+                    log.warning("broadcast connection not answering: %r", exc)
+                    return
+                next_ping = loop.time() + PING_SECONDS
 
     async def wait_connected(self) -> None:
         """Until notices from other processes are heard (at once on SQLite)."""

@@ -4,11 +4,15 @@ tab whichever process's outbox sends it (hub.broadcast over LISTEN/NOTIFY)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
 import pytest
+from sqlalchemy.engine import make_url
 
+from hub import broadcast
 from hub.app import Hub
+from hub.broadcast import Broadcast
 from hub.messages import Address, OutboundMessage
 from tests.support import base_config, hub_running, make_config
 from tests.webchat_support import ORIGIN, open_tab
@@ -87,3 +91,108 @@ async def test_a_connection_closed_without_asyncpgs_termination_callback_is_repl
         await other.connectors["chat"].send(msg)
         frame = await tab.reply("after abort")
         assert frame["dir"] == "out"
+
+
+class FreezingProxy:
+    """A TCP relay to PostgreSQL that can stop relaying on the connections it holds, as a
+    dead network does (nothing is closed, nothing arrives); new connections still relay."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self._target = (host, port)
+        self._frozen: list[asyncio.Event] = []
+        self.port = 0
+
+    async def start(self) -> asyncio.Server:
+        server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
+        self.port = server.sockets[0].getsockname()[1]
+        return server
+
+    def freeze(self) -> None:
+        for event in self._frozen:
+            event.set()
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection(*self._target)
+        frozen = asyncio.Event()
+        self._frozen.append(frozen)
+
+        async def pump(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            while data := await src.read(65536):
+                if frozen.is_set():
+                    await asyncio.Event().wait()  # swallowed: the peer hears nothing
+                dst.write(data)
+                await dst.drain()
+
+        with contextlib.suppress(Exception):
+            await asyncio.gather(pump(reader, up_writer), pump(up_reader, writer))
+
+
+async def test_a_publish_on_a_hung_connection_gives_up_and_a_new_one_carries_on(
+    storage_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if storage_url.startswith("sqlite"):
+        pytest.skip("LISTEN/NOTIFY is PostgreSQL's; on SQLite notices stay in the process")
+    monkeypatch.setattr(broadcast, "PUBLISH_SECONDS", 0.5)
+    url = make_url(storage_url)
+    proxy = FreezingProxy(url.host or "127.0.0.1", url.port or 5432)
+    server = await proxy.start()
+    hung = Broadcast(url.set(port=proxy.port).render_as_string(hide_password=False))
+    listener = Broadcast(storage_url)
+    heard: list[dict[str, object]] = []
+    listener.subscribe("t", heard.append)
+    tasks = [asyncio.create_task(b.run()) for b in (hung, listener)]
+    try:
+        async with asyncio.timeout(20):
+            await hung.wait_connected()
+            await listener.wait_connected()
+            first = hung._conn
+            proxy.freeze()
+            started = asyncio.get_running_loop().time()
+            await hung.publish("t", {"n": 1})  # lost on the dead connection
+            assert asyncio.get_running_loop().time() - started < 3
+            while hung._conn in (None, first):  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+            await hung.publish("t", {"n": 2})
+            while not heard:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+        assert heard == [{"n": 2}]
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        server.close()
+
+
+async def test_a_listening_connection_gone_silent_is_replaced(
+    storage_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if storage_url.startswith("sqlite"):
+        pytest.skip("LISTEN/NOTIFY is PostgreSQL's; on SQLite notices stay in the process")
+    monkeypatch.setattr(broadcast, "PUBLISH_SECONDS", 0.5)
+    monkeypatch.setattr(broadcast, "PING_SECONDS", 0.3)
+    url = make_url(storage_url)
+    proxy = FreezingProxy(url.host or "127.0.0.1", url.port or 5432)
+    server = await proxy.start()
+    deaf = Broadcast(url.set(port=proxy.port).render_as_string(hide_password=False))
+    sender = Broadcast(storage_url)
+    heard: list[dict[str, object]] = []
+    deaf.subscribe("t", heard.append)
+    tasks = [asyncio.create_task(b.run()) for b in (deaf, sender)]
+    try:
+        async with asyncio.timeout(20):
+            await deaf.wait_connected()
+            await sender.wait_connected()
+            first = deaf._conn
+            proxy.freeze()
+            await sender.publish("t", {"n": 1})  # into the silence
+            while deaf._conn in (None, first):  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+            await sender.publish("t", {"n": 2})
+            while not heard:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+        assert heard == [{"n": 2}]
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        server.close()
