@@ -178,3 +178,37 @@ async def hub_running(config: Config) -> AsyncIterator[Hub]:
 
 def hub_url(hub: Hub, path: str = "/") -> str:
     return f"http://127.0.0.1:{hub.port}{path}"
+
+
+class FreezingProxy:
+    """A TCP relay to PostgreSQL that can stop relaying on the connections it holds, as a
+    dead network does (nothing is closed, nothing arrives); new connections still relay."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self._target = (host, port)
+        self._frozen: list[asyncio.Event] = []
+        self.port = 0
+
+    async def start(self) -> asyncio.Server:
+        server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
+        self.port = server.sockets[0].getsockname()[1]
+        return server
+
+    def freeze(self) -> None:
+        for event in self._frozen:
+            event.set()
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection(*self._target)
+        frozen = asyncio.Event()
+        self._frozen.append(frozen)
+
+        async def pump(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            while data := await src.read(65536):
+                if frozen.is_set():
+                    await asyncio.Event().wait()  # swallowed: the peer hears nothing
+                dst.write(data)
+                await dst.drain()
+
+        with contextlib.suppress(Exception):
+            await asyncio.gather(pump(reader, up_writer), pump(up_reader, writer))

@@ -4,7 +4,6 @@ tab whichever process's outbox sends it (hub.broadcast over LISTEN/NOTIFY)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 
 import pytest
@@ -14,7 +13,7 @@ from hub import broadcast
 from hub.app import Hub
 from hub.broadcast import Broadcast
 from hub.messages import Address, OutboundMessage
-from tests.support import base_config, hub_running, make_config
+from tests.support import FreezingProxy, base_config, hub_running, make_config
 from tests.webchat_support import ORIGIN, open_tab
 
 
@@ -91,40 +90,6 @@ async def test_a_connection_closed_without_asyncpgs_termination_callback_is_repl
         await other.connectors["chat"].send(msg)
         frame = await tab.reply("after abort")
         assert frame["dir"] == "out"
-
-
-class FreezingProxy:
-    """A TCP relay to PostgreSQL that can stop relaying on the connections it holds, as a
-    dead network does (nothing is closed, nothing arrives); new connections still relay."""
-
-    def __init__(self, host: str, port: int) -> None:
-        self._target = (host, port)
-        self._frozen: list[asyncio.Event] = []
-        self.port = 0
-
-    async def start(self) -> asyncio.Server:
-        server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
-        self.port = server.sockets[0].getsockname()[1]
-        return server
-
-    def freeze(self) -> None:
-        for event in self._frozen:
-            event.set()
-
-    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        up_reader, up_writer = await asyncio.open_connection(*self._target)
-        frozen = asyncio.Event()
-        self._frozen.append(frozen)
-
-        async def pump(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
-            while data := await src.read(65536):
-                if frozen.is_set():
-                    await asyncio.Event().wait()  # swallowed: the peer hears nothing
-                dst.write(data)
-                await dst.drain()
-
-        with contextlib.suppress(Exception):
-            await asyncio.gather(pump(reader, up_writer), pump(up_reader, writer))
 
 
 async def test_a_publish_on_a_hung_connection_gives_up_and_a_new_one_carries_on(

@@ -18,6 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 _T = TypeVar("_T")
 
+PG_CONNECT_SECONDS = 10
+# Far above any statement the hub makes (a sweep's page, a migration step).
+PG_STATEMENT_SECONDS = 120
 # How long a writer waits for another of this process's writers: SQLite's busy_timeout.
 WRITE_WAIT_SECONDS = 30.0
 
@@ -58,6 +61,13 @@ class Store:
                 max_overflow=5,
                 pool_pre_ping=True,
                 json_serializer=_json_dumps,
+                # A network that dies without a word leaves a socket that waits for ever (TCP
+                # gives up after ~15 minutes): connecting and every statement get a bound, so
+                # the caller's retry or 503 happens instead of a hung writer.
+                connect_args={
+                    "timeout": PG_CONNECT_SECONDS,
+                    "command_timeout": PG_STATEMENT_SECONDS,
+                },
             )
 
     @property
