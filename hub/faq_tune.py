@@ -9,7 +9,9 @@ BANKING77 top-1 0.854 -> 0.865 measured in an earlier session.
 Tuning a 770-example FAQ takes about a minute on one core, so the tuned weights are kept
 on disk, named by a hash of the examples, the model and the recipe: a hub restarted with
 the same FAQ loads them in a second; an edited FAQ is tuned again. A cache file that does
-not load is tuned over and replaced. Deterministic for one seed on one machine.
+not load is tuned over and replaced. Deterministic for one seed on one machine. Each file
+is about 90 MB: the directory keeps the few most recently used (`KEEP`), so editing the
+FAQ week after week does not fill the disk.
 """
 
 from __future__ import annotations
@@ -33,6 +35,9 @@ log = logging.getLogger("hub.faq")
 
 RECIPE = {"scale": 20.0, "lr": 2e-5, "epochs": 1, "batch": 32, "seed": 0}
 MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
+# Tuned models kept: the one in use, and the last few FAQs' (a rollback, another process
+# still on the previous FAQ) at about 90 MB each.
+KEEP = 3
 
 
 def cache_key(examples: Sequence[tuple[str, str]]) -> str:
@@ -56,6 +61,7 @@ def _tuned(examples: tuple[tuple[str, str], ...], cache_dir: Path) -> Encoder:
     if path.exists():
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
+            os.utime(path)  # recently used: kept by prune
             return Encoder(state)
         except Exception as exc:  # truncated, from another torch, tampered: tune again
             log.warning("faq tuned model unreadable, tuning again path=%s error=%r", path, exc)
@@ -72,7 +78,29 @@ def _tuned(examples: tuple[tuple[str, str], ...], cache_dir: Path) -> Encoder:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+    prune(cache_dir, KEEP)
     return Encoder(state)
+
+
+def prune(cache_dir: Path, keep: int) -> list[Path]:
+    """Delete all but the `keep` most recently used tuned models; returns what went."""
+    found = []
+    for p in cache_dir.glob("minilm-*.pt"):
+        try:
+            found.append((p.stat().st_mtime, p))
+        except FileNotFoundError:
+            continue  # another process pruned it first
+    found.sort(reverse=True)
+    gone = []
+    for _, p in found[keep:]:
+        try:
+            p.unlink()
+            gone.append(p)
+        except FileNotFoundError:
+            pass
+    if gone:
+        log.info("faq tuned models pruned count=%d dir=%s", len(gone), cache_dir)
+    return gone
 
 
 def batches(
