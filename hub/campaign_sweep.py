@@ -27,7 +27,7 @@ from hub.consent import make_opt_out_token
 from hub.greetings import UnknownTimeZone
 from hub.messages import Address, TemplateMessage
 from hub.metrics import Metrics
-from hub.outbound import enqueue_outbound
+from hub.outbound import Outbound, enqueue_outbound_many
 from hub.proactive_templates import choose_delivery, template_text, windows_of
 from hub.reach import consents_of, reachable_of
 from hub.replies import Replies
@@ -289,31 +289,33 @@ class CampaignSweeper:
         return values
 
     async def _queue(self, campaign: CampaignConfig, todo: list[Target], now: datetime) -> int:
-        queued = 0
+        """Claim and queue a page of targets in one transaction, in a few statements (as the
+        greetings sweep does); returns how many this sweep queued. The claim is the unique
+        campaign_sends row: only targets whose row this transaction inserted get an outbox
+        row, so another sweep or process that got there first keeps its own."""
+        # Rendered before the write lock is taken, so other writers wait less.
+        messages = {t.customer_id: self._outbound(campaign, t) for t in todo}
         async with self.store.write() as conn:
-            for t in todo:
-                inserted = (
-                    await conn.execute(
-                        self.store.insert(campaign_sends)
-                        .values(
-                            campaign=campaign.name,
-                            customer_id=t.customer_id,
-                            channel=t.channel,
-                            created_at=now,
-                        )
-                        .on_conflict_do_nothing(index_elements=["campaign", "customer_id"])
-                        .returning(campaign_sends.c.id)
-                    )
-                ).first()
-                if inserted is None:
-                    continue  # another sweep or process queued it first
-                await self._enqueue(conn, campaign, t, now)
-                queued += 1
-        return queued
+            claimed = await conn.execute(
+                self.store.insert(campaign_sends)
+                .on_conflict_do_nothing(index_elements=["campaign", "customer_id"])
+                .returning(campaign_sends.c.customer_id),
+                [
+                    {
+                        "campaign": campaign.name,
+                        "customer_id": t.customer_id,
+                        "channel": t.channel,
+                        "created_at": now,
+                    }
+                    for t in todo
+                ],
+            )
+            won = {r.customer_id for r in claimed}
+            mine = [out for cid, out in messages.items() if cid in won]
+            await enqueue_outbound_many(self.store, conn, mine, now=now)
+        return len(mine)
 
-    async def _enqueue(
-        self, conn: AsyncConnection, campaign: CampaignConfig, t: Target, now: datetime
-    ) -> None:
+    def _outbound(self, campaign: CampaignConfig, t: Target) -> Outbound:
         assert t.channel is not None and t.address is not None
         token = make_opt_out_token(t.customer_id, t.channel, self.secret)
         unsubscribe = f"{self.public_url}/unsubscribe/{token}"
@@ -331,9 +333,7 @@ class CampaignSweeper:
         )
         # Outside a reply window the approved template goes; the record says which.
         tpl = t.template
-        await enqueue_outbound(
-            self.store,
-            conn,
+        return Outbound(
             connector_id=self.senders[t.channel],
             ticket_id=None,
             customer_id=t.customer_id,
@@ -345,7 +345,6 @@ class CampaignSweeper:
             template_message=tpl,
             auto_submitted=True,
             language=rendered.locale,
-            now=now,
             consent_channel=t.channel,
             list_unsubscribe=unsubscribe,
             idempotency_key=f"campaign-{campaign.name}-{t.customer_id}",
