@@ -26,7 +26,7 @@ from sqlalchemy import select, update
 from hub.alert_events import ALERT_KIND, DEAD, DISABLED, NOT_READY
 from hub.alerts_config import AlertsConfig
 from hub.periodic import run_every
-from hub.post_batch import queue_post, take_due
+from hub.post_batch import pending_owners, queue_post, take_due
 from hub.store import Store, utcnow
 from hub.store.schema import alert_events
 
@@ -161,8 +161,9 @@ class AlertWatcher:
         """Queue every post that is due; returns how many."""
         now = now or utcnow()
         posts = 0
+        pending = await pending_owners(self.store, alert_events, alert_events.c.target)
         for target in self.settings.notify:
-            while await self._batch(target, now):
+            while target in pending and await self._batch(target, now):
                 posts += 1
         if posts:
             self.on_queued()

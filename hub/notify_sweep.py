@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from hub.messages import Notice, TicketAlert
 from hub.notify_config import NotificationsConfig
 from hub.periodic import run_every
-from hub.post_batch import queue_post, take_due
+from hub.post_batch import pending_owners, queue_post, take_due
 from hub.store import Store, utcnow
 from hub.store.schema import notification_events, tickets
 from hub.tickets import ticket_ref
@@ -135,8 +135,11 @@ class NotificationSweeper:
         """Queue every batch that is due; returns how many posts were queued."""
         now = now or utcnow()
         posts = 0
+        pending = await pending_owners(
+            self.store, notification_events, notification_events.c.connector_id
+        )
         for connector_id in self.connectors:
-            while await self._batch(connector_id, now):
+            while connector_id in pending and await self._batch(connector_id, now):
                 posts += 1
         if posts:
             self.on_queued()

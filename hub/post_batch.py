@@ -14,7 +14,16 @@ from typing import Any
 from sqlalchemy import Column, Table, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hub.store import Store
 from hub.store.schema import outbox
+
+
+async def pending_owners(store: Store, table: Table, owner: Column[Any]) -> set[str]:
+    """Who has pending events, read without the write lock: most rounds find none, and a
+    write transaction every round would wait behind ingest's writes and hold them up."""
+    async with store.read() as conn:
+        rows = await conn.execute(select(owner).where(table.c.status == "pending").distinct())
+    return {str(r[0]) for r in rows}
 
 
 async def take_due(

@@ -433,3 +433,20 @@ async def test_a_partial_batch_waits_for_a_quiet_spell_or_its_longest_wait(
     finally:
         await store.close()
     assert [len(p["alerts"]) for p in payloads] == [4, 5]
+
+
+async def test_a_round_with_nothing_pending_does_not_wait_for_the_writer(
+    storage_url: str,
+) -> None:
+    """Most rounds find nothing: they must not queue behind ingest's writes (on SQLite the
+    one writer) only to learn that."""
+    await _tickets_with_events(storage_url, 2)
+    store = Store(storage_url)
+    settings = NotificationsConfig(batch_window_seconds=0)
+    sweeper = NotificationSweeper(store, settings, ["s", "t"], {}, public_url="https://hub.example")
+    try:
+        assert await sweeper.sweep() == 2  # one post each for "s" and "t"
+        async with store.write():  # a long ingest transaction holds the writer
+            assert await asyncio.wait_for(sweeper.sweep(), 2) == 0
+    finally:
+        await store.close()
