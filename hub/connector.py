@@ -17,6 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hub.messages import Address, InboundMessage, MessageEvent, OutboundMessage, SubmitResult
 
+# Connectors retry with the core's one backoff formula (bounded at any attempt count).
+from hub.periodic import backoff_delay as backoff_delay
+
 if TYPE_CHECKING:
     from aiohttp import web
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from hub.connector import Connector, ConnectorAuthError
+from hub.periodic import backoff_delay
 from hub.store import utcnow
 
 log = logging.getLogger("hub.supervisor")
@@ -82,8 +83,10 @@ class Supervisor:
                     raise
                 except Exception as exc:
                     self.status.attempts += 1
-                    delay = min(self.max_delay, self.base_delay * 2 ** (self.status.attempts - 1))
-                    delay *= 0.5 + self._rng.random() / 2
+                    # Bounded at any count: a connector down for days must not overflow.
+                    delay = backoff_delay(
+                        self.status.attempts, self.base_delay, self.max_delay, self._rng
+                    )
                     self._set(RETRYING, f"{exc.__class__.__name__}: {exc}")
                     log.warning(
                         "connector not ready id=%s retry_in=%.1fs error=%s",

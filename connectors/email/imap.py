@@ -39,6 +39,7 @@ from hub.connector import (
     ConnectorType,
     HubContext,
     IngestUnavailable,
+    backoff_delay,
 )
 from hub.messages import InboundMessage, OutboundMessage
 
@@ -108,8 +109,8 @@ class ImapConnector:
     async def start(self) -> None:
         if self._failures:
             # The last session broke: wait a little longer each time before trying again.
-            delay = min(self.config.reconnect_max_delay_seconds, 0.5 * 2 ** (self._failures - 1))
-            await asyncio.sleep(delay * (0.5 + self._rng.random() / 2))
+            cap = self.config.reconnect_max_delay_seconds
+            await asyncio.sleep(backoff_delay(self._failures, 0.5, cap, self._rng))
         self._stopping = False
         self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"imap-{self.ctx.connector_id}")
         session = self._new_session()

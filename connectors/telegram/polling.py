@@ -21,7 +21,7 @@ from telegram.warnings import PTBUserWarning
 
 from connectors.telegram.botapi import FloodControl, RedactToken
 from connectors.telegram.settings import TelegramConfig
-from hub.connector import ConnectorAuthError, ConnectorNotReady, HubContext
+from hub.connector import ConnectorAuthError, ConnectorNotReady, HubContext, backoff_delay
 
 # We call getUpdates through do_api_request to get raw JSON (see updates.py); PTB warns
 # that a typed method exists, which is the point.
@@ -136,8 +136,7 @@ class Poller:
         await self.ctx.storage.release_lease("poll")
 
     def _backoff(self) -> float:
-        ceiling = min(MAX_BACKOFF, 0.5 * 2 ** min(10, self.failures - 1))
-        jittered = ceiling / 2 + self._rng.random() * ceiling / 2
+        jittered = backoff_delay(self.failures, 0.5, MAX_BACKOFF, self._rng)
         return max(jittered, self.flood.quiet_left())
 
     async def _load_offset(self) -> int | None:
