@@ -199,6 +199,9 @@ class Hub:
                     tg.create_task(self.alerts.run(), name="alerts")
                 for cid, sup in self.supervisors.items():
                     tg.create_task(sup.run(), name=f"connector:{cid}")
+                faq = self.pipeline.faq
+                if faq is not None and faq.tuning_pending and self.config.bot.faq:
+                    tg.create_task(self._tune_faq(self.config.bot.faq), name="faq-tune")
                 await self._start_web()
                 log.info("hub listening url=http://%s:%s", self.config.web.host, self.port)
                 settle_heap()
@@ -208,6 +211,19 @@ class Hub:
             if scheduler.running:
                 scheduler.shutdown(wait=False)
             await self._shutdown()
+
+    async def _tune_faq(self, path: str) -> None:
+        """Tune the FAQ's model in a thread while the untuned one answers, then swap in the
+        tuned bot; a start-up is not held for the minutes tuning takes."""
+        log.info("faq answering with the untuned model until tuning ends path=%s", path)
+        try:
+            tuned = await asyncio.to_thread(FaqBot.load, path)
+        except Exception:
+            # The untuned bot keeps answering; the next start tries again.
+            log.exception("faq tuning failed; keeping the untuned model path=%s", path)
+            return
+        self.pipeline.faq = tuned
+        log.info("faq now answering with the tuned model path=%s", path)
 
     async def _start_web(self) -> None:
         self._runner = web.AppRunner(self.web_app, access_log=None, handle_signals=False)
@@ -241,8 +257,9 @@ def _load_faq(path: str) -> FaqBot:
 
 @functools.cache
 def _load_faq_version(path: str, _mtime_ns: int) -> FaqBot:
-    # Indexing an FAQ takes a moment; hubs in one process (tests, benches) share it.
-    return FaqBot.load(path)
+    # Indexing an FAQ takes a moment; hubs in one process (tests, benches) share it. A
+    # tuning not yet on disk is left to Hub._tune_faq.
+    return FaqBot.load(path, defer_tuning=True)
 
 
 def senders_for(config: Config, registry: ConnectorRegistry) -> dict[str, str]:

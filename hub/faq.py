@@ -60,8 +60,18 @@ def answer_environment() -> ImmutableSandboxedEnvironment:
 
 
 class FaqBot:
-    def __init__(self, faq: FaqFile, templates: Mapping[tuple[str, str], Template]) -> None:
+    def __init__(
+        self,
+        faq: FaqFile,
+        templates: Mapping[tuple[str, str], Template],
+        *,
+        defer_tuning: bool = False,
+    ) -> None:
+        """`defer_tuning`: when the FAQ asks for a tuned model that is not on disk yet, start
+        with the untuned one (`tuning_pending` says so) rather than tune for minutes here;
+        the hub tunes in the background and swaps in the tuned bot (hub.app)."""
         self.faq = faq
+        self.tuning_pending = False
         self.locales = faq.locales()
         self._templates = dict(templates)
         self._phrases = {
@@ -72,7 +82,7 @@ class FaqBot:
         ]
         every += [(loc, p, _HANDOFF) for loc, ps in faq.handoff.items() for p in ps]
         self._example_locales = [loc for loc, _, _ in every]
-        index = _index_maker(faq)
+        index, self.tuning_pending = _index_maker(faq, defer_tuning)
         only = self.locales[0] if len(self.locales) == 1 else None
         self._all = index([q for _, q, _ in every], [label for _, _, label in every], only)
         self._by_locale: dict[str, Index] = {}
@@ -86,11 +96,11 @@ class FaqBot:
         self.threshold = self._all.threshold() if faq.threshold == "auto" else faq.threshold
 
     @classmethod
-    def load(cls, path: str | Path) -> FaqBot:
+    def load(cls, path: str | Path, *, defer_tuning: bool = False) -> FaqBot:
         """Read, validate and index the FAQ file; FaqFileError (file:line issues) when bad."""
         faq, templates = load_faq_file(path, answer_environment())
         try:
-            return cls(faq, templates)
+            return cls(faq, templates, defer_tuning=defer_tuning)
         except EmbeddingsUnavailable as exc:
             raise FaqFileError([ConfigIssue(str(path), 0, ("matcher",), str(exc))]) from None
 
@@ -188,10 +198,14 @@ class Index(Protocol):
     def threshold(self) -> float: ...
 
 
-def _index_maker(faq: FaqFile) -> Callable[[Sequence[str], Sequence[str], str | None], Index]:
-    """Builds the index of some examples, given their locale (None: mixed locales)."""
+IndexMaker = Callable[[Sequence[str], Sequence[str], str | None], Index]
+
+
+def _index_maker(faq: FaqFile, defer_tuning: bool = False) -> tuple[IndexMaker, bool]:
+    """Builds the index of some examples, given their locale (None: mixed locales); and
+    whether a tuning the FAQ asks for was deferred (the untuned model stands in)."""
     if faq.matcher == "lexical":
-        return lambda texts, labels, _locale: IntentIndex(texts, labels)
+        return (lambda texts, labels, _locale: IntentIndex(texts, labels)), False
     if faq.matcher == "vectors":
         vectors = shared_static_encoder()
 
@@ -201,11 +215,12 @@ def _index_maker(faq: FaqFile) -> Callable[[Sequence[str], Sequence[str], str | 
                 return VectorIndex(texts, labels, vectors)
             return IntentIndex(texts, labels)
 
-        return with_vectors
+        return with_vectors, False
     # torch and the model load here, only for FAQs that ask for them.
     encoder = shared_encoder()  # EmbeddingsUnavailable when the extra is missing
+    deferred = False
     if faq.tune:
-        from hub.faq_tune import tuned_encoder
+        from hub.faq_tune import is_tuned, tuned_encoder
 
         english = [
             (q, e.id)
@@ -214,8 +229,11 @@ def _index_maker(faq: FaqFile) -> Callable[[Sequence[str], Sequence[str], str | 
             if _language(loc) in MODEL_LANGUAGES
             for q in qs
         ]
-        if english:
-            encoder = tuned_encoder(english, Path(faq.tune_cache))
+        cache = Path(faq.tune_cache)
+        if english and defer_tuning and not is_tuned(english, cache):
+            deferred = True
+        elif english:
+            encoder = tuned_encoder(english, cache)
 
     def make(texts: Sequence[str], labels: Sequence[str], locale: str | None) -> Index:
         # The model is English only: elsewhere its vectors would only add noise.
@@ -223,7 +241,7 @@ def _index_maker(faq: FaqFile) -> Callable[[Sequence[str], Sequence[str], str | 
             return EmbeddingIndex(texts, labels, encoder)
         return IntentIndex(texts, labels)
 
-    return make
+    return make, deferred
 
 
 def _language(locale: str | None) -> str:

@@ -6,7 +6,8 @@ tuning on the FAQ's example questions (SetFit's recipe: pairs of examples of one
 pulled together, every other pair in the batch pushed apart, one pass) teaches it that:
 BANKING77 top-1 0.854 -> 0.865 measured in an earlier session.
 
-Tuning a 770-example FAQ takes about a minute on one core, so the tuned weights are kept
+Tuning a 770-example FAQ takes about a minute on one core (the hub does it in a thread
+while the untuned model answers, hub.app), so the tuned weights are kept
 on disk, named by a hash of the examples, the model and the recipe: a hub restarted with
 the same FAQ loads them in a second; an edited FAQ is tuned again. A cache file that does
 not load is tuned over and replaced. Deterministic for one seed on one machine. Each file
@@ -50,6 +51,12 @@ def cache_key(examples: Sequence[tuple[str, str]]) -> str:
 def tuned_encoder(examples: Sequence[tuple[str, str]], cache_dir: Path) -> Encoder:
     """An encoder tuned on (question, entry id) pairs, from the cache when it has them."""
     return _tuned(tuple(sorted(examples)), cache_dir.resolve())
+
+
+def is_tuned(examples: Sequence[tuple[str, str]], cache_dir: Path) -> bool:
+    """Whether tuned weights for these examples are on disk (loading them takes a second;
+    tuning takes minutes)."""
+    return (cache_dir.resolve() / f"minilm-{cache_key(tuple(sorted(examples)))}.pt").exists()
 
 
 @cache

@@ -90,3 +90,46 @@ def test_tuning_changes_the_model_and_an_faq_asks_for_it(tmp_path: Path) -> None
     tuned = bot._all._encoder.encode(["card not here yet"])  # type: ignore[attr-defined]
     assert not np.allclose(plain, tuned)
     assert bot.match("my card never arrived", locale="en").nearest == "card_arrival"
+
+
+async def test_a_hub_starts_at_once_and_swaps_in_the_tuned_model_when_ready(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Tuning takes minutes on a real FAQ: the hub listens and answers with the untuned
+    model meanwhile, then the tuned one takes over; a restart finds it on disk."""
+    import asyncio
+
+    import yaml
+
+    from hub.app import _load_faq_version
+    from tests.support import hub_running
+    from tests.webchat_support import chat_config
+
+    caplog.set_level("INFO", logger="hub")
+    faq_path = tmp_path / "faq.yaml"
+    entries = [
+        {"id": e, "answer": {"en": e}, "examples": {"en": [q for q, x in EXAMPLES if x == e]}}
+        for e in ("card_arrival", "card_declined", "refund")
+    ]
+    cache = tmp_path / "tuned"
+    faq_path.write_text(
+        yaml.safe_dump(
+            {"matcher": "embeddings", "tune": True, "tune_cache": str(cache), "entries": entries}
+        )
+    )
+    config = chat_config(tmp_path)
+    config = config.model_copy(update={"bot": config.bot.model_copy(update={"faq": str(faq_path)})})
+    async with hub_running(config) as hub:
+        first = hub.pipeline.faq
+        assert first is not None and first.tuning_pending  # listening before any tuning
+        async with asyncio.timeout(300):
+            while hub.pipeline.faq is first:  # noqa: ASYNC110
+                await asyncio.sleep(0.1)
+        swapped = hub.pipeline.faq
+        assert swapped is not None and not swapped.tuning_pending
+        assert swapped.match("my card never arrived", locale="en").nearest == "card_arrival"
+    assert "faq now answering with the tuned model" in caplog.text
+    assert list(cache.glob("minilm-*.pt"))
+    _load_faq_version.cache_clear()
+    async with hub_running(config) as hub:  # the tuned weights are on disk: used at once
+        assert hub.pipeline.faq is not None and not hub.pipeline.faq.tuning_pending
