@@ -9,6 +9,7 @@ import logging
 import os
 import signal
 import socket
+import threading
 import uuid
 from pathlib import Path
 from typing import Any
@@ -215,9 +216,16 @@ class Hub:
     async def _tune_faq(self, path: str) -> None:
         """Tune the FAQ's model in a thread while the untuned one answers, then swap in the
         tuned bot; a start-up is not held for the minutes tuning takes."""
+        from hub.faq_tune import CANCEL
+
         log.info("faq answering with the untuned model until tuning ends path=%s", path)
+        cancel = threading.Event()
+        CANCEL.set(cancel)  # this task's context, copied into the thread
         try:
             tuned = await asyncio.to_thread(FaqBot.load, path)
+        except asyncio.CancelledError:
+            cancel.set()  # the thread stops at its next batch instead of holding the exit
+            raise
         except Exception:
             # The untuned bot keeps answering; the next start tries again.
             log.exception("faq tuning failed; keeping the untuned model path=%s", path)

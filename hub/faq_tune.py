@@ -23,9 +23,11 @@ import logging
 import os
 import random
 import tempfile
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Sequence
+from contextvars import ContextVar
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -36,6 +38,16 @@ log = logging.getLogger("hub.faq")
 
 RECIPE = {"scale": 20.0, "lr": 2e-5, "epochs": 1, "batch": 32, "seed": 0}
 MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
+# Set by whoever runs a tuning in a thread (asyncio.to_thread copies the context): once
+# set, the tuning stops at the next batch with TuningCancelled, so a hub told to stop is not
+# held for minutes by a thread it cannot kill.
+CANCEL: ContextVar[threading.Event | None] = ContextVar("faq_tune_cancel", default=None)
+
+
+class TuningCancelled(Exception):
+    """The tuning was stopped before it finished; nothing was kept."""
+
+
 # Tuned models kept: the one in use, and the last few FAQs' (a rollback, another process
 # still on the previous FAQ) at about 90 MB each.
 KEEP = 3
@@ -151,8 +163,11 @@ def tune(examples: Sequence[tuple[str, str]]) -> dict[str, Any]:
         mean = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
         return torch.nn.functional.normalize(mean, dim=1)
 
+    cancel = CANCEL.get()
     for epoch in range(int(RECIPE["epochs"])):
         for batch in batches(examples, int(RECIPE["batch"]), int(RECIPE["seed"]) + epoch):
+            if cancel is not None and cancel.is_set():
+                raise TuningCancelled
             anchors = embed([a for a, _ in batch])
             positives = embed([p for _, p in batch])
             scores = anchors @ positives.T * float(RECIPE["scale"])

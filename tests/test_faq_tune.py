@@ -133,3 +133,19 @@ async def test_a_hub_starts_at_once_and_swaps_in_the_tuned_model_when_ready(
     _load_faq_version.cache_clear()
     async with hub_running(config) as hub:  # the tuned weights are on disk: used at once
         assert hub.pipeline.faq is not None and not hub.pipeline.faq.tuning_pending
+
+
+def test_a_cancelled_tuning_stops_and_keeps_nothing(tmp_path: Path) -> None:
+    import threading
+
+    from hub.faq_tune import CANCEL, TuningCancelled, tuned_encoder
+
+    cancel = threading.Event()
+    cancel.set()  # a hub told to stop while its thread tunes
+    token = CANCEL.set(cancel)
+    try:
+        with pytest.raises(TuningCancelled):
+            tuned_encoder(EXAMPLES[:-1], tmp_path)  # examples no other test has tuned
+    finally:
+        CANCEL.reset(token)
+    assert not list(tmp_path.glob("minilm-*"))
