@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import io
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -16,17 +17,19 @@ from hub.agent_auth import token_actor
 from hub.agents import verify_password
 from hub.cli import main
 from hub.config import ConfigError
-from hub.login_throttle import LoginThrottle
+from hub.login_throttle import LoginThrottle, account_key, address_key
 from hub.store import Store
-from hub.store.schema import agents
+from hub.store.schema import agents, login_failures
 from tests.inbox_support import inbox_config
 from tests.support import ROOT, make_config
+
+T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
     ("events", "locked_at"),
     [
-        # (time, ok?) sequences against max 3 failures in 60 s, locked for 100 s
+        # (second, ok?) sequences against max 3 failures in 60 s, locked for 100 s
         ([(0, False), (1, False)], {2: False}),
         ([(0, False), (1, False), (2, False)], {3: True, 101: True, 103: False}),
         # failures spread wider than the window never add up to a lock
@@ -35,24 +38,52 @@ from tests.support import ROOT, make_config
         ([(0, False), (1, False), (2, True), (3, False)], {4: False}),
     ],
 )
-def test_lockout_counts_failures_in_a_window(
-    events: list[tuple[float, bool]], locked_at: dict[float, bool]
+async def test_lockout_counts_failures_in_a_window(
+    storage_url: str, events: list[tuple[float, bool]], locked_at: dict[float, bool]
 ) -> None:
-    t = LoginThrottle(max_failures=3, window_seconds=60, lock_seconds=100)
-    for now, ok in events:
-        if ok:
-            t.success("sam")
-        else:
-            t.failure("sam", now)
-    for now, expected in locked_at.items():
-        assert t.locked("sam", now) is expected, now
+    store = Store(storage_url)
+    await store.migrate()
+    t = LoginThrottle(store, limits={"account": 3}, window_seconds=60, lock_seconds=100)
+    key = account_key("sam")
+    try:
+        for second, ok in events:
+            if ok:
+                await t.success(key)
+            else:
+                await t.failure([key], T0 + timedelta(seconds=second))
+        for second, expected in locked_at.items():
+            assert await t.locked([key], T0 + timedelta(seconds=second)) is expected, second
+    finally:
+        await store.close()
 
 
-def test_lockout_memory_is_bounded() -> None:
-    t = LoginThrottle(max_failures=3, window_seconds=60, lock_seconds=100, max_keys=100)
-    for i in range(10_000):
-        t.failure(f"user{i}", float(i))
-    assert len(t) == 100
+async def test_lockout_is_shared_by_processes_and_bounded(storage_url: str) -> None:
+    """Two hub processes on one database count into the same allowance, failures at the
+    same moment included; keys nobody failed on lately are deleted."""
+    stores = [Store(storage_url), Store(storage_url)]
+    await stores[0].migrate()
+    a, b = (
+        LoginThrottle(s, limits={"account": 4, "address": 50}, window_seconds=60, lock_seconds=100)
+        for s in stores
+    )
+    keys = [account_key("sam"), address_key("192.0.2.7")]
+    try:
+        await asyncio.gather(a.failure(keys, T0), b.failure(keys, T0), a.failure(keys, T0))
+        assert not await b.locked(keys, T0)
+        await b.failure(keys, T0 + timedelta(seconds=1))  # the 4th, through the other process
+        assert await a.locked(keys, T0 + timedelta(seconds=2))
+        assert await b.locked([account_key("sam")], T0 + timedelta(seconds=2))
+        assert not await a.locked([address_key("192.0.2.7")], T0 + timedelta(seconds=2))
+        for i in range(200):  # made-up usernames, one failure each
+            await a.failure([account_key(f"user{i}")], T0 + timedelta(seconds=i))
+        later = T0 + timedelta(seconds=200 + 60 + 100 + 1)
+        await a.failure([account_key("late")], later)
+        async with stores[0].read() as conn:
+            left = (await conn.execute(select(login_failures.c.key))).scalars().all()
+    finally:
+        for s in stores:
+            await s.close()
+    assert sorted(left) == [account_key("late")]
 
 
 @pytest.mark.parametrize(

@@ -526,3 +526,16 @@ alert_events = Table(
         postgresql_where=text("resolved_at IS NULL AND kind != 'dead'"),
     ),
 )
+
+# Failed inbox log-ins per account ("account:<username>") and per client address
+# ("address:<ip>"), shared by every hub process on the database (hub.login_throttle).
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("key", String(400), primary_key=True),
+    # Unix times of the failures inside the window, at most the allowance.
+    Column("failures", JSON, nullable=False, default=list),
+    _ts("locked_until", nullable=True),
+    _ts("updated_at"),
+    Index("ix_login_failures_updated_at", "updated_at"),
+)

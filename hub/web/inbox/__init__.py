@@ -12,10 +12,10 @@ from hub.web.inbox import customer_pages, merge_pages, queue_views, ticket_views
 from hub.web.inbox.auth import (
     INBOX_HUB,
     THROTTLE,
-    Throttles,
     inbox_guard,
     login,
     login_page,
+    login_throttle,
     logout,
 )
 from hub.web.inbox.pages import HERE
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 def inbox_app(hub: Hub) -> web.Application:
     app = web.Application(middlewares=[inbox_guard])
     app[INBOX_HUB] = hub
-    app[THROTTLE] = Throttles(hub)
+    app[THROTTLE] = login_throttle(hub)
 
     async def sync_from_config(_app: web.Application) -> None:
         # The hub has migrated and synced teams before the web app starts.

@@ -6,14 +6,15 @@ import hmac
 import secrets
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from aiohttp import web
 
 from hub.agent_auth import Session, create_session, end_session, load_session
 from hub.agents import find_login, verify_password
-from hub.login_throttle import LoginThrottle
+from hub.login_throttle import LoginThrottle, account_key, address_key
+from hub.store import utcnow
 from hub.web.inbox.pages import PREFIX, render, see_other
 
 if TYPE_CHECKING:
@@ -43,17 +44,15 @@ def session_of(request: web.Request) -> Session:
     return request[SESSION]
 
 
-class Throttles:
-    """Failed log-ins counted per account and per client address."""
-
-    def __init__(self, hub: Hub) -> None:
-        lock = hub.config.agents.lockout
-        common: dict[str, Any] = {
-            "window_seconds": lock.window_minutes * 60,
-            "lock_seconds": lock.lock_minutes * 60,
-        }
-        self.account = LoginThrottle(max_failures=lock.max_failures_per_account, **common)
-        self.address = LoginThrottle(max_failures=lock.max_failures_per_ip, **common)
+def login_throttle(hub: Hub) -> LoginThrottle:
+    """Failed log-ins counted per account and per client address, in the database."""
+    lock = hub.config.agents.lockout
+    return LoginThrottle(
+        hub.store,
+        limits={"account": lock.max_failures_per_account, "address": lock.max_failures_per_ip},
+        window_seconds=lock.window_minutes * 60,
+        lock_seconds=lock.lock_minutes * 60,
+    )
 
 
 def _secure(request: web.Request) -> bool:
@@ -135,10 +134,10 @@ async def login(request: web.Request) -> web.StreamResponse:
         raise web.HTTPForbidden(text="the log-in form expired; reload the page")
     username = str(form.get("username", "")).strip().lower()[:64]
     password = str(form.get("password", ""))[:1024]
-    throttles: Throttles = request.app[THROTTLE]  # type: ignore[assignment]
-    now = time.monotonic()
-    address = request.remote or "unknown"
-    if throttles.account.locked(username, now) or throttles.address.locked(address, now):
+    throttle: LoginThrottle = request.app[THROTTLE]  # type: ignore[assignment]
+    now = utcnow()
+    keys = (account_key(username), address_key(request.remote or "unknown"))
+    if await throttle.locked(keys, now):
         return _login_form(
             request, cookie, error="Too many failed log-ins. Try again later.", status=429
         )
@@ -146,10 +145,9 @@ async def login(request: web.Request) -> web.StreamResponse:
     async with hub.store.read() as conn:
         agent_id, encoded = await find_login(conn, username)
     if agent_id is None or not await verify_password(encoded, password):
-        throttles.account.failure(username, now)
-        throttles.address.failure(address, now)
+        await throttle.failure(keys, now)
         return _login_form(request, cookie, error="Wrong username or password.", status=401)
-    throttles.account.success(username)
+    await throttle.success(account_key(username))
     async with hub.store.write() as conn:
         token, _csrf = await create_session(conn, agent_id, hub.config.agents.session_hours)
     response = see_other(_safe_next(str(form.get("next", ""))))
