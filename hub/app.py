@@ -53,7 +53,10 @@ class Hub:
         # Names this process in leases and outbox claims.
         self.instance_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.store = Store(config.storage.url)
-        self.broadcast = Broadcast(config.storage.url)
+        self.broadcast = Broadcast(
+            config.storage.url,
+            on_trouble=lambda what: self.metrics.errors.labels(where=f"broadcast_{what}").inc(),
+        )
         self.replies = Replies(config.replies.templates_dir, config.hub.default_locale)
         self.connectors: dict[str, Connector] = {}
         self.supervisors: dict[str, Supervisor] = {}

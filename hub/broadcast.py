@@ -47,7 +47,10 @@ class Broadcast:
     """publish(topic, payload) reaches the topic's subscribers in every other hub process
     on the same database; this process acts on its own notices itself."""
 
-    def __init__(self, storage_url: str) -> None:
+    def __init__(
+        self, storage_url: str, on_trouble: Callable[[str], None] = lambda _what: None
+    ) -> None:
+        """`on_trouble("publish" | "connection")` counts failures for the operators' metrics."""
         url = make_url(storage_url)
         self._dsn = (
             url.set(drivername="postgresql").render_as_string(hide_password=False)
@@ -61,6 +64,10 @@ class Broadcast:
         self._parts: dict[str, list[str]] = {}
         self._connected = asyncio.Event()
         self._lost = asyncio.Event()
+        self._on_trouble = on_trouble
+        # For /healthz: "local" (SQLite: one process, nothing to connect), "connecting",
+        # "connected", "reconnecting" (live notices to other processes paused meanwhile).
+        self.state = "local" if self._dsn is None else "connecting"
 
     def subscribe(self, topic: str, listener: Listener) -> None:
         self._listeners[topic].append(listener)
@@ -88,6 +95,7 @@ class Broadcast:
                 )
         except Exception as exc:  # the listening loop reconnects; history covers the gap
             log.warning("broadcast publish failed topic=%s error=%r", topic, exc)
+            self._on_trouble("publish")
             if conn is self._conn:
                 self._lost.set()  # whatever went wrong, a new connection starts clean
 
@@ -106,6 +114,7 @@ class Broadcast:
                 wait = RECONNECT_SECONDS[min(attempt, len(RECONNECT_SECONDS) - 1)]
                 attempt += 1
                 log.warning("broadcast cannot connect, retrying in %.0fs: %r", wait, exc)
+                self._on_trouble("connection")
                 await asyncio.sleep(wait)
                 continue
             attempt = 0
@@ -114,9 +123,12 @@ class Broadcast:
                 await conn.add_listener(CHANNEL, self._on_notify)
                 self._conn = conn
                 self._connected.set()
+                self.state = "connected"
                 await self._watch(conn, lost)
                 log.warning("broadcast connection lost; reconnecting")
+                self._on_trouble("connection")
             finally:
+                self.state = "reconnecting"
                 self._conn = None
                 self._connected.clear()
                 self._parts.clear()

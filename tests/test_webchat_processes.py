@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
+import aiohttp
 import pytest
 from sqlalchemy.engine import make_url
 
@@ -13,7 +14,7 @@ from hub import broadcast
 from hub.app import Hub
 from hub.broadcast import Broadcast
 from hub.messages import Address, OutboundMessage
-from tests.support import FreezingProxy, base_config, hub_running, make_config
+from tests.support import FreezingProxy, base_config, hub_running, hub_url, make_config
 from tests.webchat_support import ORIGIN, open_tab
 
 
@@ -101,15 +102,20 @@ async def test_a_publish_on_a_hung_connection_gives_up_and_a_new_one_carries_on(
     url = make_url(storage_url)
     proxy = FreezingProxy(url.host or "127.0.0.1", url.port or 5432)
     server = await proxy.start()
-    hung = Broadcast(url.set(port=proxy.port).render_as_string(hide_password=False))
+    troubles: list[str] = []
+    hung = Broadcast(
+        url.set(port=proxy.port).render_as_string(hide_password=False), troubles.append
+    )
     listener = Broadcast(storage_url)
     heard: list[dict[str, object]] = []
     listener.subscribe("t", heard.append)
+    assert hung.state == "connecting"
     tasks = [asyncio.create_task(b.run()) for b in (hung, listener)]
     try:
         async with asyncio.timeout(20):
             await hung.wait_connected()
             await listener.wait_connected()
+            assert (hung.state, troubles) == ("connected", [])
             first = hung._conn
             proxy.freeze()
             started = asyncio.get_running_loop().time()
@@ -121,6 +127,8 @@ async def test_a_publish_on_a_hung_connection_gives_up_and_a_new_one_carries_on(
             while not heard:  # noqa: ASYNC110
                 await asyncio.sleep(0.05)
         assert heard == [{"n": 2}]
+        assert hung.state == "connected"
+        assert troubles[:2] == ["publish", "connection"]  # counted for the metrics
     finally:
         for task in tasks:
             task.cancel()
@@ -161,3 +169,31 @@ async def test_a_listening_connection_gone_silent_is_replaced(
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         server.close()
+
+
+async def test_health_shows_the_broadcast_where_there_is_one(storage_url: str) -> None:
+    """On PostgreSQL /healthz says whether live notices reach the other processes; a
+    lost connection counts in hub_errors_total{where="broadcast_connection"}."""
+    config = make_config(base_config(storage_url))
+    async with hub_running(config) as hub, aiohttp.ClientSession() as http:
+        await asyncio.wait_for(hub.broadcast.wait_connected(), 10)
+        async with http.get(hub_url(hub, "/healthz")) as resp:
+            body = await resp.json()
+        if storage_url.startswith("sqlite"):
+            assert "broadcast" not in body  # one process: nothing to connect
+            return
+        assert body["broadcast"] == "connected"
+        async with hub.store.write() as conn:
+            await conn.exec_driver_sql(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND query LIKE 'LISTEN%'"
+            )
+        async with asyncio.timeout(15):
+            while 'where="broadcast_connection"} 1.0' not in (  # noqa: ASYNC110
+                text := await (await http.get(hub_url(hub, "/metrics"))).text()
+            ):
+                await asyncio.sleep(0.1)
+            await hub.broadcast.wait_connected()
+        assert 'hub_errors_total{where="broadcast_connection"} 1.0' in text
+        async with http.get(hub_url(hub, "/healthz")) as resp:
+            assert (await resp.json())["broadcast"] == "connected"

@@ -107,6 +107,10 @@ async def healthz(request: web.Request) -> web.Response:
     degraded = any(c["state"] != "running" for c in connectors.values())
     status = "down" if storage != "ok" else ("degraded" if degraded else "ok")
     body: dict[str, Any] = {"status": status, "storage": storage, "connectors": connectors}
+    if hub.broadcast.state != "local":
+        # Live notices between processes (web chat replies): while reconnecting, replies
+        # reach other processes' tabs from the history, not live; nothing is lost.
+        body["broadcast"] = hub.broadcast.state
     if hub.config.alerts.notify and storage == "ok":
         # Alerts about an alert connector itself: nobody was told but this page and the log.
         with contextlib.suppress(Exception):
