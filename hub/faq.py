@@ -28,7 +28,7 @@ from hub.faq_config import FaqFile, FaqFileError, load_faq_file
 from hub.faq_embed import MODEL_LANGUAGES, EmbeddingIndex, EmbeddingsUnavailable, shared_encoder
 from hub.faq_index import IntentIndex, Prediction, normalize
 from hub.faq_vectors import VECTOR_LANGUAGES, VectorIndex, shared_static_encoder
-from hub.language import detect_among
+from hub.language import detect_among, language_of
 from hub.replies import Replies, TemplateProblem
 
 __all__ = ["FaqBot", "FaqFileError", "FaqMatch"]
@@ -180,11 +180,11 @@ class FaqBot:
             return None
         if locale in self._by_locale:
             return locale
-        lang = locale.replace("-", "_").split("_")[0]
+        lang = language_of(locale)
         return lang if lang in self._by_locale else None
 
     def _answer_locale(self, entry: str, locale: str | None) -> str:
-        for candidate in (locale, locale and locale.replace("-", "_").split("_")[0]):
+        for candidate in (locale, language_of(locale)):
             if candidate and (entry, candidate) in self._templates:
                 return candidate
         return self.faq.default_locale
@@ -211,7 +211,7 @@ def _index_maker(faq: FaqFile, defer_tuning: bool = False) -> tuple[IndexMaker, 
 
         def with_vectors(texts: Sequence[str], labels: Sequence[str], locale: str | None) -> Index:
             # English vectors: elsewhere they would only add noise.
-            if _language(locale) in VECTOR_LANGUAGES:
+            if language_of(locale) in VECTOR_LANGUAGES:
                 return VectorIndex(texts, labels, vectors)
             return IntentIndex(texts, labels)
 
@@ -226,7 +226,7 @@ def _index_maker(faq: FaqFile, defer_tuning: bool = False) -> tuple[IndexMaker, 
             (q, e.id)
             for e in faq.entries
             for loc, qs in e.examples.items()
-            if _language(loc) in MODEL_LANGUAGES
+            if language_of(loc) in MODEL_LANGUAGES
             for q in qs
         ]
         cache = Path(faq.tune_cache)
@@ -237,12 +237,8 @@ def _index_maker(faq: FaqFile, defer_tuning: bool = False) -> tuple[IndexMaker, 
 
     def make(texts: Sequence[str], labels: Sequence[str], locale: str | None) -> Index:
         # The model is English only: elsewhere its vectors would only add noise.
-        if _language(locale) in MODEL_LANGUAGES:
+        if language_of(locale) in MODEL_LANGUAGES:
             return EmbeddingIndex(texts, labels, encoder)
         return IntentIndex(texts, labels)
 
     return make, deferred
-
-
-def _language(locale: str | None) -> str:
-    return (locale or "").replace("-", "_").split("_")[0]

@@ -68,14 +68,18 @@ def tuned_encoder(examples: Sequence[tuple[str, str]], cache_dir: Path) -> Encod
 def is_tuned(examples: Sequence[tuple[str, str]], cache_dir: Path) -> bool:
     """Whether tuned weights for these examples are on disk (loading them takes a second;
     tuning takes minutes)."""
-    return (cache_dir.resolve() / f"minilm-{cache_key(tuple(sorted(examples)))}.pt").exists()
+    return _cache_path(examples, cache_dir.resolve()).exists()
+
+
+def _cache_path(examples: Sequence[tuple[str, str]], cache_dir: Path) -> Path:
+    return cache_dir / f"minilm-{cache_key(examples)}.pt"
 
 
 @cache
 def _tuned(examples: tuple[tuple[str, str], ...], cache_dir: Path) -> Encoder:
     import torch
 
-    path = cache_dir / f"minilm-{cache_key(examples)}.pt"
+    path = _cache_path(examples, cache_dir)
     state = None
     if path.exists():
         try:

@@ -54,6 +54,11 @@ def warm_up() -> None:
     _identifier()
 
 
+def language_of(locale: str | None) -> str:
+    """The language part of a locale: 'bn_BD' and 'bn-BD' -> 'bn'; None -> ''."""
+    return (locale or "").replace("-", "_").split("_")[0]
+
+
 def detect_locale(text: str, supported: tuple[str, ...] | list[str]) -> str | None:
     """The supported locale the text is written in, or None when unsure."""
     sample = text.strip()[:2000]
@@ -63,7 +68,7 @@ def detect_locale(text: str, supported: tuple[str, ...] | list[str]) -> str | No
     if prob < MIN_PROBABILITY:
         return None
     for locale in supported:
-        if locale.split("_")[0].split("-")[0] == lang:
+        if language_of(locale) == lang:
             return locale
     return None
 
@@ -84,7 +89,7 @@ def detect_among(text: str, supported: tuple[str, ...] | list[str]) -> str | Non
     too short to tell among a hundred languages, but plainly English rather than Bengali.
     """
     sample = text.strip()[:2000]
-    by_language = {locale.split("_")[0].split("-")[0]: locale for locale in supported}
+    by_language = {language_of(locale): locale for locale in supported}
     if not sample or not by_language:
         return None
     if len(by_language) == 1:
