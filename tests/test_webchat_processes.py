@@ -4,7 +4,8 @@ tab whichever process's outbox sends it (hub.broadcast over LISTEN/NOTIFY)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import contextlib
+from collections.abc import AsyncIterator, Callable
 
 import aiohttp
 import pytest
@@ -83,14 +84,48 @@ async def test_a_connection_closed_without_asyncpgs_termination_callback_is_repl
     old._protocol.abort()  # asyncpg's own abort path: no termination callback
     assert old.is_closed()
     async with asyncio.timeout(10):
-        # No event marks "replaced": the test watches the outcome itself.
-        while other.broadcast._conn in (None, old):  # noqa: ASYNC110
-            await asyncio.sleep(0.05)
+        await replaced(other.broadcast, old)
     async with open_tab(tabs_hub) as tab:
         msg = OutboundMessage("chat", Address("webchat", tab.visitor), "after abort", "ab1")
         await other.connectors["chat"].send(msg)
         frame = await tab.reply("after abort")
         assert frame["dir"] == "out"
+
+
+@contextlib.asynccontextmanager
+async def through_freezing_proxy(
+    storage_url: str, on_trouble: Callable[[str], None] = lambda _what: None
+) -> AsyncIterator[tuple[FreezingProxy, Broadcast, Broadcast]]:
+    """(the proxy, a Broadcast reaching PostgreSQL through it, one connected directly),
+    both running and connected."""
+    url = make_url(storage_url)
+    proxy = FreezingProxy(url.host or "127.0.0.1", url.port or 5432)
+    server = await proxy.start()
+    far = Broadcast(url.set(port=proxy.port).render_as_string(hide_password=False), on_trouble)
+    near = Broadcast(storage_url)
+    tasks = [asyncio.create_task(b.run()) for b in (far, near)]
+    try:
+        async with asyncio.timeout(10):
+            await far.wait_connected()
+            await near.wait_connected()
+        yield proxy, far, near
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        server.close()
+
+
+async def replaced(b: Broadcast, old: object) -> None:
+    """Until `b` listens on a connection other than `old`."""
+    # No event marks "replaced": the test watches the outcome itself.
+    while b._conn in (None, old):  # noqa: ASYNC110
+        await asyncio.sleep(0.05)
+
+
+async def heard_something(heard: list[dict[str, object]]) -> None:
+    while not heard:  # noqa: ASYNC110
+        await asyncio.sleep(0.05)
 
 
 async def test_a_publish_on_a_hung_connection_gives_up_and_a_new_one_carries_on(
@@ -99,41 +134,24 @@ async def test_a_publish_on_a_hung_connection_gives_up_and_a_new_one_carries_on(
     if storage_url.startswith("sqlite"):
         pytest.skip("LISTEN/NOTIFY is PostgreSQL's; on SQLite notices stay in the process")
     monkeypatch.setattr(broadcast, "PUBLISH_SECONDS", 0.5)
-    url = make_url(storage_url)
-    proxy = FreezingProxy(url.host or "127.0.0.1", url.port or 5432)
-    server = await proxy.start()
+    assert Broadcast(storage_url).state == "connecting"  # before it runs
     troubles: list[str] = []
-    hung = Broadcast(
-        url.set(port=proxy.port).render_as_string(hide_password=False), troubles.append
-    )
-    listener = Broadcast(storage_url)
     heard: list[dict[str, object]] = []
-    listener.subscribe("t", heard.append)
-    assert hung.state == "connecting"
-    tasks = [asyncio.create_task(b.run()) for b in (hung, listener)]
-    try:
+    async with through_freezing_proxy(storage_url, troubles.append) as (proxy, hung, listener):
+        listener.subscribe("t", heard.append)
+        assert (hung.state, troubles) == ("connected", [])
         async with asyncio.timeout(20):
-            await hung.wait_connected()
-            await listener.wait_connected()
-            assert (hung.state, troubles) == ("connected", [])
             first = hung._conn
             proxy.freeze()
             started = asyncio.get_running_loop().time()
             await hung.publish("t", {"n": 1})  # lost on the dead connection
             assert asyncio.get_running_loop().time() - started < 3
-            while hung._conn in (None, first):  # noqa: ASYNC110
-                await asyncio.sleep(0.05)
+            await replaced(hung, first)
             await hung.publish("t", {"n": 2})
-            while not heard:  # noqa: ASYNC110
-                await asyncio.sleep(0.05)
+            await heard_something(heard)
         assert heard == [{"n": 2}]
         assert hung.state == "connected"
         assert troubles[:2] == ["publish", "connection"]  # counted for the metrics
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        server.close()
 
 
 async def test_a_listening_connection_gone_silent_is_replaced(
@@ -143,32 +161,17 @@ async def test_a_listening_connection_gone_silent_is_replaced(
         pytest.skip("LISTEN/NOTIFY is PostgreSQL's; on SQLite notices stay in the process")
     monkeypatch.setattr(broadcast, "PUBLISH_SECONDS", 0.5)
     monkeypatch.setattr(broadcast, "PING_SECONDS", 0.3)
-    url = make_url(storage_url)
-    proxy = FreezingProxy(url.host or "127.0.0.1", url.port or 5432)
-    server = await proxy.start()
-    deaf = Broadcast(url.set(port=proxy.port).render_as_string(hide_password=False))
-    sender = Broadcast(storage_url)
     heard: list[dict[str, object]] = []
-    deaf.subscribe("t", heard.append)
-    tasks = [asyncio.create_task(b.run()) for b in (deaf, sender)]
-    try:
+    async with through_freezing_proxy(storage_url) as (proxy, deaf, sender):
+        deaf.subscribe("t", heard.append)
         async with asyncio.timeout(20):
-            await deaf.wait_connected()
-            await sender.wait_connected()
             first = deaf._conn
             proxy.freeze()
             await sender.publish("t", {"n": 1})  # into the silence
-            while deaf._conn in (None, first):  # noqa: ASYNC110
-                await asyncio.sleep(0.05)
+            await replaced(deaf, first)
             await sender.publish("t", {"n": 2})
-            while not heard:  # noqa: ASYNC110
-                await asyncio.sleep(0.05)
+            await heard_something(heard)
         assert heard == [{"n": 2}]
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        server.close()
 
 
 async def test_health_shows_the_broadcast_where_there_is_one(storage_url: str) -> None:
