@@ -19,7 +19,7 @@ as examples. It is asked the rest of that file, or every row of `--test`. Printe
 The headline is the last line: `accuracy=<top-1>`.
 
 Measured on 2026-11-23/24, the rest of train.csv (9,233 questions), 2-core machine:
-vectors (the default: n-grams + static word vectors, hub.faq_vectors) 0.7814 top-1,
+vectors (the default: n-grams + static word vectors, hub.faq.vectors) 0.7814 top-1,
 handoff 0.672 / answered 0.673, median 0.70 ms; lexical (n-grams alone) 0.7396, 0.643 /
 0.640, median 0.41 ms; embeddings (the extra) 0.8541, 0.777 / 0.736, median 12-20 ms;
 embeddings with `--tune` 0.8606, 0.777 / 0.714, median 7.7 ms (tuning ~6 min per build at
@@ -45,8 +45,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from hub.faq import FaqBot, FaqMatch  # noqa: E402
-from hub.faq_config import FaqEntry, FaqFile  # noqa: E402
+from hub.faq.bot import FaqBot, FaqMatch  # noqa: E402
+from hub.faq.faq_file import FaqEntry, FaqFile  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpora" / "banking77" / "train.csv"
 

@@ -7,7 +7,7 @@ hub's schema with customers that have random birthdays, anniversaries (about a t
 without one), creation dates and one of 30 IANA time zones; most have an email identity
 and an opt-in consent, some opted out and some never answered. Rows go in with sqlite3's
 executemany, carrying the values the hub's own inserts would store (dates as ISO text,
-UTC datetimes without offset, the month/day columns of `hub.occasions.md_columns` and the
+UTC datetimes without offset, the month/day columns of `hub.customers.occasions.md_columns` and the
 schema's `since_md` default), with the secondary indexes built after the load.
 
 Then, at a fixed instant in mid-June (`NOW`), through the hub's own Store and
@@ -49,11 +49,11 @@ if str(ROOT) not in sys.path:
 
 from sqlalchemy import select  # noqa: E402
 
-from hub.greeting_sweep import GreetingSweeper, Planned  # noqa: E402
-from hub.greetings import due_greetings, sweep_window  # noqa: E402
-from hub.greetings_config import GreetingsConfig  # noqa: E402
-from hub.occasions import month_day  # noqa: E402
-from hub.replies import Replies  # noqa: E402
+from hub.config.greetings import GreetingsConfig  # noqa: E402
+from hub.core.replies import Replies  # noqa: E402
+from hub.customers.occasions import month_day  # noqa: E402
+from hub.proactive.greeting_sweep import GreetingSweeper, Planned  # noqa: E402
+from hub.proactive.greetings import due_greetings, sweep_window  # noqa: E402
 from hub.store import Store  # noqa: E402
 from hub.store.schema import customers, greeting_sends, outbox  # noqa: E402
 

@@ -318,7 +318,7 @@ async def bench_main(args: argparse.Namespace) -> None:
         stream=sys.stderr,
     )
     # The parked mail connector's retries are expected here; keep them off the output.
-    logging.getLogger("hub.supervisor").setLevel(logging.ERROR)
+    logging.getLogger("hub.channels.supervisor").setLevel(logging.ERROR)
     print(
         f"concurrency={args.concurrency} hub: requests<={args.requests} "
         f"seconds<={args.seconds}; bare: requests<={args.bare_requests} "

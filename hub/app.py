@@ -16,30 +16,30 @@ from typing import Any
 
 from aiohttp import web
 
-from hub.alerts import AlertWatcher
-from hub.broadcast import Broadcast
-from hub.campaign_sweep import CampaignSweeper
-from hub.config import Config
+from hub.agents.teams import sync_teams
+from hub.channels.broadcast import Broadcast
+from hub.channels.conversation import conversation_history
+from hub.channels.directory import ChannelDirectory
+from hub.channels.message_events import record_events
+from hub.channels.storage import DbConnectorStorage
+from hub.channels.supervisor import Supervisor
+from hub.config.loader import Config
 from hub.connector import Connector, ConnectorRegistry, HubContext
-from hub.connector_storage import DbConnectorStorage
-from hub.conversation import conversation_history
-from hub.faq import FaqBot
-from hub.greeting_sweep import GreetingSweeper
-from hub.heap import settle_heap
-from hub.identity import normalize_email, normalize_phone
-from hub.language import warm_up
-from hub.message_events import record_events
-from hub.metrics import Metrics
-from hub.notify_sweep import NotificationSweeper
-from hub.outbox import OutboxWorker
-from hub.pipeline import Pipeline, ReplyRoute
-from hub.proactive_templates import window_hours
-from hub.replies import Replies, TemplateProblem
+from hub.core.heap import settle_heap
+from hub.core.identity import normalize_email, normalize_phone
+from hub.core.language import warm_up
+from hub.core.metrics import Metrics
+from hub.core.replies import Replies, TemplateProblem
+from hub.faq.bot import FaqBot
+from hub.ingest.pipeline import Pipeline
+from hub.notify.alerts import AlertWatcher
+from hub.notify.sweep import NotificationSweeper
+from hub.outbox.worker import OutboxWorker
+from hub.proactive.campaign_sweep import CampaignSweeper
+from hub.proactive.greeting_sweep import GreetingSweeper
 from hub.scheduler import build_scheduler
-from hub.secret import hub_secret
 from hub.store import Store
-from hub.store.teams import sync_teams
-from hub.supervisor import Supervisor
+from hub.store.secret import hub_secret
 from hub.web.server import build_web_app
 
 log = logging.getLogger("hub")
@@ -49,6 +49,7 @@ class Hub:
     def __init__(self, config: Config, registry: ConnectorRegistry) -> None:
         self.config = config
         self.registry = registry
+        self.channels = ChannelDirectory.build(config.connectors, registry)
         self.metrics = Metrics()
         # Names this process in leases and outbox claims.
         self.instance_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -65,19 +66,11 @@ class Hub:
             config,
             self.replies,
             self.metrics,
-            self._reply_routes(),
+            self.channels.reply_routes(),
             on_outbox=lambda: self.outbox.wake(),
-            explicit_threading=frozenset(
-                c.id
-                for c in config.connectors
-                if (t := registry.get(c.type)) is not None and t.threads_by == "reference"
-            ),
+            explicit_threading=self.channels.threading_by_reference(),
             secret=lambda: self.secret,
-            chat_connectors=frozenset(
-                c.id
-                for c in config.connectors
-                if (t := registry.get(c.type)) is not None and t.chat
-            ),
+            chat_connectors=self.channels.chats(),
             faq=_load_faq(config.bot.faq) if config.bot.faq else None,
         )
         for cfg in config.connectors:
@@ -89,7 +82,7 @@ class Hub:
         self.outbox = OutboxWorker(
             self.store,
             config.outbox,
-            {cid: c for cid, c in self.connectors.items() if registry.get(c.config.type).can_send},  # type: ignore[union-attr]
+            {cid: c for cid, c in self.connectors.items() if cid in self.channels.can_send()},
             self.metrics,
             is_ready=lambda cid: self.supervisors[cid].ready,
             on_auth_error=lambda cid, exc: self.supervisors[cid].report(exc),
@@ -122,26 +115,16 @@ class Hub:
         self._tasks: asyncio.TaskGroup | None = None
         self.port: int | None = None
 
-    def _reply_routes(self) -> dict[str, ReplyRoute]:
-        routes = {}
-        for cfg in self.config.connectors:
-            ctype = self.registry.get(cfg.type)
-            if cfg.reply_via:
-                routes[cfg.id] = ReplyRoute(cfg.reply_via)
-            elif ctype is not None and ctype.can_send and ctype.can_receive:
-                routes[cfg.id] = ReplyRoute(cfg.id)
-        return routes
-
     def _sweeper(self) -> GreetingSweeper:
         return GreetingSweeper(
             self.store,
             self.config.greetings,
             self.replies,
-            senders_for(self.config, self.registry),
+            self.channels.senders(),
             public_url=self.config.web.public_url,
             secret=self.secret,
             signature=self.config.replies.signature,
-            windows=window_hours(self.config, self.registry),
+            windows=self.channels.window_hours(),
         )
 
     def _context(self, connector_id: str) -> HubContext:
@@ -180,12 +163,12 @@ class Hub:
             self.store,
             self.config.campaigns,
             self.replies,
-            senders_for(self.config, self.registry),
+            self.channels.senders(),
             public_url=self.config.web.public_url,
             secret=self.secret,
             signature=self.config.replies.signature,
             metrics=self.metrics,
-            windows=window_hours(self.config, self.registry),
+            windows=self.channels.window_hours(),
         )
         scheduler = build_scheduler(
             self.sweeper, self.config.greetings.sweep_minutes, self.campaigns
@@ -219,7 +202,7 @@ class Hub:
     async def _tune_faq(self, path: str) -> None:
         """Tune the FAQ's model in a thread while the untuned one answers, then swap in the
         tuned bot; a start-up is not held for the minutes tuning takes."""
-        from hub.faq_tune import CANCEL
+        from hub.faq.tune import CANCEL
 
         log.info("faq answering with the untuned model until tuning ends path=%s", path)
         cancel = threading.Event()
@@ -271,16 +254,6 @@ def _load_faq_version(path: str, _mtime_ns: int) -> FaqBot:
     # Indexing an FAQ takes a moment; hubs in one process (tests, benches) share it. A
     # tuning not yet on disk is left to Hub._tune_faq.
     return FaqBot.load(path, defer_tuning=True)
-
-
-def senders_for(config: Config, registry: ConnectorRegistry) -> dict[str, str]:
-    """Identity kind -> the first configured connector that delivers to it."""
-    out: dict[str, str] = {}
-    for cfg in config.connectors:
-        ctype = registry.get(cfg.type)
-        for kind in ctype.sends_to if ctype else ():
-            out.setdefault(kind, cfg.id)
-    return out
 
 
 async def running_hub(config: Config, registry: ConnectorRegistry) -> tuple[Hub, asyncio.Task[Any]]:

@@ -15,10 +15,9 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hub.messages import Address, InboundMessage, MessageEvent, OutboundMessage, SubmitResult
-
 # Connectors retry with the core's one backoff formula (bounded at any attempt count).
-from hub.periodic import backoff_delay as backoff_delay
+from hub.core.periodic import backoff_delay as backoff_delay
+from hub.messages import Address, InboundMessage, MessageEvent, OutboundMessage, SubmitResult
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -119,13 +118,14 @@ class HubContext:
     # The hub's signing key (loaded at start, so a function): sign visitor cookies with it.
     signing_key: Callable[[], bytes]
     # (address, limit) -> the conversation with that address on this connector, oldest
-    # first, as hub.conversation.HistoryItem-like objects (direction, text, created_at, kind).
+    # first, as hub.channels.conversation.HistoryItem-like objects (direction, text,
+    # created_at, kind).
     history: Callable[[Address, int], Awaitable[list[Any]]]
     # Records statuses, edits, deletions and reactions on the messages they concern;
     # returns after commit (raises IngestUnavailable), with how many were new.
     record_events: Callable[[Sequence[MessageEvent]], Awaitable[int]]
     # Live notices to this connector's twins in the other hub processes on the same
-    # database (hub.broadcast): publish(topic, JSON-able payload); subscribe(topic, fn)
+    # database (hub.channels.broadcast): publish(topic, JSON-able payload); subscribe(topic, fn)
     # calls fn(payload) for notices from the others. Best effort: for live pushes only.
     publish: Callable[[str, dict[str, Any]], Awaitable[None]]
     subscribe: Callable[[str, Callable[[dict[str, Any]], None]], None]

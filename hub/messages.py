@@ -107,7 +107,7 @@ class Notice:
 class TemplateMessage:
     """An operator-approved template named in the hub's own config (a greeting, a
     campaign), its body parameters already filled: sent as is on a channel with a reply
-    window, outside the window (hub.proactive_templates)."""
+    window, outside the window (hub.proactive.templates)."""
 
     name: str
     language: str
@@ -146,7 +146,7 @@ class OutboundMessage:
     # Channels with a reply window (WhatsApp): outside it an agent's reply goes out as this
     # operator-approved template (the connector's own reference, hub.connector.ReplyWindow).
     template: str | None = None
-    # A proactive message's approved template with its parameters (hub.proactive_templates).
+    # A proactive message's approved template with its parameters (hub.proactive.templates).
     template_message: TemplateMessage | None = None
 
 

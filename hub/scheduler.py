@@ -7,8 +7,8 @@ from datetime import timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from hub.campaign_sweep import CampaignSweeper
-from hub.greeting_sweep import GreetingSweeper
+from hub.proactive.campaign_sweep import CampaignSweeper
+from hub.proactive.greeting_sweep import GreetingSweeper
 from hub.store import utcnow
 
 log = logging.getLogger("hub.scheduler")

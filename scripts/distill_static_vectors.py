@@ -1,7 +1,7 @@
 """Make hub/models/minilm-static: static token vectors distilled from all-MiniLM-L6-v2.
 
-The FAQ's default matcher (hub/faq_vectors.py) reads the result with numpy and its own
-WordPiece tokenizer (hub/wordpiece.py); making it needs model2vec, the model and torch,
+The FAQ's default matcher (hub/faq/vectors.py) reads the result with numpy and its own
+WordPiece tokenizer (hub/faq/wordpiece.py); making it needs model2vec, the model and torch,
 which the default install does not have:
 
     python3 -m venv /tmp/distill-venv

@@ -8,7 +8,7 @@ from typing import Any
 
 import aiohttp
 
-from hub.agents import hash_password
+from hub.agents.accounts import hash_password
 from hub.app import Hub
 from tests.support import base_config, hub_url
 

@@ -19,7 +19,7 @@ import yaml
 from aiosmtpd.controller import Controller
 
 from hub.app import Hub, running_hub
-from hub.config import Config, parse_config
+from hub.config.loader import Config, parse_config
 from hub.connector import ConnectorRegistry
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -13,11 +13,11 @@ import pytest
 import yaml
 from sqlalchemy import select
 
-from hub.agent_auth import token_actor
-from hub.agents import verify_password
-from hub.cli import main
-from hub.config import ConfigError
-from hub.login_throttle import LoginThrottle, account_key, address_key
+from hub.agents.accounts import verify_password
+from hub.agents.auth import token_actor
+from hub.agents.login_throttle import LoginThrottle, account_key, address_key
+from hub.cli.main import main
+from hub.config.loader import ConfigError
 from hub.store import Store
 from hub.store.schema import agents, login_failures
 from tests.inbox_support import inbox_config
@@ -156,7 +156,7 @@ def test_cli_adds_agent_with_argon2_hash_and_token(
 
 
 def test_the_documented_agents_section_is_valid(tmp_path: Path) -> None:
-    from hub.config import parse_config
+    from hub.config.loader import parse_config
     from tests.support import REGISTRY
 
     doc = (ROOT / "docs" / "inbox.md").read_text()
@@ -170,7 +170,7 @@ def test_the_documented_agents_section_is_valid(tmp_path: Path) -> None:
 
 
 def test_cross_checks_name_unknown_teams() -> None:
-    from hub.agents_config import AgentsConfig, agents_cross_checks
+    from hub.config.agents import AgentsConfig, agents_cross_checks
 
     agents_section = AgentsConfig.model_validate(
         {

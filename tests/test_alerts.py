@@ -15,13 +15,13 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
-from hub.alerts import AlertWatcher
-from hub.alerts_config import AlertsConfig
-from hub.config import ConfigError
+from hub.channels.supervisor import Supervisor
+from hub.config.alerts import AlertsConfig
+from hub.config.loader import ConfigError
 from hub.connector import ConnectorAuthError
+from hub.notify.alerts import AlertWatcher
 from hub.store import Store, utcnow
 from hub.store.schema import alert_events, outbox
-from hub.supervisor import Supervisor
 from tests.fakes.chat_webhooks import FakeSlackWebhook, FakeTeamsWorkflow
 from tests.meta_harness import TOKEN, Rig, connector_config, fake_graph, wa_text
 from tests.support import SmtpSink, base_config, hub_running, hub_url, make_config

@@ -6,7 +6,7 @@ from typing import Any
 
 import aiohttp
 
-from hub.agent_auth import create_api_token
+from hub.agents.auth import create_api_token
 from tests.inbox_support import inbox_config
 from tests.support import SmtpSink, hub_running, hub_url, make_config
 

@@ -16,12 +16,12 @@ import yaml
 from pydantic import ValidationError
 from sqlalchemy import func, select
 
-from hub.campaign_sweep import CampaignSweeper
-from hub.campaigns import due_zones, in_segment, may_be_due, send_at
-from hub.campaigns_config import CampaignConfig, SegmentConfig
-from hub.consent import OPT_IN, OPT_OUT, record_consent
-from hub.metrics import Metrics
-from hub.replies import Replies
+from hub.config.campaigns import CampaignConfig, SegmentConfig
+from hub.core.metrics import Metrics
+from hub.core.replies import Replies
+from hub.customers.consent import OPT_IN, OPT_OUT, record_consent
+from hub.proactive.campaign_sweep import CampaignSweeper
+from hub.proactive.campaigns import due_zones, in_segment, may_be_due, send_at
 from hub.store import Store
 from hub.store.schema import (
     campaign_sends,

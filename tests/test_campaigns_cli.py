@@ -10,7 +10,7 @@ import pytest
 import yaml
 from sqlalchemy import select
 
-from hub.cli import main
+from hub.cli.main import main
 from hub.store import Store
 from hub.store.schema import outbox
 from tests.support import base_config

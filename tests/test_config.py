@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hub.config import ConfigError, load_config, parse_config
+from hub.config.loader import ConfigError, load_config, parse_config
 from tests.support import REGISTRY, ROOT, base_config
 
 GOOD = yaml.safe_dump(base_config("sqlite+aiosqlite:///data/x.db", 2525), sort_keys=False)

@@ -6,7 +6,7 @@ import asyncio
 
 from sqlalchemy import select
 
-from hub.connector_storage import DbConnectorStorage
+from hub.channels.storage import DbConnectorStorage
 from hub.store import Store
 from hub.store.schema import quarantine
 

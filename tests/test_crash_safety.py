@@ -29,7 +29,7 @@ from sqlalchemy import func, select
 
 from hub.store import Store
 from hub.store.schema import messages, outbox, tickets
-from hub.tickets import ticket_ref
+from hub.tickets.records import ticket_ref
 from tests.support import ROOT, SmtpSink, base_config, free_port
 
 pytestmark = pytest.mark.slow

@@ -17,8 +17,8 @@ import pytest
 import yaml
 from sqlalchemy import select
 
-from hub.config import Config
-from hub.importer import run_import
+from hub.config.loader import Config
+from hub.customers.importer import run_import
 from hub.store import Store
 from hub.store.schema import consents, customers, identities, messages, purchases
 from tests.support import ROOT, SmtpSink, base_config, hub_running, hub_url, make_config

@@ -11,7 +11,7 @@ from typing import Any
 import aiohttp
 from sqlalchemy import select
 
-from hub.agent_auth import create_api_token
+from hub.agents.auth import create_api_token
 from hub.store.schema import (
     campaign_sends,
     consents,

@@ -18,7 +18,7 @@ from connectors.email.errors import MailParseError, MailUnusable
 from connectors.email.headers import header_text
 from connectors.email.inbound import to_inbound
 from connectors.email.parse import parse_mail
-from hub.cli import main as hub_main
+from hub.cli.main import main as hub_main
 from hub.messages import Address, OutboundMessage
 from tests.support import ROOT
 

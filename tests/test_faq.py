@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hub.faq import FaqBot, FaqFileError, FaqMatch
-from hub.faq_config import FaqFile
-from hub.faq_index import KernelRidge, normalize
-from hub.language import detect_among, detect_locale
-from hub.replies import TemplateProblem
+from hub.core.language import detect_among, detect_locale
+from hub.core.replies import TemplateProblem
+from hub.faq.bot import FaqBot, FaqFileError, FaqMatch
+from hub.faq.faq_file import FaqFile
+from hub.faq.index import KernelRidge, normalize
 from tests.support import ROOT
 
 FAQ = ROOT / "config" / "faq.yaml"
@@ -568,7 +568,7 @@ def test_embeddings_matcher_answers_english_and_bengali(embedding_bot: FaqBot) -
 @needs_embeddings
 def test_one_question_is_encoded_as_in_a_batch() -> None:
     # A single question goes through the traced model, examples through the eager one.
-    from hub.faq_embed import shared_encoder
+    from hub.faq.embed import shared_encoder
 
     questions = ["where is my card?", "I was charged twice at the same shop", "x", "কার্ড কোথায়"]
     batch = shared_encoder().encode(questions)

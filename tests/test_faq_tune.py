@@ -1,4 +1,4 @@
-"""Tuning the embeddings extra's model on an FAQ's examples (hub/faq_tune.py): the tuned
+"""Tuning the embeddings extra's model on an FAQ's examples (hub/faq/tune.py): the tuned
 weights are kept on disk by a hash of the examples, reused, and remade when unreadable."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hub.faq_config import FaqFile
+from hub.faq.faq_file import FaqFile
 from tests.test_faq import EMBEDDINGS_MISSING
 
 pytestmark = pytest.mark.skipif(
@@ -32,7 +32,7 @@ EXAMPLES = [
 
 
 def test_batches_hold_each_entry_once_and_every_pair_goes_in() -> None:
-    from hub.faq_tune import batches
+    from hub.faq.tune import batches
 
     made = batches(EXAMPLES, size=2, seed=0)
     labels = dict(EXAMPLES)
@@ -44,9 +44,9 @@ def test_batches_hold_each_entry_once_and_every_pair_goes_in() -> None:
 def test_tuned_weights_are_kept_reused_and_remade_when_unreadable(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from hub.faq_tune import _tuned, cache_key, tuned_encoder
+    from hub.faq.tune import _tuned, cache_key, tuned_encoder
 
-    caplog.set_level("INFO", logger="hub.faq")
+    caplog.set_level("INFO", logger="hub.faq.bot")
     first = tuned_encoder(EXAMPLES, tmp_path)
     kept = tmp_path / f"minilm-{cache_key(EXAMPLES)}.pt"
     assert kept.exists() and "faq tuning the model on 9 examples" in caplog.text
@@ -66,8 +66,8 @@ def test_tuned_weights_are_kept_reused_and_remade_when_unreadable(
 
 
 def test_tuning_changes_the_model_and_an_faq_asks_for_it(tmp_path: Path) -> None:
-    from hub.faq import FaqBot
-    from hub.faq_embed import shared_encoder
+    from hub.faq.bot import FaqBot
+    from hub.faq.embed import shared_encoder
 
     faq = FaqFile.model_validate(
         {
@@ -138,7 +138,7 @@ async def test_a_hub_starts_at_once_and_swaps_in_the_tuned_model_when_ready(
 def test_a_cancelled_tuning_stops_and_keeps_nothing(tmp_path: Path) -> None:
     import threading
 
-    from hub.faq_tune import CANCEL, TuningCancelled, tuned_encoder
+    from hub.faq.tune import CANCEL, TuningCancelled, tuned_encoder
 
     cancel = threading.Event()
     cancel.set()  # a hub told to stop while its thread tunes

@@ -1,4 +1,4 @@
-"""The tuned-model cache keeps only the few most recently used files (hub.faq_tune.prune);
+"""The tuned-model cache keeps only the few most recently used files (hub.faq.tune.prune);
 file handling only, so it runs without the embeddings extra."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from hub.faq_tune import prune
+from hub.faq.tune import prune
 
 
 def test_only_the_most_recently_used_tuned_models_are_kept(tmp_path: Path) -> None:

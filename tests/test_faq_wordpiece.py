@@ -1,4 +1,4 @@
-"""hub.wordpiece splits text as the `tokenizers` library does with the shipped tokenizer.json.
+"""hub.faq.wordpiece splits text as the `tokenizers` library does with the shipped tokenizer.json.
 
 The expected tokens were printed by `tokenizers` (add_special_tokens=False) from
 hub/models/minilm-static/tokenizer.json; "[UNK]" words are dropped here, as model2vec drops
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from hub.faq_vectors import MODEL_DIR, StaticEncoder
-from hub.wordpiece import WordPiece
+from hub.faq.vectors import MODEL_DIR, StaticEncoder
+from hub.faq.wordpiece import WordPiece
 
 CASES = [
     ("Where's my card?", ["where", "'", "s", "my", "card", "?"]),

@@ -12,12 +12,12 @@ import aiohttp
 import pytest
 from sqlalchemy import func, select
 
-from hub.consent import OPT_IN, OPT_OUT, make_opt_out_token, record_consent
-from hub.greeting_sweep import GreetingSweeper
-from hub.greetings import CustomerOccasions, Occasion, greetings_in_year
-from hub.greetings_config import GreetingsConfig
-from hub.occasions import md_columns
-from hub.replies import Replies
+from hub.config.greetings import GreetingsConfig
+from hub.core.replies import Replies
+from hub.customers.consent import OPT_IN, OPT_OUT, make_opt_out_token, record_consent
+from hub.customers.occasions import md_columns
+from hub.proactive.greeting_sweep import GreetingSweeper
+from hub.proactive.greetings import CustomerOccasions, Occasion, greetings_in_year
 from hub.store import Store
 from hub.store.schema import consents, customers, greeting_sends, identities, outbox
 from tests.support import ROOT, SmtpSink, base_config, hub_running, hub_url, make_config
@@ -321,7 +321,7 @@ async def test_opt_out_link_works_end_to_end(tmp_path: Any, smtp: SmtpSink) -> N
         cid = await _add_customer(
             hub.store, name="Ann", tz="UTC", birthday=date(1990, 1, 2), email="ann@example.com"
         )
-        url = hub_url(hub, f"/unsubscribe/{make_opt_out_token(cid, 'email', hub.secret)}")
+        url = hub_url(hub, f"/unsubscribe/{make_opt_out_token(cid, 'email', hub.store.secret)}")
         async with http.get(url) as resp:
             assert resp.status == 200 and "Stop them" in await resp.text()
         async with hub.store.read() as conn:

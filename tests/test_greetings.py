@@ -15,7 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from hub.greetings import (
+from hub.config.greetings import GreetingsConfig
+from hub.proactive.greetings import (
     MAX_UTC_OFFSET,
     MIN_UTC_OFFSET,
     CustomerOccasions,
@@ -30,7 +31,6 @@ from hub.greetings import (
     send_instant,
     sweep_window,
 )
-from hub.greetings_config import GreetingsConfig
 
 
 def Z(text: str) -> datetime:

@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from hub.safe_html import sanitize_html
+from hub.core.safe_html import sanitize_html
 from tests.inbox_support import PASSWORDS, inbox_config, login, post_form
 from tests.support import SmtpSink, hub_running, hub_url, make_config
 
@@ -180,7 +180,7 @@ def _auth(token: str = TOKEN) -> dict[str, str]:
 
 
 async def test_agent_tokens_see_only_their_teams(storage_url: str, smtp: SmtpSink) -> None:
-    from hub.agent_auth import create_api_token
+    from hub.agents.auth import create_api_token
 
     config = make_config(inbox_config(storage_url, smtp.port))
     async with hub_running(config) as hub, aiohttp.ClientSession() as http:

@@ -17,11 +17,12 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-import hub.pipeline as hub_pipeline
+import hub.ingest.pipeline as hub_pipeline
+from hub.agents.teams import sync_teams
 from hub.app import Hub
-from hub.customers import IdentityRace
+from hub.customers.resolve import IdentityRace
+from hub.ingest.pipeline import _Pending
 from hub.messages import Address, InboundMessage, SubmitResult
-from hub.pipeline import _Pending
 from hub.store.schema import (
     customers,
     duplicate_suggestions,
@@ -30,7 +31,6 @@ from hub.store.schema import (
     outbox,
     tickets,
 )
-from hub.store.teams import sync_teams
 from tests.support import REGISTRY, base_config, make_config, pg_database
 
 Outcome = SubmitResult | BaseException
@@ -315,7 +315,7 @@ async def test_a_race_in_a_group_falls_back_to_one_at_a_time(
             raise IdentityRace("another process took an identity")
         return await real(*args, **kwargs)
 
-    monkeypatch.setattr("hub.pipeline.resolve_customers", lose_the_race)
+    monkeypatch.setattr("hub.ingest.pipeline.resolve_customers", lose_the_race)
     msgs = [
         _msg("r-1", _email("r1@example.com")),
         _msg("r-2", _email("r2@example.com")),

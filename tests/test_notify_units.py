@@ -19,12 +19,12 @@ from connectors.notify.settings import url_problem
 from connectors.notify.slack import SECTION_CHARS, slack_payload
 from connectors.notify.teams import adaptive_payload, message_card_payload
 from connectors.notify.webhook import WebhookPoster, WebhookUnavailable
-from hub.config import ConfigError, RoutingConfig
+from hub.config.loader import ConfigError, RoutingConfig
+from hub.config.notify import NotificationsConfig
 from hub.connector import ConnectorAuthError, PermanentSendError, RetryLater
 from hub.messages import Address, Notice, OutboundMessage, TicketAlert
-from hub.notify_config import NotificationsConfig
-from hub.notify_events import NotifyRules, TicketEvent, record_events
-from hub.notify_sweep import NotificationSweeper, TicketFacts, build_notice
+from hub.notify.events import NotifyRules, TicketEvent, record_events
+from hub.notify.sweep import NotificationSweeper, TicketFacts, build_notice
 from hub.store import Store, utcnow
 from hub.store.schema import customers, notification_events, outbox, teams, tickets
 from tests.fakes.chat_webhooks import FakeSlackWebhook, FakeTeamsWorkflow, _slack_blocks_ok

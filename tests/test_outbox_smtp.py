@@ -27,14 +27,14 @@ import yaml
 from sqlalchemy import select, text
 
 from hub.app import Hub
-from hub.cli import main as cli_main
-from hub.config import OutboxConfig
+from hub.cli.main import main as cli_main
+from hub.config.loader import OutboxConfig
 from hub.connector import Connector, PermanentSendError
+from hub.core.metrics import Metrics
+from hub.core.periodic import backoff_delay
 from hub.messages import Address, OutboundMessage
-from hub.metrics import Metrics
-from hub.outbound import enqueue_outbound
-from hub.outbox import OutboxWorker, RateLimiter, retry_entry
-from hub.periodic import backoff_delay
+from hub.outbox.enqueue import enqueue_outbound
+from hub.outbox.worker import OutboxWorker, RateLimiter, retry_entry
 from hub.store import Store, utcnow
 from hub.store.schema import outbox
 from tests.support import (

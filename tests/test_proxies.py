@@ -1,4 +1,4 @@
-"""hub.web.proxies: which address a request is from, behind trusted reverse proxies."""
+"""hub.core.proxies: which address a request is from, behind trusted reverse proxies."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import re
 import pytest
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from hub.web.proxies import client_address, forwarded_for, parse_networks
+from hub.core.proxies import client_address, forwarded_for, parse_networks
 
 TRUSTED = parse_networks(["10.0.0.0/8", "::1"])
 

@@ -1,4 +1,4 @@
-"""hub.supervisor: a connector that keeps failing to start is retried with bounded backoff,
+"""hub.channels.supervisor: a connector that keeps failing to start is retried with bounded backoff,
 however long the outage, and runs once its channel is back."""
 
 from __future__ import annotations
@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 import random
 
+from hub.channels.supervisor import RUNNING, Supervisor
 from hub.connector import ConnectorConfig
-from hub.periodic import backoff_delay
-from hub.supervisor import RUNNING, Supervisor
+from hub.core.periodic import backoff_delay
 
 
 class FlakyChannel:

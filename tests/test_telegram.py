@@ -9,8 +9,9 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
+from hub.channels.supervisor import DISABLED
 from hub.messages import Address, Attachment, OutboundMessage
-from hub.outbound import enqueue_outbound
+from hub.outbox.enqueue import enqueue_outbound
 from hub.store import utcnow
 from hub.store.schema import (
     connector_state,
@@ -20,7 +21,6 @@ from hub.store.schema import (
     outbox,
     quarantine,
 )
-from hub.supervisor import DISABLED
 from tests import telegram_harness
 from tests.support import hub_url
 from tests.telegram_harness import SECRET, TOKEN, Rig, corpus, eventually, telegram_hub

@@ -14,8 +14,8 @@ from connectors.telegram.updates import (
     match_locale,
     parse_update,
 )
-from hub.config import ConfigError
-from hub.identity import normalize_phone
+from hub.config.loader import ConfigError
+from hub.core.identity import normalize_phone
 from hub.messages import Address
 from tests.support import base_config, make_config
 from tests.telegram_harness import corpus

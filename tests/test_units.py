@@ -11,11 +11,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from jinja2.exceptions import SecurityError
 
-from hub.config import RoutingConfig
-from hub.identity import normalize_email, normalize_phone
-from hub.language import detect_locale
-from hub.replies import Replies, TemplateProblem
-from hub.routing import RouteInput, Router
+from hub.config.loader import RoutingConfig
+from hub.core.identity import normalize_email, normalize_phone
+from hub.core.language import detect_locale
+from hub.core.replies import Replies, TemplateProblem
+from hub.tickets.routing import RouteInput, Router
 from tests.support import ROOT
 
 
@@ -239,7 +239,7 @@ def test_html_templates_escape_customer_data(tmp_path: Path) -> None:
 
 
 def test_opt_out_tokens_round_trip_whatever_bytes_the_mac_holds() -> None:
-    from hub.consent import OptOutToken, make_opt_out_token, read_opt_out_token
+    from hub.customers.consent import OptOutToken, make_opt_out_token, read_opt_out_token
 
     # Enough customers that some MACs contain the separator byte (1 in 16 do).
     for customer_id in range(1, 400):

@@ -12,7 +12,7 @@ import yaml
 from aiohttp import web
 
 from hub.app import Hub, running_hub
-from hub.config import parse_config
+from hub.config.loader import parse_config
 from hub.connector import (
     ConnectorAuthError,
     ConnectorConfig,

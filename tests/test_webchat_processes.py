@@ -1,5 +1,5 @@
 """Several hub processes on one PostgreSQL database: an agent's reply reaches the visitor's
-tab whichever process's outbox sends it (hub.broadcast over LISTEN/NOTIFY)."""
+tab whichever process's outbox sends it (hub.channels.broadcast over LISTEN/NOTIFY)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import aiohttp
 import pytest
 from sqlalchemy.engine import make_url
 
-from hub import broadcast
 from hub.app import Hub
-from hub.broadcast import Broadcast
+from hub.channels import broadcast
+from hub.channels.broadcast import Broadcast
 from hub.messages import Address, OutboundMessage
 from tests.support import FreezingProxy, base_config, hub_running, hub_url, make_config
 from tests.webchat_support import ORIGIN, open_tab

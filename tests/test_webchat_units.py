@@ -27,7 +27,7 @@ from connectors.webchat.visitor import (
     sign_visitor,
     verify_token,
 )
-from hub.identity import normalize_email, normalize_phone
+from hub.core.identity import normalize_email, normalize_phone
 
 KEY = b"k" * 32
 

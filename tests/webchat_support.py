@@ -14,9 +14,9 @@ import aiohttp
 from sqlalchemy import select
 
 from hub.app import Hub
-from hub.config import Config
+from hub.config.loader import Config
 from hub.messages import Address
-from hub.outbound import enqueue_outbound
+from hub.outbox.enqueue import enqueue_outbound
 from hub.store import utcnow
 from hub.store.schema import outbox
 from tests.support import base_config, hub_url, make_config

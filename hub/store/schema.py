@@ -114,7 +114,7 @@ customers = Table(
     _ts("created_at"),
     _ts("updated_at"),
     # month * 100 + day of each occasion, indexed, so the greetings sweep finds who is due
-    # without reading every customer. Written with the dates (hub.occasions.md_columns);
+    # without reading every customer. Written with the dates (hub.customers.occasions.md_columns);
     # since_md follows created_at's UTC date.
     Column("birthday_md", Integer, index=True),
     Column("anniversary_md", Integer, index=True),
@@ -172,10 +172,10 @@ tickets = Table(
     Column("assignee", String(100)),
     # "<customer>:<channel>" while the ticket is open, NULL after: one open ticket per
     # customer and channel, enforced by the database even with several hub processes.
-    # A shared conversation's ticket has the conversation's key instead (hub.tickets).
+    # A shared conversation's ticket has the conversation's key instead (hub.tickets.records).
     Column("open_key", String(80), unique=True),
     # "<kind>:<value>" of the shared conversation (a group chat) the ticket is, else NULL:
-    # its open key is the conversation's, and replies go there (hub.tickets).
+    # its open key is the conversation's, and replies go there (hub.tickets.records).
     Column("conversation", String(340)),
     _ts("created_at"),
     _ts("updated_at"),
@@ -206,7 +206,7 @@ messages = Table(
     Column("conversation", String(340), index=True),
     _ts("received_at"),
     _ts("created_at"),
-    # What the channel reported since (hub.message_events): the furthest delivery status of
+    # What the channel reported since (hub.channels.message_events): the furthest delivery status of
     # one we sent (sent, delivered, read, failed), and when the sender edited or deleted it.
     Column("delivery_status", String(16)),
     _ts("edited_at", nullable=True),
@@ -461,7 +461,7 @@ Index("ix_tickets_queue", tickets.c.team_id, tickets.c.status, tickets.c.last_me
 Index("ix_tickets_last_message_at", tickets.c.last_message_at)
 
 # Who merged which customer into which, and the ids of every row that moved, so the merge
-# can be undone exactly (hub.customer_merge).
+# can be undone exactly (hub.customers.merge).
 customer_merges = Table(
     "customer_merges",
     metadata,
@@ -476,7 +476,7 @@ customer_merges = Table(
 )
 
 # Ticket notifications waiting to be batched into one post per notification connector
-# (hub.notify_sweep). Written in the transaction that opened or escalated the ticket, and
+# (hub.notify.sweep). Written in the transaction that opened or escalated the ticket, and
 # marked batched in the one that queues their outbox row: none lost, none posted twice.
 notification_events = Table(
     "notification_events",
@@ -528,7 +528,7 @@ alert_events = Table(
 )
 
 # Failed inbox log-ins per account ("account:<username>") and per client address
-# ("address:<ip>"), shared by every hub process on the database (hub.login_throttle).
+# ("address:<ip>"), shared by every hub process on the database (hub.agents.login_throttle).
 login_failures = Table(
     "login_failures",
     metadata,

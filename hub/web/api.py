@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from hub.agent_auth import token_actor
-from hub.agents import Actor, integration_actor
+from hub.agents.accounts import Actor, integration_actor
+from hub.agents.auth import token_actor
 from hub.web import api_customers as customers
 from hub.web import api_merges as merges
 from hub.web import api_records as records

@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from hub.agents import Actor
-from hub.safe_html import sanitize_html
-from hub.tickets import ticket_ref
+from hub.agents.accounts import Actor
+from hub.core.safe_html import sanitize_html
+from hub.tickets.records import ticket_ref
 from hub.web.models import problems
 
 if TYPE_CHECKING:

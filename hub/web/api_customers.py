@@ -7,9 +7,8 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import select
 
-from hub.agents_config import check_template
-from hub.canned import create_canned, delete_canned, get_canned, list_canned
-from hub.customer_views import (
+from hub.config.agents import check_template
+from hub.customers.views import (
     CustomerPatch,
     customer_360,
     customer_visible,
@@ -17,6 +16,7 @@ from hub.customer_views import (
     update_customer,
 )
 from hub.store.schema import agent_teams, agents, teams
+from hub.tickets.canned import create_canned, delete_canned, get_canned, list_canned
 from hub.web.api_common import (
     MAX_PAGE,
     actor_of,

@@ -6,8 +6,8 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.customer_merge import MergeRefused, merge_customers, undo_merge
-from hub.customer_views import customer_visible, list_suggestions
+from hub.customers.merge import MergeRefused, merge_customers, undo_merge
+from hub.customers.views import customer_visible, list_suggestions
 from hub.store.schema import customer_merges
 from hub.web.api_common import actor_of, error, hub_of, int_param, path_id, read_body, row_json
 from hub.web.models import MergeBody

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from hub.customer_records import (
+from hub.customers.records import (
     CustomerCreate,
     IdentityIn,
     PurchaseIn,

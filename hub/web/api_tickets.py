@@ -7,22 +7,20 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import select
 
-from hub.canned import CannedProblem, canned_context, get_canned, render_canned
-from hub.reply_window import reply_windows
 from hub.store.schema import messages, outbox, teams, ticket_notes
-from hub.ticket_actions import (
+from hub.tickets.actions import (
     ActionRefused,
     NotAllowed,
     TicketNotFound,
     add_note,
-    address_kinds,
     cancel_scheduled,
     reply,
     ticket_for,
     update_ticket,
 )
-from hub.ticket_queries import TicketFilter, list_tickets
-from hub.tickets import STATUSES
+from hub.tickets.canned import CannedProblem, canned_context, get_canned, render_canned
+from hub.tickets.queries import TicketFilter, list_tickets
+from hub.tickets.records import STATUSES
 from hub.web.api_common import (
     MAX_PAGE,
     actor_of,
@@ -174,12 +172,12 @@ async def post_reply(request: web.Request) -> web.Response:
             ticket_id,
             text,
             routes=hub.pipeline.reply_routes,
-            kinds=address_kinds(hub.config, hub.registry),
+            kinds=hub.channels.address_kinds(),
             status=body.status,
             via=body.connector_id,
             send_at=body.send_at,
             on_outbox=hub.outbox.wake,
-            windows=reply_windows(hub.config, hub.registry),
+            windows=hub.channels.reply_windows(),
             template=body.template,
         )
     )

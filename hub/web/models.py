@@ -15,7 +15,7 @@ from pydantic import (
     field_validator,
 )
 
-from hub.ticket_actions import TicketChange
+from hub.tickets.actions import TicketChange
 
 Status = Literal["new", "open", "pending", "solved", "closed"]
 Priority = Literal["low", "normal", "high", "urgent"]

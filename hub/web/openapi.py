@@ -8,9 +8,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from hub.customer_records import CustomerCreate, IdentityIn, PurchaseIn
-from hub.customer_views import CustomerPatch
-from hub.tickets import STATUSES
+from hub.customers.records import CustomerCreate, IdentityIn, PurchaseIn
+from hub.customers.views import CustomerPatch
+from hub.tickets.records import STATUSES
 from hub.web.models import CannedBody, MergeBody, NoteBody, ReplyBody, TicketPatch
 from hub.web.openapi_schemas import (
     INT,

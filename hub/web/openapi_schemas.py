@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hub.tickets import STATUSES
+from hub.tickets.records import STATUSES
 
 PRIORITIES = ["low", "normal", "high", "urgent"]
 

@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from hub.alerts import held_alerts
-from hub.campaign_sweep import pending_by_campaign
-from hub.outbox import depth
+from hub.core.proxies import forwarded_middleware, parse_networks
+from hub.notify.alerts import held_alerts
+from hub.outbox.worker import depth
+from hub.proactive.campaign_sweep import pending_by_campaign
 from hub.web.api import api_app
 from hub.web.inbox import inbox_app
-from hub.web.proxies import forwarded_middleware, parse_networks
 from hub.web.unsubscribe import unsubscribe_app
 
 if TYPE_CHECKING:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from hub.consent import OPT_OUT, read_opt_out_token, record_consent
+from hub.customers.consent import OPT_OUT, read_opt_out_token, record_consent
 
 if TYPE_CHECKING:
     from hub.app import Hub

@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from hub.agents import sync_agents
-from hub.canned import sync_canned
+from hub.agents.accounts import sync_agents
+from hub.tickets.canned import sync_canned
 from hub.web.inbox import customer_pages, merge_pages, queue_views, ticket_views
 from hub.web.inbox.auth import (
     INBOX_HUB,

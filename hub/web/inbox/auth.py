@@ -11,9 +11,9 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from hub.agent_auth import Session, create_session, end_session, load_session
-from hub.agents import find_login, verify_password
-from hub.login_throttle import LoginThrottle, account_key, address_key
+from hub.agents.accounts import find_login, verify_password
+from hub.agents.auth import Session, create_session, end_session, load_session
+from hub.agents.login_throttle import LoginThrottle, account_key, address_key
 from hub.store import utcnow
 from hub.web.inbox.pages import PREFIX, render, see_other
 

@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 from pydantic import ValidationError
 
-from hub.customer_views import (
+from hub.customers.views import (
     ADDRESS_KEYS,
     CustomerPatch,
     customer_360,
@@ -15,7 +15,7 @@ from hub.customer_views import (
     merges_of,
     update_customer,
 )
-from hub.tickets import ticket_ref
+from hub.tickets.records import ticket_ref
 from hub.web.inbox.auth import hub_of, session_of
 from hub.web.inbox.pages import PREFIX, render, see_other
 from hub.web.models import problems

@@ -7,8 +7,8 @@ from urllib.parse import urlencode
 from aiohttp import web
 from sqlalchemy import select
 
-from hub.customer_merge import MergeRefused, merge_customers, undo_merge
-from hub.customer_views import customer_visible, list_suggestions
+from hub.customers.merge import MergeRefused, merge_customers, undo_merge
+from hub.customers.views import customer_visible, list_suggestions
 from hub.store.schema import customer_merges
 from hub.web.inbox.auth import hub_of, session_of
 from hub.web.inbox.pages import PREFIX, render, see_other

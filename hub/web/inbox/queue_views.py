@@ -7,10 +7,10 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import select
 
-from hub.agents import Actor
+from hub.agents.accounts import Actor
 from hub.store.schema import teams
-from hub.ticket_queries import TicketFilter, list_tickets, newest_ticket_id, queue_counts
-from hub.tickets import STATUSES
+from hub.tickets.queries import TicketFilter, list_tickets, newest_ticket_id, queue_counts
+from hub.tickets.records import STATUSES
 from hub.web.inbox.auth import hub_of, session_of
 from hub.web.inbox.pages import render, render_text
 from hub.web.models import Priority

@@ -12,24 +12,22 @@ from markupsafe import Markup
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from hub.agents import agent_usernames
-from hub.canned import CannedProblem, canned_context, get_canned, list_canned, render_canned
-from hub.reply_window import reply_windows
-from hub.safe_html import sanitize_html
+from hub.agents.accounts import agent_usernames
+from hub.core.safe_html import sanitize_html
 from hub.store.schema import attachments, customers, identities, messages, tickets
-from hub.ticket_actions import (
+from hub.tickets.actions import (
     ActionRefused,
     NotAllowed,
     TicketNotFound,
     add_note,
-    address_kinds,
     cancel_scheduled,
     reply,
     ticket_for,
     update_ticket,
 )
-from hub.ticket_queries import TicketFilter, conversation, list_tickets, load_ticket
-from hub.tickets import STATUSES, ticket_ref
+from hub.tickets.canned import CannedProblem, canned_context, get_canned, list_canned, render_canned
+from hub.tickets.queries import TicketFilter, conversation, list_tickets, load_ticket
+from hub.tickets.records import STATUSES, ticket_ref
 from hub.web.inbox.auth import hub_of, session_of
 from hub.web.inbox.pages import PREFIX, render, see_other
 from hub.web.models import NoteBody, ReplyBody, TicketPatch, problems
@@ -122,7 +120,7 @@ async def ticket_page(request: web.Request) -> web.Response:
             "canned": canned,
             "other_tickets": [t for t in others if t["id"] != ticket_id],
             "customer_zone": customer_zone,
-            "senders": sorted(c for c, k in address_kinds(hub.config, hub.registry).items() if k),
+            "senders": sorted(c for c, k in hub.channels.address_kinds().items() if k),
             "chosen": chosen,
             "draft": draft,
             "preview_error": preview_error,
@@ -197,12 +195,12 @@ async def ticket_reply(request: web.Request) -> web.Response:
             ticket_id,
             body.text,
             routes=hub.pipeline.reply_routes,
-            kinds=address_kinds(hub.config, hub.registry),
+            kinds=hub.channels.address_kinds(),
             status=body.status,
             via=body.connector_id,
             send_at=body.send_at,
             on_outbox=hub.outbox.wake,
-            windows=reply_windows(hub.config, hub.registry),
+            windows=hub.channels.reply_windows(),
             template=body.template,
         )
         if sent.send_at:

@@ -1,0 +1,384 @@
+"""The operator's YAML, validated: every error names the file, the line and the key path."""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import phonenumbers
+from babel import Locale, UnknownLocaleError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from hub.config.agents import AgentsConfig, agents_cross_checks
+from hub.config.alerts import AlertsConfig, alerts_cross_checks
+from hub.config.campaigns import Campaigns
+from hub.config.greetings import GreetingsConfig
+from hub.config.notify import EventKind, NotificationsConfig, notify_cross_checks
+from hub.config.yaml_source import Path_, SourceError, YamlSource, YamlSourceError, load_yaml
+from hub.connector import ConnectorConfig, ConnectorRegistry
+from hub.core.proxies import parse_networks
+from hub.proactive.templates import proactive_cross_checks
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class HubSettings(_Strict):
+    default_locale: str = "en"
+    locales: list[str] = Field(default_factory=lambda: ["en"], min_length=1)
+    timezone: str = "UTC"
+    phone_region: str = "US"
+    # Signs opt-out links and thread markers. Unset: a random key kept in the database,
+    # shared by every hub process on it.
+    secret_key: SecretStr | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(v)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown IANA time zone {v!r} (e.g. 'Asia/Dhaka')") from None
+        return v
+
+    @field_validator("phone_region")
+    @classmethod
+    def _known_region(cls, v: str) -> str:
+        if v.upper() not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"unknown phone region {v!r} (an ISO 3166 code such as 'BD')")
+        return v.upper()
+
+    @field_validator("default_locale")
+    @classmethod
+    def _known_locale(cls, v: str) -> str:
+        _check_locale(v)
+        return v
+
+    @field_validator("locales")
+    @classmethod
+    def _known_locales(cls, v: list[str]) -> list[str]:
+        for loc in v:
+            _check_locale(loc)
+        return v
+
+
+def _check_locale(v: str) -> None:
+    try:
+        Locale.parse(v)
+    except (UnknownLocaleError, ValueError):
+        raise ValueError(f"unknown locale {v!r}") from None
+
+
+class StorageConfig(_Strict):
+    url: str = "sqlite+aiosqlite:///data/hub.db"
+
+    @field_validator("url")
+    @classmethod
+    def _supported(cls, v: str) -> str:
+        if not (v.startswith("sqlite+aiosqlite://") or v.startswith("postgresql+asyncpg://")):
+            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return v
+
+
+class WebConfig(_Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    public_url: str = "http://127.0.0.1:8080"
+    # Reverse proxies (addresses or networks) whose X-Forwarded-For names the client, for
+    # the per-address limits; empty: the peer is the client (hub.core.proxies).
+    trusted_proxies: list[str] = Field(default_factory=list, max_length=100)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, v: list[str]) -> list[str]:
+        parse_networks(v)  # its ValueError names the bad entry
+        return v
+
+
+class ApiToken(_Strict):
+    name: str
+    token: SecretStr
+
+    @field_validator("token")
+    @classmethod
+    def _long_enough(cls, v: SecretStr) -> SecretStr:
+        if len(v.get_secret_value()) < 16:
+            raise ValueError("API tokens must be at least 16 characters")
+        return v
+
+
+class ApiConfig(_Strict):
+    tokens: list[ApiToken] = Field(default_factory=list)
+
+
+class Team(_Strict):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")
+    name: str
+
+
+Priority = Literal["low", "normal", "high", "urgent"]
+
+
+class RuleMatch(_Strict):
+    channel: str | None = None
+    connector: str | None = None
+    subject: str | None = None
+    body: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    locale: str | None = None
+
+    @field_validator("subject", "body")
+    @classmethod
+    def _regex(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                re.compile(v)
+            except re.error as exc:
+                raise ValueError(f"not a valid regular expression: {exc}") from None
+        return v
+
+
+class RuleSet(_Strict):
+    team: str
+    priority: Priority | None = None
+    tags: list[str] = Field(default_factory=list)
+
+
+class Rule(_Strict):
+    name: str
+    match: RuleMatch = Field(default_factory=RuleMatch)
+    set: RuleSet
+    # Notification connectors (slack, teams) told when this rule's tickets open or escalate.
+    notify: list[str] = Field(default_factory=list)
+    notify_on: list[EventKind] = Field(default_factory=lambda: ["opened", "escalated"])
+
+
+class RoutingConfig(_Strict):
+    fallback_team: str
+    rules: list[Rule] = Field(default_factory=list)
+
+
+class RepliesConfig(_Strict):
+    templates_dir: str = "templates"
+    acknowledge_new_tickets: bool = True
+    acknowledgement_template: str = "acknowledgement"
+    signature: str = "The support team"
+    # At most this many acknowledgements to one address per window: two auto-responders
+    # answering each other stop here.
+    max_auto_replies_per_recipient: int = Field(default=5, ge=1, le=1000)
+    auto_reply_window_minutes: float = Field(default=60.0, gt=0)
+
+
+class BotConfig(_Strict):
+    # The FAQ the chat bot answers from (hub faq ask --faq FILE tries it); none: hand over.
+    faq: str | None = "config/faq.yaml"
+
+
+class OutboxConfig(_Strict):
+    max_attempts: int = Field(default=8, ge=1, le=100)
+    base_delay_seconds: float = Field(default=5.0, gt=0)
+    max_delay_seconds: float = Field(default=3600.0, gt=0)
+    lease_seconds: float = Field(default=120.0, gt=0)
+    poll_seconds: float = Field(default=1.0, gt=0)
+    batch_size: int = Field(default=20, ge=1, le=1000)
+
+
+class IngestConfig(_Strict):
+    max_batch: int = Field(default=256, ge=1, le=10000)
+
+
+class Config(_Strict):
+    hub: HubSettings = Field(default_factory=HubSettings)
+    storage: StorageConfig = Field(default_factory=StorageConfig)
+    web: WebConfig = Field(default_factory=WebConfig)
+    api: ApiConfig = Field(default_factory=ApiConfig)
+    teams: list[Team] = Field(min_length=1)
+    routing: RoutingConfig
+    replies: RepliesConfig = Field(default_factory=RepliesConfig)
+    outbox: OutboxConfig = Field(default_factory=OutboxConfig)
+    ingest: IngestConfig = Field(default_factory=IngestConfig)
+    agents: AgentsConfig = Field(default_factory=AgentsConfig)
+    greetings: GreetingsConfig = Field(default_factory=GreetingsConfig)
+    campaigns: Campaigns = Field(default_factory=list)
+    bot: BotConfig = Field(default_factory=BotConfig)
+    notifications: NotificationsConfig = Field(default_factory=NotificationsConfig)
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    # Validated per type after the rest; holds ConnectorConfig subclasses once loaded.
+    connectors: list[Any] = Field(default_factory=list)
+
+    def connector(self, connector_id: str) -> ConnectorConfig:
+        for c in self.connectors:
+            if c.id == connector_id:
+                return c  # type: ignore[no-any-return]
+        raise KeyError(connector_id)
+
+
+@dataclass(frozen=True)
+class ConfigIssue:
+    filename: str
+    line: int
+    path: Path_
+    message: str
+
+    def __str__(self) -> str:
+        where = format_path(self.path) or "(top level)"
+        return f"{self.filename}:{self.line}: {where}: {self.message}"
+
+
+class ConfigError(Exception):
+    def __init__(self, issues: list[ConfigIssue]) -> None:
+        super().__init__("\n".join(str(i) for i in issues))
+        self.issues = issues
+
+
+def format_path(path: Path_) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def load_config(
+    path: str | Path, registry: ConnectorRegistry, env: dict[str, str] | None = None
+) -> Config:
+    filename = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([ConfigIssue(filename, 0, (), f"cannot read: {exc.strerror}")]) from None
+    return parse_config(text, filename, registry, env)
+
+
+def parse_config(
+    text: str, filename: str, registry: ConnectorRegistry, env: dict[str, str] | None = None
+) -> Config:
+    try:
+        source = load_yaml(text, filename, env)
+    except YamlSourceError as exc:
+        raise ConfigError([_issue(filename, e) for e in exc.errors]) from None
+    if not isinstance(source.data, dict):
+        raise ConfigError([ConfigIssue(filename, 1, (), "the file must hold a mapping of keys")])
+
+    issues: list[ConfigIssue] = []
+    try:
+        config = Config.model_validate(source.data)
+    except ValidationError as exc:
+        issues.extend(_pydantic_issues(source, exc, ()))
+        config = None
+
+    connectors = _validate_connectors(source, registry, issues)
+    if config is not None:
+        config.connectors = connectors
+        issues.extend(_cross_checks(source, config, registry))
+    if issues:
+        raise ConfigError(issues)
+    assert config is not None
+    return config
+
+
+def _validate_connectors(
+    source: YamlSource, registry: ConnectorRegistry, issues: list[ConfigIssue]
+) -> list[ConnectorConfig]:
+    raw = source.data.get("connectors") or []
+    if not isinstance(raw, list):
+        return []
+    out: list[ConnectorConfig] = []
+    seen: set[str] = set()
+    for i, entry in enumerate(raw):
+        where: Path_ = ("connectors", i)
+        if not isinstance(entry, dict):
+            issues.append(_at(source, where, "each connector is a mapping with id and type"))
+            continue
+        ctype = registry.get(str(entry.get("type")))
+        if ctype is None:
+            known = ", ".join(registry.names())
+            msg = f"unknown connector type {entry.get('type')!r} (known: {known})"
+            issues.append(_at(source, (*where, "type"), msg))
+            continue
+        try:
+            cfg = ctype.config_model.model_validate(entry)
+        except ValidationError as exc:
+            issues.extend(_pydantic_issues(source, exc, where))
+            continue
+        if cfg.id in seen:
+            issues.append(_at(source, (*where, "id"), f"duplicate connector id {cfg.id!r}"))
+        seen.add(cfg.id)
+        out.append(cfg)
+    return out
+
+
+def _cross_checks(
+    source: YamlSource, config: Config, registry: ConnectorRegistry
+) -> list[ConfigIssue]:
+    issues: list[ConfigIssue] = []
+    team_ids = {t.id for t in config.teams}
+    if len(team_ids) != len(config.teams):
+        issues.append(_at(source, ("teams",), "team ids must be unique"))
+    if config.routing.fallback_team not in team_ids:
+        issues.append(
+            _at(
+                source,
+                ("routing", "fallback_team"),
+                f"no team {config.routing.fallback_team!r} (teams: {', '.join(sorted(team_ids))})",
+            )
+        )
+    for i, rule in enumerate(config.routing.rules):
+        if rule.set.team not in team_ids:
+            issues.append(
+                _at(source, ("routing", "rules", i, "set", "team"), f"no team {rule.set.team!r}")
+            )
+    for path, message in agents_cross_checks(config.agents, team_ids):
+        issues.append(_at(source, path, message))
+    for path, message in notify_cross_checks(config.routing.rules, config.connectors, registry):
+        issues.append(_at(source, path, message))
+    for path, message in alerts_cross_checks(config.alerts, config.connectors, registry):
+        issues.append(_at(source, path, message))
+    for path, message in proactive_cross_checks(config, registry):
+        issues.append(_at(source, path, message))
+    if config.hub.default_locale not in config.hub.locales:
+        issues.append(_at(source, ("hub", "default_locale"), "must be one of hub.locales"))
+    by_id = {c.id: c for c in config.connectors}
+    for i, c in enumerate(config.connectors):
+        if c.reply_via is None:
+            continue
+        target = by_id.get(c.reply_via)
+        ctype = registry.get(target.type) if target else None
+        if target is None or ctype is None or not ctype.can_send or ctype.notifies:
+            issues.append(
+                _at(
+                    source,
+                    ("connectors", i, "reply_via"),
+                    f"{c.reply_via!r} is not the id of a connector that can send",
+                )
+            )
+    return issues
+
+
+def _pydantic_issues(source: YamlSource, exc: ValidationError, prefix: Path_) -> list[ConfigIssue]:
+    issues = []
+    for err in exc.errors():
+        loc: Path_ = (*prefix, *(p for p in err["loc"] if isinstance(p, str | int)))
+        if err["type"] == "extra_forbidden":
+            message = f"unknown key {loc[-1]!r}"
+        elif err["type"] == "missing":
+            message = "required key is missing"
+        else:
+            message = err["msg"].removeprefix("Value error, ")
+            if err["type"] not in ("value_error",) and "input" in err:
+                shown = repr(err["input"])
+                if len(shown) < 60 and "token" not in str(loc) and "password" not in str(loc):
+                    message += f" (got {shown})"
+        issues.append(_at(source, loc, message))
+    return issues
+
+
+def _at(source: YamlSource, path: Path_, message: str) -> ConfigIssue:
+    return ConfigIssue(source.filename, source.line_for(path), path, message)
+
+
+def _issue(filename: str, e: SourceError) -> ConfigIssue:
+    return ConfigIssue(filename, e.line, e.path, e.message)

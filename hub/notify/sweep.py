@@ -1,0 +1,195 @@
+"""The notification sweep: pending ticket notifications become a few batched posts.
+
+Every `sweep_seconds` it looks at each notification connector's pending events. A full
+batch (`max_tickets_per_post`) is queued at once; a smaller one once no event joined it
+for `batch_window_seconds`, or its oldest has waited `batch_max_wait_seconds`. So a burst
+of tickets becomes a few full posts and one remainder, however long the burst lasts, and
+a lone ticket is told within seconds. The outbox row is written in the transaction that marks
+its events batched: a crash loses none and queues none twice. On PostgreSQL the events
+are taken with FOR UPDATE SKIP LOCKED, so several hub processes never batch one twice
+(on SQLite the single writer does the same). The outbox then sends, paced by the
+connector's `rate_limit_per_minute` and retried with backoff like any message.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from hub.config.notify import NotificationsConfig
+from hub.core.periodic import run_every
+from hub.messages import Notice, TicketAlert
+from hub.notify.post_batch import pending_owners, queue_post, take_due
+from hub.store import Store, utcnow
+from hub.store.schema import notification_events, tickets
+from hub.tickets.records import ticket_ref
+
+log = logging.getLogger("hub.notify")
+
+# A subject longer than this is cut in a notification: the ticket holds the rest.
+SUBJECT_CHARS = 150
+
+
+@dataclass(frozen=True)
+class TicketFacts:
+    subject: str | None
+    team: str
+    priority: str
+
+
+def build_notice(events: Sequence[Any], facts: dict[int, TicketFacts], inbox_url: str) -> Notice:
+    """One notice for a batch of events (rows with ticket_id, kind, reason), one line per
+    ticket in the order they came: a ticket opened and escalated in one batch is one line."""
+    order: list[int] = []
+    kinds: dict[int, set[str]] = {}
+    reasons: dict[int, list[str]] = {}
+    for e in events:
+        if e.ticket_id not in kinds:
+            order.append(e.ticket_id)
+            kinds[e.ticket_id], reasons[e.ticket_id] = set(), []
+        kinds[e.ticket_id].add(e.kind)
+        if e.reason and e.reason not in reasons[e.ticket_id]:
+            reasons[e.ticket_id].append(e.reason)
+    alerts = []
+    for ticket_id in order:
+        f = facts[ticket_id]
+        subject = (f.subject or "").strip() or "(no subject)"
+        if len(subject) > SUBJECT_CHARS:
+            subject = subject[: SUBJECT_CHARS - 1] + "…"
+        alerts.append(
+            TicketAlert(
+                ref=ticket_ref(ticket_id),
+                url=f"{inbox_url}/tickets/{ticket_id}",
+                subject=subject,
+                team=f.team,
+                priority=f.priority,
+                event="opened" if "opened" in kinds[ticket_id] else "escalated",
+                reason=", ".join(reasons[ticket_id]),
+            )
+        )
+    return Notice(_title(alerts), tuple(alerts))
+
+
+def _title(alerts: list[TicketAlert]) -> str:
+    teams = list(dict.fromkeys(a.team for a in alerts))
+    where = f" in {', '.join(teams)}" if len(teams) <= 3 else f" in {len(teams)} teams"
+    new = sum(a.event == "opened" for a in alerts)
+    escalated = len(alerts) - new
+    if not escalated:
+        return f"{new} new ticket{_s(new)}{where}"
+    if not new:
+        return f"{escalated} ticket{_s(escalated)} escalated{where}"
+    return f"{len(alerts)} tickets{where}: {new} new, {escalated} escalated"
+
+
+def _s(n: int) -> str:
+    return "" if n == 1 else "s"
+
+
+def render_text(notice: Notice) -> str:
+    """The plain-text form: the outbox row's body and every service's fallback."""
+    lines = [notice.title]
+    for a in notice.alerts:
+        extra = f", {a.reason}" if a.reason else ""
+        lines.append(f"{a.ref} {a.subject} ({a.team}, {a.priority}{extra}) {a.url}")
+    return "\n".join(lines)
+
+
+class NotificationSweeper:
+    def __init__(
+        self,
+        store: Store,
+        settings: NotificationsConfig,
+        connectors: Sequence[str],
+        team_names: dict[str, str],
+        *,
+        public_url: str,
+        on_queued: Callable[[], None] = lambda: None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.connectors = list(connectors)
+        self.team_names = team_names
+        self.inbox_url = f"{public_url.rstrip('/')}/inbox"
+        self.on_queued = on_queued
+        self.rng = rng or random.Random()
+
+    async def run(self) -> None:
+        await run_every(
+            self.sweep,
+            self.settings.sweep_seconds,
+            what="notification sweep",
+            log=log,
+            rng=self.rng,
+        )
+
+    async def sweep(self, now: datetime | None = None) -> int:
+        """Queue every batch that is due; returns how many posts were queued."""
+        now = now or utcnow()
+        posts = 0
+        pending = await pending_owners(
+            self.store, notification_events, notification_events.c.connector_id
+        )
+        for connector_id in self.connectors:
+            while connector_id in pending and await self._batch(connector_id, now):
+                posts += 1
+        if posts:
+            self.on_queued()
+        return posts
+
+    async def _batch(self, connector_id: str, now: datetime) -> bool:
+        ev = notification_events.c
+        async with self.store.write() as conn:
+            rows = await take_due(
+                conn,
+                notification_events,
+                ev.connector_id,
+                connector_id,
+                (ev.ticket_id, ev.kind, ev.reason),
+                size=self.settings.max_tickets_per_post,
+                now=now,
+                window_seconds=self.settings.batch_window_seconds,
+                max_wait_seconds=self.settings.batch_max_wait_seconds,
+            )
+            if rows is None:
+                return False  # not full, and tickets are still coming: wait for company
+            notice = build_notice(rows, await self._facts(conn, rows), self.inbox_url)
+            outbox_id = await queue_post(
+                conn,
+                notification_events,
+                rows,
+                connector_id=connector_id,
+                key=f"notify-{connector_id}-{rows[0].id}",
+                kind="notification",
+                subject=notice.title,
+                body=render_text(notice),
+                payload=notice.to_json(),
+                now=now,
+            )
+        log.info(
+            "notification queued connector=%s outbox=%s tickets=%s",
+            connector_id,
+            outbox_id,
+            len(notice.alerts),
+        )
+        return True
+
+    async def _facts(self, conn: AsyncConnection, rows: Sequence[Any]) -> dict[int, TicketFacts]:
+        ids = sorted({r.ticket_id for r in rows})
+        found = await conn.execute(
+            select(tickets.c.id, tickets.c.subject, tickets.c.team_id, tickets.c.priority).where(
+                tickets.c.id.in_(ids)
+            )
+        )
+        return {
+            r.id: TicketFacts(r.subject, self.team_names.get(r.team_id, r.team_id), r.priority)
+            for r in found
+        }

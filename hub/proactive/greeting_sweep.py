@@ -1,0 +1,350 @@
+"""The greetings sweep: find who is due now with an indexed query, queue each greeting once.
+
+`hub.proactive.greetings` decides dates and instants (pure); this module does the I/O: candidates by
+month/day columns, consent and reachable identities, a unique (customer, occasion, year)
+record written in the same transaction as the outbox row, so a second sweep, a restart or
+a second hub process on the same database queues nothing twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from hub.config.greetings import GreetingsConfig
+from hub.core.replies import Replies
+from hub.customers.consent import make_opt_out_token
+from hub.customers.occasions import month_day
+from hub.messages import Address, TemplateMessage
+from hub.outbox.enqueue import Outbound, enqueue_outbound_many
+from hub.proactive.greetings import (
+    CustomerOccasions,
+    Greeting,
+    GreetingKey,
+    GreetingRules,
+    Occasion,
+    UnknownTimeZone,
+    due_greetings,
+    greetings_in_year,
+    load_zone,
+    sweep_window,
+)
+from hub.proactive.reach import consents_of, reachable_of
+from hub.proactive.templates import choose_delivery, template_text, windows_of
+from hub.store import Store, utcnow
+from hub.store.schema import customers, greeting_sends
+
+log = logging.getLogger("hub.proactive.greetings")
+
+# Candidates planned and queued together. Fewer, larger pages save round trips and
+# transactions (a quarter of a million-customer sweep's CPU against 1000); the bound is the
+# already-sent lookup, at most 3 greetings x 3 columns per customer = 18,000 parameters,
+# under SQLite's 32,766 and asyncpg's 32,767.
+PAGE = 2000
+
+
+@dataclass(frozen=True)
+class Planned:
+    greeting: Greeting
+    customer_name: str | None
+    channel: str | None  # None: skipped, see reason
+    address: str | None
+    reason: str | None
+    already_sent: bool = False
+    # Outside a reply window (WhatsApp): the approved template that goes instead of text.
+    template: TemplateMessage | None = None
+
+
+@dataclass
+class SweepResult:
+    candidates: int = 0
+    due: int = 0
+    queued: int = 0
+    already: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+
+
+class GreetingSweeper:
+    def __init__(
+        self,
+        store: Store,
+        config: GreetingsConfig,
+        replies: Replies,
+        senders: dict[str, str],
+        *,
+        public_url: str,
+        secret: bytes,
+        signature: str,
+        page_size: int = PAGE,
+        windows: dict[str, float] | None = None,
+    ) -> None:
+        self.store = store
+        # connector id -> its reply window in hours (ChannelDirectory.window_hours)
+        self.windows = windows or {}
+        self.page_size = page_size
+        self.config = config
+        self.rules: GreetingRules = config.rules()
+        self.replies = replies
+        # channel (identity kind, as in consents) -> the connector that sends to it
+        self.senders = senders
+        self.public_url = public_url.rstrip("/")
+        self.secret = secret
+        self.signature = signature
+
+    async def sweep(self, now: datetime | None = None) -> SweepResult:
+        """Queue every greeting due at `now`; safe to run as often and as many times as wanted."""
+        now = now or utcnow()
+        window = sweep_window(now, self.rules)
+        # customer_since comes from created_at's UTC date: its local date may be a day off.
+        since_days = {
+            month_day(window.first_date + timedelta(days=i))
+            for i in range(-1, (window.last_date - window.first_date).days + 2)
+        }
+        result = SweepResult()
+        async for page in self._candidates(set(window.month_day_numbers), since_days):
+            result.candidates += len(page)
+            plans = await self._plan(page, lambda c: due_greetings(now, c, self.rules), now)
+            result.due += len(plans)
+            for plan in plans:
+                if plan.already_sent:
+                    result.already += 1
+                elif plan.channel is None:
+                    key = plan.reason or "skipped"
+                    result.skipped[key] = result.skipped.get(key, 0) + 1
+            todo = [p for p in plans if p.channel is not None and not p.already_sent]
+            if todo:
+                queued = await self._queue(todo, now)
+                result.queued += queued
+                result.already += len(todo) - queued
+        if result.queued or result.skipped:
+            log.info(
+                "greetings sweep candidates=%s due=%s queued=%s already=%s skipped=%s",
+                result.candidates,
+                result.due,
+                result.queued,
+                result.already,
+                result.skipped,
+            )
+        return result
+
+    async def preview(self, on: date) -> list[Planned]:
+        """Everyone whose occasion falls on `on` (their local date): what, when, how, or why not."""
+        md = {month_day(on)}
+        stands_in = (2, 28) if self.rules.feb29 == "feb28" else (3, 1)
+        if (on.month, on.day) == stands_in:
+            md.add(229)
+        since = {month_day(on + timedelta(days=d)) for d in (-1, 0, 1)}
+        out: list[Planned] = []
+
+        def on_the_day(c: CustomerOccasions) -> Iterable[Greeting]:
+            return [g for g in greetings_in_year(c, on.year, self.rules) if g.local_date == on]
+
+        async for page in self._candidates(md, since):
+            # Reply windows as they are now: the preview cannot know who writes later.
+            out += await self._plan(page, on_the_day, utcnow())
+        return sorted(out, key=lambda p: (p.greeting.send_at, p.greeting.key))
+
+    async def _candidates(self, md: set[int | None], since: set[int | None]) -> Any:
+        occasions = self.rules.occasions
+        conditions = []
+        if "birthday" in occasions:
+            conditions.append(customers.c.birthday_md.in_(md))
+        if "anniversary" in occasions:
+            conditions.append(customers.c.anniversary_md.in_(md))
+        if "customer_since" in occasions:
+            conditions.append(customers.c.since_md.in_(since))
+        if not conditions:
+            return
+        wanted = (or_(*conditions), customers.c.merged_into.is_(None))
+        # The ids first, in one query the indexes answer (one OR of index lookups), then the
+        # rows page by page by primary key. Keyset pages over the OR itself (`id > last ORDER
+        # BY id LIMIT n`) made SQLite redo the OR and sort the rest of it for every page:
+        # quadratic in the candidates, seconds at a million customers.
+        async with self.store.read() as conn:
+            ids = sorted((await conn.execute(select(customers.c.id).where(*wanted))).scalars())
+        for i in range(0, len(ids), self.page_size):
+            async with self.store.read() as conn:
+                rows = (
+                    await conn.execute(
+                        select(
+                            customers.c.id,
+                            customers.c.display_name,
+                            customers.c.locale,
+                            customers.c.timezone,
+                            customers.c.birthday,
+                            customers.c.anniversary,
+                            customers.c.created_at,
+                        )
+                        # Asked again: a customer merged or changed since the ids were read
+                        # is no longer a candidate.
+                        .where(customers.c.id.in_(ids[i : i + self.page_size]), *wanted)
+                        .order_by(customers.c.id)
+                    )
+                ).all()
+            if rows:
+                yield rows
+
+    async def _plan(self, rows: list[Any], pick: Any, now: datetime) -> list[Planned]:
+        found: list[tuple[Greeting, Any]] = []
+        for row in rows:
+            try:
+                zone = load_zone(row.timezone)
+            except UnknownTimeZone:
+                log.warning("greetings skip customer=%s reason=unknown-time-zone", row.id)
+                continue
+            occasions = []
+            if row.birthday:
+                occasions.append(Occasion("birthday", row.birthday))
+            if row.anniversary:
+                occasions.append(Occasion("anniversary", row.anniversary))
+            occasions.append(Occasion("customer_since", row.created_at.astimezone(zone).date()))
+            c = CustomerOccasions(row.id, row.timezone, row.locale, tuple(occasions))
+            found += [(g, row) for g in pick(c)]
+        if not found:
+            return []
+        ids = list({row.id for _, row in found})
+        async with self.store.read() as conn:
+            sent = await self._sent_keys(conn, [g for g, _ in found])
+            consent = await consents_of(conn, ids)
+            reachable = await reachable_of(conn, ids, self.config.channel_order)
+            windows = await windows_of(
+                conn, ids, self.windows, self.senders, self.config.channel_order, now
+            )
+        plans = []
+        for g, row in found:
+            channel, address, reason, template = choose_delivery(
+                row.id,
+                self.config.channel_order,
+                self.senders,
+                consent,
+                reachable,
+                windows,
+                lambda channel, g=g: self.config.template_for(channel, g.key.occasion),
+                g.locale,
+                lambda g=g, row=row: self._values(g, row.display_name),
+            )
+            plans.append(
+                Planned(
+                    g,
+                    row.display_name,
+                    channel,
+                    address,
+                    reason,
+                    already_sent=g.key in sent,
+                    template=template,
+                )
+            )
+        return plans
+
+    def _values(self, g: Greeting, name: str | None) -> dict[str, Any]:
+        """What an approved template's parameters may name (GREETING_PARAMS)."""
+        return {
+            "customer_name": name,
+            "years": g.years,
+            "offer": self.config.offer_for(g.locale),
+            "signature": self.signature,
+        }
+
+    async def _sent_keys(self, conn: AsyncConnection, greetings: list[Greeting]) -> set[Any]:
+        keys = {(g.key.customer_id, g.key.occasion, g.key.year) for g in greetings}
+        rows = await conn.execute(
+            select(
+                greeting_sends.c.customer_id, greeting_sends.c.occasion, greeting_sends.c.year
+            ).where(
+                tuple_(
+                    greeting_sends.c.customer_id, greeting_sends.c.occasion, greeting_sends.c.year
+                ).in_(list(keys))
+            )
+        )
+        done = {tuple(r) for r in rows}
+        return {g.key for g in greetings if (g.key.customer_id, g.key.occasion, g.key.year) in done}
+
+    async def _queue(self, plans: list[Planned], now: datetime) -> int:
+        """Claim and queue `plans` in one transaction; returns how many this sweep queued.
+
+        A handful of statements per page rather than three per greeting: on SQLite every
+        statement is a round trip to the driver's thread, which dominated a large sweep.
+        The claim is still the unique greeting_sends row, and only greetings whose claim this
+        transaction inserted get an outbox row, in the same transaction.
+        """
+        # Rendered before the write lock is taken, so other writers wait less; plans that
+        # another sweep claims meanwhile (rare: `_plan` left out what was sent) are dropped.
+        messages = [(p, self._outbound(p)) for p in plans]
+        async with self.store.write() as conn:
+            won = await self._claim(conn, plans, now)
+            mine = [out for p, out in messages if p.greeting.key in won]
+            await enqueue_outbound_many(self.store, conn, mine, now=now)
+        return len(mine)
+
+    async def _claim(
+        self, conn: AsyncConnection, plans: list[Planned], now: datetime
+    ) -> set[GreetingKey]:
+        """Insert the greeting_sends rows; the keys that were new (another sweep or process
+        that queued a greeting first keeps it: its row makes ours a no-op)."""
+        cols = greeting_sends.c
+        # A list of parameters rather than one multi-row VALUES: the statement is compiled
+        # once and cached, and SQLAlchemy still sends it in batches of many rows.
+        rows = await conn.execute(
+            self.store.insert(greeting_sends)
+            .on_conflict_do_nothing(index_elements=["customer_id", "occasion", "year"])
+            .returning(cols.customer_id, cols.occasion, cols.year),
+            [
+                {
+                    "customer_id": p.greeting.key.customer_id,
+                    "occasion": p.greeting.key.occasion,
+                    "year": p.greeting.key.year,
+                    "channel": p.channel,
+                    "created_at": now,
+                }
+                for p in plans
+            ],
+        )
+        return {GreetingKey(r.customer_id, r.occasion, r.year) for r in rows}
+
+    def _outbound(self, plan: Planned) -> Outbound:
+        g = plan.greeting
+        assert plan.channel is not None and plan.address is not None
+        token = make_opt_out_token(g.key.customer_id, plan.channel, self.secret)
+        unsubscribe = f"{self.public_url}/unsubscribe/{token}"
+        since_years = g.years if g.key.occasion == "customer_since" else None
+        rendered = self.replies.render(
+            g.key.occasion,
+            g.locale,
+            {
+                "customer": {"name": plan.customer_name, "years_as_customer": since_years},
+                "years": g.years,
+                "occasion_date": g.origin,
+                "offer": self.config.offer_for(g.locale),
+                "signature": self.signature,
+                "unsubscribe_url": unsubscribe,
+                "timezone": g.timezone,
+            },
+        )
+        if plan.template is not None:
+            # Outside the reply window: the approved template, no free text, no opt-out link
+            # in the body (Meta's template holds the wording; WhatsApp opt-out is by reply).
+            text, html, subject = template_text(plan.template), None, None
+        else:
+            text, html, subject = rendered.text, rendered.html, rendered.subject
+        return Outbound(
+            connector_id=self.senders[plan.channel],
+            ticket_id=None,
+            customer_id=g.key.customer_id,
+            to=Address(plan.channel, plan.address, plan.customer_name),
+            kind=f"greeting:{g.key.occasion}",
+            subject=subject,
+            text=text,
+            html=html,
+            auto_submitted=True,
+            language=rendered.locale,
+            consent_channel=plan.channel,
+            list_unsubscribe=unsubscribe,
+            idempotency_key=g.key.token.replace(":", "-"),
+            template_message=plan.template,
+        )
