@@ -1,0 +1,1 @@
+"""What agents do to tickets: reply, update, note; with the outbox rows and notifications each causes."""
