@@ -11,6 +11,7 @@ import signal
 import socket
 import threading
 import uuid
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,7 @@ from hub.notify.sweep import NotificationSweeper
 from hub.outbox.worker import OutboxWorker
 from hub.proactive.campaign_sweep import CampaignSweeper
 from hub.proactive.greeting_sweep import GreetingSweeper
-from hub.scheduler import build_scheduler
+from hub.scheduler import PeriodicJob, Scheduler
 from hub.store import Store
 from hub.store.secret import hub_secret
 from hub.web.server import build_web_app
@@ -127,6 +128,15 @@ class Hub:
             windows=self.channels.window_hours(),
         )
 
+    def _jobs(self) -> list[PeriodicJob]:
+        assert self.sweeper is not None and self.campaigns is not None
+        every = timedelta(minutes=self.config.greetings.sweep_minutes)
+        # Campaigns on the greetings' interval: a campaign's catch-up window (hours) covers it.
+        return [
+            PeriodicJob("greetings-sweep", every, self.sweeper.sweep),
+            PeriodicJob("campaign-sweep", every, self.campaigns.sweep),
+        ]
+
     def _context(self, connector_id: str) -> HubContext:
         region = self.config.hub.phone_region
         return HubContext(
@@ -170,9 +180,7 @@ class Hub:
             metrics=self.metrics,
             windows=self.channels.window_hours(),
         )
-        scheduler = build_scheduler(
-            self.sweeper, self.config.greetings.sweep_minutes, self.campaigns
-        )
+        scheduler = Scheduler(self._jobs())
         warm_up()
         try:
             scheduler.start()
@@ -195,8 +203,7 @@ class Hub:
                 if started is not None:
                     started.set()
         finally:
-            if scheduler.running:
-                scheduler.shutdown(wait=False)
+            scheduler.stop()
             await self._shutdown()
 
     async def _tune_faq(self, path: str) -> None:

@@ -1,62 +1,84 @@
-"""APScheduler inside the hub's loop: the greetings and campaign sweeps (later SLA checks)."""
+"""The hub's one scheduler for periodic jobs: APScheduler inside the hub's event loop.
+
+Every round that repeats (the greetings and campaign sweeps, the notification and alert
+batches; later SLA checks) is a `PeriodicJob` added here. A failed round must not stop its
+timer: storage trouble (a failover, a full disk) leaves the work pending in the store, so
+the next round does it. After a failure the next round comes sooner or later by a growing,
+jittered backoff (`hub.core.periodic.backoff_delay`), never at once for every process.
+The outbox is not a job: it is a worker woken by new rows.
+"""
 
 from __future__ import annotations
 
 import logging
+import random
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from hub.proactive.campaign_sweep import CampaignSweeper
-from hub.proactive.greeting_sweep import GreetingSweeper
+from hub.core.periodic import backoff_delay, cancelling
 from hub.store import utcnow
 
 log = logging.getLogger("hub.scheduler")
 
 
-def build_scheduler(
-    sweeper: GreetingSweeper,
-    sweep_minutes: int,
-    campaigns: CampaignSweeper | None = None,
-) -> AsyncIOScheduler:
-    scheduler = AsyncIOScheduler(timezone="UTC")
+@dataclass(frozen=True)
+class PeriodicJob:
+    name: str
+    every: timedelta
+    run: Callable[[], Awaitable[object]]
+    # The first round, counted from start-up.
+    first_after: timedelta = timedelta(seconds=5)
+    # Longest wait after failures (the backoff starts at `every`).
+    backoff_cap: timedelta = timedelta(seconds=60)
 
-    async def sweep() -> None:
-        try:
-            await sweeper.sweep()
-        except Exception:
-            # The next sweep catches up within the window; a failure must not stop the timer.
-            log.exception("greetings sweep failed")
 
-    scheduler.add_job(
-        sweep,
-        "interval",
-        minutes=sweep_minutes,
-        id="greetings-sweep",
-        # After a pause, run once, not once per missed interval: the sweep catches up itself.
-        coalesce=True,
-        max_instances=1,
-        misfire_grace_time=sweep_minutes * 60,
-        next_run_time=utcnow() + timedelta(seconds=5),
-    )
-    if campaigns is not None:
+class Scheduler:
+    def __init__(self, jobs: Sequence[PeriodicJob], rng: random.Random | None = None) -> None:
+        self._aps = AsyncIOScheduler(timezone="UTC")
+        self._rng = rng or random.Random()
+        self._failures: dict[str, int] = {}
+        for job in jobs:
+            self._aps.add_job(
+                self._round(job),
+                "interval",
+                seconds=job.every.total_seconds(),
+                id=job.name,
+                # After a pause, run once, not once per missed interval: each round
+                # catches up on everything still pending.
+                coalesce=True,
+                max_instances=1,
+                misfire_grace_time=max(1, int(job.every.total_seconds())),
+                next_run_time=utcnow() + job.first_after,
+            )
 
-        async def campaign_sweep() -> None:
+    def _round(self, job: PeriodicJob) -> Callable[[], Awaitable[None]]:
+        async def round_() -> None:
             try:
-                await campaigns.sweep()
-            except Exception:
-                # Like greetings: the next run catches up within each campaign's window.
-                log.exception("campaign sweep failed")
+                await job.run()
+            except Exception as exc:
+                if cancelling():
+                    raise
+                failures = self._failures.get(job.name, 0) + 1
+                self._failures[job.name] = failures
+                delay = backoff_delay(
+                    failures, job.every.total_seconds(), job.backoff_cap.total_seconds(), self._rng
+                )
+                log.exception("%s failed; retry_in=%.1fs", job.name, delay, exc_info=exc)
+                self._aps.modify_job(job.name, next_run_time=utcnow() + timedelta(seconds=delay))
+            else:
+                self._failures.pop(job.name, None)
 
-        # Same interval as greetings: a campaign's catch-up window (hours) covers it easily.
-        scheduler.add_job(
-            campaign_sweep,
-            "interval",
-            minutes=sweep_minutes,
-            id="campaign-sweep",
-            coalesce=True,
-            max_instances=1,
-            misfire_grace_time=sweep_minutes * 60,
-            next_run_time=utcnow() + timedelta(seconds=5),
-        )
-    return scheduler
+        return round_
+
+    def job_names(self) -> list[str]:
+        return sorted(job.id for job in self._aps.get_jobs())
+
+    def start(self) -> None:
+        self._aps.start()
+
+    def stop(self) -> None:
+        if self._aps.running:
+            self._aps.shutdown(wait=False)
