@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import re
 import zoneinfo
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import cache
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from babel import Locale
 from babel.numbers import get_currency_precision, get_territory_currencies
@@ -43,12 +44,12 @@ _MAX_TEXT = {
 _MAX_TAG = 64
 _MAX_HANDLE = 320
 
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})?")
 _AMOUNT = re.compile(r"(\d{1,12})(?:\.(\d{1,2}))?")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # Clock skew allowance for "not in the future" checks on timestamps from other systems.
 _FUTURE_SLACK = timedelta(days=1)
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -252,13 +253,35 @@ def _text_problem(value: str, limit: int, multiline: bool = False) -> str | None
     return None
 
 
+@dataclass(frozen=True)
+class _IsoFormat(Generic[_T]):
+    """A strict ISO 8601 form: fromisoformat alone also takes week dates and compact forms."""
+
+    pattern: re.Pattern[str]
+    parse: Callable[[str], _T]
+    name: str  # what a reason calls it
+
+    def read(self, value: str, col: str, why: list[str]) -> _T | None:
+        try:
+            if not self.pattern.fullmatch(value):
+                raise ValueError
+            return self.parse(value)
+        except ValueError:
+            why.append(f"{col}: {value!r} is not {self.name}")
+            return None
+
+
+_DATE = _IsoFormat(re.compile(r"\d{4}-\d{2}-\d{2}"), date.fromisoformat, "a date (YYYY-MM-DD)")
+_DATETIME = _IsoFormat(
+    re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})?"),
+    datetime.fromisoformat,
+    "a date and time (e.g. 2024-03-01T14:30:00+06:00)",
+)
+
+
 def _past_date(value: str, col: str, now: datetime, why: list[str]) -> date | None:
-    try:
-        if not _DATE.fullmatch(value):
-            raise ValueError
-        day = date.fromisoformat(value)
-    except ValueError:
-        why.append(f"{col}: {value!r} is not a date (YYYY-MM-DD)")
+    day = _DATE.read(value, col, why)
+    if day is None:
         return None
     if day > now.date():
         why.append(f"{col}: {value} is in the future")
@@ -268,12 +291,8 @@ def _past_date(value: str, col: str, now: datetime, why: list[str]) -> date | No
 
 
 def _past_datetime(value: str, col: str, now: datetime, why: list[str]) -> datetime | None:
-    try:
-        if not _DATETIME.fullmatch(value):
-            raise ValueError
-        when = datetime.fromisoformat(value)
-    except ValueError:
-        why.append(f"{col}: {value!r} is not a date and time (e.g. 2024-03-01T14:30:00+06:00)")
+    when = _DATETIME.read(value, col, why)
+    if when is None:
         return None
     if when.tzinfo is None:
         why.append(f"{col}: {value!r} has no UTC offset (add Z or e.g. +06:00)")
