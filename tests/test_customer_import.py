@@ -340,6 +340,11 @@ BAD_ROWS: list[tuple[dict[str, str], list[str]]] = [
         ["purchased_at: '2024-03-01T10:00:00' has no UTC offset"],
     ),
     (
+        # fromisoformat alone would take an ISO week date; the import wants the usual form.
+        {"emails": "c@example.com", "order_ref": "O-7b", **ORDER, "purchased_at": "2024-W10-5"},
+        ["purchased_at: '2024-W10-5' is not a date and time (e.g. 2024-03-01T14:30:00+06:00)"],
+    ),
+    (
         {"emails": "c@example.com", "order_ref": "O-8", "amount": "5"},
         ["currency: required", "purchased_at: required"],
     ),

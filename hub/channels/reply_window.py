@@ -39,50 +39,55 @@ def bind_window(cfg: ConnectorConfig, ctype: ConnectorType) -> BoundWindow:
     )
 
 
+@dataclass(frozen=True)
+class WindowedReply:
+    """A reply to a customer on a connector with a reply window, before it is queued."""
+
+    connector_id: str
+    customer_id: int
+    locale: str
+    at: datetime  # when it would go out
+    template: bool  # the approved template was asked for instead of free text
+
+
 async def window_template(
-    conn: AsyncConnection,
-    window: BoundWindow,
-    connector_id: str,
-    customer_id: int,
-    locale: str,
-    at: datetime,
-    template: bool,
+    conn: AsyncConnection, window: BoundWindow, reply: WindowedReply
 ) -> str | None:
     """The template to send, None for free text; refuses free text outside the window
     before anything is queued, saying why and what to do instead."""
-    available = window.template_for(locale) if window.template_for else None
-    if template:
+    available = window.template_for(reply.locale) if window.template_for else None
+    if reply.template:
         if window.template_for is None:
             raise WindowClosed(f"{window.connector_type} has no message templates")
         if available is None:
             raise WindowClosed(
-                f"{connector_id!r} has no approved template for locale {locale!r}; "
+                f"{reply.connector_id!r} has no approved template for locale {reply.locale!r}; "
                 "configure one, or answer within the reply window"
             )
         return available
     last = (
         await conn.execute(
             select(func.max(messages.c.received_at)).where(
-                messages.c.customer_id == customer_id,
-                messages.c.connector_id == connector_id,
+                messages.c.customer_id == reply.customer_id,
+                messages.c.connector_id == reply.connector_id,
                 messages.c.direction == "in",
             )
         )
     ).scalar()
-    if last is not None and at - last <= timedelta(hours=window.hours):
+    if last is not None and reply.at - last <= timedelta(hours=window.hours):
         return None
     since = (
-        f"the customer last wrote {(at - last).total_seconds() / 3600:.0f} hours ago"
+        f"the customer last wrote {(reply.at - last).total_seconds() / 3600:.0f} hours ago"
         if last is not None
         else "the customer has not written here"
     )
     if available:
-        instead = f"send the approved template instead ({available!r} for {locale!r})"
+        instead = f"send the approved template instead ({available!r} for {reply.locale!r})"
     elif window.template_for is None:
         instead = "wait for the customer to write again, or answer on another channel"
     else:
         instead = (
-            f"no approved template is configured for locale {locale!r}, so wait for the "
+            f"no approved template is configured for locale {reply.locale!r}, so wait for the "
             "customer to write again, or answer on another channel"
         )
     raise WindowClosed(

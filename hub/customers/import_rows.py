@@ -1,57 +1,33 @@
-"""Reading a customer CSV for `hub customers import`: the file checked as a whole (size,
-encoding, CSV syntax, header), then each row validated into a `Row` or a `Reject` with its
-line number and every reason. Nothing here writes; hub.customers.importer applies the rows.
+"""Validating the rows of a customer CSV for `hub customers import`: each row becomes a
+`Row` or a `Reject` with its line number and every reason. Nothing here writes;
+hub.customers.import_file reads the file, hub.customers.importer applies the rows.
 """
 
 from __future__ import annotations
 
-import codecs
-import csv
-import io
 import re
 import zoneinfo
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import cache
-from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from babel import Locale
 from babel.numbers import get_currency_precision, get_territory_currencies
 
 from hub.config.loader import Config
 from hub.core.identity import normalize_email, normalize_phone
+from hub.customers.import_file import (
+    ADDRESS_COLUMNS,
+    CONSENT_CHANNELS,
+    HANDLE_KINDS,
+    PURCHASE_COLUMNS,
+    REQUIRED_PURCHASE_COLUMNS,
+    Reject,
+)
 from hub.messages import Address
-
-# Bounds for one run: the file is held in memory, and a bigger export splits cleanly.
-MAX_FILE_BYTES = 64 * 1024 * 1024
-MAX_ROWS = 250_000
-
-HANDLE_KINDS = ("telegram", "whatsapp", "messenger", "instagram", "viber")
-# Consent channels are identity kinds, as the rest of the hub reads them (phone: SMS, calls).
-CONSENT_CHANNELS = ("email", "phone", *HANDLE_KINDS)
-IDENTITY_COLUMNS = ("customer_ref", "emails", "phones", *HANDLE_KINDS)
-ADDRESS_COLUMNS = ("street", "city", "region", "postal_code", "country")
-CONTACT_COLUMNS = (
-    "name",
-    *ADDRESS_COLUMNS,
-    "birthday",
-    "anniversary",
-    "gender",
-    "locale",
-    "timezone",
-    "tags",
-)
-CONSENT_COLUMNS = (
-    *(f"consent_{c}" for c in CONSENT_CHANNELS),
-    "consent_source",
-    "consent_recorded_at",
-)
-PURCHASE_COLUMNS = ("order_ref", "amount", "currency", "purchased_at", "items")
-REQUIRED_PURCHASE_COLUMNS = ("order_ref", "amount", "currency", "purchased_at")
-COLUMNS = (*IDENTITY_COLUMNS, *CONTACT_COLUMNS, *CONSENT_COLUMNS, *PURCHASE_COLUMNS)
 
 _MAX_TEXT = {
     "customer_ref": 100,
@@ -68,16 +44,12 @@ _MAX_TEXT = {
 _MAX_TAG = 64
 _MAX_HANDLE = 320
 
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})?")
 _AMOUNT = re.compile(r"(\d{1,12})(?:\.(\d{1,2}))?")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # Clock skew allowance for "not in the future" checks on timestamps from other systems.
 _FUTURE_SLACK = timedelta(days=1)
 
-
-class FileError(Exception):
-    """The file as a whole cannot be imported; nothing was written."""
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -102,117 +74,6 @@ class Row:
     consent_source: str
     consent_recorded_at: datetime | None
     purchase: Purchase | None
-
-
-@dataclass(frozen=True)
-class Reject:
-    line: int
-    reasons: tuple[str, ...]
-
-
-# --- reading the file ------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CsvFile:
-    """A decoded CSV file whose syntax and header have been checked."""
-
-    name: str
-    text: str
-    columns: tuple[str, ...]
-    row_count: int
-
-    @classmethod
-    def open(cls, path: str | Path) -> CsvFile:
-        name = str(path)
-        try:
-            size = Path(path).stat().st_size
-            if size > MAX_FILE_BYTES:
-                raise FileError(
-                    f"{name}: {size} bytes is more than the {MAX_FILE_BYTES} one import takes; "
-                    "split the file"
-                )
-            data = Path(path).read_bytes()
-        except OSError as exc:
-            raise FileError(f"{name}: cannot read: {exc.strerror}") from None
-        text = _decode(name, data)
-        columns = _check_header(name, text)
-        return cls(name, text, columns, sum(1 for _ in cls._records(name, text)))
-
-    def rows(self) -> Iterator[tuple[int, dict[str, str] | Reject]]:
-        """(line, cells by column) for each data row, or a Reject when the shape is wrong."""
-        width = len(self.columns)
-        for line, cells in self._records(self.name, self.text):
-            if len(cells) != width:
-                why = f"has {len(cells)} cells where the header has {width}"
-                yield line, Reject(line, (why,))
-            else:
-                yield line, dict(zip(self.columns, cells, strict=True))
-
-    @staticmethod
-    def _records(name: str, text: str) -> Iterator[tuple[int, list[str]]]:
-        reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-        try:
-            next(reader, None)
-            start = reader.line_num + 1
-            count = 0
-            for cells in reader:
-                line, start = start, reader.line_num + 1
-                if not any(c.strip() for c in cells):
-                    continue  # blank lines and all-empty rows, as spreadsheets leave at the end
-                count += 1
-                if count > MAX_ROWS:
-                    raise FileError(f"{name}:{line}: more than {MAX_ROWS} rows; split the file")
-                yield line, cells
-        except csv.Error as exc:
-            raise FileError(f"{name}:{reader.line_num}: not valid CSV: {exc}") from None
-
-
-def _decode(name: str, data: bytes) -> str:
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        raise FileError(f"{name}: the file is UTF-16; save it as UTF-8")
-    data = data.removeprefix(codecs.BOM_UTF8)
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise FileError(
-            f"{name}:{line}: not UTF-8 (byte 0x{data[exc.start]:02x}); save the file as UTF-8"
-        ) from None
-
-
-def _check_header(name: str, text: str) -> tuple[str, ...]:
-    try:
-        header = next(csv.reader(io.StringIO(text, newline=""), strict=True), [])
-    except csv.Error as exc:
-        raise FileError(f"{name}:1: not valid CSV: {exc}") from None
-    columns = tuple(c.strip().lower() for c in header)
-    if not any(columns):
-        raise FileError(f"{name}:1: the first line must be the header (column names)")
-    problems = []
-    unknown = [c for c in columns if c not in COLUMNS]
-    if unknown:
-        problems.append(
-            "unknown column" + ("s " if len(unknown) > 1 else " ") + ", ".join(map(repr, unknown))
-        )
-        if any(sep in c for c in unknown for sep in ";\t"):
-            problems.append("columns must be separated by commas")
-    repeated = sorted({c for c in columns if columns.count(c) > 1})
-    if repeated:
-        problems.append("repeated column " + ", ".join(map(repr, repeated)))
-    if not unknown and not any(c in IDENTITY_COLUMNS for c in columns):
-        problems.append("no identity column (one of: " + ", ".join(IDENTITY_COLUMNS) + ")")
-    if any(c in PURCHASE_COLUMNS for c in columns):
-        missing = [c for c in REQUIRED_PURCHASE_COLUMNS if c not in columns]
-        if missing:
-            problems.append("purchases also need the column(s) " + ", ".join(missing))
-    if problems:
-        known = ", ".join(COLUMNS)
-        raise FileError(f"{name}:1: " + "; ".join(problems) + f"\n(known columns: {known})")
-    return columns
-
-
-# --- validating rows -------------------------------------------------------------------
 
 
 @cache
@@ -253,23 +114,7 @@ class RowParser:
                 why.append(f"{col}: {problem}")
 
         ids = self._identities(v, why)
-        scalars: dict[str, Any] = {c: v[c] for c in ("name", "gender") if c in v}
-        for col in ("birthday", "anniversary"):
-            if col in v:
-                scalars[col] = _past_date(v[col], col, now, why)
-        if "locale" in v:
-            if v["locale"] in self.locales:
-                scalars["locale"] = v["locale"]
-            else:
-                allowed = ", ".join(self.locales)
-                why.append(f"locale: {v['locale']!r} is not one of the hub's locales ({allowed})")
-        if "timezone" in v:
-            if v["timezone"] in _zones():
-                scalars["timezone"] = v["timezone"]
-            else:
-                why.append(
-                    f"timezone: {v['timezone']!r} is not an IANA time zone (e.g. Asia/Dhaka)"
-                )
+        scalars = self._scalars(v, now, why)
 
         address = {c: v[c] for c in ADDRESS_COLUMNS if c in v}
         if "country" in address:
@@ -298,6 +143,26 @@ class RowParser:
             consent_recorded_at=consent[1],
             purchase=purchase,
         )
+
+    def _scalars(self, v: dict[str, str], now: datetime, why: list[str]) -> dict[str, Any]:
+        scalars: dict[str, Any] = {c: v[c] for c in ("name", "gender") if c in v}
+        for col in ("birthday", "anniversary"):
+            if col in v:
+                scalars[col] = _past_date(v[col], col, now, why)
+        if "locale" in v:
+            if v["locale"] in self.locales:
+                scalars["locale"] = v["locale"]
+            else:
+                allowed = ", ".join(self.locales)
+                why.append(f"locale: {v['locale']!r} is not one of the hub's locales ({allowed})")
+        if "timezone" in v:
+            if v["timezone"] in _zones():
+                scalars["timezone"] = v["timezone"]
+            else:
+                why.append(
+                    f"timezone: {v['timezone']!r} is not an IANA time zone (e.g. Asia/Dhaka)"
+                )
+        return scalars
 
     def _identities(self, v: dict[str, str], why: list[str]) -> tuple[Address, ...]:
         name = v.get("name")
@@ -388,13 +253,35 @@ def _text_problem(value: str, limit: int, multiline: bool = False) -> str | None
     return None
 
 
+@dataclass(frozen=True)
+class _IsoFormat(Generic[_T]):
+    """A strict ISO 8601 form: fromisoformat alone also takes week dates and compact forms."""
+
+    pattern: re.Pattern[str]
+    parse: Callable[[str], _T]
+    name: str  # what a reason calls it
+
+    def read(self, value: str, col: str, why: list[str]) -> _T | None:
+        try:
+            if not self.pattern.fullmatch(value):
+                raise ValueError
+            return self.parse(value)
+        except ValueError:
+            why.append(f"{col}: {value!r} is not {self.name}")
+            return None
+
+
+_DATE = _IsoFormat(re.compile(r"\d{4}-\d{2}-\d{2}"), date.fromisoformat, "a date (YYYY-MM-DD)")
+_DATETIME = _IsoFormat(
+    re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})?"),
+    datetime.fromisoformat,
+    "a date and time (e.g. 2024-03-01T14:30:00+06:00)",
+)
+
+
 def _past_date(value: str, col: str, now: datetime, why: list[str]) -> date | None:
-    try:
-        if not _DATE.fullmatch(value):
-            raise ValueError
-        day = date.fromisoformat(value)
-    except ValueError:
-        why.append(f"{col}: {value!r} is not a date (YYYY-MM-DD)")
+    day = _DATE.read(value, col, why)
+    if day is None:
         return None
     if day > now.date():
         why.append(f"{col}: {value} is in the future")
@@ -404,12 +291,8 @@ def _past_date(value: str, col: str, now: datetime, why: list[str]) -> date | No
 
 
 def _past_datetime(value: str, col: str, now: datetime, why: list[str]) -> datetime | None:
-    try:
-        if not _DATETIME.fullmatch(value):
-            raise ValueError
-        when = datetime.fromisoformat(value)
-    except ValueError:
-        why.append(f"{col}: {value!r} is not a date and time (e.g. 2024-03-01T14:30:00+06:00)")
+    when = _DATETIME.read(value, col, why)
+    if when is None:
         return None
     if when.tzinfo is None:
         why.append(f"{col}: {value!r} has no UTC offset (add Z or e.g. +06:00)")

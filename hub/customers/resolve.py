@@ -33,22 +33,28 @@ class NewCustomer:
     timezone: str
 
 
+# What a Customer is made of, and merged_into to follow a merge to its survivor.
+_CUSTOMER_COLUMNS = (
+    customers.c.id,
+    customers.c.display_name,
+    customers.c.locale,
+    customers.c.timezone,
+    customers.c.tags,
+    customers.c.merged_into,
+)
+
+
+def _customer(row: Any) -> Customer:
+    return Customer(row.id, row.display_name, row.locale, row.timezone, tuple(row.tags or ()))
+
+
 async def load_customer(conn: AsyncConnection, customer_id: int) -> Customer:
     row = (
-        await conn.execute(
-            select(
-                customers.c.id,
-                customers.c.display_name,
-                customers.c.locale,
-                customers.c.timezone,
-                customers.c.tags,
-                customers.c.merged_into,
-            ).where(customers.c.id == customer_id)
-        )
+        await conn.execute(select(*_CUSTOMER_COLUMNS).where(customers.c.id == customer_id))
     ).one()
     if row.merged_into is not None:
         return await load_customer(conn, row.merged_into)
-    return Customer(row.id, row.display_name, row.locale, row.timezone, tuple(row.tags or ()))
+    return _customer(row)
 
 
 # Statements every ingest batch runs, built once per store (Store.statement).
@@ -62,14 +68,7 @@ def _owners_query(store: Store) -> Any:
 
 
 def _customers_query(store: Store) -> Any:
-    return select(
-        customers.c.id,
-        customers.c.display_name,
-        customers.c.locale,
-        customers.c.timezone,
-        customers.c.tags,
-        customers.c.merged_into,
-    ).where(customers.c.id.in_(bindparam("ids", expanding=True)))
+    return select(*_CUSTOMER_COLUMNS).where(customers.c.id.in_(bindparam("ids", expanding=True)))
 
 
 def _insert_identities(store: Store) -> Any:
@@ -224,9 +223,7 @@ async def _load_customers(
         if row.merged_into is not None:
             out[row.id] = await load_customer(conn, row.merged_into)
         else:
-            out[row.id] = Customer(
-                row.id, row.display_name, row.locale, row.timezone, tuple(row.tags or ())
-            )
+            out[row.id] = _customer(row)
     # A merge survivor is itself known: identities attached to it later point at it.
     for c in list(out.values()):
         out.setdefault(c.id, c)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import zoneinfo
+from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any
 
@@ -107,28 +108,31 @@ async def customer_visible(conn: AsyncConnection, actor: Actor, customer_id: int
     return None if found is None else bool(found.ok)
 
 
+@dataclass(frozen=True)
+class CustomerSearch:
+    """One page of the customer list, narrowed by a search text and a tag when given."""
+
+    q: str | None
+    tag: str | None
+    limit: int
+    offset: int
+
+
 async def list_customers(
-    conn: AsyncConnection,
-    actor: Actor,
-    *,
-    q: str | None,
-    tag: str | None,
-    limit: int,
-    offset: int,
-    phone_region: str,
+    conn: AsyncConnection, actor: Actor, search: CustomerSearch, *, phone_region: str
 ) -> list[Any]:
     where = [customers_visible_to(actor)]
-    if q:
+    if q := search.q:
         pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         exact = {v for v in (normalize_email(q), normalize_phone(q, phone_region)) if v}
         who = select(identities.c.customer_id).where(
             or_(identities.c.value.in_(sorted(exact)), identities.c.value.ilike(pattern, "\\"))
         )
         where.append(or_(customers.c.display_name.ilike(pattern, "\\"), customers.c.id.in_(who)))
-    if tag:
-        where.append(json_list_contains(customers.c.tags, conn.dialect.name, tag))
+    if search.tag:
+        where.append(json_list_contains(customers.c.tags, conn.dialect.name, search.tag))
     query = select(customers).where(and_(*where)).order_by(customers.c.id.desc())
-    return (await conn.execute(query.limit(limit).offset(offset))).all()
+    return (await conn.execute(query.limit(search.limit).offset(search.offset))).all()
 
 
 async def customer_360(conn: AsyncConnection, actor: Actor, customer_id: int) -> dict[str, Any]:

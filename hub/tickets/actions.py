@@ -15,7 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.agents.accounts import Actor, agent_usernames
 from hub.channels.directory import ReplyRoute
-from hub.channels.reply_window import BoundWindow, WindowClosed, window_template
+from hub.channels.reply_window import (
+    BoundWindow,
+    WindowClosed,
+    WindowedReply,
+    window_template,
+)
 from hub.messages import Address
 from hub.notify.events import NotifyRules, TicketEvent, record_events
 from hub.outbox.enqueue import enqueue_outbound
@@ -228,7 +233,9 @@ async def reply(
             at = send_at if send_at is not None and send_at > now else now
             try:
                 template_ref = await window_template(
-                    conn, window, route.connector_id, ticket.customer_id, locale, at, template
+                    conn,
+                    window,
+                    WindowedReply(route.connector_id, ticket.customer_id, locale, at, template),
                 )
             except WindowClosed as exc:
                 raise ActionRefused(str(exc)) from None

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from hub.config.agents import check_template
 from hub.customers.views import (
     CustomerPatch,
+    CustomerSearch,
     customer_360,
     customer_visible,
     list_customers,
@@ -46,10 +47,12 @@ async def list_customers_handler(request: web.Request) -> web.Response:
         rows = await list_customers(
             conn,
             actor_of(request),
-            q=text_param(request, "q"),
-            tag=text_param(request, "tag"),
-            limit=int_param(request, "limit", 50, 1, MAX_PAGE),
-            offset=int_param(request, "offset", 0, 0, 10**9),
+            CustomerSearch(
+                q=text_param(request, "q"),
+                tag=text_param(request, "tag"),
+                limit=int_param(request, "limit", 50, 1, MAX_PAGE),
+                offset=int_param(request, "offset", 0, 0, 10**9),
+            ),
             phone_region=hub.config.hub.phone_region,
         )
     return web.json_response({"customers": [customer_json(r) for r in rows]})
