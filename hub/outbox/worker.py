@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import logging
 import random
-import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -36,6 +35,7 @@ from hub.connector import (
 )
 from hub.core.metrics import Metrics
 from hub.core.periodic import backoff_delay, cancelling
+from hub.core.ratelimit import TokenBucket
 from hub.customers.consent import OPT_IN, consent_status
 from hub.messages import Address, Notice, OutboundMessage, TemplateMessage
 from hub.outbox.dead_letters import record_dead_letter
@@ -66,26 +66,6 @@ class OutboxEntry:
     created_at: datetime
 
 
-class RateLimiter:
-    """A token bucket per connector: `per_minute` sends, bursts up to a minute's worth."""
-
-    def __init__(self, per_minute: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self.rate = per_minute / 60.0
-        self.capacity = max(1.0, per_minute)
-        self.tokens = self.capacity
-        self.clock = clock
-        self.updated = clock()
-
-    def wait_time(self) -> float:
-        now = self.clock()
-        self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
-        self.updated = now
-        return 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.rate
-
-    def take(self) -> None:
-        self.tokens -= 1
-
-
 class OutboxWorker:
     def __init__(
         self,
@@ -112,7 +92,7 @@ class OutboxWorker:
         self.worker_id = uuid.uuid4().hex
         self.rng = rng or random.Random()
         self.limiters = {
-            cid: RateLimiter(c.config.rate_limit_per_minute)
+            cid: TokenBucket(c.config.rate_limit_per_minute)
             for cid, c in connectors.items()
             if c.config.rate_limit_per_minute
         }
