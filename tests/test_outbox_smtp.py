@@ -35,7 +35,8 @@ from hub.core.periodic import backoff_delay
 from hub.core.ratelimit import TokenBucket
 from hub.messages import Address, OutboundMessage
 from hub.outbox.enqueue import enqueue_outbound
-from hub.outbox.worker import OutboxWorker, retry_entry
+from hub.outbox.entries import retry_entry
+from hub.outbox.worker import OutboxWorker
 from hub.store import Store, utcnow
 from hub.store.schema import outbox
 from tests.support import (

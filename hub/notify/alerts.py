@@ -8,7 +8,7 @@ crash loses none and queues none twice.
 Once, not per retry: a connector's trouble is one open incident per kind and target (a
 unique index over the unresolved rows), closed when the connector runs again; several
 hub processes seeing the same disable write one row. A dead-letter's row is written in
-the transaction that dead-letters it (hub.outbox.worker). Never a loop: an alert about an alert
+the transaction that dead-letters it (hub.outbox.outcomes). Never a loop: an alert about an alert
 connector is held, not sent through it (logged, and listed in /healthz), and a
 dead-lettered alert post raises no alert.
 """

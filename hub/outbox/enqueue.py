@@ -1,6 +1,6 @@
 """Queuing outgoing messages: recorded on their ticket and in the outbox, in the caller's
 transaction, so a reply exists exactly when the change that caused it does. Every outbox
-row is written here; the worker (hub.outbox.worker) only updates them."""
+row is written here; the worker only updates them (hub.outbox.lease, hub.outbox.outcomes)."""
 
 from __future__ import annotations
 
