@@ -61,7 +61,7 @@ async def held_alerts(store: Store) -> list[dict[str, Any]]:
         ]
 
 
-class AlertWatcher(PostSweep):
+class AlertWatcher(PostSweep[AlertsConfig]):
     events = EventTable(
         alert_events,
         alert_events.c.target,
@@ -85,7 +85,6 @@ class AlertWatcher(PostSweep):
         on_queued: Callable[[], None] = lambda: None,
     ) -> None:
         super().__init__(store, settings, on_queued)
-        self.settings: AlertsConfig = settings
         self.supervisors = supervisors
         self.health_url = f"{public_url.rstrip('/')}/healthz"
         self._recorded: set[tuple[str, str]] = set()  # (kind, connector) this process wrote

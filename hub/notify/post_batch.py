@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from sqlalchemy import Column, Table, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -107,7 +107,10 @@ async def queue_post(
     return outbox_id
 
 
-class PostSweep(ABC):
+Settings = TypeVar("Settings", bound=SweepSettings)
+
+
+class PostSweep(ABC, Generic[Settings]):
     """Every `interval_seconds`, each target's due events become posts: the notification
     sweep and the alert sweep differ only in their events and how a post reads."""
 
@@ -115,9 +118,7 @@ class PostSweep(ABC):
     what: ClassVar[str]  # names the round in the log
     logger: ClassVar[logging.Logger]
 
-    def __init__(
-        self, store: Store, settings: SweepSettings, on_queued: Callable[[], None]
-    ) -> None:
+    def __init__(self, store: Store, settings: Settings, on_queued: Callable[[], None]) -> None:
         self.store = store
         self.settings = settings
         self.on_queued = on_queued

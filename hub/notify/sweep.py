@@ -100,7 +100,7 @@ def render_text(notice: Notice) -> str:
     return "\n".join(lines)
 
 
-class NotificationSweeper(PostSweep):
+class NotificationSweeper(PostSweep[NotificationsConfig]):
     events = EventTable(
         notification_events,
         notification_events.c.connector_id,
@@ -124,7 +124,6 @@ class NotificationSweeper(PostSweep):
         on_queued: Callable[[], None] = lambda: None,
     ) -> None:
         super().__init__(store, settings, on_queued)
-        self.settings: NotificationsConfig = settings
         self.connectors = list(connectors)
         self.team_names = team_names
         self.inbox_url = f"{public_url.rstrip('/')}/inbox"
