@@ -35,7 +35,7 @@ from hub.faq.bot import FaqBot
 from hub.ingest.pipeline import Pipeline
 from hub.notify.alerts import AlertWatcher
 from hub.notify.sweep import NotificationSweeper
-from hub.outbox.worker import OutboxWorker
+from hub.outbox.worker import OutboxWorker, WorkerHooks
 from hub.proactive.campaign_sweep import CampaignSweeper
 from hub.proactive.greeting_sweep import GreetingSweeper
 from hub.scheduler import PeriodicJob, Scheduler
@@ -85,10 +85,12 @@ class Hub:
             config.outbox,
             {cid: c for cid, c in self.connectors.items() if cid in self.channels.can_send()},
             self.metrics,
-            is_ready=lambda cid: self.supervisors[cid].ready,
-            on_auth_error=lambda cid, exc: self.supervisors[cid].report(exc),
-            secret=lambda: self.secret,
-            alert_targets=config.alerts.notify,
+            WorkerHooks(
+                is_ready=lambda cid: self.supervisors[cid].ready,
+                on_auth_error=lambda cid, exc: self.supervisors[cid].report(exc),
+                secret=lambda: self.secret,
+                alert_targets=tuple(config.alerts.notify),
+            ),
         )
         # Tells the operators of disabled connectors and dead-letters (`alerts.notify`).
         self.alerts = AlertWatcher(

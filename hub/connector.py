@@ -17,6 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 # Connectors retry with the core's one backoff formula (bounded at any attempt count).
 from hub.core.periodic import backoff_delay as backoff_delay
+
+# The web form and the web chat limit senders with the core's one token bucket.
+from hub.core.ratelimit import TokenBuckets as TokenBuckets
 from hub.messages import Address, InboundMessage, MessageEvent, OutboundMessage, SubmitResult
 
 if TYPE_CHECKING:

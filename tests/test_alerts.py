@@ -286,3 +286,21 @@ def test_alerts_must_name_a_notification_connector(target: str) -> None:
         "alerts.notify[0]" in str(i) and "not the id of a notification connector" in str(i)
         for i in info.value.issues
     ), [str(i) for i in info.value.issues]
+
+
+async def test_one_alert_round_observes_then_posts(storage_url: str) -> None:
+    """What a scheduler runs: `sweep_once` every `interval_seconds` (`sweep_seconds`)."""
+    settings = AlertsConfig(notify=["ops-slack"], sweep_seconds=4)
+    store = Store(storage_url)
+    await store.migrate()
+    sup = Supervisor("wa", None)  # type: ignore[arg-type]
+    watcher = AlertWatcher(store, settings, {"wa": sup}, public_url="https://hub.example.org")
+    try:
+        assert watcher.interval_seconds == 4
+        sup.report(ConnectorAuthError("token expired"))
+        await watcher.sweep_once()
+        async with store.read() as conn:
+            (post,) = (await conn.execute(select(outbox))).all()
+    finally:
+        await store.close()
+    assert post.kind == "alert" and "wa disabled" in post.body_text

@@ -450,3 +450,28 @@ async def test_a_round_with_nothing_pending_does_not_wait_for_the_writer(
             assert await asyncio.wait_for(sweeper.sweep(), 2) == 0
     finally:
         await store.close()
+
+
+async def test_one_round_is_public_and_paced_by_the_config(storage_url: str) -> None:
+    """What a scheduler runs: `sweep_once` every `interval_seconds` (`sweep_seconds`)."""
+    await _tickets_with_events(storage_url, 2)
+    store = Store(storage_url)
+    settings = NotificationsConfig(batch_window_seconds=0, sweep_seconds=7)
+    woken: list[bool] = []
+    sweeper = NotificationSweeper(
+        store,
+        settings,
+        ["s", "t"],
+        {},
+        public_url="https://hub.example",
+        on_queued=lambda: woken.append(True),
+    )
+    try:
+        assert sweeper.interval_seconds == 7
+        await sweeper.sweep_once()
+        async with store.read() as conn:
+            kinds = (await conn.execute(select(outbox.c.kind))).scalars().all()
+    finally:
+        await store.close()
+    assert kinds == ["notification", "notification"]
+    assert woken == [True]

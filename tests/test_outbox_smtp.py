@@ -32,9 +32,11 @@ from hub.config.loader import OutboxConfig
 from hub.connector import Connector, PermanentSendError
 from hub.core.metrics import Metrics
 from hub.core.periodic import backoff_delay
+from hub.core.ratelimit import TokenBucket
 from hub.messages import Address, OutboundMessage
 from hub.outbox.enqueue import enqueue_outbound
-from hub.outbox.worker import OutboxWorker, RateLimiter, retry_entry
+from hub.outbox.entries import retry_entry
+from hub.outbox.worker import OutboxWorker
 from hub.store import Store, utcnow
 from hub.store.schema import outbox
 from tests.support import (
@@ -604,7 +606,7 @@ class FakeClock:
         return self.now
 
 
-def paced_sends(limiter: RateLimiter, clock: FakeClock, n: int) -> list[float]:
+def paced_sends(limiter: TokenBucket, clock: FakeClock, n: int) -> list[float]:
     """What the outbox does per send: wait while the bucket is empty, then take a token."""
     times = []
     for _ in range(n):
@@ -619,7 +621,7 @@ def paced_sends(limiter: RateLimiter, clock: FakeClock, n: int) -> list[float]:
 
 def test_rate_limiter_bursts_a_minutes_worth_then_one_per_interval() -> None:
     clock = FakeClock()
-    limiter = RateLimiter(60, clock=clock)
+    limiter = TokenBucket(60, clock=clock)
     times = paced_sends(limiter, clock, 65)
     assert times[:60] == [1000.0] * 60
     assert times[60:] == pytest.approx([1001.0, 1002.0, 1003.0, 1004.0, 1005.0])
@@ -627,7 +629,7 @@ def test_rate_limiter_bursts_a_minutes_worth_then_one_per_interval() -> None:
 
 def test_rate_limiter_refills_but_never_beyond_the_burst() -> None:
     clock = FakeClock()
-    limiter = RateLimiter(30, clock=clock)  # one every 2 s, bursts of 30
+    limiter = TokenBucket(30, clock=clock)  # one every 2 s, bursts of 30
     paced_sends(limiter, clock, 30)
     clock.now += 3.0  # one and a half tokens back
     assert limiter.wait_time() == 0.0
@@ -644,7 +646,7 @@ def test_rate_limiter_never_exceeds_the_bucket_under_a_random_load() -> None:
     rng = random.Random(3)
     for per_minute in (0.5, 1, 7, 60, 600):
         clock = FakeClock()
-        limiter = RateLimiter(per_minute, clock=clock)
+        limiter = TokenBucket(per_minute, clock=clock)
         times: list[float] = []
         for _ in range(300):
             clock.now += rng.expovariate(per_minute / 30)  # offered at twice the rate

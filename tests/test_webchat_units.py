@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from connectors.ratelimit import TokenBuckets
 from connectors.webchat.protocol import (
     START_TEXT,
     Contact,
@@ -28,6 +27,7 @@ from connectors.webchat.visitor import (
     verify_token,
 )
 from hub.core.identity import normalize_email, normalize_phone
+from hub.core.ratelimit import TokenBuckets
 
 KEY = b"k" * 32
 

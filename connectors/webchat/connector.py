@@ -15,7 +15,6 @@ from urllib.parse import urlsplit
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from connectors.ratelimit import TokenBuckets
 from connectors.webchat import protocol
 from connectors.webchat.protocol import FrameError
 from connectors.webchat.sessions import Sessions, Socket
@@ -27,7 +26,7 @@ from connectors.webchat.visitor import (
     sign_visitor,
     verify_token,
 )
-from hub.connector import HubContext, IngestUnavailable, PermanentSendError
+from hub.connector import HubContext, IngestUnavailable, PermanentSendError, TokenBuckets
 from hub.messages import Address, InboundMessage, OutboundMessage
 
 # widget.js, widget.css and demo.html sit next to this module (package data).

@@ -15,10 +15,9 @@ from babel import Locale
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from connectors.http_body import read_bounded
-from connectors.ratelimit import TokenBuckets
 from connectors.webform.settings import WebFormConfig
 from connectors.webform.validation import FIELDS, Submission, validate
-from hub.connector import HubContext, IngestUnavailable
+from hub.connector import HubContext, IngestUnavailable, TokenBuckets
 from hub.messages import Address, InboundMessage, OutboundMessage
 
 _PAGES = Environment(

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from hub.config.loader import Config
-from hub.outbox.worker import NoSuchEntry, list_entries, retry_entry
+from hub.outbox.entries import NoSuchEntry, list_entries, retry_entry
 from hub.store import Store
 
 

@@ -8,7 +8,7 @@ crash loses none and queues none twice.
 Once, not per retry: a connector's trouble is one open incident per kind and target (a
 unique index over the unresolved rows), closed when the connector runs again; several
 hub processes seeing the same disable write one row. A dead-letter's row is written in
-the transaction that dead-letters it (hub.outbox.worker). Never a loop: an alert about an alert
+the transaction that dead-letters it (hub.outbox.outcomes). Never a loop: an alert about an alert
 connector is held, not sent through it (logged, and listed in /healthz), and a
 dead-lettered alert post raises no alert.
 """
@@ -16,17 +16,17 @@ dead-lettered alert post raises no alert.
 from __future__ import annotations
 
 import logging
-import random
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.config.alerts import AlertsConfig
-from hub.core.periodic import run_every
-from hub.notify.post_batch import pending_owners, queue_post, take_due
+from hub.notify.post_batch import Batching, EventTable, PostSweep
 from hub.outbox.dead_letters import ALERT_KIND, DEAD, DISABLED, NOT_READY
+from hub.outbox.enqueue import ChannelPost
 from hub.store import Store, utcnow
 from hub.store.schema import alert_events
 
@@ -61,7 +61,20 @@ async def held_alerts(store: Store) -> list[dict[str, Any]]:
         ]
 
 
-class AlertWatcher:
+class AlertWatcher(PostSweep[AlertsConfig]):
+    events = EventTable(
+        alert_events,
+        alert_events.c.target,
+        (
+            alert_events.c.kind,
+            alert_events.c.connector_id,
+            alert_events.c.detail,
+            alert_events.c.dead_outbox_id,
+        ),
+    )
+    what = "alert sweep"
+    logger = log
+
     def __init__(
         self,
         store: Store,
@@ -70,26 +83,46 @@ class AlertWatcher:
         *,
         public_url: str,
         on_queued: Callable[[], None] = lambda: None,
-        rng: random.Random | None = None,
     ) -> None:
-        self.store = store
-        self.settings = settings
+        super().__init__(store, settings, on_queued)
         self.supervisors = supervisors
         self.health_url = f"{public_url.rstrip('/')}/healthz"
-        self.on_queued = on_queued
-        self.rng = rng or random.Random()
         self._recorded: set[tuple[str, str]] = set()  # (kind, connector) this process wrote
         self._down_since: dict[str, datetime] = {}
         self._running: set[str] = set()
 
-    async def run(self) -> None:
-        await run_every(
-            self.round, self.settings.sweep_seconds, what="alert sweep", log=log, rng=self.rng
-        )
-
-    async def round(self) -> None:
+    async def sweep_once(self) -> None:
+        """Connector states become alert rows, then due alerts become posts."""
         await self.observe()
         await self.sweep()
+
+    def targets(self) -> Sequence[str]:
+        return self.settings.notify
+
+    def batching(self) -> Batching:
+        return Batching(
+            self.settings.max_per_post,
+            self.settings.batch_window_seconds,
+            self.settings.batch_max_wait_seconds,
+            # A connector in trouble is told at once; dead-letters wait to go as one.
+            urgent=lambda rows: any(r.kind != DEAD for r in rows),
+        )
+
+    async def compose(self, conn: AsyncConnection, target: str, rows: Sequence[Any]) -> ChannelPost:
+        title, body = self._render(rows)
+        return ChannelPost(
+            connector_id=target,
+            key=f"alert-{target}-{rows[0].id}",
+            kind=ALERT_KIND,
+            subject=title,
+            body=body,
+            payload=None,
+        )
+
+    def log_queued(self, post: ChannelPost, outbox_id: int, rows: Sequence[Any]) -> None:
+        log.info(
+            "alert queued target=%s outbox=%s lines=%s", post.connector_id, outbox_id, len(rows)
+        )
 
     async def observe(self, now: datetime | None = None) -> None:
         """Turn what the supervisors show into alert rows (or close incidents)."""
@@ -156,52 +189,6 @@ class AlertWatcher:
                 .where(ev.connector_id == cid, ev.kind != DEAD, ev.resolved_at.is_(None))
                 .values(resolved_at=now)
             )
-
-    async def sweep(self, now: datetime | None = None) -> int:
-        """Queue every post that is due; returns how many."""
-        now = now or utcnow()
-        posts = 0
-        pending = await pending_owners(self.store, alert_events, alert_events.c.target)
-        for target in self.settings.notify:
-            while target in pending and await self._batch(target, now):
-                posts += 1
-        if posts:
-            self.on_queued()
-        return posts
-
-    async def _batch(self, target: str, now: datetime) -> bool:
-        ev = alert_events.c
-        async with self.store.write() as conn:
-            rows = await take_due(
-                conn,
-                alert_events,
-                ev.target,
-                target,
-                (ev.kind, ev.connector_id, ev.detail, ev.dead_outbox_id),
-                size=self.settings.max_per_post,
-                now=now,
-                window_seconds=self.settings.batch_window_seconds,
-                max_wait_seconds=self.settings.batch_max_wait_seconds,
-                # A connector in trouble is told at once; dead-letters wait to go as one.
-                urgent=lambda rows: any(r.kind != DEAD for r in rows),
-            )
-            if rows is None:
-                return False
-            title, body = self._render(rows)
-            outbox_id = await queue_post(
-                conn,
-                alert_events,
-                rows,
-                connector_id=target,
-                key=f"alert-{target}-{rows[0].id}",
-                kind=ALERT_KIND,
-                subject=title,
-                body=body,
-                payload=None,
-                now=now,
-            )
-        log.info("alert queued target=%s outbox=%s lines=%s", target, outbox_id, len(rows))
-        return True
 
     def _render(self, rows: Sequence[Any]) -> tuple[str, str]:
         troubles = [r for r in rows if r.kind != DEAD]

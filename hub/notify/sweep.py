@@ -14,20 +14,18 @@ connector's `rate_limit_per_minute` and retried with backoff like any message.
 from __future__ import annotations
 
 import logging
-import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.config.notify import NotificationsConfig
-from hub.core.periodic import run_every
 from hub.messages import Notice, TicketAlert
-from hub.notify.post_batch import pending_owners, queue_post, take_due
-from hub.store import Store, utcnow
+from hub.notify.post_batch import Batching, EventTable, PostSweep
+from hub.outbox.enqueue import ChannelPost
+from hub.store import Store
 from hub.store.schema import notification_events, tickets
 from hub.tickets.records import ticket_ref
 
@@ -102,7 +100,19 @@ def render_text(notice: Notice) -> str:
     return "\n".join(lines)
 
 
-class NotificationSweeper:
+class NotificationSweeper(PostSweep[NotificationsConfig]):
+    events = EventTable(
+        notification_events,
+        notification_events.c.connector_id,
+        (
+            notification_events.c.ticket_id,
+            notification_events.c.kind,
+            notification_events.c.reason,
+        ),
+    )
+    what = "notification sweep"
+    logger = log
+
     def __init__(
         self,
         store: Store,
@@ -112,75 +122,40 @@ class NotificationSweeper:
         *,
         public_url: str,
         on_queued: Callable[[], None] = lambda: None,
-        rng: random.Random | None = None,
     ) -> None:
-        self.store = store
-        self.settings = settings
+        super().__init__(store, settings, on_queued)
         self.connectors = list(connectors)
         self.team_names = team_names
         self.inbox_url = f"{public_url.rstrip('/')}/inbox"
-        self.on_queued = on_queued
-        self.rng = rng or random.Random()
 
-    async def run(self) -> None:
-        await run_every(
-            self.sweep,
-            self.settings.sweep_seconds,
-            what="notification sweep",
-            log=log,
-            rng=self.rng,
+    def targets(self) -> Sequence[str]:
+        return self.connectors
+
+    def batching(self) -> Batching:
+        return Batching(
+            self.settings.max_tickets_per_post,
+            self.settings.batch_window_seconds,
+            self.settings.batch_max_wait_seconds,
         )
 
-    async def sweep(self, now: datetime | None = None) -> int:
-        """Queue every batch that is due; returns how many posts were queued."""
-        now = now or utcnow()
-        posts = 0
-        pending = await pending_owners(
-            self.store, notification_events, notification_events.c.connector_id
+    async def compose(self, conn: AsyncConnection, target: str, rows: Sequence[Any]) -> ChannelPost:
+        notice = build_notice(rows, await self._facts(conn, rows), self.inbox_url)
+        return ChannelPost(
+            connector_id=target,
+            key=f"notify-{target}-{rows[0].id}",
+            kind="notification",
+            subject=notice.title,
+            body=render_text(notice),
+            payload=notice.to_json(),
         )
-        for connector_id in self.connectors:
-            while connector_id in pending and await self._batch(connector_id, now):
-                posts += 1
-        if posts:
-            self.on_queued()
-        return posts
 
-    async def _batch(self, connector_id: str, now: datetime) -> bool:
-        ev = notification_events.c
-        async with self.store.write() as conn:
-            rows = await take_due(
-                conn,
-                notification_events,
-                ev.connector_id,
-                connector_id,
-                (ev.ticket_id, ev.kind, ev.reason),
-                size=self.settings.max_tickets_per_post,
-                now=now,
-                window_seconds=self.settings.batch_window_seconds,
-                max_wait_seconds=self.settings.batch_max_wait_seconds,
-            )
-            if rows is None:
-                return False  # not full, and tickets are still coming: wait for company
-            notice = build_notice(rows, await self._facts(conn, rows), self.inbox_url)
-            outbox_id = await queue_post(
-                conn,
-                notification_events,
-                rows,
-                connector_id=connector_id,
-                key=f"notify-{connector_id}-{rows[0].id}",
-                kind="notification",
-                subject=notice.title,
-                body=render_text(notice),
-                payload=notice.to_json(),
-                now=now,
-            )
+    def log_queued(self, post: ChannelPost, outbox_id: int, rows: Sequence[Any]) -> None:
         log.info(
             "notification queued connector=%s outbox=%s tickets=%s",
-            connector_id,
+            post.connector_id,
             outbox_id,
-            len(notice.alerts),
+            len({r.ticket_id for r in rows}),
         )
-        return True
 
     async def _facts(self, conn: AsyncConnection, rows: Sequence[Any]) -> dict[int, TicketFacts]:
         ids = sorted({r.ticket_id for r in rows})

@@ -1,5 +1,6 @@
 """Queuing outgoing messages: recorded on their ticket and in the outbox, in the caller's
-transaction, so a reply exists exactly when the change that caused it does."""
+transaction, so a reply exists exactly when the change that caused it does. Every outbox
+row is written here; the worker only updates them (hub.outbox.lease, hub.outbox.outcomes)."""
 
 from __future__ import annotations
 
@@ -61,6 +62,49 @@ async def enqueue_outbound(
         (
             await conn.execute(
                 outbox.insert().returning(outbox.c.id), _outbox_row(out, key, message_id, now)
+            )
+        ).scalar_one()
+    )
+
+
+@dataclass(frozen=True)
+class ChannelPost:
+    """One post to a team channel (a notification, an alert): no conversation's, so no
+    message row; `key` is its idempotency key."""
+
+    connector_id: str
+    key: str
+    kind: str
+    subject: str
+    body: str
+    payload: dict[str, Any] | None = None
+
+
+async def enqueue_post(conn: AsyncConnection, post: ChannelPost, *, now: datetime) -> int:
+    """Queue one channel post in the caller's transaction; returns its outbox id."""
+    return int(
+        (
+            await conn.execute(
+                outbox.insert()
+                .values(
+                    connector_id=post.connector_id,
+                    ticket_id=None,
+                    message_id=None,
+                    idempotency_key=post.key,
+                    kind=post.kind,
+                    recipient_kind="channel",
+                    recipient=post.connector_id,
+                    subject=post.subject,
+                    body_text=post.body,
+                    auto_submitted=True,
+                    references=[],
+                    status="pending",
+                    attempts=0,
+                    next_attempt_at=now,
+                    created_at=now,
+                    payload=post.payload,
+                )
+                .returning(outbox.c.id)
             )
         ).scalar_one()
     )

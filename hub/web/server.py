@@ -14,7 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from hub.core.proxies import forwarded_middleware, parse_networks
 from hub.notify.alerts import held_alerts
-from hub.outbox.worker import depth
+from hub.outbox.entries import depth
 from hub.proactive.campaign_sweep import pending_by_campaign
 from hub.web.api import api_app
 from hub.web.inbox import inbox_app
