@@ -96,61 +96,64 @@ async def windows_of(
     return Windows(hours, last_in, now)
 
 
+@dataclass(frozen=True)
+class Reach:
+    """What a page of customers can be sent on: consents, reachable identities, reply
+    windows, and the connector that sends each channel (identity kind)."""
+
+    senders: Mapping[str, str]
+    consent: Mapping[Key, str]
+    reachable: Mapping[Key, str]
+    windows: Windows
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """One customer's proactive message, as far as the channel choice needs it."""
+
+    customer_id: int
+    locale: str
+    channel_order: Sequence[str]
+    # channel -> the approved templates by locale for this message, if any
+    templates_for: Callable[[str], Mapping[str, ApprovedTemplate] | None]
+    # What the template's parameters may name; called only when a template is needed.
+    values: Callable[[], Mapping[str, Any]]
+
+
 def how_to_send(
-    windows: Windows,
-    customer_id: int,
-    channel: str,
-    connector_id: str,
-    templates: Mapping[str, ApprovedTemplate] | None,
-    locale: str,
-    values: Mapping[str, Any],
+    reach: Reach, who: Recipient, channel: str
 ) -> tuple[TemplateMessage | None, str | None]:
     """(template or None for free text, None), or (None, why the channel cannot carry it)."""
-    open_ = windows.open_for(customer_id, connector_id)
+    open_ = reach.windows.open_for(who.customer_id, reach.senders[channel])
     if open_ is None or open_:
         return None, None
-    tpl = pick(templates, locale)
+    locale = who.locale
+    tpl = pick(who.templates_for(channel), locale)
     if tpl is None:
         return None, (
             f"outside the {channel} reply window and no approved {channel} template "
             f"for locale {locale!r}"
         )
-    filled = fill(tpl, values)
+    filled = fill(tpl, who.values())
     if isinstance(filled, str):
         return None, f"outside the {channel} reply window and {filled}"
     return filled, None
 
 
 def choose_delivery(
-    customer_id: int,
-    channel_order: Sequence[str],
-    senders: dict[str, str],
-    consent: dict[Key, str],
-    reachable: dict[Key, str],
-    windows: Windows,
-    templates_for: Callable[[str], Mapping[str, ApprovedTemplate] | None],
-    locale: str,
-    values: Callable[[], Mapping[str, Any]],
+    reach: Reach, who: Recipient
 ) -> tuple[str | None, str | None, str | None, TemplateMessage | None]:
     """`choose_channel` for a proactive message: (channel, address, skip reason, and the
     approved template that goes instead of text outside that channel's reply window)."""
     templates: dict[str, TemplateMessage | None] = {}
 
     def usable(channel: str) -> str | None:
-        tpl, why = how_to_send(
-            windows,
-            customer_id,
-            channel,
-            senders[channel],
-            templates_for(channel),
-            locale,
-            values(),
-        )
+        tpl, why = how_to_send(reach, who, channel)
         templates[channel] = tpl
         return why
 
     channel, address, reason = choose_channel(
-        customer_id, channel_order, senders, consent, reachable, usable
+        who.customer_id, who.channel_order, reach.senders, reach.consent, reach.reachable, usable
     )
     return channel, address, reason, templates.get(channel) if channel else None
 
