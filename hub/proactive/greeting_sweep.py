@@ -1,9 +1,10 @@
 """The greetings sweep: find who is due now with an indexed query, queue each greeting once.
 
-`hub.proactive.greetings` decides dates and instants (pure); this module does the I/O: candidates by
-month/day columns, consent and reachable identities, a unique (customer, occasion, year)
-record written in the same transaction as the outbox row, so a second sweep, a restart or
-a second hub process on the same database queues nothing twice.
+`hub.proactive.greetings` decides dates and instants (pure); this module finds the
+candidates by their month/day columns and renders each greeting. hub.proactive.sweep picks
+the channel and writes the unique (customer, occasion, year) record in the same
+transaction as the outbox row, so a second sweep, a restart or a second hub process on the
+same database queues nothing twice.
 """
 
 from __future__ import annotations
