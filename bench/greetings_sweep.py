@@ -54,6 +54,7 @@ from hub.core.replies import Replies  # noqa: E402
 from hub.customers.occasions import month_day  # noqa: E402
 from hub.proactive.greeting_sweep import GreetingSweeper, Planned  # noqa: E402
 from hub.proactive.greetings import due_greetings, sweep_window  # noqa: E402
+from hub.proactive.sweep import SweepDeps  # noqa: E402
 from hub.store import Store  # noqa: E402
 from hub.store.schema import customers, greeting_sends, outbox  # noqa: E402
 
@@ -221,15 +222,15 @@ def make_sweeper(store: Store) -> TimedSweeper:
     config = GreetingsConfig.model_validate(
         {"send_hour": 9, "offer": {"en": "Take 10% off this week.", "bn": "এই সপ্তাহে ১০% ছাড়।"}}
     )
-    return TimedSweeper(
+    deps = SweepDeps(
         store,
-        config,
         Replies(ROOT / "templates", "en"),
         SENDERS,
         public_url="http://hub.bench",
         secret=b"bench-secret",
         signature="The team",
     )
+    return TimedSweeper(deps, config)
 
 
 async def plan_only(sweeper: GreetingSweeper, now: datetime) -> tuple[int, int, int]:

@@ -37,6 +37,7 @@ from hub.notify.alerts import AlertWatcher
 from hub.notify.sweep import NotificationSweeper
 from hub.outbox.worker import OutboxWorker, WorkerHooks
 from hub.proactive.campaign_sweep import CampaignSweeper
+from hub.proactive.factory import SweeperSources, campaign_sweeper, greeting_sweeper
 from hub.proactive.greeting_sweep import GreetingSweeper
 from hub.scheduler import PeriodicJob, Scheduler
 from hub.store import Store
@@ -118,18 +119,6 @@ class Hub:
         self._tasks: asyncio.TaskGroup | None = None
         self.port: int | None = None
 
-    def _sweeper(self) -> GreetingSweeper:
-        return GreetingSweeper(
-            self.store,
-            self.config.greetings,
-            self.replies,
-            self.channels.senders(),
-            public_url=self.config.web.public_url,
-            secret=self.secret,
-            signature=self.config.replies.signature,
-            windows=self.channels.window_hours(),
-        )
-
     def _jobs(self) -> list[PeriodicJob]:
         assert self.sweeper is not None and self.campaigns is not None
         every = timedelta(minutes=self.config.greetings.sweep_minutes)
@@ -170,18 +159,11 @@ class Hub:
         await sync_teams(self.store, self.config.teams)
         key = self.config.hub.secret_key
         self.secret = await hub_secret(self.store, key.get_secret_value() if key else None)
-        self.sweeper = self._sweeper()
-        self.campaigns = CampaignSweeper(
-            self.store,
-            self.config.campaigns,
-            self.replies,
-            self.channels.senders(),
-            public_url=self.config.web.public_url,
-            secret=self.secret,
-            signature=self.config.replies.signature,
-            metrics=self.metrics,
-            windows=self.channels.window_hours(),
+        sources = SweeperSources(
+            self.store, self.config, self.replies, self.channels, self.secret, self.metrics
         )
+        self.sweeper = greeting_sweeper(sources)
+        self.campaigns = campaign_sweeper(sources)
         scheduler = Scheduler(self._jobs())
         warm_up()
         try:

@@ -22,6 +22,7 @@ from hub.core.replies import Replies
 from hub.customers.consent import OPT_IN, OPT_OUT, record_consent
 from hub.proactive.campaign_sweep import CampaignSweeper
 from hub.proactive.campaigns import due_zones, in_segment, may_be_due, send_at
+from hub.proactive.sweep import SweepDeps
 from hub.store import Store
 from hub.store.schema import (
     campaign_sends,
@@ -51,9 +52,8 @@ def _campaign(**kw: Any) -> CampaignConfig:
 
 
 def _sweeper(store: Store, *campaigns: CampaignConfig, **kw: Any) -> CampaignSweeper:
-    return CampaignSweeper(
+    deps = SweepDeps(
         store,
-        list(campaigns),
         Replies(ROOT / "templates", "en"),
         {"email": "mail", "telegram": "tg"},
         public_url="http://hub.test",
@@ -61,6 +61,7 @@ def _sweeper(store: Store, *campaigns: CampaignConfig, **kw: Any) -> CampaignSwe
         signature="The team",
         **kw,
     )
+    return CampaignSweeper(deps, list(campaigns))
 
 
 async def _add(

@@ -18,6 +18,7 @@ from hub.customers.consent import OPT_IN, OPT_OUT, make_opt_out_token, record_co
 from hub.customers.occasions import md_columns
 from hub.proactive.greeting_sweep import GreetingSweeper
 from hub.proactive.greetings import CustomerOccasions, Occasion, greetings_in_year
+from hub.proactive.sweep import SweepDeps
 from hub.store import Store
 from hub.store.schema import consents, customers, greeting_sends, identities, outbox
 from tests.support import ROOT, SmtpSink, base_config, hub_running, hub_url, make_config
@@ -79,15 +80,15 @@ def _sweeper(store: Store, **kw: Any) -> GreetingSweeper:
     config = GreetingsConfig.model_validate(
         {"send_hour": 9, "offer": {"en": "Take 10% off this week."}, **kw}
     )
-    return GreetingSweeper(
+    deps = SweepDeps(
         store,
-        config,
         Replies(ROOT / "templates", "en"),
         {"email": "mail"},
         public_url="http://hub.test",
         secret=SECRET,
         signature="The team",
     )
+    return GreetingSweeper(deps, config)
 
 
 async def test_sweep_queues_due_greetings_once_in_local_time(storage_url: str) -> None:
@@ -262,13 +263,15 @@ async def test_two_sweepers_on_one_database_queue_each_greeting_once(storage_url
         other = Store(storage_url)
         a = _sweeper(store, occasions=["birthday"])
         b = GreetingSweeper(
-            other,
+            SweepDeps(
+                other,
+                a.replies,
+                a.senders,
+                public_url="http://hub.test",
+                secret=SECRET,
+                signature="x",
+            ),
             a.config,
-            a.replies,
-            a.senders,
-            public_url="http://hub.test",
-            secret=SECRET,
-            signature="x",
             page_size=50,
         )
         start = datetime(2026, 6, 15, 0, 0, tzinfo=UTC)

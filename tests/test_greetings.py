@@ -15,14 +15,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from hub.config.greetings import GreetingsConfig
+from hub.config.greetings import GreetingRules, GreetingsConfig
 from hub.proactive.greetings import (
     MAX_UTC_OFFSET,
     MIN_UTC_OFFSET,
     CustomerOccasions,
     Greeting,
     GreetingKey,
-    GreetingRules,
     Occasion,
     UnknownTimeZone,
     celebration_date,

@@ -11,10 +11,11 @@ from typing import Any
 import pytest
 
 from hub.config.loader import ConfigError
+from hub.config.templates import ApprovedTemplate
 from hub.customers.consent import OPT_IN, record_consent
 from hub.customers.occasions import md_columns
 from hub.messages import TemplateMessage
-from hub.proactive.templates import ApprovedTemplate, Windows, fill, pick
+from hub.proactive.templates import Windows, fill, pick
 from hub.store.schema import customers, identities
 from tests.fakes.graph_api import FakeGraphApi
 from tests.meta_harness import Rig, connector_config, fake_graph, wa_text

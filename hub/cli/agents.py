@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
-import os
 import sys
 
 from sqlalchemy import select
@@ -13,14 +12,14 @@ from sqlalchemy import select
 from hub.agents.accounts import UnknownTeam, hash_password, upsert_agent
 from hub.agents.auth import create_api_token
 from hub.agents.teams import sync_teams
+from hub.cli.common import DEFAULT_CONFIG, SubParsers, with_config
 from hub.config.agents import USERNAME_PATTERN
+from hub.connector import ConnectorRegistry
 from hub.store import Store
 from hub.store.schema import agent_teams, agents
 
-DEFAULT_CONFIG = os.environ.get("HUB_CONFIG", "config/hub.yaml")
 
-
-def add_agents_cli(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_agents_cli(sub: SubParsers, registry: ConnectorRegistry) -> None:
     p = sub.add_parser("agents", help="support agents: add, list, API tokens")
     asub = p.add_subparsers(dest="agents_command", required=True)
     q = asub.add_parser("add", help="add or update an agent (password read from stdin or tty)")
@@ -38,23 +37,21 @@ def add_agents_cli(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     q.add_argument("--name", default="cli", help="what the token is for")
     q.add_argument("--config", default=DEFAULT_CONFIG)
     q = asub.add_parser("hash-password", help="print an argon2 hash for agents.accounts[]")
-    p.set_defaults(run=run_agents_command)
+    p.set_defaults(run=lambda args: run_agents_command(args, registry))
 
 
-def run_agents_command(args: argparse.Namespace) -> int:
+def run_agents_command(args: argparse.Namespace, registry: ConnectorRegistry) -> int:
     if args.agents_command == "hash-password":
         password = _read_password()
         if password is None:
             return 1
         print(hash_password(password))
         return 0
-    from hub.cli.main import _load
-    from hub.connector import ConnectorRegistry
-
-    config = _load(args.config, ConnectorRegistry.discover())
-    if config is None:
-        return 2
-    return asyncio.run(_run(config.storage.url, config.teams, args))
+    return with_config(
+        args.config,
+        registry,
+        lambda config: asyncio.run(_run(config.storage.url, config.teams, args)),
+    )
 
 
 async def _run(url: str, teams: list, args: argparse.Namespace) -> int:  # type: ignore[type-arg]

@@ -4,26 +4,24 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 
 from pydantic import ValidationError
 
-from hub.channels.directory import ChannelDirectory
+from hub.cli.common import DEFAULT_CONFIG, SubParsers, with_config
+from hub.cli.sweepers import sweeper_sources
 from hub.config.campaigns import CampaignConfig
 from hub.config.loader import Config
 from hub.connector import ConnectorRegistry
 from hub.core.replies import Replies
 from hub.proactive.campaign_store import CampaignExists, campaigns_in_effect, create_campaign
 from hub.proactive.campaign_sweep import CampaignSweeper, Preview
+from hub.proactive.factory import campaign_sweeper
 from hub.proactive.greetings import load_zone
 from hub.store import Store
-from hub.store.secret import hub_secret
-
-DEFAULT_CONFIG = os.environ.get("HUB_CONFIG", "config/hub.yaml")
 
 
-def add_campaigns_cli(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_campaigns_cli(sub: SubParsers, registry: ConnectorRegistry) -> None:
     p = sub.add_parser("campaigns", help="scheduled campaigns to customer segments")
     csub = p.add_subparsers(dest="campaigns_command", required=True)
     q = csub.add_parser(
@@ -50,30 +48,21 @@ def add_campaigns_cli(sub: argparse._SubParsersAction) -> None:  # type: ignore[
     q.add_argument("--config", default=DEFAULT_CONFIG)
     q = csub.add_parser("list", help="campaigns from the config file and the database")
     q.add_argument("--config", default=DEFAULT_CONFIG)
-    p.set_defaults(run=run_campaigns_command)
+    p.set_defaults(
+        run=lambda args: with_config(
+            args.config, registry, lambda config: run_campaigns_command(config, args, registry)
+        )
+    )
 
 
-def run_campaigns_command(args: argparse.Namespace) -> int:
-    from hub.channels.directory import ChannelDirectory
-    from hub.cli.main import _load
-    from hub.connector import ConnectorRegistry
-
-    registry = ConnectorRegistry.discover()
-    config = _load(args.config, registry)
-    if config is None:
-        return 2
+def run_campaigns_command(
+    config: Config, args: argparse.Namespace, registry: ConnectorRegistry
+) -> int:
     if args.campaigns_command == "create":
         return asyncio.run(create_command(config, args))
     if args.campaigns_command == "list":
         return asyncio.run(list_command(config))
-    return asyncio.run(
-        preview_command(
-            config,
-            args.name,
-            ChannelDirectory.build(config.connectors, registry).senders(),
-            registry,
-        )
-    )
+    return asyncio.run(preview_command(config, args.name, registry))
 
 
 async def create_command(config: Config, args: argparse.Namespace) -> int:
@@ -137,12 +126,7 @@ async def list_command(config: Config) -> int:
     return 0
 
 
-async def preview_command(
-    config: Config,
-    name: str,
-    senders: dict[str, str],
-    registry: ConnectorRegistry | None = None,
-) -> int:
+async def preview_command(config: Config, name: str, registry: ConnectorRegistry) -> int:
     store = Store(config.storage.url)
     try:
         await store.migrate()
@@ -152,19 +136,7 @@ async def preview_command(
             known = ", ".join(c.name for c in every) or "none"
             print(f"no campaign {name!r} (campaigns: {known})", file=sys.stderr)
             return 2
-        key = config.hub.secret_key
-        sweeper = CampaignSweeper(
-            store,
-            config.campaigns,
-            Replies(config.replies.templates_dir, config.hub.default_locale),
-            senders,
-            public_url=config.web.public_url,
-            secret=await hub_secret(store, key.get_secret_value() if key else None),
-            signature=config.replies.signature,
-            windows=ChannelDirectory.build(config.connectors, registry).window_hours()
-            if registry
-            else None,
-        )
+        sweeper = campaign_sweeper(await sweeper_sources(store, config, registry))
         preview = await sweeper.preview(campaign)
     finally:
         await store.close()

@@ -3,24 +3,39 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 from datetime import date, datetime
 
-from hub.channels.directory import ChannelDirectory
+from hub.cli.common import DEFAULT_CONFIG, SubParsers, with_config
 from hub.config.loader import Config
 from hub.connector import ConnectorRegistry
-from hub.core.replies import Replies
-from hub.proactive.greeting_sweep import GreetingSweeper
-from hub.store import Store
-from hub.store.secret import hub_secret
+
+
+def add_greetings_cli(sub: SubParsers, registry: ConnectorRegistry) -> None:
+    p = sub.add_parser("greetings", help="birthday and anniversary greetings")
+    gsub = p.add_subparsers(dest="greetings_command", required=True)
+    q = gsub.add_parser(
+        "preview", help="who gets what on a date, and who is skipped; sends nothing"
+    )
+    q.add_argument("--date", help="the customers' local date, YYYY-MM-DD (default: today)")
+    q.add_argument("--config", default=DEFAULT_CONFIG)
+    p.set_defaults(
+        run=lambda args: with_config(
+            args.config,
+            registry,
+            lambda config: asyncio.run(run_greetings_command(config, args, registry)),
+        )
+    )
 
 
 async def run_greetings_command(
-    config: Config,
-    args: argparse.Namespace,
-    senders: dict[str, str],
-    registry: ConnectorRegistry | None = None,
+    config: Config, args: argparse.Namespace, registry: ConnectorRegistry
 ) -> int:
+    from hub.cli.sweepers import sweeper_sources
+    from hub.proactive.factory import greeting_sweeper
+    from hub.store import Store
+
     try:
         on = date.fromisoformat(args.date) if args.date else datetime.now().date()
     except ValueError:
@@ -29,19 +44,7 @@ async def run_greetings_command(
     store = Store(config.storage.url)
     try:
         await store.migrate()
-        key = config.hub.secret_key
-        sweeper = GreetingSweeper(
-            store,
-            config.greetings,
-            Replies(config.replies.templates_dir, config.hub.default_locale),
-            senders,
-            public_url=config.web.public_url,
-            secret=await hub_secret(store, key.get_secret_value() if key else None),
-            signature=config.replies.signature,
-            windows=ChannelDirectory.build(config.connectors, registry).window_hours()
-            if registry
-            else None,
-        )
+        sweeper = greeting_sweeper(await sweeper_sources(store, config, registry))
         plans = await sweeper.preview(on)
     finally:
         await store.close()

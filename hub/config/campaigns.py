@@ -8,8 +8,8 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
-from hub.config.greetings import ChannelName
-from hub.proactive.templates import LocaleTemplates, check_locales
+from hub.config.channels import ChannelName, ChannelOrder
+from hub.config.templates import LocaleTemplates, check_locales
 
 # The outbox kind is "campaign:<name>" in a 32-character column.
 CAMPAIGN_NAME = r"^[a-z0-9][a-z0-9_-]{0,22}$"
@@ -55,7 +55,7 @@ class CampaignConfig(BaseModel):
     # Sent at send_hour on send_date in each customer's own time zone.
     send_date: date
     send_hour: int = Field(default=10, ge=0, le=23)
-    channel_order: list[ChannelName] = Field(default_factory=lambda: ["email"], min_length=1)
+    channel_order: ChannelOrder = Field(default_factory=lambda: ["email"], min_length=1)
     enabled: bool = True
     # After downtime, still sent within this window; never later (a stale offer is spam).
     catch_up_hours: float = Field(default=12.0, gt=0, le=168)
@@ -70,13 +70,6 @@ class CampaignConfig(BaseModel):
     def _template_locales(cls, v: dict[str, LocaleTemplates]) -> dict[str, LocaleTemplates]:
         for by_locale in v.values():
             check_locales(by_locale)
-        return v
-
-    @field_validator("channel_order")
-    @classmethod
-    def _unique_channels(cls, v: list[str]) -> list[str]:
-        if len(set(v)) != len(v):
-            raise ValueError("each channel may be listed once")
         return v
 
 

@@ -2,18 +2,38 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
-from typing import Annotated, Literal
+from typing import Literal
 
 from babel import Locale, UnknownLocaleError
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from hub.proactive.greetings import Feb29Rule, GreetingRules
-from hub.proactive.templates import ApprovedTemplate, LocaleTemplates, check_locales
+from hub.config.channels import ChannelName, ChannelOrder
+from hub.config.templates import ApprovedTemplate, LocaleTemplates, check_locales
 
 OccasionName = Literal["birthday", "anniversary", "customer_since"]
-# As in the consents table: email, sms, telegram, ...
-ChannelName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
+Feb29Rule = Literal["feb28", "mar1"]
+
+
+@dataclass(frozen=True)
+class GreetingRules:
+    """The greetings section as hub.proactive.greetings applies it (pure, no pydantic)."""
+
+    send_hour: int = 9
+    feb29: Feb29Rule = "feb28"
+    catch_up: timedelta = timedelta(hours=12)
+    # Occasion names that are greeted; a customer's other occasions are ignored.
+    occasions: frozenset[str] = frozenset({"birthday", "anniversary", "customer_since"})
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.send_hour <= 23:
+            raise ValueError(f"send_hour must be 0-23, got {self.send_hour}")
+        if self.feb29 not in ("feb28", "mar1"):
+            raise ValueError(f"feb29 must be 'feb28' or 'mar1', got {self.feb29!r}")
+        # A year or more would make one sweep see two years' greetings of the same occasion.
+        if not timedelta(0) < self.catch_up < timedelta(days=365):
+            raise ValueError(f"catch_up must be positive and under a year, got {self.catch_up}")
 
 
 class GreetingsConfig(BaseModel):
@@ -30,7 +50,7 @@ class GreetingsConfig(BaseModel):
     )
     # Channels (as in consents) tried in order; the first with consent and a reachable
     # identity carries the greeting.
-    channel_order: list[ChannelName] = Field(default_factory=lambda: ["email"], min_length=1)
+    channel_order: ChannelOrder = Field(default_factory=lambda: ["email"], min_length=1)
     # Offer text by locale, shown in the greeting; a locale without one gets no offer.
     offer: dict[str, str] = Field(default_factory=dict)
     # Channels with a reply window (WhatsApp) take free text only within it; outside it the
@@ -70,13 +90,6 @@ class GreetingsConfig(BaseModel):
     def _unique_occasions(cls, v: list[str]) -> list[str]:
         if len(set(v)) != len(v):
             raise ValueError("each occasion may be listed once")
-        return v
-
-    @field_validator("channel_order")
-    @classmethod
-    def _unique_channels(cls, v: list[str]) -> list[str]:
-        if len(set(v)) != len(v):
-            raise ValueError("each channel may be listed once")
         return v
 
     @field_validator("offer")

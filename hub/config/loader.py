@@ -17,10 +17,10 @@ from hub.config.alerts import AlertsConfig, alerts_cross_checks
 from hub.config.campaigns import Campaigns
 from hub.config.greetings import GreetingsConfig
 from hub.config.notify import EventKind, NotificationsConfig, notify_cross_checks
+from hub.config.templates import proactive_cross_checks
 from hub.config.yaml_source import Path_, SourceError, YamlSource, YamlSourceError, load_yaml
 from hub.connector import ConnectorConfig, ConnectorRegistry
 from hub.core.proxies import parse_networks
-from hub.proactive.templates import proactive_cross_checks
 
 
 class _Strict(BaseModel):
@@ -314,33 +314,39 @@ def _validate_connectors(
 def _cross_checks(
     source: YamlSource, config: Config, registry: ConnectorRegistry
 ) -> list[ConfigIssue]:
-    issues: list[ConfigIssue] = []
     team_ids = {t.id for t in config.teams}
+    found = [
+        *_team_checks(config, team_ids),
+        *agents_cross_checks(config.agents, team_ids),
+        *notify_cross_checks(config.routing.rules, config.connectors, registry),
+        *alerts_cross_checks(config.alerts, config.connectors, registry),
+        *proactive_cross_checks(config, registry),
+    ]
+    if config.hub.default_locale not in config.hub.locales:
+        found.append((("hub", "default_locale"), "must be one of hub.locales"))
+    found += _reply_via_checks(config, registry)
+    return [_at(source, path, message) for path, message in found]
+
+
+def _team_checks(config: Config, team_ids: set[str]) -> list[tuple[Path_, str]]:
+    found: list[tuple[Path_, str]] = []
     if len(team_ids) != len(config.teams):
-        issues.append(_at(source, ("teams",), "team ids must be unique"))
+        found.append((("teams",), "team ids must be unique"))
     if config.routing.fallback_team not in team_ids:
-        issues.append(
-            _at(
-                source,
+        found.append(
+            (
                 ("routing", "fallback_team"),
                 f"no team {config.routing.fallback_team!r} (teams: {', '.join(sorted(team_ids))})",
             )
         )
     for i, rule in enumerate(config.routing.rules):
         if rule.set.team not in team_ids:
-            issues.append(
-                _at(source, ("routing", "rules", i, "set", "team"), f"no team {rule.set.team!r}")
-            )
-    for path, message in agents_cross_checks(config.agents, team_ids):
-        issues.append(_at(source, path, message))
-    for path, message in notify_cross_checks(config.routing.rules, config.connectors, registry):
-        issues.append(_at(source, path, message))
-    for path, message in alerts_cross_checks(config.alerts, config.connectors, registry):
-        issues.append(_at(source, path, message))
-    for path, message in proactive_cross_checks(config, registry):
-        issues.append(_at(source, path, message))
-    if config.hub.default_locale not in config.hub.locales:
-        issues.append(_at(source, ("hub", "default_locale"), "must be one of hub.locales"))
+            found.append((("routing", "rules", i, "set", "team"), f"no team {rule.set.team!r}"))
+    return found
+
+
+def _reply_via_checks(config: Config, registry: ConnectorRegistry) -> list[tuple[Path_, str]]:
+    found: list[tuple[Path_, str]] = []
     by_id = {c.id: c for c in config.connectors}
     for i, c in enumerate(config.connectors):
         if c.reply_via is None:
@@ -348,14 +354,13 @@ def _cross_checks(
         target = by_id.get(c.reply_via)
         ctype = registry.get(target.type) if target else None
         if target is None or ctype is None or not ctype.can_send or ctype.notifies:
-            issues.append(
-                _at(
-                    source,
+            found.append(
+                (
                     ("connectors", i, "reply_via"),
                     f"{c.reply_via!r} is not the id of a connector that can send",
                 )
             )
-    return issues
+    return found
 
 
 def _pydantic_issues(source: YamlSource, exc: ValidationError, prefix: Path_) -> list[ConfigIssue]:

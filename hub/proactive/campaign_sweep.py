@@ -1,12 +1,10 @@
 """The campaign sweep: queue each campaign once per customer, at their local send hour.
 
 For every enabled campaign whose send date is near, the sweep works out which time zones
-are due now, selects the segment's customers in those zones who have no campaign row yet,
-picks the first channel in `channel_order` with consent and a reachable identity, and
-writes a unique (campaign, customer) row in the same transaction as the outbox row. A
-second sweep, a restart or a second hub process therefore queues nothing twice. The
-outbox checks consent again at send time and paces each connector by its
-`rate_limit_per_minute`.
+are due now and selects the segment's customers in those zones who have no campaign row
+yet; hub.proactive.sweep picks the channel and writes the unique (campaign, customer) row
+in the same transaction as the outbox row. The outbox checks consent again at send time
+and paces each connector by its `rate_limit_per_minute`.
 """
 
 from __future__ import annotations
@@ -21,17 +19,13 @@ from sqlalchemy import and_, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.config.campaigns import CampaignConfig
-from hub.core.metrics import Metrics
-from hub.core.replies import Replies
-from hub.customers.consent import make_opt_out_token
-from hub.messages import Address, TemplateMessage
-from hub.outbox.enqueue import Outbound, enqueue_outbound_many
+from hub.outbox.enqueue import Outbound
 from hub.proactive.campaign_store import campaigns_in_effect
 from hub.proactive.campaigns import due_zones, in_segment, may_be_due, send_at
 from hub.proactive.greetings import UnknownTimeZone
-from hub.proactive.reach import consents_of, reachable_of
-from hub.proactive.templates import choose_delivery, template_text, windows_of
-from hub.store import Store, utcnow
+from hub.proactive.sweep import Claims, Delivery, Letter, SweepDeps, Sweeper, Tally
+from hub.proactive.templates import Recipient
+from hub.store import utcnow
 from hub.store.schema import (
     campaign_sends,
     customers,
@@ -47,26 +41,16 @@ PAGE = 1000
 
 
 @dataclass(frozen=True)
-class Target:
+class Target(Delivery):
     customer_id: int
     name: str | None
     locale: str
     timezone: str
-    channel: str | None  # None: skipped, see reason
-    address: str | None
-    reason: str | None
-    already_sent: bool = False
-    # Outside a reply window (WhatsApp): the approved template that goes instead of text.
-    template: TemplateMessage | None = None
 
 
-@dataclass
-class CampaignResult:
+@dataclass(kw_only=True)
+class CampaignResult(Tally):
     campaign: str
-    candidates: int = 0
-    queued: int = 0
-    already: int = 0
-    skipped: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -79,33 +63,12 @@ class Preview:
     sample: list[Target] = field(default_factory=list)
 
 
-class CampaignSweeper:
+class CampaignSweeper(Sweeper):
     def __init__(
-        self,
-        store: Store,
-        campaigns: list[CampaignConfig],
-        replies: Replies,
-        senders: dict[str, str],
-        *,
-        public_url: str,
-        secret: bytes,
-        signature: str,
-        metrics: Metrics | None = None,
-        page_size: int = PAGE,
-        windows: dict[str, float] | None = None,
+        self, deps: SweepDeps, campaigns: list[CampaignConfig], *, page_size: int = PAGE
     ) -> None:
-        self.store = store
-        # connector id -> its reply window in hours (ChannelDirectory.window_hours)
-        self.windows = windows or {}
+        super().__init__(deps, page_size)
         self.campaigns = campaigns
-        self.replies = replies
-        # channel (identity kind, as in consents) -> the connector that sends to it
-        self.senders = senders
-        self.public_url = public_url.rstrip("/")
-        self.secret = secret
-        self.signature = signature
-        self.metrics = metrics
-        self.page_size = page_size
 
     def has_template(self, campaign: CampaignConfig) -> bool:
         return self.replies.has(campaign.template, self.replies.default_locale)
@@ -130,7 +93,7 @@ class CampaignSweeper:
         return results
 
     async def _sweep_one(self, campaign: CampaignConfig, now: datetime) -> CampaignResult:
-        result = CampaignResult(campaign.name)
+        result = CampaignResult(campaign=campaign.name)
         async with self.store.read() as conn:
             zones = (
                 await conn.execute(
@@ -140,20 +103,12 @@ class CampaignSweeper:
             due = due_zones(campaign, list(zones), now)
         if not due:
             return result
-        async for page in self._segment(campaign, zones=due, unsent_only=True):
-            result.candidates += len(page)
-            targets = await self._plan(campaign, page, now)
-            todo = []
-            for t in targets:
-                if t.channel is None:
-                    key = t.reason or "skipped"
-                    result.skipped[key] = result.skipped.get(key, 0) + 1
-                else:
-                    todo.append(t)
-            if todo:
-                queued = await self._queue(campaign, todo, now)
-                result.queued += queued
-                result.already += len(todo) - queued
+        await self._queue_pages(
+            self._segment(campaign, zones=due, unsent_only=True),
+            lambda page: self._plan(campaign, page, now),
+            lambda todo: self._queue(campaign, todo, now),
+            result,
+        )
         if self.metrics is not None and result.queued:
             self.metrics.campaign_queued.labels(campaign=campaign.name).inc(result.queued)
         if result.queued or result.skipped:
@@ -249,22 +204,14 @@ class CampaignSweeper:
     async def _plan(self, campaign: CampaignConfig, rows: list[Any], now: datetime) -> list[Target]:
         ids = [r.id for r in rows]
         async with self.store.read() as conn:
-            consent = await consents_of(conn, ids)
-            reachable = await reachable_of(conn, ids, campaign.channel_order)
-            windows = await windows_of(
-                conn, ids, self.windows, self.senders, campaign.channel_order, now
-            )
+            reach = await self._reach(conn, ids, campaign.channel_order, now)
         out = []
         for r in rows:
-            channel, address, reason, template = choose_delivery(
+            who = Recipient(
                 r.id,
-                campaign.channel_order,
-                self.senders,
-                consent,
-                reachable,
-                windows,
-                campaign.approved_templates.get,
                 r.locale,
+                campaign.channel_order,
+                campaign.approved_templates.get,
                 lambda r=r: self._values(campaign, r.display_name),
             )
             out.append(
@@ -273,11 +220,8 @@ class CampaignSweeper:
                     r.display_name,
                     r.locale,
                     r.timezone,
-                    channel,
-                    address,
-                    reason,
-                    bool(r.already_sent),
-                    template,
+                    already_sent=bool(r.already_sent),
+                    **self._deliver(reach, who),
                 )
             )
         return out
@@ -289,36 +233,28 @@ class CampaignSweeper:
         return values
 
     async def _queue(self, campaign: CampaignConfig, todo: list[Target], now: datetime) -> int:
-        """Claim and queue a page of targets in one transaction, in a few statements (as the
-        greetings sweep does); returns how many this sweep queued. The claim is the unique
-        campaign_sends row: only targets whose row this transaction inserted get an outbox
-        row, so another sweep or process that got there first keeps its own."""
+        """Claim and queue a page of targets in one transaction; returns how many this
+        sweep queued. The claim is the unique campaign_sends row (campaign, customer)."""
         # Rendered before the write lock is taken, so other writers wait less.
-        messages = {t.customer_id: self._outbound(campaign, t) for t in todo}
-        async with self.store.write() as conn:
-            claimed = await conn.execute(
-                self.store.insert(campaign_sends)
-                .on_conflict_do_nothing(index_elements=["campaign", "customer_id"])
-                .returning(campaign_sends.c.customer_id),
-                [
-                    {
-                        "campaign": campaign.name,
-                        "customer_id": t.customer_id,
-                        "channel": t.channel,
-                        "created_at": now,
-                    }
-                    for t in todo
-                ],
-            )
-            won = {r.customer_id for r in claimed}
-            mine = [out for cid, out in messages.items() if cid in won]
-            await enqueue_outbound_many(self.store, conn, mine, now=now)
-        return len(mine)
+        messages = [((campaign.name, t.customer_id), self._outbound(campaign, t)) for t in todo]
+        claims = Claims(
+            campaign_sends,
+            ("campaign", "customer_id"),
+            [
+                {
+                    "campaign": campaign.name,
+                    "customer_id": t.customer_id,
+                    "channel": t.channel,
+                    "created_at": now,
+                }
+                for t in todo
+            ],
+        )
+        return await self._claim_and_enqueue(claims, messages, now)
 
     def _outbound(self, campaign: CampaignConfig, t: Target) -> Outbound:
-        assert t.channel is not None and t.address is not None
-        token = make_opt_out_token(t.customer_id, t.channel, self.secret)
-        unsubscribe = f"{self.public_url}/unsubscribe/{token}"
+        assert t.channel is not None
+        unsubscribe = self._unsubscribe_url(t.customer_id, t.channel)
         rendered = self.replies.render(
             campaign.template,
             t.locale,
@@ -331,24 +267,15 @@ class CampaignSweeper:
                 "timezone": t.timezone,
             },
         )
-        # Outside a reply window the approved template goes; the record says which.
-        tpl = t.template
-        return Outbound(
-            connector_id=self.senders[t.channel],
-            ticket_id=None,
-            customer_id=t.customer_id,
-            to=Address(t.channel, t.address, t.name),
-            kind=f"campaign:{campaign.name}",
-            subject=None if tpl else rendered.subject,
-            text=template_text(tpl) if tpl else rendered.text,
-            html=None if tpl else rendered.html,
-            template_message=tpl,
-            auto_submitted=True,
-            language=rendered.locale,
-            consent_channel=t.channel,
-            list_unsubscribe=unsubscribe,
-            idempotency_key=f"campaign-{campaign.name}-{t.customer_id}",
+        letter = Letter(
+            t.customer_id,
+            t.name,
+            f"campaign:{campaign.name}",
+            f"campaign-{campaign.name}-{t.customer_id}",
+            rendered,
+            unsubscribe,
         )
+        return self._compose(t, letter)
 
 
 def _midnight(day: date) -> datetime:

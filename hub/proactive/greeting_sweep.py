@@ -1,33 +1,29 @@
 """The greetings sweep: find who is due now with an indexed query, queue each greeting once.
 
-`hub.proactive.greetings` decides dates and instants (pure); this module does the I/O: candidates by
-month/day columns, consent and reachable identities, a unique (customer, occasion, year)
-record written in the same transaction as the outbox row, so a second sweep, a restart or
-a second hub process on the same database queues nothing twice.
+`hub.proactive.greetings` decides dates and instants (pure); this module finds the
+candidates by their month/day columns and renders each greeting. hub.proactive.sweep picks
+the channel and writes the unique (customer, occasion, year) record in the same
+transaction as the outbox row, so a second sweep, a restart or a second hub process on the
+same database queues nothing twice.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.config.greetings import GreetingsConfig
-from hub.core.replies import Replies
-from hub.customers.consent import make_opt_out_token
+from hub.config.greetings import GreetingRules, GreetingsConfig
 from hub.customers.occasions import month_day
-from hub.messages import Address, TemplateMessage
-from hub.outbox.enqueue import Outbound, enqueue_outbound_many
+from hub.outbox.enqueue import Outbound
 from hub.proactive.greetings import (
     CustomerOccasions,
     Greeting,
-    GreetingKey,
-    GreetingRules,
     Occasion,
     UnknownTimeZone,
     due_greetings,
@@ -35,9 +31,9 @@ from hub.proactive.greetings import (
     load_zone,
     sweep_window,
 )
-from hub.proactive.reach import consents_of, reachable_of
-from hub.proactive.templates import choose_delivery, template_text, windows_of
-from hub.store import Store, utcnow
+from hub.proactive.sweep import Claims, D, Delivery, Letter, SweepDeps, Sweeper, Tally
+from hub.proactive.templates import Recipient
+from hub.store import utcnow
 from hub.store.schema import customers, greeting_sends
 
 log = logging.getLogger("hub.proactive.greetings")
@@ -50,52 +46,25 @@ PAGE = 2000
 
 
 @dataclass(frozen=True)
-class Planned:
+class Planned(Delivery):
     greeting: Greeting
     customer_name: str | None
-    channel: str | None  # None: skipped, see reason
-    address: str | None
-    reason: str | None
-    already_sent: bool = False
-    # Outside a reply window (WhatsApp): the approved template that goes instead of text.
-    template: TemplateMessage | None = None
 
 
 @dataclass
-class SweepResult:
-    candidates: int = 0
+class SweepResult(Tally):
     due: int = 0
-    queued: int = 0
-    already: int = 0
-    skipped: dict[str, int] = field(default_factory=dict)
+
+    def sort_out(self, plans: Sequence[D]) -> list[D]:
+        self.due += len(plans)
+        return super().sort_out(plans)
 
 
-class GreetingSweeper:
-    def __init__(
-        self,
-        store: Store,
-        config: GreetingsConfig,
-        replies: Replies,
-        senders: dict[str, str],
-        *,
-        public_url: str,
-        secret: bytes,
-        signature: str,
-        page_size: int = PAGE,
-        windows: dict[str, float] | None = None,
-    ) -> None:
-        self.store = store
-        # connector id -> its reply window in hours (ChannelDirectory.window_hours)
-        self.windows = windows or {}
-        self.page_size = page_size
+class GreetingSweeper(Sweeper):
+    def __init__(self, deps: SweepDeps, config: GreetingsConfig, *, page_size: int = PAGE) -> None:
+        super().__init__(deps, page_size)
         self.config = config
         self.rules: GreetingRules = config.rules()
-        self.replies = replies
-        # channel (identity kind, as in consents) -> the connector that sends to it
-        self.senders = senders
-        self.public_url = public_url.rstrip("/")
-        self.secret = secret
-        self.signature = signature
 
     async def sweep(self, now: datetime | None = None) -> SweepResult:
         """Queue every greeting due at `now`; safe to run as often and as many times as wanted."""
@@ -107,21 +76,12 @@ class GreetingSweeper:
             for i in range(-1, (window.last_date - window.first_date).days + 2)
         }
         result = SweepResult()
-        async for page in self._candidates(set(window.month_day_numbers), since_days):
-            result.candidates += len(page)
-            plans = await self._plan(page, lambda c: due_greetings(now, c, self.rules), now)
-            result.due += len(plans)
-            for plan in plans:
-                if plan.already_sent:
-                    result.already += 1
-                elif plan.channel is None:
-                    key = plan.reason or "skipped"
-                    result.skipped[key] = result.skipped.get(key, 0) + 1
-            todo = [p for p in plans if p.channel is not None and not p.already_sent]
-            if todo:
-                queued = await self._queue(todo, now)
-                result.queued += queued
-                result.already += len(todo) - queued
+        await self._queue_pages(
+            self._candidates(set(window.month_day_numbers), since_days),
+            lambda page: self._plan(page, lambda c: due_greetings(now, c, self.rules), now),
+            lambda todo: self._queue(todo, now),
+            result,
+        )
         if result.queued or result.skipped:
             log.info(
                 "greetings sweep candidates=%s due=%s queued=%s already=%s skipped=%s",
@@ -209,35 +169,25 @@ class GreetingSweeper:
         if not found:
             return []
         ids = list({row.id for _, row in found})
+        order = self.config.channel_order
         async with self.store.read() as conn:
             sent = await self._sent_keys(conn, [g for g, _ in found])
-            consent = await consents_of(conn, ids)
-            reachable = await reachable_of(conn, ids, self.config.channel_order)
-            windows = await windows_of(
-                conn, ids, self.windows, self.senders, self.config.channel_order, now
-            )
+            reach = await self._reach(conn, ids, order, now)
         plans = []
         for g, row in found:
-            channel, address, reason, template = choose_delivery(
+            who = Recipient(
                 row.id,
-                self.config.channel_order,
-                self.senders,
-                consent,
-                reachable,
-                windows,
-                lambda channel, g=g: self.config.template_for(channel, g.key.occasion),
                 g.locale,
+                order,
+                lambda channel, g=g: self.config.template_for(channel, g.key.occasion),
                 lambda g=g, row=row: self._values(g, row.display_name),
             )
             plans.append(
                 Planned(
                     g,
                     row.display_name,
-                    channel,
-                    address,
-                    reason,
                     already_sent=g.key in sent,
-                    template=template,
+                    **self._deliver(reach, who),
                 )
             )
         return plans
@@ -267,33 +217,19 @@ class GreetingSweeper:
 
     async def _queue(self, plans: list[Planned], now: datetime) -> int:
         """Claim and queue `plans` in one transaction; returns how many this sweep queued.
-
-        A handful of statements per page rather than three per greeting: on SQLite every
-        statement is a round trip to the driver's thread, which dominated a large sweep.
-        The claim is still the unique greeting_sends row, and only greetings whose claim this
-        transaction inserted get an outbox row, in the same transaction.
-        """
+        The claim is the unique greeting_sends row (customer, occasion, year)."""
         # Rendered before the write lock is taken, so other writers wait less; plans that
         # another sweep claims meanwhile (rare: `_plan` left out what was sent) are dropped.
-        messages = [(p, self._outbound(p)) for p in plans]
-        async with self.store.write() as conn:
-            won = await self._claim(conn, plans, now)
-            mine = [out for p, out in messages if p.greeting.key in won]
-            await enqueue_outbound_many(self.store, conn, mine, now=now)
-        return len(mine)
-
-    async def _claim(
-        self, conn: AsyncConnection, plans: list[Planned], now: datetime
-    ) -> set[GreetingKey]:
-        """Insert the greeting_sends rows; the keys that were new (another sweep or process
-        that queued a greeting first keeps it: its row makes ours a no-op)."""
-        cols = greeting_sends.c
-        # A list of parameters rather than one multi-row VALUES: the statement is compiled
-        # once and cached, and SQLAlchemy still sends it in batches of many rows.
-        rows = await conn.execute(
-            self.store.insert(greeting_sends)
-            .on_conflict_do_nothing(index_elements=["customer_id", "occasion", "year"])
-            .returning(cols.customer_id, cols.occasion, cols.year),
+        messages = [
+            (
+                (p.greeting.key.customer_id, p.greeting.key.occasion, p.greeting.key.year),
+                self._outbound(p),
+            )
+            for p in plans
+        ]
+        claims = Claims(
+            greeting_sends,
+            ("customer_id", "occasion", "year"),
             [
                 {
                     "customer_id": p.greeting.key.customer_id,
@@ -305,13 +241,12 @@ class GreetingSweeper:
                 for p in plans
             ],
         )
-        return {GreetingKey(r.customer_id, r.occasion, r.year) for r in rows}
+        return await self._claim_and_enqueue(claims, messages, now)
 
     def _outbound(self, plan: Planned) -> Outbound:
         g = plan.greeting
-        assert plan.channel is not None and plan.address is not None
-        token = make_opt_out_token(g.key.customer_id, plan.channel, self.secret)
-        unsubscribe = f"{self.public_url}/unsubscribe/{token}"
+        assert plan.channel is not None
+        unsubscribe = self._unsubscribe_url(g.key.customer_id, plan.channel)
         since_years = g.years if g.key.occasion == "customer_since" else None
         rendered = self.replies.render(
             g.key.occasion,
@@ -326,25 +261,12 @@ class GreetingSweeper:
                 "timezone": g.timezone,
             },
         )
-        if plan.template is not None:
-            # Outside the reply window: the approved template, no free text, no opt-out link
-            # in the body (Meta's template holds the wording; WhatsApp opt-out is by reply).
-            text, html, subject = template_text(plan.template), None, None
-        else:
-            text, html, subject = rendered.text, rendered.html, rendered.subject
-        return Outbound(
-            connector_id=self.senders[plan.channel],
-            ticket_id=None,
-            customer_id=g.key.customer_id,
-            to=Address(plan.channel, plan.address, plan.customer_name),
-            kind=f"greeting:{g.key.occasion}",
-            subject=subject,
-            text=text,
-            html=html,
-            auto_submitted=True,
-            language=rendered.locale,
-            consent_channel=plan.channel,
-            list_unsubscribe=unsubscribe,
-            idempotency_key=g.key.token.replace(":", "-"),
-            template_message=plan.template,
+        letter = Letter(
+            g.key.customer_id,
+            plan.customer_name,
+            f"greeting:{g.key.occasion}",
+            g.key.token.replace(":", "-"),
+            rendered,
+            unsubscribe,
         )
+        return self._compose(plan, letter)

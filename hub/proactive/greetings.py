@@ -28,7 +28,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 
-Feb29Rule = Literal["feb28", "mar1"]
+from hub.config.greetings import Feb29Rule, GreetingRules
+
 GreetingState = Literal["upcoming", "due", "missed"]
 
 # Every zone in tzdata has kept its UTC offset within these bounds since Kiritimati moved to
@@ -39,24 +40,6 @@ MAX_UTC_OFFSET = timedelta(hours=14)
 
 class UnknownTimeZone(ValueError):
     """The customer's time zone is not an IANA name this machine's tzdata knows."""
-
-
-@dataclass(frozen=True)
-class GreetingRules:
-    send_hour: int = 9
-    feb29: Feb29Rule = "feb28"
-    catch_up: timedelta = timedelta(hours=12)
-    # Occasion names that are greeted; a customer's other occasions are ignored.
-    occasions: frozenset[str] = frozenset({"birthday", "anniversary", "customer_since"})
-
-    def __post_init__(self) -> None:
-        if not 0 <= self.send_hour <= 23:
-            raise ValueError(f"send_hour must be 0-23, got {self.send_hour}")
-        if self.feb29 not in ("feb28", "mar1"):
-            raise ValueError(f"feb29 must be 'feb28' or 'mar1', got {self.feb29!r}")
-        # A year or more would make one sweep see two years' greetings of the same occasion.
-        if not timedelta(0) < self.catch_up < timedelta(days=365):
-            raise ValueError(f"catch_up must be positive and under a year, got {self.catch_up}")
 
 
 @dataclass(frozen=True)

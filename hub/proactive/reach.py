@@ -4,7 +4,7 @@ reachable identity."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -46,9 +46,9 @@ async def reachable_of(
 def choose_channel(
     customer_id: int,
     channel_order: Sequence[str],
-    senders: dict[str, str],
-    consent: dict[Key, str],
-    reachable: dict[Key, str],
+    senders: Mapping[str, str],
+    consent: Mapping[Key, str],
+    reachable: Mapping[Key, str],
     usable: Callable[[str], str | None] | None = None,
 ) -> tuple[str | None, str | None, str | None]:
     """(channel, address, None), or (None, None, every channel's reason for skipping).

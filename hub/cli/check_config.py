@@ -1,0 +1,33 @@
+"""`hub check-config [CONFIG]`: validate a config file and its templates (exit 2 when invalid)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from hub.cli.common import DEFAULT_CONFIG, EXIT_CONFIG, SubParsers, load
+from hub.connector import ConnectorRegistry
+
+
+def add_check_config_cli(sub: SubParsers, registry: ConnectorRegistry) -> None:
+    p = sub.add_parser("check-config", help="validate a config file (exit 2 when invalid)")
+    p.add_argument("config", nargs="?", default=DEFAULT_CONFIG)
+    p.set_defaults(run=lambda args: run_check_config(args, registry))
+
+
+def run_check_config(args: argparse.Namespace, registry: ConnectorRegistry) -> int:
+    config = load(args.config, registry)
+    if config is None:
+        return EXIT_CONFIG
+    from hub.core.replies import Replies
+
+    problems = Replies(config.replies.templates_dir, config.hub.default_locale).check()
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if problems:
+        return EXIT_CONFIG
+    print(
+        f"{args.config}: ok ({len(config.connectors)} connectors, {len(config.teams)} teams, "
+        f"{len(config.routing.rules)} routing rules)"
+    )
+    return 0
