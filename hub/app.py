@@ -40,6 +40,7 @@ from hub.proactive.greeting_sweep import GreetingSweeper
 from hub.scheduler import build_scheduler
 from hub.store import Store
 from hub.store.secret import hub_secret
+from hub.web.deps import WebDeps
 from hub.web.server import build_web_app
 
 log = logging.getLogger("hub")
@@ -110,7 +111,7 @@ class Hub:
         self.secret = b""
         self.sweeper: GreetingSweeper | None = None
         self.campaigns: CampaignSweeper | None = None
-        self.web_app = build_web_app(self)
+        self.web_app = build_web_app(self._web_deps())
         self._runner: web.AppRunner | None = None
         self._tasks: asyncio.TaskGroup | None = None
         self.port: int | None = None
@@ -125,6 +126,28 @@ class Hub:
             secret=self.secret,
             signature=self.config.replies.signature,
             windows=self.channels.window_hours(),
+        )
+
+    def _web_deps(self) -> WebDeps:
+        config = self.config
+        return WebDeps(
+            store=self.store,
+            settings=config.hub,
+            web=config.web,
+            api=config.api,
+            agents=config.agents,
+            alerts=config.alerts,
+            campaigns=config.campaigns,
+            signature=config.replies.signature,
+            channels=self.channels,
+            connectors=self.connectors,
+            supervisors=self.supervisors,
+            replies=self.replies,
+            metrics=self.metrics,
+            notify=self.pipeline.notify,
+            wake_outbox=self.outbox.wake,
+            secret=lambda: self.secret,
+            broadcast_state=lambda: self.broadcast.state,
         )
 
     def _context(self, connector_id: str) -> HubContext:

@@ -21,7 +21,6 @@ from hub.web.api_common import (
     MAX_PAGE,
     actor_of,
     error,
-    hub_of,
     int_param,
     path_id,
     read_body,
@@ -29,6 +28,7 @@ from hub.web.api_common import (
     text_param,
     ticket_json,
 )
+from hub.web.deps import deps_of
 from hub.web.models import CannedBody
 
 
@@ -41,8 +41,8 @@ def customer_json(row: Any) -> dict[str, Any]:
 
 
 async def list_customers_handler(request: web.Request) -> web.Response:
-    hub = hub_of(request)
-    async with hub.store.read() as conn:
+    deps = deps_of(request)
+    async with deps.store.read() as conn:
         rows = await list_customers(
             conn,
             actor_of(request),
@@ -50,7 +50,7 @@ async def list_customers_handler(request: web.Request) -> web.Response:
             tag=text_param(request, "tag"),
             limit=int_param(request, "limit", 50, 1, MAX_PAGE),
             offset=int_param(request, "offset", 0, 0, 10**9),
-            phone_region=hub.config.hub.phone_region,
+            phone_region=deps.settings.phone_region,
         )
     return web.json_response({"customers": [customer_json(r) for r in rows]})
 
@@ -70,7 +70,7 @@ async def get_customer(request: web.Request) -> web.Response:
 async def customer_response(
     request: web.Request, customer_id: int, status: int = 200
 ) -> web.Response:
-    async with hub_of(request).store.read() as conn:
+    async with deps_of(request).store.read() as conn:
         await check_visible(request, conn, customer_id)
         record = await customer_360(conn, actor_of(request), customer_id)
     return web.json_response(
@@ -86,14 +86,14 @@ async def customer_response(
 
 
 async def patch_customer(request: web.Request) -> web.Response:
-    hub = hub_of(request)
+    deps = deps_of(request)
     customer_id = path_id(request)
     body = await read_body(request, CustomerPatch)
     try:
-        values = body.values(hub.config.hub.locales)
+        values = body.values(deps.settings.locales)
     except ValueError as exc:
         raise error(422, str(exc)) from None
-    async with hub.store.write() as conn:
+    async with deps.store.write() as conn:
         await check_visible(request, conn, customer_id)
         await update_customer(conn, customer_id, values)
     return await customer_response(request, customer_id)
@@ -101,7 +101,7 @@ async def patch_customer(request: web.Request) -> web.Response:
 
 async def list_teams(request: web.Request) -> web.Response:
     actor = actor_of(request)
-    async with hub_of(request).store.read() as conn:
+    async with deps_of(request).store.read() as conn:
         rows = (await conn.execute(select(teams).order_by(teams.c.id))).all()
         members = (
             await conn.execute(
@@ -127,13 +127,13 @@ async def list_teams(request: web.Request) -> web.Response:
 
 
 async def list_canned_handler(request: web.Request) -> web.Response:
-    async with hub_of(request).store.read() as conn:
+    async with deps_of(request).store.read() as conn:
         found = await list_canned(conn, actor_of(request), text_param(request, "team"))
     return web.json_response({"canned_responses": [c.as_json() for c in found]})
 
 
 async def get_canned_handler(request: web.Request) -> web.Response:
-    async with hub_of(request).store.read() as conn:
+    async with deps_of(request).store.read() as conn:
         found = await get_canned(conn, actor_of(request), path_id(request))
     if found is None:
         raise error(404, "not found")
@@ -152,7 +152,7 @@ async def create_canned_handler(request: web.Request) -> web.Response:
         check_template(body.body)
     except ValueError as exc:
         raise error(422, str(exc)) from None
-    async with hub_of(request).store.write() as conn:
+    async with deps_of(request).store.write() as conn:
         if body.team_id is not None:
             known = (
                 await conn.execute(select(teams.c.id).where(teams.c.id == body.team_id))
@@ -167,7 +167,7 @@ async def create_canned_handler(request: web.Request) -> web.Response:
 
 async def delete_canned_handler(request: web.Request) -> web.Response:
     _admin_only(request)
-    async with hub_of(request).store.write() as conn:
+    async with deps_of(request).store.write() as conn:
         deleted = await delete_canned(conn, path_id(request))
     if not deleted:
         raise error(404, "not found")
