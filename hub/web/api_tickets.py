@@ -7,17 +7,12 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import select
 
+from hub.actions.notes import add_note
+from hub.actions.reply import cancel_scheduled, reply
+from hub.actions.ticket_status import ActionRefused
+from hub.actions.ticket_update import update_ticket
 from hub.store.schema import messages, outbox, teams, ticket_notes
-from hub.tickets.actions import (
-    ActionRefused,
-    NotAllowed,
-    TicketNotFound,
-    add_note,
-    cancel_scheduled,
-    reply,
-    ticket_for,
-    update_ticket,
-)
+from hub.tickets.access import NotAllowed, TicketNotFound, ticket_for
 from hub.tickets.canned import CannedProblem, canned_context, get_canned, render_canned
 from hub.tickets.queries import TicketFilter, list_tickets
 from hub.tickets.records import STATUSES
@@ -164,20 +159,7 @@ async def post_reply(request: web.Request) -> web.Response:
         text = await _canned_text(request, ticket_id, body.canned_response_id)
     assert text is not None
     sent = await _mapped(
-        reply(
-            deps.store,
-            actor,
-            ticket_id,
-            text,
-            routes=deps.channels.reply_routes(),
-            kinds=deps.channels.address_kinds(),
-            status=body.status,
-            via=body.connector_id,
-            send_at=body.send_at,
-            on_outbox=deps.wake_outbox,
-            windows=deps.channels.reply_windows(),
-            template=body.template,
-        )
+        reply(deps.store, actor, body.draft(ticket_id, text), deps.channels, deps.wake_outbox)
     )
     return web.json_response(
         {

@@ -12,19 +12,14 @@ from markupsafe import Markup
 from pydantic import ValidationError
 from sqlalchemy import select
 
+from hub.actions.notes import add_note
+from hub.actions.reply import cancel_scheduled, reply
+from hub.actions.ticket_status import ActionRefused
+from hub.actions.ticket_update import update_ticket
 from hub.agents.accounts import agent_usernames
 from hub.core.safe_html import sanitize_html
 from hub.store.schema import attachments, customers, identities, messages, tickets
-from hub.tickets.actions import (
-    ActionRefused,
-    NotAllowed,
-    TicketNotFound,
-    add_note,
-    cancel_scheduled,
-    reply,
-    ticket_for,
-    update_ticket,
-)
+from hub.tickets.access import NotAllowed, TicketNotFound, ticket_for
 from hub.tickets.canned import CannedProblem, canned_context, get_canned, list_canned, render_canned
 from hub.tickets.queries import TicketFilter, conversation, list_tickets, load_ticket
 from hub.tickets.records import STATUSES, ticket_ref
@@ -188,20 +183,8 @@ async def ticket_reply(request: web.Request) -> web.Response:
         )
         if body.text is None:
             raise ActionRefused("the reply is empty")
-        sent = await reply(
-            deps.store,
-            actor,
-            ticket_id,
-            body.text,
-            routes=deps.channels.reply_routes(),
-            kinds=deps.channels.address_kinds(),
-            status=body.status,
-            via=body.connector_id,
-            send_at=body.send_at,
-            on_outbox=deps.wake_outbox,
-            windows=deps.channels.reply_windows(),
-            template=body.template,
-        )
+        draft = body.draft(ticket_id, body.text)
+        sent = await reply(deps.store, actor, draft, deps.channels, deps.wake_outbox)
         if sent.send_at:
             return f"Reply to {sent.recipient} scheduled for {sent.send_at}."
         return f"Reply queued to {sent.recipient} via {sent.connector_id}."
