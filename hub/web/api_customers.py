@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import select
 
+from hub.agents.teams import team_exists, teams_with_members
 from hub.config.agents import check_template
 from hub.customers.views import (
     CustomerPatch,
@@ -15,7 +15,6 @@ from hub.customers.views import (
     list_customers,
     update_customer,
 )
-from hub.store.schema import agent_teams, agents, teams
 from hub.tickets.canned import create_canned, delete_canned, get_canned, list_canned
 from hub.web.api_common import (
     MAX_PAGE,
@@ -102,24 +101,12 @@ async def patch_customer(request: web.Request) -> web.Response:
 async def list_teams(request: web.Request) -> web.Response:
     actor = actor_of(request)
     async with deps_of(request).store.read() as conn:
-        rows = (await conn.execute(select(teams).order_by(teams.c.id))).all()
-        members = (
-            await conn.execute(
-                select(agent_teams.c.team_id, agents.c.username)
-                .join(agents, agents.c.id == agent_teams.c.agent_id)
-                .where(agents.c.active.is_(True))
-                .order_by(agents.c.username)
-            )
-        ).all()
+        found = await teams_with_members(conn)
     return web.json_response(
         {
             "teams": [
-                {
-                    "id": t.id,
-                    "name": t.name,
-                    "agents": [m.username for m in members if m.team_id == t.id],
-                }
-                for t in rows
+                {"id": t.id, "name": t.name, "agents": t.agents}
+                for t in found
                 if actor.can_see_team(t.id)
             ]
         }
@@ -153,12 +140,8 @@ async def create_canned_handler(request: web.Request) -> web.Response:
     except ValueError as exc:
         raise error(422, str(exc)) from None
     async with deps_of(request).store.write() as conn:
-        if body.team_id is not None:
-            known = (
-                await conn.execute(select(teams.c.id).where(teams.c.id == body.team_id))
-            ).first()
-            if known is None:
-                raise error(422, f"no team {body.team_id!r}")
+        if body.team_id is not None and not await team_exists(conn, body.team_id):
+            raise error(422, f"no team {body.team_id!r}")
         created = await create_canned(conn, body.name, body.body, body.team_id)
     if created is None:
         raise error(409, f"a canned response named {body.name!r} exists")

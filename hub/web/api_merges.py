@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from aiohttp import web
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.customers.merge import MergeRefused, merge_customers, undo_merge
+from hub.customers.merge import MergeRefused, find_merge, merge_customers, undo_merge
 from hub.customers.views import customer_visible, list_suggestions
-from hub.store.schema import customer_merges
 from hub.web.api_common import actor_of, error, int_param, path_id, read_body, row_json
 from hub.web.deps import deps_of
 from hub.web.models import MergeBody
@@ -49,9 +47,7 @@ async def post_undo(request: web.Request) -> web.Response:
     merge_id = path_id(request)
     actor = actor_of(request)
     async with deps_of(request).store.write() as conn:
-        row = (
-            await conn.execute(select(customer_merges).where(customer_merges.c.id == merge_id))
-        ).first()
+        row = await find_merge(conn, merge_id)
         if row is None:
             raise error(404, "no such merge")
         await _both_visible(request, conn, (row.survivor_id, row.merged_id))

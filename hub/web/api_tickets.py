@@ -5,15 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import select
 
 from hub.actions.notes import add_note
 from hub.actions.reply import cancel_scheduled, reply
 from hub.actions.ticket_status import ActionRefused
 from hub.actions.ticket_update import update_ticket
-from hub.store.schema import messages, outbox, teams, ticket_notes
+from hub.agents.teams import team_name
 from hub.tickets.access import NotAllowed, TicketNotFound, ticket_for
 from hub.tickets.canned import CannedProblem, canned_context, get_canned, render_canned
+from hub.tickets.history import ticket_history
 from hub.tickets.queries import TicketFilter, list_tickets
 from hub.tickets.records import STATUSES
 from hub.web.api_common import (
@@ -76,31 +76,12 @@ async def get_ticket(request: web.Request) -> web.Response:
     ticket_id = path_id(request)
     async with deps_of(request).store.read() as conn:
         row = await _visible_ticket(request, conn, ticket_id)
-        msgs = (
-            await conn.execute(
-                select(messages)
-                .where(messages.c.ticket_id == ticket_id)
-                .order_by(messages.c.received_at, messages.c.id)
-            )
-        ).all()
-        delivery = {
-            r.message_id: r.status
-            for r in await conn.execute(
-                select(outbox.c.message_id, outbox.c.status).where(outbox.c.ticket_id == ticket_id)
-            )
-        }
-        notes = (
-            await conn.execute(
-                select(ticket_notes)
-                .where(ticket_notes.c.ticket_id == ticket_id)
-                .order_by(ticket_notes.c.id)
-            )
-        ).all()
+        history = await ticket_history(conn, ticket_id)
     return web.json_response(
         {
             **ticket_json(row),
-            "messages": [message_json(m, delivery.get(m.id)) for m in msgs],
-            "notes": [row_json(n) for n in notes],
+            "messages": [message_json(m, history.delivery.get(m.id)) for m in history.messages],
+            "notes": [row_json(n) for n in history.notes],
         }
     )
 
@@ -133,9 +114,7 @@ async def _canned_text(request: web.Request, ticket_id: int, canned_id: int) -> 
         canned = await get_canned(conn, actor, canned_id)
         if canned is None:
             raise error(404, "no such canned response")
-        team = (
-            await conn.execute(select(teams.c.name).where(teams.c.id == ticket.team_id))
-        ).scalar_one()
+        team = await team_name(conn, ticket.team_id)
         context = await canned_context(conn, ticket, actor, team, deps.signature)
     try:
         return render_canned(deps.replies, canned.body, context)

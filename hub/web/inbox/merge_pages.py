@@ -5,11 +5,9 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from aiohttp import web
-from sqlalchemy import select
 
-from hub.customers.merge import MergeRefused, merge_customers, undo_merge
+from hub.customers.merge import MergeRefused, find_merge, merge_customers, undo_merge
 from hub.customers.views import customer_visible, list_suggestions
-from hub.store.schema import customer_merges
 from hub.web.deps import deps_of
 from hub.web.inbox.auth import session_of
 from hub.web.inbox.pages import PREFIX, render, see_other
@@ -65,9 +63,7 @@ async def undo(request: web.Request) -> web.Response:
     if merge_id is None:
         raise web.HTTPNotFound()
     async with deps_of(request).store.write() as conn:
-        row = (
-            await conn.execute(select(customer_merges).where(customer_merges.c.id == merge_id))
-        ).first()
+        row = await find_merge(conn, merge_id)
         if row is None:
             raise web.HTTPNotFound()
         for customer_id in (row.survivor_id, row.merged_id):

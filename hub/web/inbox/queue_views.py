@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
-from sqlalchemy import select
 
 from hub.agents.accounts import Actor
-from hub.store.schema import teams
+from hub.agents.teams import team_names
 from hub.tickets.queries import TicketFilter, list_tickets, newest_ticket_id, queue_counts
 from hub.tickets.records import STATUSES
 from hub.web.deps import deps_of
@@ -48,10 +45,6 @@ def _filter(request: web.Request, actor: Actor) -> tuple[TicketFilter, dict[str,
     return f, raw
 
 
-async def _team_names(conn: Any) -> dict[str, str]:
-    return {r.id: r.name for r in await conn.execute(select(teams.c.id, teams.c.name))}
-
-
 async def queue_page(request: web.Request) -> web.Response:
     session = session_of(request)
     actor = session.actor
@@ -60,7 +53,7 @@ async def queue_page(request: web.Request) -> web.Response:
     async with deps.store.read() as conn:
         rows = await list_tickets(conn, actor, f, deps.settings.phone_region)
         counts = await queue_counts(conn, actor)
-        names = await _team_names(conn)
+        names = await team_names(conn)
         newest = await newest_ticket_id(conn, actor)
     queues = [
         {"id": t, "name": names.get(t, t), "counts": counts.get(t, {})}

@@ -10,7 +10,6 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from markupsafe import Markup
 from pydantic import ValidationError
-from sqlalchemy import select
 
 from hub.actions.notes import add_note
 from hub.actions.reply import cancel_scheduled, reply
@@ -18,12 +17,19 @@ from hub.actions.ticket_status import ActionRefused
 from hub.actions.ticket_update import update_ticket
 from hub.agents.accounts import agent_usernames
 from hub.core.safe_html import sanitize_html
-from hub.store.schema import attachments, customers, identities, messages, tickets
+from hub.customers.views import identities_of
 from hub.tickets.access import NotAllowed, TicketNotFound, ticket_for
 from hub.tickets.canned import CannedProblem, canned_context, get_canned, list_canned, render_canned
-from hub.tickets.queries import TicketFilter, conversation, list_tickets, load_ticket
+from hub.tickets.queries import (
+    TicketFilter,
+    attachment_file,
+    conversation,
+    list_tickets,
+    load_ticket,
+    ticket_timezone,
+)
 from hub.tickets.records import STATUSES, ticket_ref
-from hub.web.deps import deps_of
+from hub.web.deps import WebDeps, deps_of
 from hub.web.inbox.auth import session_of
 from hub.web.inbox.pages import PREFIX, render, see_other
 from hub.web.models import NoteBody, ReplyBody, TicketPatch, problems
@@ -59,13 +65,7 @@ async def ticket_page(request: web.Request) -> web.Response:
         if not actor.can_see_team(ticket.team_id):
             return _refused(403, "This ticket belongs to a team you are not in.")
         entries = await conversation(conn, ticket_id)
-        ids = (
-            await conn.execute(
-                select(identities.c.kind, identities.c.value)
-                .where(identities.c.customer_id == ticket.customer_id)
-                .order_by(identities.c.kind, identities.c.value)
-            )
-        ).all()
+        ids = await identities_of(conn, ticket.customer_id)
         assignees = await agent_usernames(conn, ticket.team_id)
         others = await list_tickets(
             conn,
@@ -192,7 +192,7 @@ async def ticket_reply(request: web.Request) -> web.Response:
     return await _act(request, act)
 
 
-async def _local_time(deps: Any, ticket_id: int, raw: str) -> datetime | None:
+async def _local_time(deps: WebDeps, ticket_id: int, raw: str) -> datetime | None:
     """The form's date and time, read in the customer's time zone (the picker has none)."""
     if not raw.strip():
         return None
@@ -201,13 +201,7 @@ async def _local_time(deps: Any, ticket_id: int, raw: str) -> datetime | None:
     except ValueError:
         raise ActionRefused("the send time is not a date and time") from None
     async with deps.store.read() as conn:
-        zone = (
-            await conn.execute(
-                select(customers.c.timezone)
-                .join(tickets, tickets.c.customer_id == customers.c.id)
-                .where(tickets.c.id == ticket_id)
-            )
-        ).scalar_one_or_none()
+        zone = await ticket_timezone(conn, ticket_id)
     return naive.replace(tzinfo=ZoneInfo(zone or "UTC"))
 
 
@@ -242,13 +236,7 @@ async def attachment_download(request: web.Request) -> web.StreamResponse:
     if not raw.isdigit() or len(raw) > 18:
         raise web.HTTPNotFound()
     async with deps_of(request).store.read() as conn:
-        row = (
-            await conn.execute(
-                select(attachments, messages.c.ticket_id)
-                .join(messages, messages.c.id == attachments.c.message_id)
-                .where(attachments.c.id == int(raw))
-            )
-        ).first()
+        row = await attachment_file(conn, int(raw))
         if row is None or row.content is None or row.ticket_id is None:
             raise web.HTTPNotFound()
         try:
