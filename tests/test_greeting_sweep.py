@@ -321,7 +321,7 @@ async def test_opt_out_link_works_end_to_end(tmp_path: Any, smtp: SmtpSink) -> N
         cid = await _add_customer(
             hub.store, name="Ann", tz="UTC", birthday=date(1990, 1, 2), email="ann@example.com"
         )
-        url = hub_url(hub, f"/unsubscribe/{make_opt_out_token(cid, 'email', hub.store.secret)}")
+        url = hub_url(hub, f"/unsubscribe/{make_opt_out_token(cid, 'email', hub.secret)}")
         async with http.get(url) as resp:
             assert resp.status == 200 and "Stop them" in await resp.text()
         async with hub.store.read() as conn:
