@@ -42,6 +42,7 @@ from hub.proactive.greeting_sweep import GreetingSweeper
 from hub.scheduler import PeriodicJob, Scheduler
 from hub.store import Store
 from hub.store.secret import hub_secret
+from hub.web.deps import WebDeps
 from hub.web.server import build_web_app
 
 log = logging.getLogger("hub")
@@ -114,7 +115,7 @@ class Hub:
         self.secret = b""
         self.sweeper: GreetingSweeper | None = None
         self.campaigns: CampaignSweeper | None = None
-        self.web_app = build_web_app(self)
+        self.web_app = build_web_app(self._web_deps())
         self._runner: web.AppRunner | None = None
         self._tasks: asyncio.TaskGroup | None = None
         self.port: int | None = None
@@ -127,6 +128,28 @@ class Hub:
             PeriodicJob("greetings-sweep", every, self.sweeper.sweep),
             PeriodicJob("campaign-sweep", every, self.campaigns.sweep),
         ]
+
+    def _web_deps(self) -> WebDeps:
+        config = self.config
+        return WebDeps(
+            store=self.store,
+            settings=config.hub,
+            web=config.web,
+            api=config.api,
+            agents=config.agents,
+            alerts=config.alerts,
+            campaigns=config.campaigns,
+            signature=config.replies.signature,
+            channels=self.channels,
+            connectors=self.connectors,
+            supervisors=self.supervisors,
+            replies=self.replies,
+            metrics=self.metrics,
+            notify=self.pipeline.notify,
+            wake_outbox=self.outbox.wake,
+            secret=lambda: self.secret,
+            broadcast_state=lambda: self.broadcast.state,
+        )
 
     def _context(self, connector_id: str) -> HubContext:
         region = self.config.hub.phone_region

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -118,43 +117,52 @@ async def agent_usernames(conn: AsyncConnection, team_id: str | None = None) -> 
     return [r.username for r in rows if r.role == "admin" or r.id in members]
 
 
+@dataclass(frozen=True)
+class AgentProfile:
+    """One agent account as the config or the CLI gives it, password aside."""
+
+    username: str
+    name: str
+    email: str | None
+    role: Role
+    team_ids: tuple[str, ...]
+    source: str  # config | cli: a config account that left the config is deactivated
+
+
 async def upsert_agent(
     conn: AsyncConnection,
-    *,
-    username: str,
-    name: str,
-    email: str | None,
-    role: Role,
-    team_ids: Iterable[str],
+    profile: AgentProfile,
     password_hash: str | None,
-    source: str,
+    *,
     keep_password: bool = False,
 ) -> int:
     """Create or update one agent and replace their team membership."""
-    wanted = sorted(set(team_ids))
+    wanted = sorted(set(profile.team_ids))
     known = {t for (t,) in await conn.execute(select(teams.c.id))}
     missing = [t for t in wanted if t not in known]
     if missing:
         raise UnknownTeam(f"no team {', '.join(map(repr, missing))} (teams: {sorted(known)})")
     now = utcnow()
     values: dict[str, Any] = {
-        "display_name": name,
-        "email": email,
-        "role": role,
-        "source": source,
+        "display_name": profile.name,
+        "email": profile.email,
+        "role": profile.role,
+        "source": profile.source,
         "active": True,
         "updated_at": now,
     }
     if not keep_password:
         values["password_hash"] = password_hash
     existing = (
-        await conn.execute(select(agents.c.id).where(agents.c.username == username))
+        await conn.execute(select(agents.c.id).where(agents.c.username == profile.username))
     ).scalar_one_or_none()
     if existing is None:
         agent_id = (
             await conn.execute(
                 agents.insert()
-                .values(username=username, created_at=now, **{"password_hash": None, **values})
+                .values(
+                    username=profile.username, created_at=now, **{"password_hash": None, **values}
+                )
                 .returning(agents.c.id)
             )
         ).scalar_one()
@@ -191,17 +199,15 @@ async def sync_agents(store: Store, config: AgentsConfig) -> None:
                     new_hash = await asyncio.to_thread(
                         hash_password, account.password.get_secret_value()
                     )
-            await upsert_agent(
-                conn,
-                username=account.username,
-                name=account.name,
-                email=account.email,
-                role=account.role,
-                team_ids=account.teams,
-                password_hash=new_hash,
+            profile = AgentProfile(
+                account.username,
+                account.name,
+                account.email,
+                account.role,
+                tuple(account.teams),
                 source="config",
-                keep_password=keep,
             )
+            await upsert_agent(conn, profile, new_hash, keep_password=keep)
         gone = [
             u
             for u, r in current.items()

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.config.loader import Team
 from hub.store.engine import Store
-from hub.store.schema import teams
+from hub.store.schema import agent_teams, agents, teams
+
+
+@dataclass(frozen=True)
+class TeamMembers:
+    id: str
+    name: str
+    # Usernames of the team's active agents, in order.
+    agents: list[str]
 
 
 async def sync_teams(store: Store, wanted: list[Team]) -> None:
@@ -19,3 +30,31 @@ async def sync_teams(store: Store, wanted: list[Team]) -> None:
                 await conn.execute(
                     update(teams).where(teams.c.id == team.id).values(name=team.name)
                 )
+
+
+async def team_names(conn: AsyncConnection) -> dict[str, str]:
+    return {r.id: r.name for r in await conn.execute(select(teams.c.id, teams.c.name))}
+
+
+async def team_name(conn: AsyncConnection, team_id: str) -> str:
+    return str((await conn.execute(select(teams.c.name).where(teams.c.id == team_id))).scalar_one())
+
+
+async def team_exists(conn: AsyncConnection, team_id: str) -> bool:
+    return (await conn.execute(select(teams.c.id).where(teams.c.id == team_id))).first() is not None
+
+
+async def teams_with_members(conn: AsyncConnection) -> list[TeamMembers]:
+    """Every team, by id, with its active agents."""
+    rows = (await conn.execute(select(teams).order_by(teams.c.id))).all()
+    members = (
+        await conn.execute(
+            select(agent_teams.c.team_id, agents.c.username)
+            .join(agents, agents.c.id == agent_teams.c.agent_id)
+            .where(agents.c.active.is_(True))
+            .order_by(agents.c.username)
+        )
+    ).all()
+    return [
+        TeamMembers(t.id, t.name, [m.username for m in members if m.team_id == t.id]) for t in rows
+    ]

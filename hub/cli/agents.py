@@ -9,7 +9,7 @@ import sys
 
 from sqlalchemy import select
 
-from hub.agents.accounts import UnknownTeam, hash_password, upsert_agent
+from hub.agents.accounts import AgentProfile, UnknownTeam, hash_password, upsert_agent
 from hub.agents.auth import create_api_token
 from hub.agents.teams import sync_teams
 from hub.cli.common import DEFAULT_CONFIG, SubParsers, with_config
@@ -96,16 +96,10 @@ async def _add(store: Store, args: argparse.Namespace) -> int:
         password_hash = await asyncio.to_thread(hash_password, password)
     try:
         async with store.write() as conn:
-            await upsert_agent(
-                conn,
-                username=args.username,
-                name=args.name,
-                email=args.email,
-                role=args.role,
-                team_ids=args.team,
-                password_hash=password_hash,
-                source="cli",
+            profile = AgentProfile(
+                args.username, args.name, args.email, args.role, tuple(args.team), source="cli"
             )
+            await upsert_agent(conn, profile, password_hash)
     except UnknownTeam as exc:
         print(exc, file=sys.stderr)
         return 2

@@ -196,6 +196,12 @@ async def _move_consents(conn: AsyncConnection, survivor_id: int, merged_id: int
     return channels
 
 
+async def find_merge(conn: AsyncConnection, merge_id: int) -> Any | None:
+    return (
+        await conn.execute(select(customer_merges).where(customer_merges.c.id == merge_id))
+    ).first()
+
+
 async def undo_merge(conn: AsyncConnection, merge_id: int, by: str) -> Merge:
     row = (
         await conn.execute(select(customer_merges).where(customer_merges.c.id == merge_id))

@@ -160,6 +160,17 @@ async def customer_360(conn: AsyncConnection, actor: Actor, customer_id: int) ->
     }
 
 
+async def identities_of(conn: AsyncConnection, customer_id: int) -> list[Any]:
+    """The customer's addresses (kind, value), sorted for showing."""
+    return (
+        await conn.execute(
+            select(identities.c.kind, identities.c.value)
+            .where(identities.c.customer_id == customer_id)
+            .order_by(identities.c.kind, identities.c.value)
+        )
+    ).all()
+
+
 async def update_customer(conn: AsyncConnection, customer_id: int, values: dict[str, Any]) -> None:
     if values:
         await conn.execute(

@@ -204,6 +204,28 @@ async def load_ticket(conn: AsyncConnection, ticket_id: int) -> Any | None:
     ).first()
 
 
+async def ticket_timezone(conn: AsyncConnection, ticket_id: int) -> str | None:
+    """The time zone of the ticket's customer; None for no such ticket."""
+    return (
+        await conn.execute(
+            select(customers.c.timezone)
+            .join(tickets, tickets.c.customer_id == customers.c.id)
+            .where(tickets.c.id == ticket_id)
+        )
+    ).scalar_one_or_none()
+
+
+async def attachment_file(conn: AsyncConnection, attachment_id: int) -> Any | None:
+    """The attachment with its content and the ticket of its message."""
+    return (
+        await conn.execute(
+            select(attachments, messages.c.ticket_id)
+            .join(messages, messages.c.id == attachments.c.message_id)
+            .where(attachments.c.id == attachment_id)
+        )
+    ).first()
+
+
 @dataclass(frozen=True)
 class Entry:
     """One item of a conversation: a message in, a message out, or an internal note."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -15,17 +14,15 @@ from hub.web import api_customers as customers
 from hub.web import api_merges as merges
 from hub.web import api_records as records
 from hub.web import api_tickets as tickets
-from hub.web.api_common import ACTOR, API_HUB
+from hub.web.api_common import ACTOR
+from hub.web.deps import WebDeps, deps_of
 from hub.web.openapi import openapi_document
-
-if TYPE_CHECKING:
-    from hub.app import Hub
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def api_app(hub: Hub) -> web.Application:
-    integration = [(t.name, t.token.get_secret_value().encode()) for t in hub.config.api.tokens]
+def api_app(deps: WebDeps) -> web.Application:
+    integration = [(t.name, t.token.get_secret_value().encode()) for t in deps.api.tokens]
 
     async def authenticate(given: str) -> Actor | None:
         # Compare with every config token, so timing does not tell which one nearly matched.
@@ -35,7 +32,7 @@ def api_app(hub: Hub) -> web.Application:
                 matched = name
         if matched is not None:
             return integration_actor(matched)
-        async with hub.store.read() as conn:
+        async with deps.store.read() as conn:
             return await token_actor(conn, given)
 
     @web.middleware
@@ -54,7 +51,6 @@ def api_app(hub: Hub) -> web.Application:
         return await handler(request)
 
     app = web.Application(middlewares=[bearer_auth])
-    app[API_HUB] = hub
     r = app.router
     r.add_get("/openapi.json", openapi)
     r.add_get("/me", customers.me)
@@ -85,5 +81,4 @@ def api_app(hub: Hub) -> web.Application:
 
 
 async def openapi(request: web.Request) -> web.Response:
-    hub: Hub = request.app[API_HUB]  # type: ignore[assignment]
-    return web.json_response(openapi_document(hub.config.web.public_url))
+    return web.json_response(openapi_document(deps_of(request).web.public_url))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import date, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
@@ -15,17 +15,9 @@ from hub.core.safe_html import sanitize_html
 from hub.tickets.records import ticket_ref
 from hub.web.models import problems
 
-if TYPE_CHECKING:
-    from hub.app import Hub
-
-API_HUB = web.AppKey("api_hub", object)
 ACTOR = web.RequestKey("api_actor", Actor)
 MAX_PAGE = 200
 B = TypeVar("B", bound=BaseModel)
-
-
-def hub_of(request: web.Request) -> Hub:
-    return request.app[API_HUB]  # type: ignore[return-value]
 
 
 def actor_of(request: web.Request) -> Actor:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import select
 
+from hub.agents.teams import team_exists, teams_with_members
 from hub.config.agents import check_template
 from hub.customers.views import (
     CustomerPatch,
@@ -16,13 +16,11 @@ from hub.customers.views import (
     list_customers,
     update_customer,
 )
-from hub.store.schema import agent_teams, agents, teams
 from hub.tickets.canned import create_canned, delete_canned, get_canned, list_canned
 from hub.web.api_common import (
     MAX_PAGE,
     actor_of,
     error,
-    hub_of,
     int_param,
     path_id,
     read_body,
@@ -30,6 +28,7 @@ from hub.web.api_common import (
     text_param,
     ticket_json,
 )
+from hub.web.deps import deps_of
 from hub.web.models import CannedBody
 
 
@@ -42,8 +41,8 @@ def customer_json(row: Any) -> dict[str, Any]:
 
 
 async def list_customers_handler(request: web.Request) -> web.Response:
-    hub = hub_of(request)
-    async with hub.store.read() as conn:
+    deps = deps_of(request)
+    async with deps.store.read() as conn:
         rows = await list_customers(
             conn,
             actor_of(request),
@@ -53,7 +52,7 @@ async def list_customers_handler(request: web.Request) -> web.Response:
                 limit=int_param(request, "limit", 50, 1, MAX_PAGE),
                 offset=int_param(request, "offset", 0, 0, 10**9),
             ),
-            phone_region=hub.config.hub.phone_region,
+            phone_region=deps.settings.phone_region,
         )
     return web.json_response({"customers": [customer_json(r) for r in rows]})
 
@@ -73,7 +72,7 @@ async def get_customer(request: web.Request) -> web.Response:
 async def customer_response(
     request: web.Request, customer_id: int, status: int = 200
 ) -> web.Response:
-    async with hub_of(request).store.read() as conn:
+    async with deps_of(request).store.read() as conn:
         await check_visible(request, conn, customer_id)
         record = await customer_360(conn, actor_of(request), customer_id)
     return web.json_response(
@@ -89,14 +88,14 @@ async def customer_response(
 
 
 async def patch_customer(request: web.Request) -> web.Response:
-    hub = hub_of(request)
+    deps = deps_of(request)
     customer_id = path_id(request)
     body = await read_body(request, CustomerPatch)
     try:
-        values = body.values(hub.config.hub.locales)
+        values = body.values(deps.settings.locales)
     except ValueError as exc:
         raise error(422, str(exc)) from None
-    async with hub.store.write() as conn:
+    async with deps.store.write() as conn:
         await check_visible(request, conn, customer_id)
         await update_customer(conn, customer_id, values)
     return await customer_response(request, customer_id)
@@ -104,25 +103,13 @@ async def patch_customer(request: web.Request) -> web.Response:
 
 async def list_teams(request: web.Request) -> web.Response:
     actor = actor_of(request)
-    async with hub_of(request).store.read() as conn:
-        rows = (await conn.execute(select(teams).order_by(teams.c.id))).all()
-        members = (
-            await conn.execute(
-                select(agent_teams.c.team_id, agents.c.username)
-                .join(agents, agents.c.id == agent_teams.c.agent_id)
-                .where(agents.c.active.is_(True))
-                .order_by(agents.c.username)
-            )
-        ).all()
+    async with deps_of(request).store.read() as conn:
+        found = await teams_with_members(conn)
     return web.json_response(
         {
             "teams": [
-                {
-                    "id": t.id,
-                    "name": t.name,
-                    "agents": [m.username for m in members if m.team_id == t.id],
-                }
-                for t in rows
+                {"id": t.id, "name": t.name, "agents": t.agents}
+                for t in found
                 if actor.can_see_team(t.id)
             ]
         }
@@ -130,13 +117,13 @@ async def list_teams(request: web.Request) -> web.Response:
 
 
 async def list_canned_handler(request: web.Request) -> web.Response:
-    async with hub_of(request).store.read() as conn:
+    async with deps_of(request).store.read() as conn:
         found = await list_canned(conn, actor_of(request), text_param(request, "team"))
     return web.json_response({"canned_responses": [c.as_json() for c in found]})
 
 
 async def get_canned_handler(request: web.Request) -> web.Response:
-    async with hub_of(request).store.read() as conn:
+    async with deps_of(request).store.read() as conn:
         found = await get_canned(conn, actor_of(request), path_id(request))
     if found is None:
         raise error(404, "not found")
@@ -155,13 +142,9 @@ async def create_canned_handler(request: web.Request) -> web.Response:
         check_template(body.body)
     except ValueError as exc:
         raise error(422, str(exc)) from None
-    async with hub_of(request).store.write() as conn:
-        if body.team_id is not None:
-            known = (
-                await conn.execute(select(teams.c.id).where(teams.c.id == body.team_id))
-            ).first()
-            if known is None:
-                raise error(422, f"no team {body.team_id!r}")
+    async with deps_of(request).store.write() as conn:
+        if body.team_id is not None and not await team_exists(conn, body.team_id):
+            raise error(422, f"no team {body.team_id!r}")
         created = await create_canned(conn, body.name, body.body, body.team_id)
     if created is None:
         raise error(409, f"a canned response named {body.name!r} exists")
@@ -170,7 +153,7 @@ async def create_canned_handler(request: web.Request) -> web.Response:
 
 async def delete_canned_handler(request: web.Request) -> web.Response:
     _admin_only(request)
-    async with hub_of(request).store.write() as conn:
+    async with deps_of(request).store.write() as conn:
         deleted = await delete_canned(conn, path_id(request))
     if not deleted:
         raise error(404, "not found")

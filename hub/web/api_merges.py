@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 from aiohttp import web
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.customers.merge import MergeRefused, merge_customers, undo_merge
+from hub.customers.merge import MergeRefused, find_merge, merge_customers, undo_merge
 from hub.customers.views import customer_visible, list_suggestions
-from hub.store.schema import customer_merges
-from hub.web.api_common import actor_of, error, hub_of, int_param, path_id, read_body, row_json
+from hub.web.api_common import actor_of, error, int_param, path_id, read_body, row_json
+from hub.web.deps import deps_of
 from hub.web.models import MergeBody
 
 
 async def list_duplicates(request: web.Request) -> web.Response:
     limit = int_param(request, "limit", 100, 1, 200)
-    async with hub_of(request).store.read() as conn:
+    async with deps_of(request).store.read() as conn:
         rows = await list_suggestions(conn, actor_of(request), limit)
     return web.json_response({"duplicates": [row_json(r) for r in rows]})
 
@@ -33,7 +32,7 @@ async def post_merge(request: web.Request) -> web.Response:
     survivor = path_id(request)
     body = await read_body(request, MergeBody)
     actor = actor_of(request)
-    async with hub_of(request).store.write() as conn:
+    async with deps_of(request).store.write() as conn:
         await _both_visible(request, conn, (survivor, body.other_customer_id))
         try:
             done = await merge_customers(conn, survivor, body.other_customer_id, actor.name)
@@ -47,10 +46,8 @@ async def post_merge(request: web.Request) -> web.Response:
 async def post_undo(request: web.Request) -> web.Response:
     merge_id = path_id(request)
     actor = actor_of(request)
-    async with hub_of(request).store.write() as conn:
-        row = (
-            await conn.execute(select(customer_merges).where(customer_merges.c.id == merge_id))
-        ).first()
+    async with deps_of(request).store.write() as conn:
+        row = await find_merge(conn, merge_id)
         if row is None:
             raise error(404, "no such merge")
         await _both_visible(request, conn, (row.survivor_id, row.merged_id))

@@ -19,30 +19,30 @@ from hub.web.api_common import (
     MAX_PAGE,
     actor_of,
     error,
-    hub_of,
     int_param,
     path_id,
     read_body,
     row_json,
 )
 from hub.web.api_customers import check_visible, customer_response
+from hub.web.deps import deps_of
 
 
 async def post_customer(request: web.Request) -> web.Response:
     # A customer without tickets is in no team's view: only admins and integrations add them.
     if not actor_of(request).is_admin:
         raise error(403, "only admins and integrations create customers")
-    hub = hub_of(request)
+    deps = deps_of(request)
     body = await read_body(request, CustomerCreate)
-    async with hub.store.write() as conn:
+    async with deps.store.write() as conn:
         try:
             customer_id = await create_customer(
                 conn,
                 body,
-                locales=hub.config.hub.locales,
-                default_locale=hub.config.hub.default_locale,
-                default_timezone=hub.config.hub.timezone,
-                region=hub.config.hub.phone_region,
+                locales=deps.settings.locales,
+                default_locale=deps.settings.default_locale,
+                default_timezone=deps.settings.timezone,
+                region=deps.settings.phone_region,
             )
         except RecordRefused as exc:
             raise error(409, str(exc)) from None
@@ -52,13 +52,13 @@ async def post_customer(request: web.Request) -> web.Response:
 
 
 async def post_identity(request: web.Request) -> web.Response:
-    hub = hub_of(request)
+    deps = deps_of(request)
     customer_id = path_id(request)
     body = await read_body(request, IdentityIn)
-    async with hub.store.write() as conn:
+    async with deps.store.write() as conn:
         await check_visible(request, conn, customer_id)
         try:
-            row = await add_identity(conn, customer_id, body, hub.config.hub.phone_region)
+            row = await add_identity(conn, customer_id, body, deps.settings.phone_region)
         except RecordRefused as exc:
             raise error(409, str(exc)) from None
         except ValueError as exc:
@@ -69,7 +69,7 @@ async def post_identity(request: web.Request) -> web.Response:
 async def delete_identity(request: web.Request) -> web.Response:
     customer_id = path_id(request)
     identity_id = path_id(request, "identity_id")
-    async with hub_of(request).store.write() as conn:
+    async with deps_of(request).store.write() as conn:
         await check_visible(request, conn, customer_id)
         try:
             removed = await remove_identity(conn, customer_id, identity_id)
@@ -84,7 +84,7 @@ async def get_purchases(request: web.Request) -> web.Response:
     customer_id = path_id(request)
     limit = int_param(request, "limit", 50, 1, MAX_PAGE)
     offset = int_param(request, "offset", 0, 0, 10**9)
-    async with hub_of(request).store.read() as conn:
+    async with deps_of(request).store.read() as conn:
         await check_visible(request, conn, customer_id)
         rows = await list_purchases(conn, customer_id, limit, offset)
     return web.json_response({"purchases": [row_json(r) for r in rows]})
@@ -93,7 +93,7 @@ async def get_purchases(request: web.Request) -> web.Response:
 async def post_purchase(request: web.Request) -> web.Response:
     customer_id = path_id(request)
     body = await read_body(request, PurchaseIn)
-    async with hub_of(request).store.write() as conn:
+    async with deps_of(request).store.write() as conn:
         await check_visible(request, conn, customer_id)
         try:
             row = await add_purchase(conn, customer_id, body)

@@ -5,27 +5,21 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import select
 
-from hub.store.schema import messages, outbox, teams, ticket_notes
-from hub.tickets.actions import (
-    ActionRefused,
-    NotAllowed,
-    TicketNotFound,
-    add_note,
-    cancel_scheduled,
-    reply,
-    ticket_for,
-    update_ticket,
-)
+from hub.actions.notes import add_note
+from hub.actions.reply import cancel_scheduled, reply
+from hub.actions.ticket_status import ActionRefused
+from hub.actions.ticket_update import update_ticket
+from hub.agents.teams import team_name
+from hub.tickets.access import NotAllowed, TicketNotFound, ticket_for
 from hub.tickets.canned import CannedProblem, canned_context, get_canned, render_canned
+from hub.tickets.history import ticket_history
 from hub.tickets.queries import TicketFilter, list_tickets
 from hub.tickets.records import STATUSES
 from hub.web.api_common import (
     MAX_PAGE,
     actor_of,
     error,
-    hub_of,
     int_param,
     message_json,
     path_id,
@@ -34,6 +28,7 @@ from hub.web.api_common import (
     text_param,
     ticket_json,
 )
+from hub.web.deps import deps_of
 from hub.web.models import NoteBody, ReplyBody, TicketPatch
 
 PRIORITIES = ("low", "normal", "high", "urgent")
@@ -47,7 +42,7 @@ def _choice(request: web.Request, name: str, allowed: tuple[str, ...]) -> str | 
 
 
 async def list_tickets_handler(request: web.Request) -> web.Response:
-    hub, actor = hub_of(request), actor_of(request)
+    deps, actor = deps_of(request), actor_of(request)
     customer = text_param(request, "customer", 18)
     if customer is not None and not (customer.isascii() and customer.isdigit()):
         raise error(400, "customer must be an id")
@@ -63,8 +58,8 @@ async def list_tickets_handler(request: web.Request) -> web.Response:
         limit=int_param(request, "limit", 50, 1, MAX_PAGE),
         offset=int_param(request, "offset", 0, 0, 10**9),
     )
-    async with hub.store.read() as conn:
-        rows = await list_tickets(conn, actor, f, hub.config.hub.phone_region)
+    async with deps.store.read() as conn:
+        rows = await list_tickets(conn, actor, f, deps.settings.phone_region)
     return web.json_response({"tickets": [ticket_json(r) for r in rows]})
 
 
@@ -79,33 +74,14 @@ async def _visible_ticket(request: web.Request, conn: Any, ticket_id: int) -> An
 
 async def get_ticket(request: web.Request) -> web.Response:
     ticket_id = path_id(request)
-    async with hub_of(request).store.read() as conn:
+    async with deps_of(request).store.read() as conn:
         row = await _visible_ticket(request, conn, ticket_id)
-        msgs = (
-            await conn.execute(
-                select(messages)
-                .where(messages.c.ticket_id == ticket_id)
-                .order_by(messages.c.received_at, messages.c.id)
-            )
-        ).all()
-        delivery = {
-            r.message_id: r.status
-            for r in await conn.execute(
-                select(outbox.c.message_id, outbox.c.status).where(outbox.c.ticket_id == ticket_id)
-            )
-        }
-        notes = (
-            await conn.execute(
-                select(ticket_notes)
-                .where(ticket_notes.c.ticket_id == ticket_id)
-                .order_by(ticket_notes.c.id)
-            )
-        ).all()
+        history = await ticket_history(conn, ticket_id)
     return web.json_response(
         {
             **ticket_json(row),
-            "messages": [message_json(m, delivery.get(m.id)) for m in msgs],
-            "notes": [row_json(n) for n in notes],
+            "messages": [message_json(m, history.delivery.get(m.id)) for m in history.messages],
+            "notes": [row_json(n) for n in history.notes],
         }
     )
 
@@ -122,30 +98,26 @@ async def _mapped(coro: Any) -> Any:
 
 
 async def patch_ticket(request: web.Request) -> web.Response:
-    hub, actor = hub_of(request), actor_of(request)
+    deps, actor = deps_of(request), actor_of(request)
     ticket_id = path_id(request)
     body = await read_body(request, TicketPatch)
-    await _mapped(
-        update_ticket(hub.store, actor, ticket_id, body.change(), notify=hub.pipeline.notify)
-    )
-    async with hub.store.read() as conn:
+    await _mapped(update_ticket(deps.store, actor, ticket_id, body.change(), notify=deps.notify))
+    async with deps.store.read() as conn:
         row = await _visible_ticket(request, conn, ticket_id)
     return web.json_response(ticket_json(row))
 
 
 async def _canned_text(request: web.Request, ticket_id: int, canned_id: int) -> str:
-    hub, actor = hub_of(request), actor_of(request)
-    async with hub.store.read() as conn:
+    deps, actor = deps_of(request), actor_of(request)
+    async with deps.store.read() as conn:
         ticket = await _visible_ticket(request, conn, ticket_id)
         canned = await get_canned(conn, actor, canned_id)
         if canned is None:
             raise error(404, "no such canned response")
-        team = (
-            await conn.execute(select(teams.c.name).where(teams.c.id == ticket.team_id))
-        ).scalar_one()
-        context = await canned_context(conn, ticket, actor, team, hub.config.replies.signature)
+        team = await team_name(conn, ticket.team_id)
+        context = await canned_context(conn, ticket, actor, team, deps.signature)
     try:
-        return render_canned(hub.replies, canned.body, context)
+        return render_canned(deps.replies, canned.body, context)
     except CannedProblem as exc:
         raise error(409, str(exc)) from None
 
@@ -156,7 +128,7 @@ async def preview_canned(request: web.Request) -> web.Response:
 
 
 async def post_reply(request: web.Request) -> web.Response:
-    hub, actor = hub_of(request), actor_of(request)
+    deps, actor = deps_of(request), actor_of(request)
     ticket_id = path_id(request)
     body = await read_body(request, ReplyBody)
     if (body.text is None) == (body.canned_response_id is None):
@@ -166,20 +138,7 @@ async def post_reply(request: web.Request) -> web.Response:
         text = await _canned_text(request, ticket_id, body.canned_response_id)
     assert text is not None
     sent = await _mapped(
-        reply(
-            hub.store,
-            actor,
-            ticket_id,
-            text,
-            routes=hub.pipeline.reply_routes,
-            kinds=hub.channels.address_kinds(),
-            status=body.status,
-            via=body.connector_id,
-            send_at=body.send_at,
-            on_outbox=hub.outbox.wake,
-            windows=hub.channels.reply_windows(),
-            template=body.template,
-        )
+        reply(deps.store, actor, body.draft(ticket_id, text), deps.channels, deps.wake_outbox)
     )
     return web.json_response(
         {
@@ -195,16 +154,16 @@ async def post_reply(request: web.Request) -> web.Response:
 
 
 async def post_note(request: web.Request) -> web.Response:
-    hub, actor = hub_of(request), actor_of(request)
+    deps, actor = deps_of(request), actor_of(request)
     ticket_id = path_id(request)
     body = await read_body(request, NoteBody)
-    note_id = await _mapped(add_note(hub.store, actor, ticket_id, body.text))
+    note_id = await _mapped(add_note(deps.store, actor, ticket_id, body.text))
     return web.json_response({"id": note_id, "author": actor.name}, status=201)
 
 
 async def cancel_scheduled_reply(request: web.Request) -> web.Response:
-    hub, actor = hub_of(request), actor_of(request)
+    deps, actor = deps_of(request), actor_of(request)
     await _mapped(
-        cancel_scheduled(hub.store, actor, path_id(request), path_id(request, "message_id"))
+        cancel_scheduled(deps.store, actor, path_id(request), path_id(request, "message_id"))
     )
     return web.Response(status=204)

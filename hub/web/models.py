@@ -15,7 +15,8 @@ from pydantic import (
     field_validator,
 )
 
-from hub.tickets.actions import TicketChange
+from hub.actions.reply import AgentReply
+from hub.actions.ticket_update import TicketChange
 
 Status = Literal["new", "open", "pending", "solved", "closed"]
 Priority = Literal["low", "normal", "high", "urgent"]
@@ -64,6 +65,17 @@ class ReplyBody(_Body):
         if v is not None and not datetime.now(UTC) < v <= datetime.now(UTC) + timedelta(days=366):
             raise ValueError("must be in the future, within a year")
         return v
+
+    def draft(self, ticket_id: int, text: str) -> AgentReply:
+        """The reply to send; `text` is given since the API may render it from a canned one."""
+        return AgentReply(
+            ticket_id,
+            text,
+            status=self.status,
+            via=self.connector_id,
+            send_at=self.send_at,
+            template=self.template,
+        )
 
 
 class NoteBody(_Body):

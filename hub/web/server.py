@@ -7,7 +7,7 @@ import html
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -17,15 +17,11 @@ from hub.notify.alerts import held_alerts
 from hub.outbox.entries import depth
 from hub.proactive.campaign_sweep import pending_by_campaign
 from hub.web.api import api_app
+from hub.web.deps import DEPS, WebDeps, deps_of
 from hub.web.inbox import inbox_app
 from hub.web.unsubscribe import unsubscribe_app
 
-if TYPE_CHECKING:
-    from hub.app import Hub
-
 log = logging.getLogger("hub.web")
-
-HUB_KEY = web.AppKey("hub", object)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -38,8 +34,7 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
         raise
     except Exception:
         log.exception("unhandled error path=%s", request.path)
-        hub = request.app[HUB_KEY]
-        hub.metrics.errors.labels(where="web").inc()  # type: ignore[attr-defined]
+        deps_of(request).metrics.errors.labels(where="web").inc()
         response = web.json_response({"error": "internal error"}, status=500)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("X-Frame-Options", "DENY")
@@ -52,20 +47,20 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
     return response
 
 
-def build_web_app(hub: Hub) -> web.Application:
+def build_web_app(deps: WebDeps) -> web.Application:
     middlewares: list[Any] = [security_headers]
-    if hub.config.web.trusted_proxies:
-        trusted = parse_networks(hub.config.web.trusted_proxies)
+    if deps.web.trusted_proxies:
+        trusted = parse_networks(deps.web.trusted_proxies)
         middlewares.insert(0, forwarded_middleware(trusted))
     app = web.Application(middlewares=middlewares)
-    app[HUB_KEY] = hub
+    app[DEPS] = deps
     app.router.add_get("/", index)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
-    app.add_subapp("/api/v1/", api_app(hub))
-    app.add_subapp("/inbox/", inbox_app(hub))
-    app.add_subapp("/unsubscribe/", unsubscribe_app(hub))
-    for cid, connector in hub.connectors.items():
+    app.add_subapp("/api/v1/", api_app(deps))
+    app.add_subapp("/inbox/", inbox_app(deps))
+    app.add_subapp("/unsubscribe/", unsubscribe_app())
+    for cid, connector in deps.connectors.items():
         sub = connector.web_app()
         if sub is not None:
             app.add_subapp(f"/channels/{cid}/", sub)
@@ -73,11 +68,11 @@ def build_web_app(hub: Hub) -> web.Application:
 
 
 async def index(request: web.Request) -> web.Response:
-    hub: Hub = request.app[HUB_KEY]  # type: ignore[assignment]
+    deps = deps_of(request)
     links = "".join(
         f'<li><a href="/channels/{html.escape(cid)}/">{html.escape(cid)}</a> '
         f"({html.escape(c.config.type)})</li>"
-        for cid, c in hub.connectors.items()
+        for cid, c in deps.connectors.items()
         if c.web_app() is not None
     )
     body = (
@@ -89,32 +84,32 @@ async def index(request: web.Request) -> web.Response:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    hub: Hub = request.app[HUB_KEY]  # type: ignore[assignment]
+    deps = deps_of(request)
     storage = "ok"
     try:
-        await hub.store.ping()
+        await deps.store.ping()
     except Exception as exc:
         storage = f"error: {exc.__class__.__name__}"
     connectors = {
         cid: {
-            "type": hub.connectors[cid].config.type,
+            "type": deps.connectors[cid].config.type,
             "state": sup.status.state,
             "error": sup.status.last_error,
             "since": sup.status.since.isoformat() if sup.status.since else None,
         }
-        for cid, sup in hub.supervisors.items()
+        for cid, sup in deps.supervisors.items()
     }
     degraded = any(c["state"] != "running" for c in connectors.values())
     status = "down" if storage != "ok" else ("degraded" if degraded else "ok")
     body: dict[str, Any] = {"status": status, "storage": storage, "connectors": connectors}
-    if hub.broadcast.state != "local":
+    if deps.broadcast_state() != "local":
         # Live notices between processes (web chat replies): while reconnecting, replies
         # reach other processes' tabs from the history, not live; nothing is lost.
-        body["broadcast"] = hub.broadcast.state
-    if hub.config.alerts.notify and storage == "ok":
+        body["broadcast"] = deps.broadcast_state()
+    if deps.alerts.notify and storage == "ok":
         # Alerts about an alert connector itself: nobody was told but this page and the log.
         with contextlib.suppress(Exception):
-            body["alerts_held"] = await held_alerts(hub.store)
+            body["alerts_held"] = await held_alerts(deps.store)
     return web.json_response(
         body,
         status=503 if storage != "ok" else 200,
@@ -122,23 +117,23 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    hub: Hub = request.app[HUB_KEY]  # type: ignore[assignment]
+    deps = deps_of(request)
     try:
-        async with hub.store.read() as conn:
+        async with deps.store.read() as conn:
             counts, oldest = await depth(conn)
             pending = await pending_by_campaign(conn)
-        seen = hub.metrics.campaigns_seen
-        seen.update([*(c.name for c in hub.config.campaigns), *pending])
+        seen = deps.metrics.campaigns_seen
+        seen.update([*(c.name for c in deps.campaigns), *pending])
         for name in seen:
-            hub.metrics.campaign_pending.labels(campaign=name).set(pending.get(name, 0))
+            deps.metrics.campaign_pending.labels(campaign=name).set(pending.get(name, 0))
         for status in ("pending", "sent", "dead"):
-            hub.metrics.outbox_depth.labels(status=status).set(counts.get(status, 0))
+            deps.metrics.outbox_depth.labels(status=status).set(counts.get(status, 0))
         age = (datetime.now(UTC) - oldest).total_seconds() if oldest else 0
-        hub.metrics.outbox_oldest_age.set(max(0.0, age))
+        deps.metrics.outbox_oldest_age.set(max(0.0, age))
     except Exception:
         log.exception("metrics: storage query failed")
-    for cid, sup in hub.supervisors.items():
-        hub.metrics.connector_up.labels(connector=cid).set(1 if sup.ready else 0)
+    for cid, sup in deps.supervisors.items():
+        deps.metrics.connector_up.labels(connector=cid).set(1 if sup.ready else 0)
     return web.Response(
-        body=generate_latest(hub.metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
+        body=generate_latest(deps.metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
     )

@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 import html
-from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from hub.customers.consent import OPT_OUT, read_opt_out_token, record_consent
-
-if TYPE_CHECKING:
-    from hub.app import Hub
-
-UNSUB_HUB = web.AppKey("unsub_hub", object)
+from hub.web.deps import deps_of
 
 _PAGE = """<!doctype html><html lang="en"><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>{title}</title>
@@ -21,9 +16,8 @@ button{{padding:.6rem 1.4rem;font:inherit}}</style>
 <main><h1>{title}</h1>{body}</main></html>"""
 
 
-def unsubscribe_app(hub: Hub) -> web.Application:
+def unsubscribe_app() -> web.Application:
     app = web.Application(client_max_size=4096)
-    app[UNSUB_HUB] = hub
     app.router.add_get("/{token}", confirm)
     app.router.add_post("/{token}", opt_out)
     return app
@@ -38,8 +32,8 @@ def _page(title: str, body: str, status: int = 200) -> web.Response:
 
 
 async def confirm(request: web.Request) -> web.Response:
-    hub: Hub = request.app[UNSUB_HUB]  # type: ignore[assignment]
-    token = read_opt_out_token(request.match_info["token"], hub.secret)
+    deps = deps_of(request)
+    token = read_opt_out_token(request.match_info["token"], deps.secret())
     if token is None:
         return _page("Link not valid", "<p>This link is not valid or was changed.</p>", 404)
     # A GET changes nothing: mail scanners follow links, people press buttons.
@@ -51,12 +45,12 @@ async def confirm(request: web.Request) -> web.Response:
 
 
 async def opt_out(request: web.Request) -> web.Response:
-    hub: Hub = request.app[UNSUB_HUB]  # type: ignore[assignment]
-    token = read_opt_out_token(request.match_info["token"], hub.secret)
+    deps = deps_of(request)
+    token = read_opt_out_token(request.match_info["token"], deps.secret())
     if token is None:
         return _page("Link not valid", "<p>This link is not valid or was changed.</p>", 404)
-    async with hub.store.write() as conn:
+    async with deps.store.write() as conn:
         await record_consent(
-            hub.store, conn, token.customer_id, token.channel, OPT_OUT, "opt-out link"
+            deps.store, conn, token.customer_id, token.channel, OPT_OUT, "opt-out link"
         )
     return _page("Done", f"<p>You will get no more greetings on {html.escape(token.channel)}.</p>")

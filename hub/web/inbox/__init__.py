@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from aiohttp import web
 
 from hub.agents.accounts import sync_agents
 from hub.tickets.canned import sync_canned
+from hub.web.deps import WebDeps
 from hub.web.inbox import customer_pages, merge_pages, queue_views, ticket_views
 from hub.web.inbox.auth import (
-    INBOX_HUB,
     THROTTLE,
     inbox_guard,
     login,
@@ -20,19 +18,15 @@ from hub.web.inbox.auth import (
 )
 from hub.web.inbox.pages import HERE
 
-if TYPE_CHECKING:
-    from hub.app import Hub
 
-
-def inbox_app(hub: Hub) -> web.Application:
+def inbox_app(deps: WebDeps) -> web.Application:
     app = web.Application(middlewares=[inbox_guard])
-    app[INBOX_HUB] = hub
-    app[THROTTLE] = login_throttle(hub)
+    app[THROTTLE] = login_throttle(deps)
 
     async def sync_from_config(_app: web.Application) -> None:
         # The hub has migrated and synced teams before the web app starts.
-        await sync_agents(hub.store, hub.config.agents)
-        await sync_canned(hub.store, hub.config.agents.canned_responses)
+        await sync_agents(deps.store, deps.agents)
+        await sync_canned(deps.store, deps.agents.canned_responses)
 
     app.on_startup.append(sync_from_config)
     app.router.add_get("/login", login_page)

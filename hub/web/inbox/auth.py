@@ -6,7 +6,6 @@ import hmac
 import secrets
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from aiohttp import web
@@ -15,16 +14,13 @@ from hub.agents.accounts import find_login, verify_password
 from hub.agents.auth import Session, create_session, end_session, load_session
 from hub.agents.login_throttle import LoginThrottle, account_key, address_key
 from hub.store import utcnow
+from hub.web.deps import WebDeps, deps_of
 from hub.web.inbox.pages import PREFIX, render, see_other
-
-if TYPE_CHECKING:
-    from hub.app import Hub
 
 SESSION_COOKIE = "hub_session"
 LOGIN_CSRF_COOKIE = "hub_login_csrf"
 SESSION = web.RequestKey("inbox_session", Session)
-INBOX_HUB = web.AppKey("inbox_hub", object)
-THROTTLE = web.AppKey("inbox_throttle", object)
+THROTTLE = web.AppKey("inbox_throttle", LoginThrottle)
 
 # Reachable without a session: the log-in page and the static files.
 PUBLIC = (f"{PREFIX}login", f"{PREFIX}static/")
@@ -36,19 +32,15 @@ CSP = (
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def hub_of(request: web.Request) -> Hub:
-    return request.app[INBOX_HUB]  # type: ignore[return-value]
-
-
 def session_of(request: web.Request) -> Session:
     return request[SESSION]
 
 
-def login_throttle(hub: Hub) -> LoginThrottle:
+def login_throttle(deps: WebDeps) -> LoginThrottle:
     """Failed log-ins counted per account and per client address, in the database."""
-    lock = hub.config.agents.lockout
+    lock = deps.agents.lockout
     return LoginThrottle(
-        hub.store,
+        deps.store,
         limits={"account": lock.max_failures_per_account, "address": lock.max_failures_per_ip},
         window_seconds=lock.window_minutes * 60,
         lock_seconds=lock.lock_minutes * 60,
@@ -56,7 +48,7 @@ def login_throttle(hub: Hub) -> LoginThrottle:
 
 
 def _secure(request: web.Request) -> bool:
-    return hub_of(request).config.web.public_url.startswith("https://")
+    return deps_of(request).web.public_url.startswith("https://")
 
 
 def _set_cookie(request: web.Request, response: web.StreamResponse, name: str, value: str) -> None:
@@ -81,7 +73,7 @@ async def inbox_guard(request: web.Request, handler: Handler) -> web.StreamRespo
     if request.path.startswith(PUBLIC):
         response = await handler(request)
     else:
-        async with hub_of(request).store.read() as conn:
+        async with deps_of(request).store.read() as conn:
             session = await load_session(conn, request.cookies.get(SESSION_COOKIE, ""))
         if session is None:
             if request.method in ("GET", "HEAD") and not request.path.endswith(".json"):
@@ -134,22 +126,22 @@ async def login(request: web.Request) -> web.StreamResponse:
         raise web.HTTPForbidden(text="the log-in form expired; reload the page")
     username = str(form.get("username", "")).strip().lower()[:64]
     password = str(form.get("password", ""))[:1024]
-    throttle: LoginThrottle = request.app[THROTTLE]  # type: ignore[assignment]
+    throttle = request.app[THROTTLE]
     now = utcnow()
     keys = (account_key(username), address_key(request.remote or "unknown"))
     if await throttle.locked(keys, now):
         return _login_form(
             request, cookie, error="Too many failed log-ins. Try again later.", status=429
         )
-    hub = hub_of(request)
-    async with hub.store.read() as conn:
+    deps = deps_of(request)
+    async with deps.store.read() as conn:
         agent_id, encoded = await find_login(conn, username)
     if agent_id is None or not await verify_password(encoded, password):
         await throttle.failure(keys, now)
         return _login_form(request, cookie, error="Wrong username or password.", status=401)
     await throttle.success(account_key(username))
-    async with hub.store.write() as conn:
-        token, _csrf = await create_session(conn, agent_id, hub.config.agents.session_hours)
+    async with deps.store.write() as conn:
+        token, _csrf = await create_session(conn, agent_id, deps.agents.session_hours)
     response = see_other(_safe_next(str(form.get("next", ""))))
     _set_cookie(request, response, SESSION_COOKIE, token)
     response.del_cookie(LOGIN_CSRF_COOKIE, path=PREFIX.rstrip("/"))
@@ -157,7 +149,7 @@ async def login(request: web.Request) -> web.StreamResponse:
 
 
 async def logout(request: web.Request) -> web.StreamResponse:
-    async with hub_of(request).store.write() as conn:
+    async with deps_of(request).store.write() as conn:
         await end_session(conn, request.cookies.get(SESSION_COOKIE, ""))
     response = see_other(f"{PREFIX}login")
     response.del_cookie(SESSION_COOKIE, path=PREFIX.rstrip("/"))

@@ -16,7 +16,8 @@ from hub.customers.views import (
     update_customer,
 )
 from hub.tickets.records import ticket_ref
-from hub.web.inbox.auth import hub_of, session_of
+from hub.web.deps import deps_of
+from hub.web.inbox.auth import session_of
 from hub.web.inbox.pages import PREFIX, render, see_other
 from hub.web.models import problems
 
@@ -42,9 +43,9 @@ def _refused(visible: bool | None) -> web.Response:
 
 async def customer_page(request: web.Request) -> web.Response:
     session = session_of(request)
-    hub = hub_of(request)
+    deps = deps_of(request)
     customer_id = _customer_id(request)
-    async with hub.store.read() as conn:
+    async with deps.store.read() as conn:
         visible = await customer_visible(conn, session.actor, customer_id)
         if not visible:
             return _refused(visible)
@@ -62,7 +63,7 @@ async def customer_page(request: web.Request) -> web.Response:
             "consents": record["consents"],
             "purchases": record["purchases"],
             "tickets": [{"ref": ticket_ref(t.id), "row": t} for t in record["tickets"]],
-            "locales": hub.config.hub.locales,
+            "locales": deps.settings.locales,
             "merges": merges,
             "notice": request.query.get("notice", "")[:200],
             "error": request.query.get("error", "")[:500],
@@ -72,7 +73,7 @@ async def customer_page(request: web.Request) -> web.Response:
 
 async def customer_update(request: web.Request) -> web.Response:
     session = session_of(request)
-    hub = hub_of(request)
+    deps = deps_of(request)
     customer_id = _customer_id(request)
     form = await request.post()
     fields = {k: v.strip() for k, v in form.items() if isinstance(v, str) and k != "csrf_token"}
@@ -89,13 +90,13 @@ async def customer_update(request: web.Request) -> web.Response:
         "tags": [t for t in fields.get("tags", "").split(",") if t.strip()],
     }
     try:
-        values = CustomerPatch.model_validate(body).values(hub.config.hub.locales)
+        values = CustomerPatch.model_validate(body).values(deps.settings.locales)
     except ValidationError as exc:
         message = "; ".join(f"{p['field']}: {p['message']}" for p in problems(exc))
         return see_other(f"{back}?{urlencode({'error': message})}")
     except ValueError as exc:
         return see_other(f"{back}?{urlencode({'error': str(exc)})}")
-    async with hub.store.write() as conn:
+    async with deps.store.write() as conn:
         visible = await customer_visible(conn, session.actor, customer_id)
         if not visible:
             return _refused(visible)

@@ -5,18 +5,17 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from aiohttp import web
-from sqlalchemy import select
 
-from hub.customers.merge import MergeRefused, merge_customers, undo_merge
+from hub.customers.merge import MergeRefused, find_merge, merge_customers, undo_merge
 from hub.customers.views import customer_visible, list_suggestions
-from hub.store.schema import customer_merges
-from hub.web.inbox.auth import hub_of, session_of
+from hub.web.deps import deps_of
+from hub.web.inbox.auth import session_of
 from hub.web.inbox.pages import PREFIX, render, see_other
 
 
 async def duplicates_page(request: web.Request) -> web.Response:
     session = session_of(request)
-    async with hub_of(request).store.read() as conn:
+    async with deps_of(request).store.read() as conn:
         rows = await list_suggestions(conn, session.actor)
     return render(
         "duplicates.html",
@@ -42,7 +41,7 @@ async def merge(request: web.Request) -> web.Response:
     if survivor is None or merged is None:
         return see_other(f"{PREFIX}duplicates?{urlencode({'error': 'give two customer ids'})}")
     back = f"{PREFIX}customers/{survivor}"
-    async with hub_of(request).store.write() as conn:
+    async with deps_of(request).store.write() as conn:
         for customer_id in (survivor, merged):
             if not await customer_visible(conn, session.actor, customer_id):
                 return render(
@@ -63,10 +62,8 @@ async def undo(request: web.Request) -> web.Response:
     merge_id = _id(request.match_info["id"])
     if merge_id is None:
         raise web.HTTPNotFound()
-    async with hub_of(request).store.write() as conn:
-        row = (
-            await conn.execute(select(customer_merges).where(customer_merges.c.id == merge_id))
-        ).first()
+    async with deps_of(request).store.write() as conn:
+        row = await find_merge(conn, merge_id)
         if row is None:
             raise web.HTTPNotFound()
         for customer_id in (row.survivor_id, row.merged_id):

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
-from sqlalchemy import select
 
 from hub.agents.accounts import Actor
-from hub.store.schema import teams
+from hub.agents.teams import team_names
 from hub.tickets.queries import TicketFilter, list_tickets, newest_ticket_id, queue_counts
 from hub.tickets.records import STATUSES
-from hub.web.inbox.auth import hub_of, session_of
+from hub.web.deps import deps_of
+from hub.web.inbox.auth import session_of
 from hub.web.inbox.pages import render, render_text
 from hub.web.models import Priority
 
@@ -47,19 +45,15 @@ def _filter(request: web.Request, actor: Actor) -> tuple[TicketFilter, dict[str,
     return f, raw
 
 
-async def _team_names(conn: Any) -> dict[str, str]:
-    return {r.id: r.name for r in await conn.execute(select(teams.c.id, teams.c.name))}
-
-
 async def queue_page(request: web.Request) -> web.Response:
     session = session_of(request)
     actor = session.actor
-    hub = hub_of(request)
+    deps = deps_of(request)
     f, raw = _filter(request, actor)
-    async with hub.store.read() as conn:
-        rows = await list_tickets(conn, actor, f, hub.config.hub.phone_region)
+    async with deps.store.read() as conn:
+        rows = await list_tickets(conn, actor, f, deps.settings.phone_region)
         counts = await queue_counts(conn, actor)
-        names = await _team_names(conn)
+        names = await team_names(conn)
         newest = await newest_ticket_id(conn, actor)
     queues = [
         {"id": t, "name": names.get(t, t), "counts": counts.get(t, {})}
@@ -76,7 +70,7 @@ async def queue_page(request: web.Request) -> web.Response:
             "statuses": STATUSES,
             "priorities": PRIORITIES,
             "newest": newest,
-            "poll_ms": int(hub.config.agents.poll_seconds * 1000),
+            "poll_ms": int(deps.agents.poll_seconds * 1000),
             "page": f.offset // PAGE + 1,
             "has_more": len(rows) == PAGE,
         },
@@ -86,10 +80,10 @@ async def queue_page(request: web.Request) -> web.Response:
 async def queue_poll(request: web.Request) -> web.Response:
     """What changed for the open queue page: the rows as rendered HTML, counts, newest id."""
     actor = session_of(request).actor
-    hub = hub_of(request)
+    deps = deps_of(request)
     f, _raw = _filter(request, actor)
-    async with hub.store.read() as conn:
-        rows = await list_tickets(conn, actor, f, hub.config.hub.phone_region)
+    async with deps.store.read() as conn:
+        rows = await list_tickets(conn, actor, f, deps.settings.phone_region)
         counts = await queue_counts(conn, actor)
         newest = await newest_ticket_id(conn, actor)
     return web.json_response(

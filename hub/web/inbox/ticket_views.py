@@ -10,25 +10,27 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from markupsafe import Markup
 from pydantic import ValidationError
-from sqlalchemy import select
 
+from hub.actions.notes import add_note
+from hub.actions.reply import cancel_scheduled, reply
+from hub.actions.ticket_status import ActionRefused
+from hub.actions.ticket_update import update_ticket
 from hub.agents.accounts import agent_usernames
 from hub.core.safe_html import sanitize_html
-from hub.store.schema import attachments, customers, identities, messages, tickets
-from hub.tickets.actions import (
-    ActionRefused,
-    NotAllowed,
-    TicketNotFound,
-    add_note,
-    cancel_scheduled,
-    reply,
-    ticket_for,
-    update_ticket,
-)
+from hub.customers.views import identities_of
+from hub.tickets.access import NotAllowed, TicketNotFound, ticket_for
 from hub.tickets.canned import CannedProblem, canned_context, get_canned, list_canned, render_canned
-from hub.tickets.queries import TicketFilter, conversation, list_tickets, load_ticket
+from hub.tickets.queries import (
+    TicketFilter,
+    attachment_file,
+    conversation,
+    list_tickets,
+    load_ticket,
+    ticket_timezone,
+)
 from hub.tickets.records import STATUSES, ticket_ref
-from hub.web.inbox.auth import hub_of, session_of
+from hub.web.deps import WebDeps, deps_of
+from hub.web.inbox.auth import session_of
 from hub.web.inbox.pages import PREFIX, render, see_other
 from hub.web.models import NoteBody, ReplyBody, TicketPatch, problems
 
@@ -54,28 +56,22 @@ def _back(ticket_id: int, **query: str) -> web.Response:
 async def ticket_page(request: web.Request) -> web.Response:
     session = session_of(request)
     actor = session.actor
-    hub = hub_of(request)
+    deps = deps_of(request)
     ticket_id = _ticket_id(request)
-    async with hub.store.read() as conn:
+    async with deps.store.read() as conn:
         ticket = await load_ticket(conn, ticket_id)
         if ticket is None:
             return _refused(404, "There is no such ticket.")
         if not actor.can_see_team(ticket.team_id):
             return _refused(403, "This ticket belongs to a team you are not in.")
         entries = await conversation(conn, ticket_id)
-        ids = (
-            await conn.execute(
-                select(identities.c.kind, identities.c.value)
-                .where(identities.c.customer_id == ticket.customer_id)
-                .order_by(identities.c.kind, identities.c.value)
-            )
-        ).all()
+        ids = await identities_of(conn, ticket.customer_id)
         assignees = await agent_usernames(conn, ticket.team_id)
         others = await list_tickets(
             conn,
             actor,
             TicketFilter(customer_id=ticket.customer_id, limit=20),
-            hub.config.hub.phone_region,
+            deps.settings.phone_region,
         )
         customer_zone = ticket.customer_timezone
         team_name = ticket.team_name
@@ -85,11 +81,9 @@ async def ticket_page(request: web.Request) -> web.Response:
             found = await get_canned(conn, actor, int(raw))
             if found is not None:
                 chosen = found.id
-                context = await canned_context(
-                    conn, ticket, actor, team_name, hub.config.replies.signature
-                )
+                context = await canned_context(conn, ticket, actor, team_name, deps.signature)
                 try:
-                    draft = render_canned(hub.replies, found.body, context)
+                    draft = render_canned(deps.replies, found.body, context)
                 except CannedProblem as exc:
                     preview_error = str(exc)
     zone = ZoneInfo(customer_zone)
@@ -120,7 +114,7 @@ async def ticket_page(request: web.Request) -> web.Response:
             "canned": canned,
             "other_tickets": [t for t in others if t["id"] != ticket_id],
             "customer_zone": customer_zone,
-            "senders": sorted(c for c, k in hub.channels.address_kinds().items() if k),
+            "senders": sorted(c for c, k in deps.channels.address_kinds().items() if k),
             "chosen": chosen,
             "draft": draft,
             "preview_error": preview_error,
@@ -154,7 +148,7 @@ async def _act(request: web.Request, action: Any) -> web.Response:
 
 
 async def ticket_update(request: web.Request) -> web.Response:
-    hub, actor = hub_of(request), session_of(request).actor
+    deps, actor = deps_of(request), session_of(request).actor
     fields = await _form(request)
 
     async def act(ticket_id: int) -> str:
@@ -167,14 +161,14 @@ async def ticket_update(request: web.Request) -> web.Response:
                 "tags": tags,
             }
         )
-        await update_ticket(hub.store, actor, ticket_id, patch.change(), notify=hub.pipeline.notify)
+        await update_ticket(deps.store, actor, ticket_id, patch.change(), notify=deps.notify)
         return "Saved."
 
     return await _act(request, act)
 
 
 async def ticket_reply(request: web.Request) -> web.Response:
-    hub, actor = hub_of(request), session_of(request).actor
+    deps, actor = deps_of(request), session_of(request).actor
     fields = await _form(request)
 
     async def act(ticket_id: int) -> str:
@@ -183,26 +177,14 @@ async def ticket_reply(request: web.Request) -> web.Response:
                 "text": fields.get("text", "").strip() or None,
                 "status": fields.get("status") or None,
                 "connector_id": fields.get("via") or None,
-                "send_at": await _local_time(hub, ticket_id, fields.get("send_at", "")),
+                "send_at": await _local_time(deps, ticket_id, fields.get("send_at", "")),
                 "template": fields.get("template") == "yes",
             }
         )
         if body.text is None:
             raise ActionRefused("the reply is empty")
-        sent = await reply(
-            hub.store,
-            actor,
-            ticket_id,
-            body.text,
-            routes=hub.pipeline.reply_routes,
-            kinds=hub.channels.address_kinds(),
-            status=body.status,
-            via=body.connector_id,
-            send_at=body.send_at,
-            on_outbox=hub.outbox.wake,
-            windows=hub.channels.reply_windows(),
-            template=body.template,
-        )
+        draft = body.draft(ticket_id, body.text)
+        sent = await reply(deps.store, actor, draft, deps.channels, deps.wake_outbox)
         if sent.send_at:
             return f"Reply to {sent.recipient} scheduled for {sent.send_at}."
         return f"Reply queued to {sent.recipient} via {sent.connector_id}."
@@ -210,7 +192,7 @@ async def ticket_reply(request: web.Request) -> web.Response:
     return await _act(request, act)
 
 
-async def _local_time(hub: Any, ticket_id: int, raw: str) -> datetime | None:
+async def _local_time(deps: WebDeps, ticket_id: int, raw: str) -> datetime | None:
     """The form's date and time, read in the customer's time zone (the picker has none)."""
     if not raw.strip():
         return None
@@ -218,37 +200,31 @@ async def _local_time(hub: Any, ticket_id: int, raw: str) -> datetime | None:
         naive = datetime.fromisoformat(raw.strip())
     except ValueError:
         raise ActionRefused("the send time is not a date and time") from None
-    async with hub.store.read() as conn:
-        zone = (
-            await conn.execute(
-                select(customers.c.timezone)
-                .join(tickets, tickets.c.customer_id == customers.c.id)
-                .where(tickets.c.id == ticket_id)
-            )
-        ).scalar_one_or_none()
+    async with deps.store.read() as conn:
+        zone = await ticket_timezone(conn, ticket_id)
     return naive.replace(tzinfo=ZoneInfo(zone or "UTC"))
 
 
 async def ticket_cancel(request: web.Request) -> web.Response:
-    hub, actor = hub_of(request), session_of(request).actor
+    deps, actor = deps_of(request), session_of(request).actor
     raw = request.match_info["message_id"]
 
     async def act(ticket_id: int) -> str:
         if not raw.isdigit() or len(raw) > 18:
             raise ActionRefused("no such reply")
-        await cancel_scheduled(hub.store, actor, ticket_id, int(raw))
+        await cancel_scheduled(deps.store, actor, ticket_id, int(raw))
         return "The scheduled reply was cancelled."
 
     return await _act(request, act)
 
 
 async def ticket_note(request: web.Request) -> web.Response:
-    hub, actor = hub_of(request), session_of(request).actor
+    deps, actor = deps_of(request), session_of(request).actor
     fields = await _form(request)
 
     async def act(ticket_id: int) -> str:
         body = NoteBody.model_validate({"text": fields.get("text", "").strip()})
-        await add_note(hub.store, actor, ticket_id, body.text)
+        await add_note(deps.store, actor, ticket_id, body.text)
         return "Note added."
 
     return await _act(request, act)
@@ -259,14 +235,8 @@ async def attachment_download(request: web.Request) -> web.StreamResponse:
     raw = request.match_info["id"]
     if not raw.isdigit() or len(raw) > 18:
         raise web.HTTPNotFound()
-    async with hub_of(request).store.read() as conn:
-        row = (
-            await conn.execute(
-                select(attachments, messages.c.ticket_id)
-                .join(messages, messages.c.id == attachments.c.message_id)
-                .where(attachments.c.id == int(raw))
-            )
-        ).first()
+    async with deps_of(request).store.read() as conn:
+        row = await attachment_file(conn, int(raw))
         if row is None or row.content is None or row.ticket_id is None:
             raise web.HTTPNotFound()
         try:

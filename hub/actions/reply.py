@@ -1,0 +1,172 @@
+"""An agent answers the customer (now, or scheduled for later), or withdraws a scheduled
+answer the outbox has not sent yet."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select, update
+
+from hub.actions.recipient import recipient
+from hub.actions.ticket_status import ActionRefused, status_values
+from hub.agents.accounts import Actor
+from hub.channels.directory import ChannelDirectory, ReplyRoute
+from hub.channels.reply_window import WindowClosed, WindowedReply, window_template
+from hub.outbox.enqueue import enqueue_outbound
+from hub.store import Store, utcnow
+from hub.store.schema import customers, messages, outbox, tickets
+from hub.tickets.access import ticket_for
+from hub.tickets.records import ticket_ref
+
+
+@dataclass(frozen=True)
+class AgentReply:
+    """What the agent wrote and how it should go; the inbox form and the API both give it."""
+
+    ticket_id: int
+    text: str
+    # The ticket's new status; unset, a new ticket becomes open.
+    status: str | None = None
+    # A connector the agent picked instead of the one the customer last wrote on.
+    via: str | None = None
+    send_at: datetime | None = None
+    # Send an approved template where the channel's reply window has closed.
+    template: bool = False
+
+
+@dataclass(frozen=True)
+class ReplyResult:
+    message_id: int
+    outbox_id: int
+    connector_id: str
+    recipient: str
+    send_at: str | None = None
+
+
+async def reply(
+    store: Store,
+    actor: Actor,
+    draft: AgentReply,
+    channels: ChannelDirectory,
+    on_outbox: Callable[[], None] = lambda: None,
+) -> ReplyResult:
+    """Queue the reply over the channel the customer last wrote on (or `via`, a connector
+    the agent picked), in one transaction with the ticket's change."""
+    ticket_id = draft.ticket_id
+    routes, kinds, windows = (
+        channels.reply_routes(),
+        channels.address_kinds(),
+        channels.reply_windows(),
+    )
+    async with store.write() as conn:
+        ticket = await ticket_for(conn, actor, ticket_id)
+        last_in = (
+            await conn.execute(
+                select(messages)
+                .where(messages.c.ticket_id == ticket_id, messages.c.direction == "in")
+                .order_by(messages.c.received_at.desc(), messages.c.id.desc())
+                .limit(1)
+            )
+        ).first()
+        if last_in is None:
+            raise ActionRefused("the ticket has no message from the customer to answer")
+        if draft.via is not None:
+            # The agent picked the channel: any connector that delivers to some identity.
+            if not kinds.get(draft.via):
+                raise ActionRefused(f"{draft.via!r} is not a connector that can carry a reply")
+            route: ReplyRoute | None = ReplyRoute(draft.via)
+        else:
+            route = routes.get(last_in.connector_id)
+        if route is None:
+            raise ActionRefused(f"messages from {last_in.connector_id!r} cannot be answered")
+        to = await recipient(conn, ticket, last_in, route, kinds.get(route.connector_id, ()))
+        locale = (
+            await conn.execute(
+                select(customers.c.locale).where(customers.c.id == ticket.customer_id)
+            )
+        ).scalar_one()
+        now = utcnow()
+        window = windows.get(route.connector_id)
+        template_ref = None
+        if window is not None:
+            at = draft.send_at if draft.send_at is not None and draft.send_at > now else now
+            try:
+                template_ref = await window_template(
+                    conn,
+                    window,
+                    WindowedReply(
+                        route.connector_id, ticket.customer_id, locale, at, draft.template
+                    ),
+                )
+            except WindowClosed as exc:
+                raise ActionRefused(str(exc)) from None
+        # A channel without a reply window has no templates to ask for: the text goes as is.
+        ref = ticket_ref(ticket_id)
+        subject = f"Re: {ticket.subject} [#{ref}]" if ticket.subject else f"Your request [#{ref}]"
+        # A string, whatever the channel kept: Telegram's message ids are numbers.
+        found_id = (last_in.meta or {}).get("message_id")
+        reply_to_id = str(found_id) if found_id is not None else None
+        outbox_id = await enqueue_outbound(
+            store,
+            conn,
+            connector_id=route.connector_id,
+            ticket_id=ticket_id,
+            customer_id=ticket.customer_id,
+            to=to,
+            kind="agent_reply",
+            subject=subject,
+            text=draft.text,
+            html=None,
+            auto_submitted=False,
+            language=locale,
+            now=now,
+            in_reply_to=reply_to_id,
+            references=(reply_to_id,) if reply_to_id else (),
+            template=template_ref,
+        )
+        message_id = (
+            await conn.execute(select(outbox.c.message_id).where(outbox.c.id == outbox_id))
+        ).scalar_one()
+        meta = {"kind": "agent_reply", "to": to.value, "agent": actor.name}
+        if template_ref is not None:
+            meta["template"] = template_ref
+        if draft.send_at is not None and draft.send_at > now:
+            # "Send later": the outbox worker only claims rows that are due.
+            await conn.execute(
+                update(outbox).where(outbox.c.id == outbox_id).values(next_attempt_at=draft.send_at)
+            )
+            meta["send_at"] = draft.send_at.astimezone(UTC).isoformat()
+        # enqueue_outbound records kind and recipient; the inbox also shows who answered.
+        await conn.execute(update(messages).where(messages.c.id == message_id).values(meta=meta))
+        new_status = draft.status or ("open" if ticket.status == "new" else None)
+        values: dict[str, Any] = {"updated_at": now}
+        if new_status is not None and new_status != ticket.status:
+            values.update(await status_values(conn, ticket, new_status))
+        await conn.execute(update(tickets).where(tickets.c.id == ticket_id).values(values))
+    on_outbox()
+    return ReplyResult(
+        int(message_id), int(outbox_id), route.connector_id, to.value, meta.get("send_at")
+    )
+
+
+async def cancel_scheduled(store: Store, actor: Actor, ticket_id: int, message_id: int) -> None:
+    """Withdraw a reply scheduled for later, while the outbox has not picked it up."""
+    async with store.write() as conn:
+        await ticket_for(conn, actor, ticket_id)
+        now = utcnow()
+        done = await conn.execute(
+            update(outbox)
+            .where(
+                outbox.c.ticket_id == ticket_id,
+                outbox.c.message_id == message_id,
+                outbox.c.status == "pending",
+                outbox.c.next_attempt_at > now,
+                outbox.c.lease_until.is_(None),
+            )
+            .values(status="cancelled", last_error=f"cancelled by {actor.name}")
+        )
+        if not done.rowcount:
+            raise ActionRefused("only a reply still waiting for its time can be cancelled")

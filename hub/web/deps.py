@@ -1,0 +1,56 @@
+"""What the web handlers need from the running hub, handed over once when the app is built.
+
+The handlers see these parts and nothing else of the hub: hub.web never imports hub.app,
+which builds the deps and the web app from them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from hub.channels.directory import ChannelDirectory
+from hub.channels.supervisor import Supervisor
+from hub.config.agents import AgentsConfig
+from hub.config.alerts import AlertsConfig
+from hub.config.campaigns import CampaignConfig
+from hub.config.loader import ApiConfig, HubSettings, WebConfig
+from hub.connector import Connector
+from hub.core.metrics import Metrics
+from hub.core.replies import Replies
+from hub.notify.events import NotifyRules
+from hub.store import Store
+
+
+@dataclass(frozen=True)
+class WebDeps:
+    store: Store
+    settings: HubSettings
+    web: WebConfig
+    api: ApiConfig
+    agents: AgentsConfig
+    alerts: AlertsConfig
+    campaigns: Sequence[CampaignConfig]
+    # The closing line of replies (config replies.signature), for canned responses.
+    signature: str
+    channels: ChannelDirectory
+    connectors: Mapping[str, Connector]
+    # Their states show on /healthz and /metrics.
+    supervisors: Mapping[str, Supervisor]
+    replies: Replies
+    metrics: Metrics
+    notify: NotifyRules
+    wake_outbox: Callable[[], None]
+    # The signing key may be loaded after the app is built (it can live in the database),
+    # so handlers read it per request.
+    secret: Callable[[], bytes]
+    broadcast_state: Callable[[], str]
+
+
+DEPS = web.AppKey("web_deps", WebDeps)
+
+
+def deps_of(request: web.Request) -> WebDeps:
+    """The deps, from whichever app or sub-app the request reached (set on the root app)."""
+    return request.config_dict[DEPS]
