@@ -33,6 +33,7 @@ from hub.core.metrics import Metrics
 from hub.core.replies import Replies, TemplateProblem
 from hub.faq.bot import FaqBot
 from hub.ingest.pipeline import Pipeline
+from hub.ingest.setup import IngestSetup
 from hub.notify.alerts import AlertWatcher
 from hub.notify.sweep import NotificationSweeper
 from hub.outbox.worker import OutboxWorker, WorkerHooks
@@ -65,16 +66,18 @@ class Hub:
         self.connectors: dict[str, Connector] = {}
         self.supervisors: dict[str, Supervisor] = {}
         self.pipeline = Pipeline(
-            self.store,
-            config,
-            self.replies,
-            self.metrics,
-            self.channels.reply_routes(),
-            on_outbox=lambda: self.outbox.wake(),
-            explicit_threading=self.channels.threading_by_reference(),
-            secret=lambda: self.secret,
-            chat_connectors=self.channels.chats(),
-            faq=_load_faq(config.bot.faq) if config.bot.faq else None,
+            IngestSetup(
+                self.store,
+                config,
+                self.replies,
+                self.metrics,
+                self.channels.reply_routes(),
+                on_outbox=lambda: self.outbox.wake(),
+                explicit_threading=self.channels.threading_by_reference(),
+                secret=lambda: self.secret,
+                chat_connectors=self.channels.chats(),
+                faq=_load_faq(config.bot.faq) if config.bot.faq else None,
+            )
         )
         for cfg in config.connectors:
             ctype = registry.get(cfg.type)

@@ -2,7 +2,7 @@
 
 The same history and the same messages go through three paths on fresh databases: all
 in one group commit, one group per message, and the fallback that retries each message
-in a transaction of its own (`Pipeline._commit_alone`). The stored customers, identities, tickets, messages, outbox rows,
+in a transaction of its own (`Pipeline.commit_alone`). The stored customers, identities, tickets, messages, outbox rows,
 duplicate suggestions and each sender's answer must be the same.
 """
 
@@ -17,11 +17,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-import hub.ingest.pipeline as hub_pipeline
+import hub.ingest.customer_match as customer_match
 from hub.agents.teams import sync_teams
 from hub.app import Hub
 from hub.customers.resolve import IdentityRace
-from hub.ingest.pipeline import _Pending
+from hub.ingest.pipeline import Pending
 from hub.messages import Address, InboundMessage, SubmitResult
 from hub.store.schema import (
     customers,
@@ -150,7 +150,7 @@ async def _with_history(hub: Hub) -> None:
 
 async def _alone(hub: Hub, msg: InboundMessage) -> Outcome:
     future: asyncio.Future[SubmitResult] = asyncio.get_running_loop().create_future()
-    await hub.pipeline._commit_alone(_Pending(msg, future))
+    await hub.pipeline.commit_alone(Pending(msg, future))
     try:
         return future.result()
     except Exception as exc:
@@ -161,10 +161,10 @@ def _no_fallback(hub: Hub) -> None:
     """The group path must do the work itself: falling back to one message at a time
     would store the right thing too, and hide a mistake in the group path."""
 
-    async def fallback(p: _Pending) -> None:
+    async def fallback(p: Pending) -> None:
         p.future.set_exception(AssertionError(f"fell back for {p.msg.external_id}"))
 
-    hub.pipeline._commit_alone = fallback  # type: ignore[method-assign]
+    hub.pipeline.commit_alone = fallback  # type: ignore[method-assign]
 
 
 async def _one_group(
@@ -174,7 +174,7 @@ async def _one_group(
         _no_fallback(hub)
     submits = [asyncio.create_task(hub.pipeline.submit(m)) for m in msgs]
     await asyncio.sleep(0)  # every submit is queued before the writer starts
-    assert hub.pipeline._queue.qsize() == len(msgs)
+    assert hub.pipeline.queued == len(msgs)
     writer = asyncio.create_task(hub.pipeline.run())
     try:
         return list(await asyncio.gather(*submits, return_exceptions=True))
@@ -305,7 +305,7 @@ async def test_a_race_in_a_group_falls_back_to_one_at_a_time(
     hub: Hub, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     raced = 0
-    real = hub_pipeline.resolve_customers
+    real = customer_match.resolve_customers
 
     async def lose_the_race(*args: Any, **kwargs: Any) -> Any:
         # Another process wins the first race only; the retries see its commit.
@@ -315,7 +315,7 @@ async def test_a_race_in_a_group_falls_back_to_one_at_a_time(
             raise IdentityRace("another process took an identity")
         return await real(*args, **kwargs)
 
-    monkeypatch.setattr("hub.ingest.pipeline.resolve_customers", lose_the_race)
+    monkeypatch.setattr("hub.ingest.customer_match.resolve_customers", lose_the_race)
     msgs = [
         _msg("r-1", _email("r1@example.com")),
         _msg("r-2", _email("r2@example.com")),

@@ -1,0 +1,99 @@
+"""Storing inbound messages once: a redelivery (same channel and external id) is told
+apart from a new message by the insert itself, and answered with what the first got."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from hub.ingest.arrival import Arrival, conversation
+from hub.messages import Address, InboundMessage, SubmitResult
+from hub.store import Store
+from hub.store.schema import messages
+from hub.tickets.records import ticket_ref
+
+MAX_TEXT_CHARS = 200_000
+
+
+async def store_inbound(
+    store: Store, conn: AsyncConnection, valid: list[Arrival], now: datetime
+) -> tuple[list[Arrival], list[Arrival]]:
+    """Inserts each message unless stored before; returns the new ones (their
+    `message_id` set) and the redeliveries."""
+    inserted = await conn.execute(
+        store.statement(_insert_inbound),
+        [_inbound_row(a.msg, a.addrs[0], now) for a in valid],
+    )
+    new_ids = {(r.channel, r.external_id): r.id for r in inserted}
+    fresh: list[Arrival] = []
+    duplicates: list[Arrival] = []
+    for a in valid:
+        # The first of several posts with one key was inserted; the rest are redeliveries.
+        message_id = new_ids.pop((a.msg.channel, a.msg.external_id), None)
+        if message_id is None:
+            duplicates.append(a)
+        else:
+            a.message_id = message_id
+            fresh.append(a)
+    return fresh, duplicates
+
+
+async def answer_duplicates(conn: AsyncConnection, duplicates: list[Arrival]) -> None:
+    """Each redelivery's result: the stored message's, with its ticket and customer."""
+    msgs = [a.msg for a in duplicates]
+    found: dict[tuple[str, str], SubmitResult] = {}
+    for channel in sorted({m.channel for m in msgs}):
+        rows = await conn.execute(
+            select(
+                messages.c.id,
+                messages.c.ticket_id,
+                messages.c.customer_id,
+                messages.c.external_id,
+            ).where(
+                messages.c.channel == channel,
+                messages.c.external_id.in_(
+                    sorted({m.external_id for m in msgs if m.channel == channel})
+                ),
+            )
+        )
+        for r in rows:
+            found[(channel, r.external_id)] = SubmitResult(
+                r.id,
+                r.ticket_id,
+                ticket_ref(r.ticket_id) if r.ticket_id is not None else None,
+                r.customer_id,
+                True,
+            )
+    for a in duplicates:
+        a.result = found[(a.msg.channel, a.msg.external_id)]
+
+
+# Built once (Store.statement): every batch runs it.
+def _insert_inbound(store: Store) -> Any:
+    return (
+        store.insert(messages)
+        .on_conflict_do_nothing(index_elements=["channel", "external_id"])
+        .returning(messages.c.id, messages.c.channel, messages.c.external_id)
+    )
+
+
+def _inbound_row(msg: InboundMessage, sender: Address, now: datetime) -> dict[str, Any]:
+    return {
+        "channel": msg.channel,
+        "external_id": msg.external_id,
+        "connector_id": msg.connector_id,
+        "direction": "in",
+        "sender": sender.value,
+        "subject": msg.subject,
+        "body_text": msg.text[:MAX_TEXT_CHARS],
+        "body_html": msg.html,
+        "language": msg.language,
+        "auto_submitted": msg.auto_submitted,
+        "meta": msg.meta,
+        "conversation": conversation(msg),
+        "received_at": msg.received_at or now,
+        "created_at": now,
+    }

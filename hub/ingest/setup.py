@@ -1,0 +1,51 @@
+"""What the pipeline works with: the hub's parts and the channel facts it acts on, handed
+to every step of a batch."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from hub.channels.directory import ReplyRoute
+from hub.config.loader import Config
+from hub.core.metrics import Metrics
+from hub.core.replies import Replies
+from hub.faq.bot import FaqBot
+from hub.notify.events import NotifyRules
+from hub.store import Store
+from hub.tickets.routing import Router
+
+
+def _nothing() -> None:
+    return None
+
+
+def _no_secret() -> bytes:
+    return b""
+
+
+@dataclass
+class IngestSetup:
+    store: Store
+    config: Config
+    replies: Replies
+    metrics: Metrics
+    reply_routes: dict[str, ReplyRoute]
+    # Wakes the outbox worker after a group queued replies.
+    on_outbox: Callable[[], None] = _nothing
+    # Connectors (email) whose messages open a new ticket unless they name one.
+    explicit_threading: frozenset[str] = frozenset()
+    # The hub's signing key, for thread markers; loaded at start, so a function.
+    secret: Callable[[], bytes] = _no_secret
+    # Live chats, answered by the bot first (hub.faq.chatbot), with the FAQ if one is set.
+    chat_connectors: frozenset[str] = frozenset()
+    # Swapped for a tuned one while the hub runs (Pipeline.faq).
+    faq: FaqBot | None = None
+    router: Router = field(init=False)
+    notify: NotifyRules = field(init=False)
+    team_names: dict[str, str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.router = Router(self.config.routing)
+        self.notify = NotifyRules(self.config.routing, self.config.notifications)
+        self.team_names = {t.id: t.name for t in self.config.teams}
