@@ -118,8 +118,8 @@ class HubContext:
     # connector, anything else marks it not ready until it recovers; None: recovered.
     report: Callable[[Exception | None], None]
     storage: ConnectorStorage
-    # The hub's signing key (loaded at start, so a function): sign visitor cookies with it.
-    signing_key: Callable[[], bytes]
+    # The hub's signing key: sign visitor cookies with it.
+    signing_key: bytes
     # (address, limit) -> the conversation with that address on this connector, oldest
     # first, as hub.channels.conversation.HistoryItem-like objects (direction, text,
     # created_at, kind).

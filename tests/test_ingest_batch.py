@@ -18,8 +18,7 @@ import pytest
 from sqlalchemy import select, update
 
 import hub.ingest.customer_match as customer_match
-from hub.agents.teams import sync_teams
-from hub.app import Hub
+from hub.app import Hub, open_hub
 from hub.customers.resolve import IdentityRace
 from hub.ingest.pipeline import Pending
 from hub.messages import Address, InboundMessage, SubmitResult
@@ -117,20 +116,15 @@ BATCH = [
 ]
 
 
-async def _prepared_hub(storage_url: str) -> Hub:
-    hub = Hub(make_config(base_config(storage_url)), REGISTRY)
-    await hub.store.migrate()
-    await sync_teams(hub.store, hub.config.teams)
-    return hub
+def _opened_hub(storage_url: str) -> contextlib.AbstractAsyncContextManager[Hub]:
+    """A hub opened (store migrated, teams synced) but not serving: the tests drive it."""
+    return open_hub(make_config(base_config(storage_url)), REGISTRY)
 
 
 @pytest.fixture
 async def hub(storage_url: str) -> AsyncIterator[Hub]:
-    hub = await _prepared_hub(storage_url)
-    try:
+    async with _opened_hub(storage_url) as hub:
         yield hub
-    finally:
-        await hub.store.close()
 
 
 async def _with_history(hub: Hub) -> None:
@@ -281,13 +275,10 @@ async def test_one_group_commit_stores_what_one_at_a_time_would(storage_url: str
     states = []
     for path in (_sequential, _groups_of_one, _one_group):
         async with _fresh_database(storage_url, path.__name__) as url:
-            hub = await _prepared_hub(url)
-            try:
+            async with _opened_hub(url) as hub:
                 await _with_history(hub)
                 outcomes = await path(hub, BATCH)
                 states.append(await _state(hub, outcomes))
-            finally:
-                await hub.store.close()
     sequential, groups_of_one, one_group = states
     assert groups_of_one == sequential
     assert one_group == sequential

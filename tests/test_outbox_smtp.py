@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import random
 import sys
 import threading
@@ -26,10 +27,10 @@ import pytest
 import yaml
 from sqlalchemy import select, text
 
-from hub.app import Hub
+from hub.channels.directory import ChannelDirectory
 from hub.cli.main import main as cli_main
 from hub.config.loader import OutboxConfig
-from hub.connector import Connector, PermanentSendError
+from hub.connector import Connector, HubContext, PermanentSendError
 from hub.core.metrics import Metrics
 from hub.core.periodic import backoff_delay
 from hub.core.ratelimit import TokenBucket
@@ -708,9 +709,35 @@ async def pg_url() -> AsyncIterator[str]:
 
 
 def worker_parts(url: str, port: int) -> tuple[Store, Connector]:
-    """A store and a real SMTP connector, built the way a hub process builds them."""
-    hub = Hub(make_config(base_config(url, port)), REGISTRY)
-    return hub.store, hub.connectors["mail"]
+    """A store and a real SMTP connector, made by its registered type from the config."""
+    config = make_config(base_config(url, port))
+    mail = ChannelDirectory.build(config.connectors, REGISTRY).channels["mail"]
+    return Store(url), mail.type.create(mail.config, send_only_context("mail"))
+
+
+def send_only_context(connector_id: str) -> HubContext:
+    """A context for a connector that only sends: receiving anything is a test failure."""
+
+    def unexpected(*_: Any) -> Any:
+        raise AssertionError(f"{connector_id} only sends")
+
+    return HubContext(
+        connector_id=connector_id,
+        submit=unexpected,
+        normalize_email=unexpected,
+        normalize_phone=unexpected,
+        locales=("en",),
+        default_locale="en",
+        public_url="http://127.0.0.1",
+        logger=logging.getLogger(f"connectors.{connector_id}"),
+        report=unexpected,
+        storage=unexpected,  # type: ignore[arg-type]
+        signing_key=b"k" * 32,
+        history=unexpected,
+        record_events=unexpected,
+        publish=unexpected,
+        subscribe=unexpected,
+    )
 
 
 async def queue_messages(url: str, n: int) -> list[str]:

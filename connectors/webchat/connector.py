@@ -171,7 +171,7 @@ class WebChatConnector:
                 await ws.send_str(_dumps(exc.frame()))
             await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"hello expected")
             return
-        key = self.ctx.signing_key()
+        key = self.ctx.signing_key
         if not key:
             await ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"starting")
             return

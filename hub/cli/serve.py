@@ -19,7 +19,7 @@ def add_serve_cli(sub: SubParsers, registry: ConnectorRegistry) -> None:
 
 def _serve(config: Config, registry: ConnectorRegistry) -> int:
     # Imported here: the other commands need none of the running hub.
-    from hub.app import Hub
+    from hub.app import serve_forever
 
-    asyncio.run(Hub(config, registry).serve_forever())
+    asyncio.run(serve_forever(config, registry))
     return 0

@@ -1,11 +1,9 @@
-"""A background round repeated forever, surviving storage trouble (the hub's sweeps)."""
+"""Waiting after failures: growing, jittered backoff shared by every retry loop of the hub."""
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import random
-from collections.abc import Awaitable, Callable
 
 
 def backoff_delay(attempt: int, base: float, cap: float, rng: random.Random) -> float:
@@ -19,33 +17,3 @@ def cancelling() -> bool:
     """True once someone asked this task to stop, even if the CancelledError got lost."""
     task = asyncio.current_task()
     return task is not None and task.cancelling() > 0
-
-
-async def run_every(
-    step: Callable[[], Awaitable[object]],
-    seconds: float,
-    *,
-    what: str,
-    log: logging.Logger,
-    rng: random.Random,
-    cap: float = 60.0,
-) -> None:
-    """Run `step` every `seconds`; after a failure wait with growing, jittered backoff.
-
-    Storage trouble (a failover, a full disk) must not stop the hub: whatever the round
-    would have done is still pending in the store and is done by a later round.
-    """
-    failures = 0
-    while True:
-        try:
-            await step()
-            failures = 0
-            delay = seconds
-        except Exception as exc:
-            if cancelling():
-                # A cancellation a library turned into another exception: stop anyway.
-                raise asyncio.CancelledError from exc
-            failures += 1
-            delay = backoff_delay(failures, seconds, cap, rng)
-            log.exception("%s failed; retry_in=%.1fs", what, delay)
-        await asyncio.sleep(delay)

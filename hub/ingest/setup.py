@@ -20,10 +20,6 @@ def _nothing() -> None:
     return None
 
 
-def _no_secret() -> bytes:
-    return b""
-
-
 @dataclass
 class IngestSetup:
     store: Store
@@ -35,8 +31,8 @@ class IngestSetup:
     on_outbox: Callable[[], None] = _nothing
     # Connectors (email) whose messages open a new ticket unless they name one.
     explicit_threading: frozenset[str] = frozenset()
-    # The hub's signing key, for thread markers; loaded at start, so a function.
-    secret: Callable[[], bytes] = _no_secret
+    # The hub's signing key, for thread markers.
+    secret: bytes = b""
     # Live chats, answered by the bot first (hub.faq.chatbot), with the FAQ if one is set.
     chat_connectors: frozenset[str] = frozenset()
     # Swapped for a tuned one while the hub runs (Pipeline.faq).

@@ -112,7 +112,7 @@ async def _hinted_ticket(
         hints = ThreadHints(
             msg.in_reply_to, msg.references, msg.subject, msg.thread_marker, msg.channel
         )
-        match = await match_thread(conn, hints, req.customer_id, setup.secret())
+        match = await match_thread(conn, hints, req.customer_id, setup.secret)
         if match is not None and match.status != "closed":
             return await touch_ticket(conn, match.ticket_id, now), False
     if msg.connector_id not in setup.explicit_threading:

@@ -72,7 +72,6 @@ class AlertWatcher(PostSweep[AlertsConfig]):
             alert_events.c.dead_outbox_id,
         ),
     )
-    what = "alert sweep"
     logger = log
 
     def __init__(

@@ -8,7 +8,6 @@ batched, so a crash neither loses an event nor posts it twice.
 from __future__ import annotations
 
 import logging
-import random
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -18,7 +17,6 @@ from typing import Any, ClassVar, Generic, Protocol, TypeVar
 from sqlalchemy import Column, Table, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.core.periodic import run_every
 from hub.outbox.enqueue import ChannelPost, enqueue_post
 from hub.store import Store, utcnow
 
@@ -115,14 +113,12 @@ class PostSweep(ABC, Generic[Settings]):
     sweep and the alert sweep differ only in their events and how a post reads."""
 
     events: ClassVar[EventTable]
-    what: ClassVar[str]  # names the round in the log
     logger: ClassVar[logging.Logger]
 
     def __init__(self, store: Store, settings: Settings, on_queued: Callable[[], None]) -> None:
         self.store = store
         self.settings = settings
         self.on_queued = on_queued
-        self.rng = random.Random()
 
     @property
     def interval_seconds(self) -> float:
@@ -142,13 +138,8 @@ class PostSweep(ABC, Generic[Settings]):
     @abstractmethod
     def log_queued(self, post: ChannelPost, outbox_id: int, rows: Sequence[Any]) -> None: ...
 
-    async def run(self) -> None:
-        await run_every(
-            self.sweep_once, self.interval_seconds, what=self.what, log=self.logger, rng=self.rng
-        )
-
     async def sweep_once(self) -> None:
-        """One round, as `run` repeats it every `interval_seconds`."""
+        """One round; the hub's scheduler runs it every `interval_seconds`."""
         await self.sweep()
 
     async def sweep(self, now: datetime | None = None) -> int:

@@ -110,7 +110,6 @@ class NotificationSweeper(PostSweep[NotificationsConfig]):
             notification_events.c.reason,
         ),
     )
-    what = "notification sweep"
     logger = log
 
     def __init__(

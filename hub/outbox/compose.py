@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import Any
 
 from hub.messages import Address, Notice, OutboundMessage, TemplateMessage
@@ -13,9 +12,7 @@ from hub.tickets.thread_match import make_marker
 log = logging.getLogger("hub.outbox.worker")
 
 
-def outbound_message(
-    row: Any, template: TemplateMessage | None, secret: Callable[[], bytes]
-) -> OutboundMessage:
+def outbound_message(row: Any, template: TemplateMessage | None, secret: bytes) -> OutboundMessage:
     """`template` is the row's `template_message(row)`; `secret` signs the thread marker."""
     return OutboundMessage(
         connector_id=row.connector_id,
@@ -28,7 +25,7 @@ def outbound_message(
         auto_submitted=row.auto_submitted,
         in_reply_to=row.in_reply_to,
         references=tuple(row.references or ()),
-        thread_marker=(make_marker(row.ticket_id, secret()) if row.ticket_id is not None else None),
+        thread_marker=(make_marker(row.ticket_id, secret) if row.ticket_id is not None else None),
         list_unsubscribe=row.list_unsubscribe,
         notice=_notice(row),
         template=row.template,

@@ -17,7 +17,7 @@ import logging
 import random
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from hub.config.loader import OutboxConfig
@@ -49,10 +49,6 @@ def _ignore_auth_error(connector_id: str, exc: Exception) -> None:
     pass
 
 
-def _no_secret() -> bytes:
-    return b""
-
-
 @dataclass(frozen=True)
 class WorkerHooks:
     """What the worker asks the hub about its connectors, and tells it."""
@@ -60,8 +56,10 @@ class WorkerHooks:
     is_ready: Callable[[str], bool] = _always_ready
     # A connector whose credentials were refused (its supervisor disables it).
     on_auth_error: Callable[[str, Exception], None] = _ignore_auth_error
-    # Signs the thread marker of outgoing messages (loaded at start, so a function).
-    secret: Callable[[], bytes] = _no_secret
+    # Signs the thread marker of outgoing messages.
+    secret: bytes = b""
+    # Set by whoever queued rows (the pipeline, agents, sweeps): the worker looks now.
+    wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     # Where dead-letters are alerted (`alerts.notify`), in the dead-lettering transaction.
     alert_targets: tuple[str, ...] = ()
 
@@ -90,7 +88,7 @@ class OutboxWorker:
         }
         self.lease = Lease(store, config, self.worker_id)
         self.outcomes = Outcomes(store, config, metrics, self.rng, hooks.alert_targets)
-        self._wake = asyncio.Event()
+        self._wake = hooks.wakeup
 
     def wake(self) -> None:
         self._wake.set()

@@ -42,9 +42,8 @@ class WebDeps:
     metrics: Metrics
     notify: NotifyRules
     wake_outbox: Callable[[], None]
-    # The signing key may be loaded after the app is built (it can live in the database),
-    # so handlers read it per request.
-    secret: Callable[[], bytes]
+    # The hub's signing key (opt-out links).
+    secret: bytes
     broadcast_state: Callable[[], str]
 
 

@@ -33,7 +33,7 @@ def _page(title: str, body: str, status: int = 200) -> web.Response:
 
 async def confirm(request: web.Request) -> web.Response:
     deps = deps_of(request)
-    token = read_opt_out_token(request.match_info["token"], deps.secret())
+    token = read_opt_out_token(request.match_info["token"], deps.secret)
     if token is None:
         return _page("Link not valid", "<p>This link is not valid or was changed.</p>", 404)
     # A GET changes nothing: mail scanners follow links, people press buttons.
@@ -46,7 +46,7 @@ async def confirm(request: web.Request) -> web.Response:
 
 async def opt_out(request: web.Request) -> web.Response:
     deps = deps_of(request)
-    token = read_opt_out_token(request.match_info["token"], deps.secret())
+    token = read_opt_out_token(request.match_info["token"], deps.secret)
     if token is None:
         return _page("Link not valid", "<p>This link is not valid or was changed.</p>", 404)
     async with deps.store.write() as conn:
