@@ -11,10 +11,10 @@ import pytest
 from pydantic import ValidationError
 
 from connectors.ratelimit import TokenBuckets
+from connectors.webchat.errors import FrameError
 from connectors.webchat.protocol import (
     START_TEXT,
     Contact,
-    FrameError,
     parse_contact,
     parse_message,
 )

@@ -20,8 +20,9 @@ from telegram.error import Conflict, InvalidToken
 from telegram.warnings import PTBUserWarning
 
 from connectors.telegram.botapi import FloodControl, RedactToken
+from connectors.telegram.errors import token_refused
 from connectors.telegram.settings import TelegramConfig
-from hub.connector import ConnectorAuthError, ConnectorNotReady, HubContext, backoff_delay
+from hub.connector import ConnectorNotReady, HubContext, backoff_delay
 
 # We call getUpdates through do_api_request to get raw JSON (see updates.py); PTB warns
 # that a typed method exists, which is the point.
@@ -113,7 +114,7 @@ class Poller:
             except asyncio.CancelledError:
                 raise
             except InvalidToken:
-                self.ctx.report(ConnectorAuthError("Telegram rejected the bot token"))
+                self.ctx.report(token_refused())
                 return
             except Exception as exc:
                 # Network trouble, a 409 from a second poller, the store away: retry from

@@ -17,7 +17,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from connectors.ratelimit import TokenBuckets
 from connectors.webchat import protocol
-from connectors.webchat.protocol import FrameError
+from connectors.webchat.errors import FrameError, not_a_visitor, submit_failure
 from connectors.webchat.sessions import Sessions, Socket
 from connectors.webchat.settings import WebChatConfig
 from connectors.webchat.visitor import (
@@ -27,7 +27,7 @@ from connectors.webchat.visitor import (
     sign_visitor,
     verify_token,
 )
-from hub.connector import HubContext, IngestUnavailable, PermanentSendError
+from hub.connector import HubContext, IngestUnavailable
 from hub.messages import Address, InboundMessage, OutboundMessage
 
 # widget.js, widget.css and demo.html sit next to this module (package data).
@@ -78,7 +78,7 @@ class WebChatConnector:
 
     async def send(self, msg: OutboundMessage) -> str:
         if msg.to.kind != "webchat" or not VISITOR_ID.match(msg.to.value):
-            raise PermanentSendError(f"not a web chat visitor: {msg.to.kind}")
+            raise not_a_visitor(msg.to)
         frame = {
             "type": "message",
             "id": f"k{msg.idempotency_key}",
@@ -283,27 +283,14 @@ class WebChatConnector:
         )
         try:
             result = await self.ctx.submit(msg)
-        except IngestUnavailable:
-            raise FrameError(
-                "unavailable",
-                "We could not take your message; retrying.",
-                chat.client_id,
-                retry_after=5,
-            ) from None
-        except ValueError as exc:
-            # The core refused the message itself (no usable sender): sending it again
-            # will not help.
-            self.ctx.logger.warning("webchat refused by core connector=%s: %s", self.config.id, exc)
-            raise FrameError("invalid", "This message cannot be taken.", chat.client_id) from None
-        except Exception:
-            # Most likely passing (storage); the widget keeps the message and tries later.
-            self.ctx.logger.exception("webchat submit failed connector=%s", self.config.id)
-            raise FrameError(
-                "unavailable",
-                "We could not take your message; retrying.",
-                chat.client_id,
-                retry_after=30,
-            ) from None
+        except Exception as exc:
+            if isinstance(exc, ValueError):
+                self.ctx.logger.warning(
+                    "webchat refused by core connector=%s: %s", self.config.id, exc
+                )
+            elif not isinstance(exc, IngestUnavailable):
+                self.ctx.logger.exception("webchat submit failed connector=%s", self.config.id)
+            raise submit_failure(exc, chat.client_id) from None
         if not result.duplicate and chat.command != "start":
             # The visitor's other tabs show what was said in this one.
             echo = {
