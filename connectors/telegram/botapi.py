@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable
+from dataclasses import dataclass
 from typing import TypeVar
 
 from telegram import Bot
@@ -77,3 +78,12 @@ class RedactToken(logging.Filter):
         if self.token in message:
             record.msg, record.args = self.clean(message), ()
         return True
+
+
+@dataclass(frozen=True)
+class BotLink:
+    """A started bot with what every call through it needs."""
+
+    bot: Bot
+    flood: FloodControl
+    redact: RedactToken

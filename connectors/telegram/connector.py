@@ -21,7 +21,7 @@ from telegram.error import ChatMigrated, TelegramError
 
 from connectors.http_body import read_bounded
 from connectors.parts import send_in_parts
-from connectors.telegram.botapi import FloodControl, RedactToken, make_bot
+from connectors.telegram.botapi import BotLink, FloodControl, RedactToken, make_bot
 from connectors.telegram.errors import SEND_REFUSALS, flood_control, send_failure, start_failure
 from connectors.telegram.media import fetch_media
 from connectors.telegram.outgoing import MAX_MESSAGE_CHARS, send_method, split_text
@@ -87,12 +87,10 @@ class TelegramConnector:
         )
         if self.config.mode == "polling":
             self._poller = Poller(
-                bot,
+                BotLink(bot, self.flood, self.redact),
                 self.config,
                 self.ctx,
                 self._ingest,
-                self.flood,
-                self.redact,
                 failures=self._poll_failures,
             )
             self._poll_task = asyncio.create_task(

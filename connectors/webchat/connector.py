@@ -160,17 +160,23 @@ class WebChatConnector:
         await self._converse(ws, ip)
         return ws
 
-    async def _converse(self, ws: web.WebSocketResponse, ip: str) -> None:
+    async def _hello(self, ws: web.WebSocketResponse) -> protocol.Hello | None:
+        """The widget's first frame; None when there was none (the socket is closed then)."""
         try:
             async with asyncio.timeout(HELLO_SECONDS):
                 first = await ws.receive()
             if first.type != WSMsgType.TEXT:
-                return
-            hello = protocol.parse_hello(protocol.decode(first.data))
+                return None
+            return protocol.parse_hello(protocol.decode(first.data))
         except (TimeoutError, FrameError) as exc:
             if isinstance(exc, FrameError):
                 await ws.send_str(_dumps(exc.frame()))
             await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"hello expected")
+            return None
+
+    async def _converse(self, ws: web.WebSocketResponse, ip: str) -> None:
+        hello = await self._hello(ws)
+        if hello is None:
             return
         key = self.ctx.signing_key()
         if not key:
