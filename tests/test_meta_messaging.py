@@ -14,7 +14,7 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
-from connectors.meta.graph import GraphError
+from connectors.meta.errors import GraphError
 from hub.connector import PermanentSendError
 from hub.messages import Address, Attachment, OutboundMessage
 from hub.store.schema import attachments, identities, messages

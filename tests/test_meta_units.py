@@ -8,7 +8,7 @@ import hmac
 
 import pytest
 
-from connectors.meta.graph import GraphError
+from connectors.meta.errors import GraphError
 from connectors.meta.inbound import BadDelivery
 from connectors.meta.messenger import parse_messaging
 from connectors.meta.outgoing import INSTAGRAM_TEXT_BYTES, split_text, whatsapp_template

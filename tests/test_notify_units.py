@@ -15,10 +15,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from connectors.notify.errors import WebhookUnavailable
 from connectors.notify.settings import url_problem
 from connectors.notify.slack import SECTION_CHARS, slack_payload
 from connectors.notify.teams import adaptive_payload, message_card_payload
-from connectors.notify.webhook import WebhookPoster, WebhookUnavailable
+from connectors.notify.webhook import WebhookPoster
 from hub.config.loader import ConfigError, RoutingConfig
 from hub.config.notify import NotificationsConfig
 from hub.connector import ConnectorAuthError, PermanentSendError, RetryLater

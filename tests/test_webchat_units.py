@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from connectors.webchat.errors import FrameError
 from connectors.webchat.protocol import (
     START_TEXT,
     Contact,
-    FrameError,
     parse_contact,
     parse_message,
 )

@@ -37,13 +37,7 @@ def compose(
     if reply_to:
         mail["Reply-To"] = reply_to
     mail["Subject"] = " ".join((msg.subject or "").split())
-    refs = list(msg.references)[-MAX_REFERENCES:]
-    if msg.in_reply_to:
-        mail["In-Reply-To"] = msg.in_reply_to
-        if msg.in_reply_to not in refs:
-            refs.append(msg.in_reply_to)
-    if refs:
-        mail["References"] = " ".join(refs[-MAX_REFERENCES:])
+    _thread(mail, msg)
     if msg.auto_submitted:
         # RFC 3834: tells well-behaved responders not to answer us automatically. A message
         # with an opt-out link is proactive (a greeting), not an answer to anything.
@@ -75,3 +69,14 @@ def compose(
             filename=att.filename,
         )
     return mail
+
+
+def _thread(mail: EmailMessage, msg: OutboundMessage) -> None:
+    """In-Reply-To and References: what the customer's client threads the answer by."""
+    refs = list(msg.references)[-MAX_REFERENCES:]
+    if msg.in_reply_to:
+        mail["In-Reply-To"] = msg.in_reply_to
+        if msg.in_reply_to not in refs:
+            refs.append(msg.in_reply_to)
+    if refs:
+        mail["References"] = " ".join(refs[-MAX_REFERENCES:])

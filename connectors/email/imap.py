@@ -9,34 +9,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import multiprocessing
-import os
 import random
-import threading
 import time
 from collections import deque
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 from aiohttp import web
-from pydantic import Field, SecretStr
 
-from connectors.email.cli import add_email_cli
-from connectors.email.imap_session import (
-    Fetched,
-    FolderState,
-    ImapAuthError,
-    ImapSession,
-    ImapUnavailable,
-)
+from connectors.email.errors import ImapAuthError, ImapUnavailable
+from connectors.email.imap_session import Fetched, FolderState, ImapSession
+from connectors.email.parser_process import ParserProcess
 from connectors.email.prepare import prepare
+from connectors.email.settings import ImapConfig
 from hub.connector import (
     ConnectorAuthError,
-    ConnectorConfig,
     ConnectorNotReady,
-    ConnectorType,
     HubContext,
     IngestUnavailable,
     backoff_delay,
@@ -44,37 +34,8 @@ from hub.connector import (
 from hub.messages import InboundMessage, OutboundMessage
 
 T = TypeVar("T")
-# RFC 2177: servers may drop an IDLE after 30 minutes; clients re-issue it before 29.
-IDLE_LIMIT_SECONDS = 29 * 60
-# How often the parser process checks that the hub is still there.
-PARENT_CHECK_SECONDS = 1.0
 # How often a blocked IDLE wakes up to notice a stop or a lost lease.
 IDLE_TICK_SECONDS = 1.0
-
-
-class ImapConfig(ConnectorConfig):
-    type: Literal["imap"]
-    host: str
-    port: int | None = Field(default=None, ge=1, le=65535)
-    security: Literal["tls", "starttls", "none"] = "tls"
-    username: str
-    password: SecretStr
-    folder: str = "INBOX"
-    # What to do with a message once the hub committed it: flag it \Seen, move it, or leave it.
-    after_import: str = Field(default="seen", pattern=r"^(seen|leave|move:.+)$")
-    idle: bool = True
-    idle_renew_seconds: float = Field(default=600.0, gt=0, le=IDLE_LIMIT_SECONDS)
-    poll_interval_seconds: float = Field(default=60.0, gt=0)
-    batch_size: int = Field(default=100, ge=1, le=1000)
-    max_message_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
-    max_attachment_bytes: int = Field(default=25 * 1024 * 1024, gt=0)
-    timeout_seconds: float = Field(default=30.0, gt=0)
-    lease_seconds: float = Field(default=60.0, ge=3)
-    reconnect_max_delay_seconds: float = Field(default=60.0, gt=0)
-
-    @property
-    def effective_port(self) -> int:
-        return self.port or (993 if self.security == "tls" else 143)
 
 
 class _LeaseLost(Exception):
@@ -95,7 +56,7 @@ class ImapConnector:
         self.ctx = ctx
         self.log = ctx.logger
         self._executor: ThreadPoolExecutor | None = None
-        self._parser: _Parser | None = None
+        self._parser: ParserProcess | None = None
         self._session: ImapSession | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -126,7 +87,7 @@ class ImapConnector:
             self._failures += 1
             raise ConnectorNotReady(f"IMAP server {self.config.host} unavailable: {exc}") from exc
         # Only once connected: a server that refuses us costs no parser process per retry.
-        self._parser = _Parser()
+        self._parser = ParserProcess()
         self._session = session
         self._task = asyncio.create_task(self._run(), name=f"imap:{self.ctx.connector_id}")
 
@@ -340,7 +301,7 @@ class ImapConnector:
         cfg = self.config
         args = (fetched, self.ctx.connector_id, cfg.max_message_bytes, cfg.max_attachment_bytes)
         if self._parser is None:
-            self._parser = _Parser()
+            self._parser = ParserProcess()
         pool = self._parser.ready()
         if pool is None:
             # Still booting (or died): this batch is parsed in a thread, as before.
@@ -406,52 +367,3 @@ class ImapConnector:
             session.close()
         if executor is not None:
             executor.shutdown(wait=False, cancel_futures=True)
-
-
-class _Parser:
-    """A process that parses mail, so parsing (CPU work) does not hold the GIL against the
-    event loop and the database threads; the machine's other core does it.
-
-    Spawned, not forked: a fork of a process with threads (the database's, the IMAP
-    reader's) can copy a lock some thread holds. A spawned interpreter takes a second or
-    two to boot; until it answers, batches are parsed in a thread.
-    """
-
-    def __init__(self) -> None:
-        self.pool = ProcessPoolExecutor(
-            1,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_exit_with_parent,
-            initargs=(os.getpid(),),
-        )
-        self._booted = self.pool.submit(prepare, [], "", 1, 1)
-
-    def ready(self) -> ProcessPoolExecutor | None:
-        if not self._booted.done() or self._booted.exception() is not None:
-            return None
-        return self.pool
-
-    def shutdown(self) -> None:
-        self.pool.shutdown(wait=False, cancel_futures=True)
-
-
-def _exit_with_parent(parent: int) -> None:
-    """In the parser process: end when the hub does. A hub killed outright (SIGKILL, the
-    OOM killer) runs no shutdown, and its parser would wait for work forever."""
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(PARENT_CHECK_SECONDS)
-        os._exit(0)
-
-    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
-
-
-CONNECTOR_TYPE = ConnectorType(
-    name="imap",
-    config_model=ImapConfig,
-    create=ImapConnector,
-    can_send=False,
-    add_cli=add_email_cli,
-    threads_by="reference",
-)

@@ -17,19 +17,12 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 from imapclient import IMAPClient
-from imapclient.exceptions import IMAPClientError, LoginError
-from imapclient.util import to_bytes
+from imapclient.exceptions import IMAPClientError
+
+from connectors.email.errors import IMAP_FAILURES, ImapUnavailable, imap_unavailable, login_failure
 
 SEEN = b"\\Seen"
 T = TypeVar("T")
-
-
-class ImapAuthError(Exception):
-    """The server refused the credentials."""
-
-
-class ImapUnavailable(Exception):
-    """The server is unreachable, went away, or answered nonsense: reconnect later."""
 
 
 @dataclass(frozen=True)
@@ -86,12 +79,9 @@ class ImapSession:
                 client.starttls(context)
             client.login(self.username, self._password)
             caps = client.capabilities()
-        except LoginError as exc:
+        except IMAP_FAILURES as exc:
             self.close()
-            raise ImapAuthError(_text(exc)) from exc
-        except (OSError, IMAPClientError, imaplib.IMAP4.error, ssl.SSLError) as exc:
-            self.close()
-            raise ImapUnavailable(f"{exc.__class__.__name__}: {_text(exc)}") from exc
+            raise login_failure(exc) from exc
         self.can_idle = b"IDLE" in caps
         self.can_move = b"MOVE" in caps
 
@@ -174,8 +164,8 @@ class ImapSession:
             return news
         except ImapUnavailable:
             raise
-        except (OSError, IMAPClientError, imaplib.IMAP4.error, ssl.SSLError) as exc:
-            raise ImapUnavailable(f"{exc.__class__.__name__}: {_text(exc)}") from exc
+        except IMAP_FAILURES as exc:
+            raise imap_unavailable(exc) from exc
 
     def _news_buffered(self) -> bool:
         """Whether lines the server sent but nobody parsed yet announce new mail; reads them."""
@@ -237,15 +227,8 @@ class ImapSession:
         client = self._client()
         try:
             return fn(client)
-        except (OSError, IMAPClientError, imaplib.IMAP4.error, ssl.SSLError) as exc:
-            raise ImapUnavailable(f"{exc.__class__.__name__}: {_text(exc)}") from exc
-
-
-def _text(exc: BaseException) -> str:
-    args = getattr(exc, "args", ())
-    if args and isinstance(args[0], bytes):
-        return to_bytes(args[0]).decode("utf-8", "replace")
-    return str(exc)
+        except IMAP_FAILURES as exc:
+            raise imap_unavailable(exc) from exc
 
 
 def _utc(value: object) -> datetime | None:

@@ -33,6 +33,11 @@ def auto_submitted_verdict(
     msg: Message, sender: str | None, sender_name: str | None
 ) -> AutoVerdict:
     """The first reason (RFC 3834 and common practice) not to answer this mail automatically."""
+    return _header_verdict(msg) or _sender_verdict(msg, sender, sender_name) or HUMAN
+
+
+def _header_verdict(msg: Message) -> AutoVerdict | None:
+    """A header that marks the mail automatic, a list's or a report."""
     value = header_text(msg, "Auto-Submitted")
     if value is not None:
         keyword = value.split(";", 1)[0].strip().lower()
@@ -53,6 +58,13 @@ def auto_submitted_verdict(
     if msg.get_content_type() == "multipart/report":
         report = msg.get_param("report-type") or "unknown"
         return AutoVerdict(True, f"multipart/report ({report})")
+    return None
+
+
+def _sender_verdict(
+    msg: Message, sender: str | None, sender_name: str | None
+) -> AutoVerdict | None:
+    """A sender that is a machine's (a mailer daemon, a no-reply address, the null sender)."""
     local = (sender or "").rpartition("@")[0].lower()
     if local in _AUTOMATIC_LOCALPARTS:
         return AutoVerdict(True, f"sender {local}")
@@ -64,7 +76,7 @@ def auto_submitted_verdict(
     return_path = header_text(msg, "Return-Path")
     if return_path is not None and return_path.strip() in ("<>", ""):
         return AutoVerdict(True, "Return-Path: <> (null sender)")
-    return HUMAN
+    return None
 
 
 def bounced_message_ids(msg: Message, verdict: AutoVerdict, sender: str | None) -> tuple[str, ...]:

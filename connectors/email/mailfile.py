@@ -5,21 +5,13 @@ from __future__ import annotations
 import asyncio
 import os
 from pathlib import Path
-from typing import Literal
 
 from aiohttp import web
 
 from connectors.email.compose import compose, message_id_for
-from hub.connector import ConnectorConfig, ConnectorType, HubContext
+from connectors.email.settings import MailFileConfig
+from hub.connector import HubContext
 from hub.messages import OutboundMessage
-
-
-class MailFileConfig(ConnectorConfig):
-    type: Literal["mailfile"]
-    directory: str = "data/sent-mail"
-    from_address: str
-    from_name: str | None = None
-    reply_to: str | None = None
 
 
 class MailFileConnector:
@@ -59,12 +51,3 @@ def _write_atomically(target: Path, data: bytes) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, target)
-
-
-CONNECTOR_TYPE = ConnectorType(
-    name="mailfile",
-    config_model=MailFileConfig,
-    create=MailFileConnector,
-    can_receive=False,
-    sends_to=("email",),
-)

@@ -3,37 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Literal
 
 import aiosmtplib
 from aiohttp import web
-from pydantic import Field, SecretStr
 
 from connectors.email.compose import compose, message_id_for
-from hub.connector import (
-    ConnectorAuthError,
-    ConnectorConfig,
-    ConnectorType,
-    HubContext,
-    PermanentSendError,
-)
+from connectors.email.errors import smtp_outcome
+from connectors.email.settings import SmtpConfig
+from hub.connector import HubContext, PermanentSendError
 from hub.messages import OutboundMessage
-
-
-class SmtpConfig(ConnectorConfig):
-    type: Literal["smtp"]
-    host: str
-    port: int = Field(default=587, ge=1, le=65535)
-    security: Literal["tls", "starttls", "none"] = "starttls"
-    username: str | None = None
-    password: SecretStr | None = None
-    from_address: str
-    from_name: str | None = None
-    reply_to: str | None = None
-    # Domain of our Message-IDs; defaults to the from address's domain.
-    message_id_domain: str | None = None
-    timeout_seconds: float = Field(default=30.0, gt=0)
-
 
 # After the relay accepted a message we still say QUIT, but never wait long for it.
 QUIT_TIMEOUT_SECONDS = 5.0
@@ -81,26 +59,12 @@ class SmtpConnector:
         try:
             await client.connect()
             await client.send_message(mail)
-        except aiosmtplib.SMTPAuthenticationError as exc:
+        except aiosmtplib.SMTPException as exc:
             client.close()
-            raise ConnectorAuthError(f"SMTP login refused: {exc.code}") from exc
-        except aiosmtplib.SMTPSenderRefused as exc:
-            client.close()
-            if exc.code == 530:
-                # "Authentication required": wrong for every message, not this one.
-                raise ConnectorAuthError(f"SMTP relay requires a login: {exc.code}") from exc
-            raise
-        except aiosmtplib.SMTPRecipientsRefused as exc:
-            client.close()
-            codes = [r.code for r in exc.recipients]
-            if codes and all(500 <= c < 600 for c in codes):
-                raise PermanentSendError(f"recipient refused: {codes}") from exc
-            raise
-        except aiosmtplib.SMTPDataError as exc:
-            client.close()
-            if 500 <= exc.code < 600:
-                raise PermanentSendError(f"message refused: {exc.code} {exc.message}") from exc
-            raise
+            outcome = smtp_outcome(exc)
+            if outcome is None:
+                raise
+            raise outcome from exc
         except BaseException:
             client.close()
             raise
@@ -120,12 +84,3 @@ async def _quit(client: aiosmtplib.SMTP) -> None:
         pass
     finally:
         client.close()
-
-
-CONNECTOR_TYPE = ConnectorType(
-    name="smtp",
-    config_model=SmtpConfig,
-    create=SmtpConnector,
-    can_receive=False,
-    sends_to=("email",),
-)

@@ -42,4 +42,6 @@ INSTAGRAM = ConnectorType(
     reply_window=ReplyWindow(hours=24),
 )
 
-__all__ = ["INSTAGRAM", "MESSENGER", "WHATSAPP", "MetaConnector"]
+CONNECTOR_TYPES = (WHATSAPP, MESSENGER, INSTAGRAM)
+
+__all__ = ["CONNECTOR_TYPES", "INSTAGRAM", "MESSENGER", "WHATSAPP", "MetaConnector"]

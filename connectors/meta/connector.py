@@ -9,7 +9,8 @@ from typing import Any
 
 from aiohttp import ClientError, web
 
-from connectors.meta.graph import GraphClient, GraphError, TooLarge, as_int
+from connectors.meta.errors import GraphError, as_int, start_failure, token_refused
+from connectors.meta.graph import GraphClient, TooLarge
 from connectors.meta.inbound import BadDelivery, Incoming, MediaRef, Parsed
 from connectors.meta.messenger import parse_messaging
 from connectors.meta.outgoing import (
@@ -25,7 +26,7 @@ from connectors.meta.settings import InstagramConfig, MessengerConfig, WhatsAppC
 from connectors.meta.webhook import FetchFailed, webhook_app
 from connectors.meta.whatsapp import parse_whatsapp
 from connectors.parts import send_in_parts
-from hub.connector import ConnectorAuthError, ConnectorNotReady, HubContext, IngestUnavailable
+from hub.connector import ConnectorNotReady, HubContext, IngestUnavailable
 from hub.messages import (
     Attachment,
     DroppedAttachment,
@@ -60,16 +61,9 @@ class MetaConnector:
         try:
             # The account itself: proves the token before anything is sent with it.
             await graph.get(self.account_id, fields="id")
-        except GraphError as exc:
+        except (GraphError, ClientError, TimeoutError) as exc:
             await graph.close()
-            if exc.is_auth:
-                raise ConnectorAuthError(
-                    f"Graph API refused the access token: {exc.text}"
-                ) from None
-            raise ConnectorNotReady(str(exc)) from None
-        except (ClientError, TimeoutError) as exc:
-            await graph.close()
-            raise ConnectorNotReady(f"Graph API unreachable: {exc.__class__.__name__}") from None
+            raise start_failure(exc) from None
         # A client made for receiving while the connector was down is replaced.
         old, self.graph = self.graph, graph
         if old is not None:
@@ -169,9 +163,7 @@ class MetaConnector:
                 )
             except GraphError as exc:
                 if exc.is_auth:
-                    self.ctx.report(
-                        ConnectorAuthError(f"Graph API refused the access token: {exc.text}")
-                    )
+                    self.ctx.report(token_refused(exc))
                     raise FetchFailed("the access token was refused") from None
                 if exc.status >= 500:
                     raise FetchFailed(str(exc)) from None

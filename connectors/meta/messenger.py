@@ -10,6 +10,7 @@ https://developers.facebook.com/docs/instagram-platform/webhooks).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from connectors.meta.inbound import (
@@ -45,64 +46,80 @@ def parse_messaging(body: Any, channel: str, connector_id: str, own_id: str) -> 
     return out
 
 
+@dataclass(frozen=True)
+class _Source:
+    """Where a messaging item came from, and the Parsed its results go into."""
+
+    channel: str
+    connector_id: str
+    sender_id: str
+    at: Any
+    out: Parsed
+
+    def event(self, ref: Any, kind: str, key: str, value: str | None) -> None:
+        if isinstance(ref, str) and ref:
+            self.out.events.append(
+                MessageEvent(
+                    self.channel,
+                    self.connector_id,
+                    ref,
+                    kind,
+                    key,
+                    value,
+                    self.at,
+                    {"by": self.sender_id},
+                )
+            )
+
+
 def _item(item: dict[str, Any], channel: str, connector_id: str, own_id: str, out: Parsed) -> None:
     sender_id = as_dict(item.get("sender")).get("id")
     at = from_unix(item.get("timestamp"))
     sender_id = str(sender_id) if sender_id is not None else ""
-
-    def event(ref: Any, kind: str, key: str, value: str | None) -> None:
-        if isinstance(ref, str) and ref:
-            out.events.append(
-                MessageEvent(channel, connector_id, ref, kind, key, value, at, {"by": sender_id})
-            )
+    src = _Source(channel, connector_id, sender_id, at, out)
 
     if "message" in item:
-        message = as_dict(item["message"])
-        mid = message.get("mid")
-        if message.get("is_echo") or sender_id == own_id:
-            out.skipped.append("echo of our own message")
-        elif message.get("is_deleted"):
-            event(mid, "delete", f"delete:{mid}", None)
-        elif isinstance(mid, str) and mid and sender_id:
-            _message(message, mid, sender_id, at, channel, connector_id, out)
-        else:
-            out.skipped.append("message without mid or sender")
+        _message_item(as_dict(item["message"]), own_id, src)
     elif "message_edit" in item:
         edit = as_dict(item["message_edit"])
         mid = edit.get("mid")
-        event(mid, "edit", f"edit:{mid}:{edit.get('num_edit')}", str(edit.get("text") or ""))
+        src.event(mid, "edit", f"edit:{mid}:{edit.get('num_edit')}", str(edit.get("text") or ""))
     elif "reaction" in item:
         r = as_dict(item["reaction"])
         emoji = "" if r.get("action") == "unreact" else str(r.get("emoji") or r.get("reaction"))
-        event(r.get("mid"), "reaction", f"reaction:{r.get('mid')}:{sender_id}:{at}", emoji)
+        src.event(r.get("mid"), "reaction", f"reaction:{r.get('mid')}:{sender_id}:{at}", emoji)
     elif "postback" in item:
         pb = as_dict(item["postback"])
         mid = pb.get("mid") or f"postback:{sender_id}:{item.get('timestamp')}"
         message = {"text": pb.get("title") or pb.get("payload") or "", "postback": pb}
-        _message(message, str(mid), sender_id, at, channel, connector_id, out)
+        _message(message, str(mid), src)
     elif "delivery" in item:
         for mid in as_list(as_dict(item["delivery"]).get("mids")):
-            event(mid, "status", f"status:{mid}:delivered", "delivered")
+            src.event(mid, "status", f"status:{mid}:delivered", "delivered")
     elif "read" in item:
         # Instagram names the message read; Messenger gives only a watermark (time).
         mid = as_dict(item["read"]).get("mid")
         if mid:
-            event(mid, "status", f"status:{mid}:read", "read")
+            src.event(mid, "status", f"status:{mid}:read", "read")
         else:
             out.skipped.append("read watermark")
     else:
         out.skipped.append("messaging event " + ",".join(sorted(item)))
 
 
-def _message(
-    message: dict[str, Any],
-    mid: str,
-    sender_id: str,
-    at: Any,
-    channel: str,
-    connector_id: str,
-    out: Parsed,
-) -> None:
+def _message_item(message: dict[str, Any], own_id: str, src: _Source) -> None:
+    mid = message.get("mid")
+    if message.get("is_echo") or src.sender_id == own_id:
+        src.out.skipped.append("echo of our own message")
+    elif message.get("is_deleted"):
+        src.event(mid, "delete", f"delete:{mid}", None)
+    elif isinstance(mid, str) and mid and src.sender_id:
+        _message(message, mid, src)
+    else:
+        src.out.skipped.append("message without mid or sender")
+
+
+def _message(message: dict[str, Any], mid: str, src: _Source) -> None:
     meta: dict[str, Any] = {"kind": "text"}
     texts = [str(message.get("text") or "")]
     media: list[MediaRef] = []
@@ -130,17 +147,17 @@ def _message(
         meta["payload"] = message["postback"].get("payload")
     if isinstance(as_dict(message.get("reply_to")).get("mid"), str):
         meta["reply_to_message"] = message["reply_to"]["mid"]
-    sender = Address(channel, sender_id)
-    out.messages.append(
+    sender = Address(src.channel, src.sender_id)
+    src.out.messages.append(
         Incoming(
             InboundMessage(
-                channel=channel,
-                connector_id=connector_id,
+                channel=src.channel,
+                connector_id=src.connector_id,
                 external_id=mid,
                 sender=sender,
                 text="\n".join(t for t in texts if t),
                 reply_to=sender,
-                received_at=at,
+                received_at=src.at,
                 meta=meta,
             ),
             tuple(media),

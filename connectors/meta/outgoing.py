@@ -14,7 +14,8 @@ from typing import Any
 
 import aiohttp
 
-from connectors.meta.graph import GraphClient, GraphError
+from connectors.meta.errors import GraphError
+from connectors.meta.graph import GraphClient
 from connectors.meta.settings import WhatsAppConfig
 from hub.connector import PermanentSendError
 from hub.messages import Attachment, OutboundMessage

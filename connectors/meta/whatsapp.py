@@ -9,6 +9,8 @@ field (templates, account, calls, echoes of the business app) is read and left a
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from connectors.meta.inbound import (
@@ -58,6 +60,28 @@ def _profile_names(value: dict[str, Any]) -> dict[str, str]:
     return names
 
 
+@dataclass(frozen=True)
+class _Said:
+    """One customer message: its id, who sent it and when, through which connector."""
+
+    connector_id: str
+    wamid: str
+    wa_id: str
+    at: Any
+
+    def event(self, target: str, kind: str, value: str | None) -> MessageEvent:
+        return MessageEvent(
+            channel=CHANNEL,
+            connector_id=self.connector_id,
+            ref=target,
+            kind=kind,
+            key=f"{kind}:{self.wamid}",
+            value=value,
+            occurred_at=self.at,
+            detail={"by": self.wa_id},
+        )
+
+
 def _message(
     m: dict[str, Any],
     value: dict[str, Any],
@@ -70,29 +94,8 @@ def _message(
         out.skipped.append("message without id or sender")
         return
     at = from_unix(m.get("timestamp"))
-    if kind == "reaction":
-        r = as_dict(m.get("reaction"))
-        target = r.get("message_id")
-        if isinstance(target, str) and target:
-            emoji = r.get("emoji") or ""
-            out.events.append(_event(connector_id, target, "reaction", wamid, emoji, at, wa_id))
-        return
-    if kind in ("edit", "revoke"):
-        section = as_dict(m.get(kind))
-        target = section.get("original_message_id")
-        if not isinstance(target, str) or not target:
-            out.skipped.append(f"{kind} without original_message_id")
-            return
-        if kind == "revoke":
-            out.events.append(_event(connector_id, target, "delete", wamid, None, at, wa_id))
-        else:
-            edited = as_dict(section.get("message"))
-            text, media, _ = _content(edited.get("type"), edited)
-            ev = _event(connector_id, target, "edit", wamid, text, at, wa_id)
-            ev.detail["type"] = edited.get("type")
-            if media:
-                ev.detail["media_ids"] = [ref.media_id for ref in media]
-            out.events.append(ev)
+    if kind in ("reaction", "edit", "revoke"):
+        _change(kind, m, _Said(connector_id, wamid, wa_id, at), out)
         return
     text, media, meta = _content(kind, m)
     errors = as_list(m.get("errors")) or as_list(value.get("errors"))
@@ -101,14 +104,7 @@ def _message(
         if not text:
             first = as_dict(errors[0])
             text = f"[WhatsApp could not show this message: {first.get('title') or 'error'}]"
-    context = as_dict(m.get("context"))
-    for flag in ("forwarded", "frequently_forwarded"):
-        if context.get(flag) is True:
-            meta[flag] = True
-    if isinstance(context.get("id"), str):
-        meta["reply_to_message"] = context["id"]
-    if m.get("referral"):
-        meta["referral"] = as_dict(m["referral"])
+    _context(m, meta)
     name = names.get(wa_id)
     sender = Address("whatsapp", wa_id, name)
     identities: tuple[Address, ...] = (Address("phone", f"+{wa_id}", name),)
@@ -137,81 +133,154 @@ def _message(
     )
 
 
+def _change(kind: str, m: dict[str, Any], said: _Said, out: Parsed) -> None:
+    """A reaction to an earlier message, an edit of it or its deletion."""
+    if kind == "reaction":
+        r = as_dict(m.get("reaction"))
+        target = r.get("message_id")
+        if isinstance(target, str) and target:
+            out.events.append(said.event(target, "reaction", r.get("emoji") or ""))
+        return
+    section = as_dict(m.get(kind))
+    target = section.get("original_message_id")
+    if not isinstance(target, str) or not target:
+        out.skipped.append(f"{kind} without original_message_id")
+        return
+    if kind == "revoke":
+        out.events.append(said.event(target, "delete", None))
+        return
+    edited = as_dict(section.get("message"))
+    text, media, _ = _content(edited.get("type"), edited)
+    ev = said.event(target, "edit", text)
+    ev.detail["type"] = edited.get("type")
+    if media:
+        ev.detail["media_ids"] = [ref.media_id for ref in media]
+    out.events.append(ev)
+
+
+def _context(m: dict[str, Any], meta: dict[str, Any]) -> None:
+    """What the message says about where it came from: forwarded, a reply, an ad."""
+    context = as_dict(m.get("context"))
+    for flag in ("forwarded", "frequently_forwarded"):
+        if context.get(flag) is True:
+            meta[flag] = True
+    if isinstance(context.get("id"), str):
+        meta["reply_to_message"] = context["id"]
+    if m.get("referral"):
+        meta["referral"] = as_dict(m["referral"])
+
+
 def _content(kind: Any, m: dict[str, Any]) -> tuple[str, tuple[MediaRef, ...], dict[str, Any]]:
     """The text agents read, the media to fetch, and what else is worth keeping."""
     meta: dict[str, Any] = {}
-    if kind == "text":
-        return str(as_dict(m.get("text")).get("body") or ""), (), meta
     if kind in MEDIA_KINDS:
-        section = as_dict(m.get(kind))
-        media_id = section.get("id")
-        ctype = str(section.get("mime_type") or "application/octet-stream")
-        if kind == "audio" and section.get("voice") is True:
-            meta["voice"] = True
-        if kind == "sticker":
-            meta["animated"] = section.get("animated") is True
-        refs: tuple[MediaRef, ...] = ()
-        if isinstance(media_id, str) and media_id:
-            name = media_filename(kind, media_id, ctype, section.get("filename"))
-            refs = (MediaRef(name, ctype, media_id=media_id),)
-        return str(section.get("caption") or ""), refs, meta
-    if kind == "location":
-        loc = as_dict(m.get("location"))
-        meta["location"] = loc
-        place = ", ".join(str(loc[k]) for k in ("name", "address") if loc.get(k))
-        coords = f"{loc.get('latitude')}, {loc.get('longitude')}"
-        return f"Location: {place} ({coords})" if place else f"Location: {coords}", (), meta
-    if kind == "contacts":
-        cards = [as_dict(c) for c in as_list(m.get("contacts"))]
-        meta["contacts"] = cards
-        lines = []
-        for c in cards:
-            phones = ", ".join(
-                str(as_dict(p).get("phone")) for p in as_list(c.get("phones")) if as_dict(p)
-            )
-            who = as_dict(c.get("name")).get("formatted_name") or "?"
-            lines.append(f"Contact: {who}" + (f" ({phones})" if phones else ""))
-        return "\n".join(lines), (), meta
-    if kind == "button":
-        button = as_dict(m.get("button"))
-        meta["payload"] = button.get("payload")
-        return str(button.get("text") or ""), (), meta
-    if kind == "interactive":
-        inter = as_dict(m.get("interactive"))
-        itype = inter.get("type")
-        meta["interactive"] = itype
-        section = as_dict(inter.get(itype)) if isinstance(itype, str) else {}
-        if itype in ("button_reply", "list_reply"):
-            meta["reply_id"] = section.get("id")
-            text = str(section.get("title") or "")
-            if section.get("description"):
-                text += f" — {section['description']}"
-            return text, (), meta
-        if itype == "nfm_reply":
-            try:
-                meta["flow_response"] = json.loads(section.get("response_json") or "{}")
-            except (json.JSONDecodeError, TypeError):
-                meta["flow_response"] = section.get("response_json")
-            return str(section.get("body") or "Form submitted"), (), meta
-        if itype == "call_permission_reply":
-            meta["call_permission"] = section.get("response")
-            return f"Call permission: {section.get('response')}", (), meta
-        return "", (), meta
-    if kind == "order":
-        order = as_dict(m.get("order"))
-        meta["order"] = order
-        items = [
-            f"{as_dict(i).get('quantity')} x {as_dict(i).get('product_retailer_id')} "
-            f"@ {as_dict(i).get('item_price')} {as_dict(i).get('currency')}"
-            for i in as_list(order.get("product_items"))
-        ]
-        return "\n".join(["Order:", *items, str(order.get("text") or "")]).strip(), (), meta
-    if kind == "system":
-        return str(as_dict(m.get("system")).get("body") or "System notice"), (), meta
-    if kind == "unsupported":
-        inner = as_dict(m.get("unsupported")).get("type")
-        return f"[a message type WhatsApp does not support here: {inner or 'unknown'}]", (), meta
-    return "", (), meta
+        text, refs = _media(kind, as_dict(m.get(kind)), meta)
+        return text, refs, meta
+    read = _TEXT_OF.get(kind) if isinstance(kind, str) else None
+    return (read(m, meta) if read is not None else ""), (), meta
+
+
+def _media(
+    kind: str, section: dict[str, Any], meta: dict[str, Any]
+) -> tuple[str, tuple[MediaRef, ...]]:
+    media_id = section.get("id")
+    ctype = str(section.get("mime_type") or "application/octet-stream")
+    if kind == "audio" and section.get("voice") is True:
+        meta["voice"] = True
+    if kind == "sticker":
+        meta["animated"] = section.get("animated") is True
+    refs: tuple[MediaRef, ...] = ()
+    if isinstance(media_id, str) and media_id:
+        name = media_filename(kind, media_id, ctype, section.get("filename"))
+        refs = (MediaRef(name, ctype, media_id=media_id),)
+    return str(section.get("caption") or ""), refs
+
+
+def _text(m: dict[str, Any], meta: dict[str, Any]) -> str:
+    return str(as_dict(m.get("text")).get("body") or "")
+
+
+def _location(m: dict[str, Any], meta: dict[str, Any]) -> str:
+    loc = as_dict(m.get("location"))
+    meta["location"] = loc
+    place = ", ".join(str(loc[k]) for k in ("name", "address") if loc.get(k))
+    coords = f"{loc.get('latitude')}, {loc.get('longitude')}"
+    return f"Location: {place} ({coords})" if place else f"Location: {coords}"
+
+
+def _contacts(m: dict[str, Any], meta: dict[str, Any]) -> str:
+    cards = [as_dict(c) for c in as_list(m.get("contacts"))]
+    meta["contacts"] = cards
+    lines = []
+    for c in cards:
+        phones = ", ".join(
+            str(as_dict(p).get("phone")) for p in as_list(c.get("phones")) if as_dict(p)
+        )
+        who = as_dict(c.get("name")).get("formatted_name") or "?"
+        lines.append(f"Contact: {who}" + (f" ({phones})" if phones else ""))
+    return "\n".join(lines)
+
+
+def _button(m: dict[str, Any], meta: dict[str, Any]) -> str:
+    button = as_dict(m.get("button"))
+    meta["payload"] = button.get("payload")
+    return str(button.get("text") or "")
+
+
+def _interactive(m: dict[str, Any], meta: dict[str, Any]) -> str:
+    inter = as_dict(m.get("interactive"))
+    itype = inter.get("type")
+    meta["interactive"] = itype
+    section = as_dict(inter.get(itype)) if isinstance(itype, str) else {}
+    if itype in ("button_reply", "list_reply"):
+        meta["reply_id"] = section.get("id")
+        text = str(section.get("title") or "")
+        if section.get("description"):
+            text += f" — {section['description']}"
+        return text
+    if itype == "nfm_reply":
+        try:
+            meta["flow_response"] = json.loads(section.get("response_json") or "{}")
+        except (json.JSONDecodeError, TypeError):
+            meta["flow_response"] = section.get("response_json")
+        return str(section.get("body") or "Form submitted")
+    if itype == "call_permission_reply":
+        meta["call_permission"] = section.get("response")
+        return f"Call permission: {section.get('response')}"
+    return ""
+
+
+def _order(m: dict[str, Any], meta: dict[str, Any]) -> str:
+    order = as_dict(m.get("order"))
+    meta["order"] = order
+    items = [
+        f"{as_dict(i).get('quantity')} x {as_dict(i).get('product_retailer_id')} "
+        f"@ {as_dict(i).get('item_price')} {as_dict(i).get('currency')}"
+        for i in as_list(order.get("product_items"))
+    ]
+    return "\n".join(["Order:", *items, str(order.get("text") or "")]).strip()
+
+
+def _system(m: dict[str, Any], meta: dict[str, Any]) -> str:
+    return str(as_dict(m.get("system")).get("body") or "System notice")
+
+
+def _unsupported(m: dict[str, Any], meta: dict[str, Any]) -> str:
+    inner = as_dict(m.get("unsupported")).get("type")
+    return f"[a message type WhatsApp does not support here: {inner or 'unknown'}]"
+
+
+# The text (and meta) of each kind of message that carries no media.
+_TEXT_OF: dict[str, Callable[[dict[str, Any], dict[str, Any]], str]] = {
+    "text": _text,
+    "location": _location,
+    "contacts": _contacts,
+    "button": _button,
+    "interactive": _interactive,
+    "order": _order,
+    "system": _system,
+    "unsupported": _unsupported,
+}
 
 
 def _status(s: dict[str, Any], connector_id: str, out: Parsed) -> None:
@@ -235,21 +304,6 @@ def _status(s: dict[str, Any], connector_id: str, out: Parsed) -> None:
             occurred_at=from_unix(s.get("timestamp")),
             detail=detail,
         )
-    )
-
-
-def _event(
-    connector_id: str, target: str, kind: str, wamid: str, value: str | None, at: Any, by: str
-) -> MessageEvent:
-    return MessageEvent(
-        channel=CHANNEL,
-        connector_id=connector_id,
-        ref=target,
-        kind=kind,
-        key=f"{kind}:{wamid}",
-        value=value,
-        occurred_at=at,
-        detail={"by": by},
     )
 
 

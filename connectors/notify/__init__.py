@@ -6,16 +6,19 @@ from connectors.notify.slack import SlackConnector
 from connectors.notify.teams import TeamsConnector
 from hub.connector import ConnectorType
 
-SLACK_TYPE = ConnectorType(
+SLACK = ConnectorType(
     name="slack", config_model=SlackConfig, create=SlackConnector, can_receive=False, notifies=True
 )
-TEAMS_TYPE = ConnectorType(
+TEAMS = ConnectorType(
     name="teams", config_model=TeamsConfig, create=TeamsConnector, can_receive=False, notifies=True
 )
 
+CONNECTOR_TYPES = (SLACK, TEAMS)
+
 __all__ = [
-    "SLACK_TYPE",
-    "TEAMS_TYPE",
+    "CONNECTOR_TYPES",
+    "SLACK",
+    "TEAMS",
     "SlackConfig",
     "SlackConnector",
     "TeamsConfig",

@@ -4,7 +4,7 @@ from connectors.telegram.connector import TelegramConnector
 from connectors.telegram.settings import TelegramConfig
 from hub.connector import ConnectorType
 
-CONNECTOR_TYPE = ConnectorType(
+TELEGRAM = ConnectorType(
     name="telegram",
     config_model=TelegramConfig,
     create=TelegramConnector,
@@ -13,4 +13,6 @@ CONNECTOR_TYPE = ConnectorType(
     chat=True,
 )
 
-__all__ = ["CONNECTOR_TYPE", "TelegramConfig", "TelegramConnector"]
+CONNECTOR_TYPES = (TELEGRAM,)
+
+__all__ = ["CONNECTOR_TYPES", "TELEGRAM", "TelegramConfig", "TelegramConnector"]

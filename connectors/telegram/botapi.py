@@ -5,18 +5,16 @@ from __future__ import annotations
 
 import logging
 import time
-import warnings
 from collections.abc import Awaitable
-from datetime import timedelta
+from dataclasses import dataclass
 from typing import TypeVar
 
 from telegram import Bot
 from telegram.error import RetryAfter
 from telegram.request import HTTPXRequest
-from telegram.warnings import PTBDeprecationWarning
 
+from connectors.telegram.errors import flood_control, retry_after_seconds
 from connectors.telegram.settings import TelegramConfig
-from hub.connector import RetryLater
 
 T = TypeVar("T")
 
@@ -59,15 +57,7 @@ class FloodControl:
         except RetryAfter as exc:
             seconds = retry_after_seconds(exc)
             self._quiet_until = max(self._quiet_until, time.monotonic() + seconds)
-            raise RetryLater(seconds, "Telegram flood control") from None
-
-
-def retry_after_seconds(exc: RetryAfter) -> float:
-    with warnings.catch_warnings():
-        # PTB 22 warns that retry_after will become a timedelta; accept either.
-        warnings.simplefilter("ignore", PTBDeprecationWarning)
-        value = exc.retry_after
-    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+            raise flood_control(seconds) from None
 
 
 class RedactToken(logging.Filter):
@@ -88,3 +78,12 @@ class RedactToken(logging.Filter):
         if self.token in message:
             record.msg, record.args = self.clean(message), ()
         return True
+
+
+@dataclass(frozen=True)
+class BotLink:
+    """A started bot with what every call through it needs."""
+
+    bot: Bot
+    flood: FloodControl
+    redact: RedactToken

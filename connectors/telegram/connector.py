@@ -17,23 +17,22 @@ from typing import Any
 
 from aiohttp import web
 from telegram import Bot, InputFile
-from telegram.error import BadRequest, ChatMigrated, Forbidden, InvalidToken, TelegramError
+from telegram.error import ChatMigrated, TelegramError
 
 from connectors.http_body import read_bounded
 from connectors.parts import send_in_parts
-from connectors.telegram.botapi import FloodControl, RedactToken, make_bot
+from connectors.telegram.botapi import BotLink, FloodControl, RedactToken, make_bot
+from connectors.telegram.errors import SEND_REFUSALS, flood_control, send_failure, start_failure
 from connectors.telegram.media import fetch_media
 from connectors.telegram.outgoing import MAX_MESSAGE_CHARS, send_method, split_text
 from connectors.telegram.polling import ALLOWED_UPDATES, Poller
 from connectors.telegram.settings import TelegramConfig
 from connectors.telegram.updates import BadUpdate, Skipped, parse_update
 from hub.connector import (
-    ConnectorAuthError,
     ConnectorNotReady,
     HubContext,
     IngestUnavailable,
     PermanentSendError,
-    RecipientUnreachable,
     RetryLater,
 )
 from hub.messages import Attachment, InboundMessage, OutboundMessage
@@ -75,13 +74,9 @@ class TelegramConnector:
             else:
                 # getUpdates is refused while a webhook is set.
                 await bot.delete_webhook(drop_pending_updates=False)
-        except InvalidToken:
-            await bot.shutdown()
-            # PTB's message quotes the token; ours must not.
-            raise ConnectorAuthError("Telegram rejected the bot token") from None
         except TelegramError as exc:
             await bot.shutdown()
-            raise ConnectorNotReady(f"Bot API: {self.redact.describe(exc)}") from None
+            raise start_failure(exc, self.redact.describe(exc)) from None
         self._bot = bot
         self._username = bot.bot.username
         self.log.info(
@@ -92,12 +87,10 @@ class TelegramConnector:
         )
         if self.config.mode == "polling":
             self._poller = Poller(
-                bot,
+                BotLink(bot, self.flood, self.redact),
                 self.config,
                 self.ctx,
                 self._ingest,
-                self.flood,
-                self.redact,
                 failures=self._poll_failures,
             )
             self._poll_task = asyncio.create_task(
@@ -231,7 +224,7 @@ class TelegramConnector:
             raise ConnectorNotReady("not connected to Telegram")
         if (wait := self.flood.quiet_left()) > 0:
             # Asking again during flood control only lengthens it.
-            raise RetryLater(wait, "Telegram flood control")
+            raise flood_control(wait)
         value = msg.to.value
         chat_id: int | str = int(value) if value.lstrip("-").isdigit() else value
         steps: list[str | Attachment] = [*split_text(msg.text), *msg.attachments]
@@ -262,18 +255,8 @@ class TelegramConnector:
                     message = await self.flood.call(bot.send_photo(chat_id, upload))
                 else:
                     message = await self.flood.call(bot.send_document(chat_id, upload))
-        except Forbidden as exc:
-            raise RecipientUnreachable(
-                f"Telegram will not deliver to chat {chat_id}: the user blocked the bot "
-                f"or removed it from the chat ({self.redact.describe(exc)})",
-                msg.to,
-            ) from None
-        except InvalidToken:
-            raise ConnectorAuthError("Telegram rejected the bot token") from None
-        except BadRequest as exc:
-            raise PermanentSendError(
-                f"Telegram refused the message: {self.redact.describe(exc)}"
-            ) from None
+        except SEND_REFUSALS as exc:
+            raise send_failure(exc, self.redact.describe(exc), chat_id, msg.to) from None
         return int(message.message_id)
 
     async def _quietly(self, coro: Any) -> None:

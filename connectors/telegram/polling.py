@@ -15,13 +15,13 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from telegram import Bot
 from telegram.error import Conflict, InvalidToken
 from telegram.warnings import PTBUserWarning
 
-from connectors.telegram.botapi import FloodControl, RedactToken
+from connectors.telegram.botapi import BotLink
+from connectors.telegram.errors import token_refused
 from connectors.telegram.settings import TelegramConfig
-from hub.connector import ConnectorAuthError, ConnectorNotReady, HubContext, backoff_delay
+from hub.connector import ConnectorNotReady, HubContext, backoff_delay
 
 # We call getUpdates through do_api_request to get raw JSON (see updates.py); PTB warns
 # that a typed method exists, which is the point.
@@ -42,20 +42,18 @@ T = TypeVar("T")
 class Poller:
     def __init__(
         self,
-        bot: Bot,
+        link: BotLink,
         config: TelegramConfig,
         ctx: HubContext,
         ingest: Callable[[Any, bytes], Awaitable[str]],
-        flood: FloodControl,
-        redact: RedactToken,
         failures: int = 0,
     ) -> None:
-        self.bot = bot
+        self.bot = link.bot
         self.config = config
         self.ctx = ctx
         self.ingest = ingest
-        self.flood = flood
-        self.redact = redact
+        self.flood = link.flood
+        self.redact = link.redact
         # Carried across restarts by the connector, so a supervisor restart does not
         # reset the backoff and a lasting failure cannot become a tight loop.
         self.failures = failures
@@ -113,24 +111,27 @@ class Poller:
             except asyncio.CancelledError:
                 raise
             except InvalidToken:
-                self.ctx.report(ConnectorAuthError("Telegram rejected the bot token"))
+                self.ctx.report(token_refused())
                 return
             except Exception as exc:
                 # Network trouble, a 409 from a second poller, the store away: retry from
                 # the same offset, so nothing is skipped and nothing committed is lost.
-                self.failures += 1
-                self.ctx.logger.warning(
-                    "telegram poll failed connector=%s attempt=%s error=%s",
-                    self.config.id,
-                    self.failures,
-                    exc.__class__.__name__,
-                )
-                if self.failures >= QUIET_FAILURES or isinstance(exc, Conflict):
-                    self.ctx.report(ConnectorNotReady(f"polling: {self.redact.describe(exc)}"))
+                self._failed(exc)
                 continue
             if self.failures:
                 self.failures = 0
                 self.ctx.report(None)
+
+    def _failed(self, exc: Exception) -> None:
+        self.failures += 1
+        self.ctx.logger.warning(
+            "telegram poll failed connector=%s attempt=%s error=%s",
+            self.config.id,
+            self.failures,
+            exc.__class__.__name__,
+        )
+        if self.failures >= QUIET_FAILURES or isinstance(exc, Conflict):
+            self.ctx.report(ConnectorNotReady(f"polling: {self.redact.describe(exc)}"))
 
     async def release(self) -> None:
         await self.ctx.storage.release_lease("poll")

@@ -159,24 +159,7 @@ def parse_update(
     sender = Address("telegram", str(speaker_id), _display_name(speaker))
 
     text = _str(msg.get("text")) or _str(msg.get("caption"))
-    meta: dict[str, Any] = {
-        "chat_id": chat_id,
-        "chat_type": _str(chat.get("type")) or "private",
-        "message_id": msg.get("message_id"),
-        "update_id": raw["update_id"],
-    }
-    if chat.get("title"):
-        meta["chat_title"] = _str(chat.get("title"))
-    if kind.startswith("edited_"):
-        meta["edited"] = True
-    if msg.get("media_group_id"):
-        meta["media_group_id"] = _str(msg.get("media_group_id"))
-
-    command = _command(_str(msg.get("text")), bot_username)
-    if command is not None:
-        meta["command"], args = command
-        if args:
-            meta["command_args"] = args
+    meta = _meta(raw["update_id"], kind, msg, chat, bot_username)
 
     identities: list[Address] = []
     extra_lines: list[str] = []
@@ -223,6 +206,31 @@ def parse_update(
         # A channel speaks as itself, one sender; a group is many people in one place.
         conversation=reply_to if meta["chat_type"] in GROUP_TYPES else None,
     )
+
+
+def _meta(
+    update_id: int, kind: str, msg: dict[str, Any], chat: dict[str, Any], bot_username: str | None
+) -> dict[str, Any]:
+    """What a message's update says besides its content: chat, ids, edit, command."""
+    meta: dict[str, Any] = {
+        "chat_id": chat["id"],
+        "chat_type": _str(chat.get("type")) or "private",
+        "message_id": msg.get("message_id"),
+        "update_id": update_id,
+    }
+    if chat.get("title"):
+        meta["chat_title"] = _str(chat.get("title"))
+    if kind.startswith("edited_"):
+        meta["edited"] = True
+    if msg.get("media_group_id"):
+        meta["media_group_id"] = _str(msg.get("media_group_id"))
+
+    command = _command(_str(msg.get("text")), bot_username)
+    if command is not None:
+        meta["command"], args = command
+        if args:
+            meta["command_args"] = args
+    return meta
 
 
 def match_locale(language_code: str, locales: tuple[str, ...]) -> str | None:

@@ -15,7 +15,7 @@ from connectors.webchat.connector import WebChatConnector
 from connectors.webchat.settings import WebChatConfig
 from hub.connector import ConnectorType
 
-CONNECTOR_TYPE = ConnectorType(
+WEBCHAT = ConnectorType(
     name="webchat",
     config_model=WebChatConfig,
     create=WebChatConnector,
@@ -23,4 +23,6 @@ CONNECTOR_TYPE = ConnectorType(
     chat=True,
 )
 
-__all__ = ["CONNECTOR_TYPE", "WebChatConfig", "WebChatConnector"]
+CONNECTOR_TYPES = (WEBCHAT,)
+
+__all__ = ["CONNECTOR_TYPES", "WEBCHAT", "WebChatConfig", "WebChatConnector"]

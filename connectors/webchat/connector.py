@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from connectors.webchat import protocol
-from connectors.webchat.protocol import FrameError
+from connectors.webchat.errors import FrameError, not_a_visitor, submit_failure
 from connectors.webchat.sessions import Sessions, Socket
 from connectors.webchat.settings import WebChatConfig
 from connectors.webchat.visitor import (
@@ -26,7 +26,7 @@ from connectors.webchat.visitor import (
     sign_visitor,
     verify_token,
 )
-from hub.connector import HubContext, IngestUnavailable, PermanentSendError, TokenBuckets
+from hub.connector import HubContext, IngestUnavailable, TokenBuckets
 from hub.messages import Address, InboundMessage, OutboundMessage
 
 # widget.js, widget.css and demo.html sit next to this module (package data).
@@ -77,7 +77,7 @@ class WebChatConnector:
 
     async def send(self, msg: OutboundMessage) -> str:
         if msg.to.kind != "webchat" or not VISITOR_ID.match(msg.to.value):
-            raise PermanentSendError(f"not a web chat visitor: {msg.to.kind}")
+            raise not_a_visitor(msg.to)
         frame = {
             "type": "message",
             "id": f"k{msg.idempotency_key}",
@@ -159,17 +159,23 @@ class WebChatConnector:
         await self._converse(ws, ip)
         return ws
 
-    async def _converse(self, ws: web.WebSocketResponse, ip: str) -> None:
+    async def _hello(self, ws: web.WebSocketResponse) -> protocol.Hello | None:
+        """The widget's first frame; None when there was none (the socket is closed then)."""
         try:
             async with asyncio.timeout(HELLO_SECONDS):
                 first = await ws.receive()
             if first.type != WSMsgType.TEXT:
-                return
-            hello = protocol.parse_hello(protocol.decode(first.data))
+                return None
+            return protocol.parse_hello(protocol.decode(first.data))
         except (TimeoutError, FrameError) as exc:
             if isinstance(exc, FrameError):
                 await ws.send_str(_dumps(exc.frame()))
             await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"hello expected")
+            return None
+
+    async def _converse(self, ws: web.WebSocketResponse, ip: str) -> None:
+        hello = await self._hello(ws)
+        if hello is None:
             return
         key = self.ctx.signing_key
         if not key:
@@ -282,27 +288,14 @@ class WebChatConnector:
         )
         try:
             result = await self.ctx.submit(msg)
-        except IngestUnavailable:
-            raise FrameError(
-                "unavailable",
-                "We could not take your message; retrying.",
-                chat.client_id,
-                retry_after=5,
-            ) from None
-        except ValueError as exc:
-            # The core refused the message itself (no usable sender): sending it again
-            # will not help.
-            self.ctx.logger.warning("webchat refused by core connector=%s: %s", self.config.id, exc)
-            raise FrameError("invalid", "This message cannot be taken.", chat.client_id) from None
-        except Exception:
-            # Most likely passing (storage); the widget keeps the message and tries later.
-            self.ctx.logger.exception("webchat submit failed connector=%s", self.config.id)
-            raise FrameError(
-                "unavailable",
-                "We could not take your message; retrying.",
-                chat.client_id,
-                retry_after=30,
-            ) from None
+        except Exception as exc:
+            if isinstance(exc, ValueError):
+                self.ctx.logger.warning(
+                    "webchat refused by core connector=%s: %s", self.config.id, exc
+                )
+            elif not isinstance(exc, IngestUnavailable):
+                self.ctx.logger.exception("webchat submit failed connector=%s", self.config.id)
+            raise submit_failure(exc, chat.client_id) from None
         if not result.duplicate and chat.command != "start":
             # The visitor's other tabs show what was said in this one.
             echo = {

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from connectors.webchat.errors import FrameError
 from hub.messages import Address
 
 CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -28,23 +29,6 @@ START_TEXT = "/start"
 HUMAN_TEXT = "I would like to talk to a person."
 MAX_NAME = 200
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
-class FrameError(Exception):
-    """A frame the hub refuses; `code` is what the widget acts on, the text what it shows."""
-
-    def __init__(self, code: str, text: str, client_id: str | None = None, **extra: Any) -> None:
-        super().__init__(text)
-        self.code = code
-        self.text = text
-        self.client_id = client_id
-        self.extra = extra
-
-    def frame(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"type": "error", "code": self.code, "text": self.text}
-        if self.client_id is not None:
-            out["id"] = self.client_id
-        return {**out, **self.extra}
 
 
 @dataclass(frozen=True)

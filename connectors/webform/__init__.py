@@ -4,8 +4,10 @@ from connectors.webform.connector import WebFormConnector
 from connectors.webform.settings import WebFormConfig
 from hub.connector import ConnectorType
 
-CONNECTOR_TYPE = ConnectorType(
+WEBFORM = ConnectorType(
     name="webform", config_model=WebFormConfig, create=WebFormConnector, can_send=False
 )
 
-__all__ = ["CONNECTOR_TYPE", "WebFormConfig", "WebFormConnector"]
+CONNECTOR_TYPES = (WEBFORM,)
+
+__all__ = ["CONNECTOR_TYPES", "WEBFORM", "WebFormConfig", "WebFormConnector"]

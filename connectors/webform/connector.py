@@ -15,6 +15,7 @@ from babel import Locale
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from connectors.http_body import read_bounded
+from connectors.webform.errors import UNAVAILABLE, PayloadError
 from connectors.webform.settings import WebFormConfig
 from connectors.webform.validation import FIELDS, Submission, validate
 from hub.connector import HubContext, IngestUnavailable, TokenBuckets
@@ -45,12 +46,6 @@ _FORM_FIELDS = (
     _Field("message", "Message", "textarea", required=True),
     _Field("language", "Language for our answer", "select"),
 )
-
-
-class PayloadError(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 class WebFormConnector:
@@ -127,7 +122,7 @@ class WebFormConnector:
             return self._refuse(
                 wants_json,
                 503,
-                "We could not take your message right now; please try again.",
+                UNAVAILABLE,
                 headers={"Retry-After": "5"},
             )
         if wants_json:

@@ -53,18 +53,7 @@ def validate(
 
     if len(name) > MAX_NAME:
         errors["name"] = f"Please keep the name under {MAX_NAME} characters."
-    email = None
-    if email_raw:
-        email = normalize_email(email_raw)
-        if email is None:
-            errors["email"] = "This is not a valid email address."
-    phone = None
-    if phone_raw:
-        phone = normalize_phone(phone_raw)
-        if phone is None:
-            errors["phone"] = "This is not a valid phone number (include the country code)."
-    if not email_raw and not phone_raw:
-        errors["email"] = "Please give an email address or a phone number so we can answer."
+    email, phone = _reachable(email_raw, phone_raw, normalize_email, normalize_phone, errors)
     if len(subject) > MAX_SUBJECT:
         errors["subject"] = f"Please keep the subject under {MAX_SUBJECT} characters."
     if not message:
@@ -92,3 +81,26 @@ def validate(
         ),
         {},
     )
+
+
+def _reachable(
+    email_raw: str,
+    phone_raw: str,
+    normalize_email: Callable[[str], str | None],
+    normalize_phone: Callable[[str], str | None],
+    errors: dict[str, str],
+) -> tuple[str | None, str | None]:
+    """The normalized email and phone; what is wrong with them goes into `errors`."""
+    email = None
+    if email_raw:
+        email = normalize_email(email_raw)
+        if email is None:
+            errors["email"] = "This is not a valid email address."
+    phone = None
+    if phone_raw:
+        phone = normalize_phone(phone_raw)
+        if phone is None:
+            errors["phone"] = "This is not a valid phone number (include the country code)."
+    if not email_raw and not phone_raw:
+        errors["email"] = "Please give an email address or a phone number so we can answer."
+    return email, phone
