@@ -83,7 +83,7 @@ class Hub(Core):
                 if on_started is not None:
                     on_started(self)
         finally:
-            self.scheduler.stop()
+            await self.scheduler.stop()
 
     async def _tune_faq(self, path: str) -> None:
         """Tune the FAQ's model in a thread while the untuned one answers, then swap in the

@@ -10,11 +10,13 @@ The outbox is not a job: it is a worker woken by new rows.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -40,6 +42,10 @@ class Scheduler:
         self._aps = AsyncIOScheduler(timezone="UTC")
         self._rng = rng or random.Random()
         self._failures: dict[str, int] = {}
+        # Rounds under way: stopping cancels and awaits them, so none outlives the parts
+        # (the store) it works with.
+        self._running: set[asyncio.Task[Any]] = set()
+        self._stopping = False
         for job in jobs:
             self._aps.add_job(
                 self._round(job),
@@ -56,8 +62,15 @@ class Scheduler:
 
     def _round(self, job: PeriodicJob) -> Callable[[], Awaitable[None]]:
         async def round_() -> None:
+            task = asyncio.current_task()
+            assert task is not None
+            self._running.add(task)
             try:
                 await job.run()
+            except asyncio.CancelledError:
+                if self._stopping:
+                    return  # the hub is closing: the round's work stays pending in the store
+                raise
             except Exception as exc:
                 if cancelling():
                     raise
@@ -70,6 +83,8 @@ class Scheduler:
                 self._aps.modify_job(job.name, next_run_time=utcnow() + timedelta(seconds=delay))
             else:
                 self._failures.pop(job.name, None)
+            finally:
+                self._running.discard(task)
 
         return round_
 
@@ -79,6 +94,12 @@ class Scheduler:
     def start(self) -> None:
         self._aps.start()
 
-    def stop(self) -> None:
+    async def stop(self) -> None:
+        """No new rounds, and the rounds under way cancelled and awaited."""
+        self._stopping = True
         if self._aps.running:
             self._aps.shutdown(wait=False)
+        running = list(self._running)
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)

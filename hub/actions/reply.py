@@ -16,6 +16,7 @@ from hub.agents.accounts import Actor
 from hub.channels.directory import ChannelDirectory, ReplyRoute
 from hub.channels.reply_window import WindowClosed, WindowedReply, window_template
 from hub.outbox.enqueue import enqueue_outbound
+from hub.outbox.entries import cancel_scheduled_send
 from hub.store import Store, utcnow
 from hub.store.schema import customers, messages, outbox, tickets
 from hub.tickets.access import ticket_for
@@ -126,6 +127,7 @@ async def reply(
             in_reply_to=reply_to_id,
             references=(reply_to_id,) if reply_to_id else (),
             template=template_ref,
+            send_at=draft.send_at,
         )
         message_id = (
             await conn.execute(select(outbox.c.message_id).where(outbox.c.id == outbox_id))
@@ -134,10 +136,6 @@ async def reply(
         if template_ref is not None:
             meta["template"] = template_ref
         if draft.send_at is not None and draft.send_at > now:
-            # "Send later": the outbox worker only claims rows that are due.
-            await conn.execute(
-                update(outbox).where(outbox.c.id == outbox_id).values(next_attempt_at=draft.send_at)
-            )
             meta["send_at"] = draft.send_at.astimezone(UTC).isoformat()
         # enqueue_outbound records kind and recipient; the inbox also shows who answered.
         await conn.execute(update(messages).where(messages.c.id == message_id).values(meta=meta))
@@ -156,17 +154,5 @@ async def cancel_scheduled(store: Store, actor: Actor, ticket_id: int, message_i
     """Withdraw a reply scheduled for later, while the outbox has not picked it up."""
     async with store.write() as conn:
         await ticket_for(conn, actor, ticket_id)
-        now = utcnow()
-        done = await conn.execute(
-            update(outbox)
-            .where(
-                outbox.c.ticket_id == ticket_id,
-                outbox.c.message_id == message_id,
-                outbox.c.status == "pending",
-                outbox.c.next_attempt_at > now,
-                outbox.c.lease_until.is_(None),
-            )
-            .values(status="cancelled", last_error=f"cancelled by {actor.name}")
-        )
-        if not done.rowcount:
+        if not await cancel_scheduled_send(conn, ticket_id, message_id, actor.name, utcnow()):
             raise ActionRefused("only a reply still waiting for its time can be cancelled")

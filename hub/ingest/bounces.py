@@ -4,22 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.ingest.arrival import Arrival
+from hub.outbox.entries import mark_bounced
 from hub.store.schema import outbox
 from hub.tickets.thread_match import our_keys
 
 
 async def record_bounces(conn: AsyncConnection, fresh: list[Arrival]) -> None:
-    keys = sorted({k for a in fresh for k in our_keys(a.msg.bounced_message_ids)})
-    if keys:
-        await conn.execute(
-            update(outbox)
-            .where(outbox.c.idempotency_key.in_(keys), outbox.c.status == "sent")
-            .values(status="bounced", last_error="the recipient's server returned it")
-        )
+    await mark_bounced(conn, [m for a in fresh for m in a.msg.bounced_message_ids])
 
 
 async def ticket_of_bounced(conn: AsyncConnection, message_ids: Sequence[str]) -> int | None:

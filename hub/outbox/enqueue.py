@@ -47,6 +47,8 @@ class Outbound:
     template: str | None = None
     # A greeting's or campaign's approved template, parameters filled (kept in `payload`).
     template_message: TemplateMessage | None = None
+    # "Send later": the worker claims only rows that are due (None: now).
+    send_at: datetime | None = None
 
 
 async def enqueue_outbound(
@@ -179,7 +181,7 @@ def _outbox_row(out: Outbound, key: str, message_id: int, now: datetime) -> dict
         "references": list(out.references),
         "status": "pending",
         "attempts": 0,
-        "next_attempt_at": now,
+        "next_attempt_at": out.send_at if out.send_at is not None and out.send_at > now else now,
         "created_at": now,
         "customer_id": out.customer_id,
         "consent_channel": out.consent_channel,

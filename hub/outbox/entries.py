@@ -3,6 +3,7 @@ and the queue's depth in /healthz and the metrics."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -11,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.store import Store, utcnow
 from hub.store.schema import outbox
+from hub.tickets.thread_match import our_keys
 
 
 class NoSuchEntry(LookupError):
@@ -84,3 +86,32 @@ async def depth(conn: AsyncConnection) -> tuple[dict[str, int], datetime | None]
         )
     ).scalar()
     return counts, oldest
+
+
+async def cancel_scheduled_send(
+    conn: AsyncConnection, ticket_id: int, message_id: int, by: str, now: datetime
+) -> bool:
+    """Withdraw a reply sent later, if the worker has not picked it up; False if too late."""
+    done = await conn.execute(
+        update(outbox)
+        .where(
+            outbox.c.ticket_id == ticket_id,
+            outbox.c.message_id == message_id,
+            outbox.c.status == "pending",
+            outbox.c.next_attempt_at > now,
+            outbox.c.lease_until.is_(None),
+        )
+        .values(status="cancelled", last_error=f"cancelled by {by}")
+    )
+    return bool(done.rowcount)
+
+
+async def mark_bounced(conn: AsyncConnection, message_ids: Sequence[str]) -> None:
+    """Our sent mail whose Message-IDs a bounce names came back undelivered."""
+    keys = sorted(our_keys(message_ids))
+    if keys:
+        await conn.execute(
+            update(outbox)
+            .where(outbox.c.idempotency_key.in_(keys), outbox.c.status == "sent")
+            .values(status="bounced", last_error="the recipient's server returned it")
+        )
