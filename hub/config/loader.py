@@ -17,7 +17,7 @@ from hub.config.alerts import AlertsConfig, alerts_cross_checks
 from hub.config.campaigns import Campaigns
 from hub.config.greetings import GreetingsConfig
 from hub.config.notify import EventKind, NotificationsConfig, notify_cross_checks
-from hub.config.templates import proactive_cross_checks
+from hub.config.proactive_checks import proactive_cross_checks
 from hub.config.yaml_source import Path_, SourceError, YamlSource, YamlSourceError, load_yaml
 from hub.connector import ConnectorConfig, ConnectorRegistry
 from hub.core.proxies import parse_networks
@@ -320,7 +320,7 @@ def _cross_checks(
         *agents_cross_checks(config.agents, team_ids),
         *notify_cross_checks(config.routing.rules, config.connectors, registry),
         *alerts_cross_checks(config.alerts, config.connectors, registry),
-        *proactive_cross_checks(config, registry),
+        *proactive_cross_checks(config.greetings, config.campaigns, config.connectors, registry),
     ]
     if config.hub.default_locale not in config.hub.locales:
         found.append((("hub", "default_locale"), "must be one of hub.locales"))

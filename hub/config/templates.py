@@ -14,7 +14,7 @@ from typing import Any
 from babel import Locale, UnknownLocaleError
 from pydantic import BaseModel, ConfigDict, Field
 
-from hub.connector import ConnectorRegistry
+from hub.connector import ConnectorType
 
 GREETING_PARAMS = ("customer_name", "years", "offer", "signature")
 CAMPAIGN_PARAMS = ("customer_name", "signature")  # and "param:<key>" of the campaign's params
@@ -59,7 +59,7 @@ class TemplateSection:
     param_keys: Sequence[str] = ()  # "param:<key>" names too (a campaign's params)
 
 
-def cross_checks(section: TemplateSection, sender_type: Mapping[str, Any]) -> list[Issue]:
+def cross_checks(section: TemplateSection, sender_type: Mapping[str, ConnectorType]) -> list[Issue]:
     """Problems with an `approved_templates` section: each channel must be in
     `channel_order` and sent by a connector that takes templates; parameters known.
     `sender_type`: channel -> the type of the first connector sending to it."""
@@ -73,7 +73,10 @@ def cross_checks(section: TemplateSection, sender_type: Mapping[str, Any]) -> li
 
 
 def _channel_issues(
-    where: tuple[str | int, ...], channel: str, channel_order: Sequence[str], ctype: Any
+    where: tuple[str | int, ...],
+    channel: str,
+    channel_order: Sequence[str],
+    ctype: ConnectorType | None,
 ) -> list[Issue]:
     issues: list[Issue] = []
     if channel not in channel_order:
@@ -113,35 +116,4 @@ def _param_issues(
             continue
         known = ", ".join([*section.allowed, *(f"param:{k}" for k in section.param_keys)])
         issues.append(((*at, "params", i), f"unknown parameter {p!r} (known: {known})"))
-    return issues
-
-
-def proactive_cross_checks(config: Any, registry: ConnectorRegistry) -> list[Issue]:
-    """check-config's problems with the greetings' and campaigns' approved templates."""
-    sender_type: dict[str, Any] = {}
-    for cfg in config.connectors:
-        ctype = registry.get(cfg.type)
-        for kind in ctype.sends_to if ctype else ():
-            sender_type.setdefault(kind, ctype)
-    g = config.greetings
-    issues = cross_checks(
-        TemplateSection(
-            ("greetings", "approved_templates"),
-            g.approved_templates,
-            g.channel_order,
-            GREETING_PARAMS,
-        ),
-        sender_type,
-    )
-    for i, c in enumerate(config.campaigns):
-        issues += cross_checks(
-            TemplateSection(
-                ("campaigns", i, "approved_templates"),
-                c.approved_templates,
-                c.channel_order,
-                CAMPAIGN_PARAMS,
-                tuple(c.params),
-            ),
-            sender_type,
-        )
     return issues
