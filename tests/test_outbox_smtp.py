@@ -873,6 +873,59 @@ async def test_slow_sends_past_the_lease_are_not_sent_twice(pg_url: str) -> None
     assert ids_of(sink) == Counter({f"<{k}@example.org>": 1 for k in keys})
 
 
+@dataclass
+class HeldConnector:
+    """A channel whose send takes as long as the test says: longer than a whole lease."""
+
+    config: Any
+    entered: asyncio.Event = field(default_factory=asyncio.Event)
+    finish: asyncio.Event = field(default_factory=asyncio.Event)
+    sent: list[str] = field(default_factory=list)
+
+    async def start(self) -> None:
+        pass
+
+    async def stop(self) -> None:
+        pass
+
+    def web_app(self) -> None:
+        return None
+
+    async def send(self, msg: OutboundMessage) -> str:
+        self.entered.set()
+        await self.finish.wait()
+        self.sent.append(msg.idempotency_key)
+        return "sent"
+
+
+async def test_a_send_longer_than_the_lease_keeps_its_row(pg_url: str) -> None:
+    keys = await queue_messages(pg_url, 1)
+    store_a, real = worker_parts(pg_url, free_port())
+    store_b = Store(pg_url)
+    slow, other = HeldConnector(real.config), HeldConnector(real.config)
+    other.finish.set()  # the second process's channel sends at once
+    config = OutboxConfig(lease_seconds=1.0, poll_seconds=0.05)
+    a = OutboxWorker(store_a, config, {"mail": slow}, Metrics())
+    b = OutboxWorker(store_b, config, {"mail": other}, Metrics())
+    try:
+        sending = asyncio.create_task(a.run_once())
+        await asyncio.wait_for(slow.entered.wait(), timeout=30)
+        claimed = await one_row(store_b)
+        # Until the lease taken at the claim has run out twice over.
+        await asyncio.sleep(2 * config.lease_seconds)
+        assert not await b.run_once()  # still held: the send is under way
+        slow.finish.set()
+        assert await sending
+        row = await one_row(store_b)
+    finally:
+        await store_a.close()
+        await store_b.close()
+    assert claimed.claimed_by == a.worker_id
+    assert row.status == "sent"
+    assert slow.sent == keys
+    assert other.sent == []
+
+
 async def test_operator_retry_of_a_message_being_sent_does_not_send_it_twice(
     pg_url: str,
 ) -> None:

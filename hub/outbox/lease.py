@@ -4,6 +4,9 @@ released when a row cannot be sent now."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
@@ -94,6 +97,37 @@ class Lease:
         self._lost.update(set(ids) - kept)
         self._until = lease
         return row.id in kept
+
+    @contextlib.asynccontextmanager
+    async def held(self, row: Any) -> AsyncIterator[None]:
+        """Keep `row`'s lease while it is being sent: a send slower than what is left of the
+        lease (a slow relay, a loaded machine) must not let another worker claim it too."""
+        if self.store.single_process:
+            yield
+            return
+        keeper = asyncio.create_task(self._keep(row.id), name=f"outbox-lease:{row.id}")
+        try:
+            yield
+        finally:
+            keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keeper
+
+    async def _keep(self, row_id: int) -> None:
+        every = self.config.lease_seconds / 3
+        while True:
+            await asyncio.sleep(every)
+            lease = utcnow() + timedelta(seconds=self.config.lease_seconds)
+            async with self.store.write() as conn:
+                await conn.execute(
+                    update(outbox)
+                    .where(
+                        outbox.c.id == row_id,
+                        outbox.c.status == "pending",
+                        outbox.c.claimed_by == self.worker_id,
+                    )
+                    .values(lease_until=lease)
+                )
 
     async def release(self, row_id: int, error: str | None = None, delay: float = 0) -> None:
         values: dict[str, Any] = {"lease_until": None, "claimed_by": None}

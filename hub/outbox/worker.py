@@ -171,7 +171,8 @@ class OutboxWorker:
 
     async def _send(self, connector: Connector, row: Any, msg: OutboundMessage) -> None:
         try:
-            remote_id = await connector.send(msg)
+            async with self.lease.held(row):
+                remote_id = await connector.send(msg)
         except ConnectorAuthError as exc:
             # Credentials are wrong for every message: keep this one, don't burn attempts.
             log.error("send refused connector=%s error=auth", row.connector_id)
