@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 from collections.abc import Callable
 from typing import Any
 
@@ -29,7 +28,7 @@ from tests.imap_support import (
     mail,
     wait_until,
 )
-from tests.support import ROOT, SmtpSink, hub_running, hub_url, pg_available, pg_database
+from tests.support import ROOT, SmtpSink, hub_running, hub_url, pg_database, require_postgresql
 
 CORPORA = ROOT.parent / "shared" / "corpora" / "email"
 
@@ -224,11 +223,7 @@ async def test_every_corpus_mail_becomes_a_message_or_a_quarantine_entry(
 
 
 async def test_one_mailbox_is_read_by_one_hub_at_a_time(smtp: SmtpSink, dovecot: Dovecot) -> None:
-    problem = await pg_available()
-    if problem is not None:
-        if os.environ.get("CI"):
-            pytest.fail(f"{problem}; CI must run the PostgreSQL tests")
-        pytest.skip(problem)
+    await require_postgresql()
     user = dovecot.new_user()
     async with pg_database() as url:
         config = imap_config(url, smtp, dovecot, user, lease_seconds=3)
