@@ -1,12 +1,11 @@
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.support import SmtpSink, pg_available, pg_database
+from tests.support import SmtpSink, pg_database, require_postgresql
 
 # The throwaway Dovecot server fixtures (`dovecot`, `dovecot_server`).
 pytest_plugins = ("tests.dovecot",)
@@ -18,11 +17,16 @@ async def storage_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIt
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}"
         return
-    problem = await pg_available()
-    if problem is not None:
-        if os.environ.get("CI"):
-            pytest.fail(f"{problem}; CI must run the PostgreSQL tests")
-        pytest.skip(problem)
+    await require_postgresql()
+    async with pg_database() as url:
+        yield url
+
+
+@pytest.fixture
+async def pg_url() -> AsyncIterator[str]:
+    """A database of its own on PostgreSQL, for what only PostgreSQL does (several hub
+    processes on one database, LISTEN/NOTIFY, a network to lose)."""
+    await require_postgresql()
     async with pg_database() as url:
         yield url
 

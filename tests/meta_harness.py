@@ -130,6 +130,20 @@ async def meta_hub(
         yield rig
 
 
+# The customer the corpus's contacts name, and the one its marketing preferences name.
+SEEDED_WA_IDS = ("972987654321", "16505551234")
+
+
+async def seed_customers(rig: Rig) -> None:
+    """A store that already holds data: a customer for each of SEEDED_WA_IDS with a ticket,
+    their message and the bot's sent hand-over, so that a body which should change nothing
+    would show an update of an existing row (a renamed customer, a marked message) as well
+    as an extra one."""
+    for n, wa_id in enumerate(SEEDED_WA_IDS):
+        status, answer = await rig.post(wa_text(f"wamid.SEED{n}", "Where is my parcel?", wa_id))
+        assert status == 200, answer
+
+
 def wa_text(wamid: str, text: str, wa_id: str = "8801712345678", ts: int | None = None) -> dict:
     """A WhatsApp delivery of one text message, shaped as Meta documents it."""
     import time

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -67,6 +67,12 @@ def refusing_relay() -> Any:
         sink.stop()
 
 
+@pytest.fixture
+def relay() -> Iterator[NoSuchUserSink]:
+    with refusing_relay() as sink:
+        yield sink
+
+
 def with_alerts(data: dict[str, Any], notify: list[str], **hooks: str) -> dict[str, Any]:
     kinds = {"slack": "slack", "teams": "teams"}
     data["connectors"] = [
@@ -85,6 +91,20 @@ async def alert_rows(store: Store) -> list[Any]:
         return list((await conn.execute(select(alert_events).order_by(alert_events.c.id))).all())
 
 
+async def dead_letter_marker(hub: Any, receiver: Any, who: str) -> str:
+    """A send dead-lettered now (the relay refuses every recipient): its alert is the
+    marker. Alerts go out in the order they are raised, so once the marker's post has
+    arrived, any alert raised before it has arrived too. The marker post's text."""
+    seen = len(receiver.posts)
+    body = {"name": "Marker", "message": "A marker", "email": f"{who}@example.com"}
+    async with aiohttp.ClientSession() as http, http.post(hub_url(hub, FORM), json=body) as r:
+        assert r.status == 201
+    await receiver.wait_for(lambda: any(f"{who}@example.com" in t for t in receiver.texts()))
+    (text,) = receiver.texts()[seen:]  # the marker's post, and nothing else came before it
+    assert "1 send dead-lettered" in text and f"{who}@example.com" in text
+    return text
+
+
 async def until(check: Any, what: str, timeout: float = 15.0) -> Any:
     deadline = asyncio.get_running_loop().time() + timeout
     while not (result := await check()):
@@ -95,10 +115,11 @@ async def until(check: Any, what: str, timeout: float = 15.0) -> Any:
 
 
 async def test_expired_token_alerts_the_admins_once_and_the_replies_wait(
-    storage_url: str, slack: FakeSlackWebhook
+    storage_url: str, slack: FakeSlackWebhook, relay: NoSuchUserSink
 ) -> None:
     def config(token: str) -> Any:
-        data = base_config(storage_url)
+        # Mail goes to a relay that refuses it: a dead-letter alert is the test's marker.
+        data = base_config(storage_url, relay.port)
         data["connectors"] = [*data["connectors"], connector_config("whatsapp", api, token)]
         data["bot"] = {"faq": None}
         return make_config(with_alerts(data, ["ops-slack"], **{"ops-slack": slack.url}))
@@ -119,14 +140,17 @@ async def test_expired_token_alerts_the_admins_once_and_the_replies_wait(
                         replies.append((await r.json())["outbox_id"])
                     await rig.wait_state("disabled")
             await slack.wait_for(lambda: len(slack.posts) >= 1)
-            await asyncio.sleep(1.0)  # ten sweeps: no second alert for the same disable
             assert len(slack.posts) == 1
+            # No second alert for the same disable came before the marker.
+            marker = await dead_letter_marker(hub, slack, "marker1")
+            assert "wa disabled" not in marker
         # Restarted with the same expired token: disabled again, still the one incident.
         async with hub_running(config(TOKEN)) as hub:
             await Rig(hub, api, "wa").wait_state("disabled")
-            await asyncio.sleep(1.0)
-        assert len(slack.posts) == 1
-        (text,) = slack.texts()
+            marker = await dead_letter_marker(hub, slack, "marker2")
+            assert "wa disabled" not in marker
+        assert len(slack.posts) == 3  # the disable and the two markers
+        (text,) = [t for t in slack.texts() if "wa disabled" in t]
         assert "wa" in text and "disabled" in text and "access token" in text
         assert "http://127.0.0.1/healthz" in text
         assert "wait in the outbox" in text
@@ -137,13 +161,17 @@ async def test_expired_token_alerts_the_admins_once_and_the_replies_wait(
             for outbox_id in replies:
                 await rig.wait_outbox(outbox_id, "sent")
 
+            async def incidents() -> list[Any]:
+                # The markers' dead-letters are events, not incidents: they are not closed.
+                return [r for r in await alert_rows(hub.store) if r.kind != "dead"]
+
             async def closed() -> bool:
-                return all(r.resolved_at is not None for r in await alert_rows(hub.store))
+                return all(r.resolved_at is not None for r in await incidents())
 
             await until(closed, "the incident to be closed")
-            (event,) = await alert_rows(hub.store)
+            (event,) = await incidents()
         assert (event.kind, event.connector_id, event.status) == ("disabled", "wa", "batched")
-        assert len(slack.posts) == 1
+        assert len(slack.posts) == 3
 
 
 async def test_dead_lettered_smtp_sends_are_alerted_in_one_post(
@@ -159,12 +187,15 @@ async def test_dead_lettered_smtp_sends_are_alerted_in_one_post(
                 async with http.post(hub_url(hub, FORM), json=body) as resp:
                     assert resp.status == 201
             await slack.wait_for(lambda: len(slack.posts) >= 1)
-            await asyncio.sleep(1.0)
+            # Nothing more (a second post, a retry of the two) came before the marker.
+            await dead_letter_marker(hub, slack, "marker")
             async with hub.store.read() as conn:
                 dead = (await conn.execute(select(outbox).where(outbox.c.status == "dead"))).all()
-    assert sorted(relay.rcpts) == ["nobody@example.com", "noone@example.com"]
+    assert sorted(relay.rcpts[:2]) == ["nobody@example.com", "noone@example.com"]
+    assert relay.rcpts[2:] == ["marker@example.com"]
+    dead = [row for row in dead if row.recipient != "marker@example.com"]
     assert len(dead) == 2
-    (text,) = slack.texts()
+    text, _marker = slack.texts()
     assert "2 sends dead-lettered" in text
     for row in dead:
         assert f"outbox {row.id} via mail" in text and row.recipient in text
@@ -189,7 +220,8 @@ async def test_a_broken_alert_connector_is_not_alerted_through_itself(
             async with http.post(hub_url(hub, FORM), json=body) as resp:
                 assert resp.status == 201
             await teams.wait_for(lambda: len(teams.posts) >= 2)
-            await asyncio.sleep(1.0)  # ten sweeps: nothing more is tried through Slack
+            # Nothing more is tried through Slack before the marker's alert reaches Teams.
+            await dead_letter_marker(hub, teams, "marker")
             async with http.get(hub_url(hub, "/healthz")) as resp:
                 health = await resp.json()
             rows = await alert_rows(hub.store)
@@ -202,17 +234,21 @@ async def test_a_broken_alert_connector_is_not_alerted_through_itself(
     assert [(a["connector"], a["kind"]) for a in health["alerts_held"]] == [
         ("ops-slack", "disabled")
     ]
-    # The dead-letter alert to Slack waits in the outbox; Teams told of both.
+    # The dead-letter alerts to Slack (the first's, the marker's) wait in the outbox, the
+    # first tried once; Teams told of both, then of the marker.
     waiting = [p for p in posts if p.connector_id == "ops-slack"]
-    assert [(p.status, p.attempts) for p in waiting] == [("pending", 0)]
+    assert [(p.status, p.attempts) for p in waiting] == [("pending", 0), ("pending", 0)]
     assert "404 no_service" in waiting[0].last_error
-    assert len(teams.posts) == 2
-    told = "\n".join(teams.texts())
+    assert waiting[1].last_error is None  # never tried: Slack is disabled
+    assert len(teams.posts) == 3
+    told = "\n".join(teams.texts()[:2])
     assert "1 send dead-lettered" in told and "ops-slack disabled" in told
     assert sorted((r.target, r.kind, r.status) for r in rows) == [
         ("ops-slack", "dead", "batched"),
+        ("ops-slack", "dead", "batched"),  # the marker's
         ("ops-slack", "disabled", "held"),
         ("ops-teams", "dead", "batched"),
+        ("ops-teams", "dead", "batched"),  # the marker's
         ("ops-teams", "disabled", "batched"),
     ]
     assert (

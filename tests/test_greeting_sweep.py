@@ -1,15 +1,13 @@
-"""The greetings sweep against a real store: due once, consent, channels, opt-out, two sweepers."""
+"""The greetings sweep against a real store: due once, consent, channels, opt-out (two
+sweeping processes: tests/test_greeting_sweep_processes.py)."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import random
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 import aiohttp
-import pytest
 from sqlalchemy import func, select
 
 from hub.config.greetings import GreetingsConfig
@@ -17,7 +15,6 @@ from hub.core.replies import Replies
 from hub.customers.consent import OPT_IN, OPT_OUT, make_opt_out_token, record_consent
 from hub.customers.occasions import md_columns
 from hub.proactive.greeting_sweep import GreetingSweeper
-from hub.proactive.greetings import CustomerOccasions, Occasion, greetings_in_year
 from hub.proactive.sweep import SweepDeps
 from hub.store import Store
 from hub.store.schema import consents, customers, greeting_sends, identities, outbox
@@ -188,134 +185,6 @@ async def test_preview_says_who_gets_what_and_who_is_skipped(storage_url: str) -
     assert ann.greeting.send_at == datetime(2026, 7, 1, 3, 30, tzinfo=UTC)  # 09:00 IST
     assert bo.channel is None and "no consent for email" in (bo.reason or "")
     assert bo.greeting.years == 11
-
-
-async def test_two_sweepers_on_one_database_queue_each_greeting_once(storage_url: str) -> None:
-    """Two hub processes sweeping through a day of 10,000 customers, one cut off mid-sweep."""
-    if storage_url.startswith("sqlite"):
-        pytest.skip("SQLite serves one hub process by design; several processes need PostgreSQL")
-    store = Store(storage_url)
-    await store.migrate()
-    rng = random.Random(7)
-    zones = [
-        "Asia/Dhaka",
-        "Pacific/Kiritimati",
-        "Etc/GMT+12",
-        "Asia/Kathmandu",
-        "America/New_York",
-        "Europe/London",
-        "Australia/Lord_Howe",
-        "America/Sao_Paulo",
-    ]
-    n = 10_000
-    try:
-        async with store.write() as conn:
-            batch = []
-            for i in range(n):
-                bday = date(1980 + i % 30, 1, 1) + timedelta(days=rng.randint(0, 364))
-                batch.append(
-                    md_columns(
-                        dict(
-                            display_name=f"C{i}",
-                            locale="en",
-                            timezone=rng.choice(zones),
-                            address={},
-                            tags=[],
-                            birthday=bday,
-                            created_at=CREATED,
-                            updated_at=CREATED,
-                        )
-                    )
-                )
-            await conn.execute(customers.insert(), batch)
-            ids = [r.id for r in await conn.execute(select(customers.c.id, customers.c.timezone))]
-            await conn.execute(
-                identities.insert(),
-                [
-                    dict(
-                        customer_id=c,
-                        kind="email",
-                        value=f"c{c}@example.com",
-                        unreachable=False,
-                        created_at=CREATED,
-                    )
-                    for c in ids
-                ],
-            )
-            await conn.execute(
-                consents.insert(),
-                [
-                    dict(
-                        customer_id=c,
-                        channel="email",
-                        status=OPT_IN,
-                        source="t",
-                        recorded_at=CREATED,
-                    )
-                    for c in ids
-                ],
-            )
-            people = (
-                await conn.execute(
-                    select(customers.c.id, customers.c.timezone, customers.c.birthday)
-                )
-            ).all()
-        other = Store(storage_url)
-        a = _sweeper(store, occasions=["birthday"])
-        b = GreetingSweeper(
-            SweepDeps(
-                other,
-                a.replies,
-                a.senders,
-                public_url="http://hub.test",
-                secret=SECRET,
-                signature="x",
-            ),
-            a.config,
-            page_size=50,
-        )
-        start = datetime(2026, 6, 15, 0, 0, tzinfo=UTC)
-        # A sweep of process b is cut off after its first page, as a kill would.
-        interrupted = asyncio.create_task(b.sweep(start + timedelta(hours=12)))
-        await asyncio.sleep(0.05)
-        interrupted.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await interrupted
-        # Every 10 minutes (twice the default interval, to keep the suite quick).
-        for step in range(0, 24 * 6):
-            now = start + timedelta(minutes=10 * step)
-            await asyncio.gather(a.sweep(now), b.sweep(now))
-        async with store.read() as conn:
-            keys = [
-                tuple(r)
-                for r in await conn.execute(
-                    select(
-                        greeting_sends.c.customer_id,
-                        greeting_sends.c.occasion,
-                        greeting_sends.c.year,
-                    )
-                )
-            ]
-            queued = (
-                await conn.execute(
-                    select(outbox.c.customer_id).where(outbox.c.kind == "greeting:birthday")
-                )
-            ).all()
-        await other.close()
-    finally:
-        await store.close()
-    end = start + timedelta(days=1)
-    rules = a.rules
-    expected = set()
-    for cid, tz, bday in people:
-        c = CustomerOccasions(cid, tz, "en", (Occasion("birthday", bday),))
-        for g in greetings_in_year(c, 2026, rules):
-            if start - rules.catch_up < g.send_at < end:
-                expected.add((cid, "birthday", 2026))
-    assert len(keys) == len(set(keys))
-    assert set(keys) == expected
-    assert sorted(r.customer_id for r in queued) == sorted(k[0] for k in expected)
-    assert len(expected) > 15  # the day really had birthdays in it
 
 
 async def test_opt_out_link_works_end_to_end(tmp_path: Any, smtp: SmtpSink) -> None:

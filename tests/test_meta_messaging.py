@@ -19,6 +19,7 @@ from hub.connector import PermanentSendError
 from hub.messages import Address, Attachment, OutboundMessage
 from hub.store.schema import attachments, identities, messages
 from tests.meta_harness import IG_ID, PAGE_ID, PHONE_NUMBER_ID, fake_graph, meta_hub
+from tests.snapshot import settled_snapshot
 from tests.support import hub_url
 
 API = {"Authorization": "Bearer test-token-0123456789"}
@@ -150,6 +151,12 @@ async def test_messenger_messages_media_buttons_and_our_reply(storage_url: str) 
             ("reaction", "\u2764"),
             ("status", "delivered"),
         ]
+        # Replays of both deliveries, and an echo of ours alone, add no row and change none.
+        before = await settled_snapshot(rig.hub.store)
+        echo = item(PAGE_ID, PSID, message={"mid": "m_echo2", "text": "ours", "is_echo": True})
+        for again in (body, events, delivery("page", PAGE_ID, echo)):
+            assert (await rig.post(again))[0] == 200
+        assert await settled_snapshot(rig.hub.store) == before
 
 
 async def test_messenger_window_refuses_free_text_and_has_no_templates(tmp_path: Path) -> None:
@@ -240,10 +247,12 @@ async def test_instagram_messages_deletions_reads_and_reply(storage_url: str) ->
             gone = (await conn.execute(select(messages).where(messages.c.id == stored[2].id))).one()
         assert ours.delivery_status == "read"
         assert gone.deleted_at is not None
-        # A delivery for the other product is not ours to read.
+        # A delivery for the other product is not ours to read: nothing added or changed.
+        before = await settled_snapshot(rig.hub.store)
         page = delivery("page", PAGE_ID, item(PSID, PAGE_ID, message={"mid": "m_x", "text": "x"}))
         assert (await rig.post(page))[0] == 200
         assert len(await rig.inbound()) == 3
+        assert await settled_snapshot(rig.hub.store) == before
 
 
 async def test_files_are_uploaded_and_a_retry_sends_only_what_is_missing(tmp_path: Path) -> None:

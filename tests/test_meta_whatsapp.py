@@ -21,8 +21,10 @@ from tests.meta_harness import (
     VERIFY,
     fake_graph,
     meta_hub,
+    seed_customers,
     wa_text,
 )
+from tests.snapshot import settled_snapshot
 from tests.support import hub_url
 
 API = {"Authorization": "Bearer test-token-0123456789"}
@@ -130,21 +132,38 @@ async def test_bad_signature_gets_401_and_stores_nothing(storage_url: str) -> No
     async with fake_graph() as api, meta_hub(storage_url, api) as rig:
         raw = json.dumps(wa_text("wamid.S1", "hello")).encode()
         good = api.sign(APP_SECRET, raw)
+        digest = good.removeprefix("sha256=")
         for body, signature in [
             (raw, api.sign("another-secret-entirely", raw)),  # wrong secret
             (raw, None),  # no signature
             (raw, good.replace("sha256=", "sha1=")),  # not the SHA-256 header
             (raw.replace(b"hello", b"hellp"), good),  # one byte changed
             (raw + b" ", good),  # one byte added
+            # Cut short or too long: the whole digest is compared, not the part that came.
+            (raw, ""),  # the header empty
+            (raw, "sha256="),  # the digest left out
+            (raw, "sha256=" + digest[:1]),  # its first digit
+            (raw, "sha256=" + digest[:32]),  # half of it
+            (raw, good[:-1]),  # one digit short
+            (raw, good + "0"),  # one digit more
+            (raw, good + digest),  # twice over
         ]:
             status, answer = await rig.post(body, signature)
-            assert status == 401, answer
+            assert status == 401, (signature, answer)
         assert await rig.inbound() == []
         assert await rig.events() == []
         assert await rig.outbox_rows() == []
         # The same body, signed, is taken.
         assert (await rig.post(raw, good))[0] == 200
         assert len(await rig.inbound()) == 1
+        # On a store that already holds data, a refused post adds no row and changes none.
+        await seed_customers(rig)
+        before = await settled_snapshot(rig.hub.store)
+        again = json.dumps(wa_text("wamid.S2", "hello again")).encode()
+        signed = api.sign(APP_SECRET, again)
+        for signature in ("", "sha256=", signed[:-1], signed + "0", api.sign("other", again)):
+            assert (await rig.post(again, signature))[0] == 401, signature
+        assert await settled_snapshot(rig.hub.store) == before
 
 
 async def test_free_text_after_24_hours_is_refused_and_the_template_goes_out(

@@ -15,13 +15,12 @@ from tests.support import FreezingProxy
 
 
 async def test_a_hung_connection_fails_in_bounded_time_and_the_next_one_works(
-    storage_url: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    pg_url: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    if storage_url.startswith("sqlite"):
-        pytest.skip("SQLite is a file: there is no network to lose")
+    # PostgreSQL only: SQLite is a file, with no network to lose.
     monkeypatch.setattr(engine, "PG_STATEMENT_SECONDS", 1)
     caplog.set_level(logging.CRITICAL, "sqlalchemy.pool")  # closing the hung one fails, loudly
-    url = make_url(storage_url)
+    url = make_url(pg_url)
     proxy = FreezingProxy(url.host or "127.0.0.1", url.port or 5432)
     server = await proxy.start()
     store = engine.Store(url.set(port=proxy.port).render_as_string(hide_password=False))

@@ -3,6 +3,7 @@ security, polling checkpoints, replies through the outbox, flood control, blocke
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import aiohttp
@@ -22,6 +23,7 @@ from hub.store.schema import (
     quarantine,
 )
 from tests import telegram_harness
+from tests.snapshot import settled_snapshot
 from tests.support import hub_url
 from tests.telegram_harness import SECRET, TOKEN, Rig, corpus, eventually, telegram_hub
 
@@ -34,6 +36,8 @@ pytestmark = [
 ]
 
 WEBHOOK = "/channels/tg/webhook"
+# Secret tokens to refuse besides a wrong one: empty, a prefix, the token and more.
+BAD_SECRETS = ("", SECRET[:1], SECRET[: len(SECRET) // 2], SECRET + "x", SECRET * 2)
 
 
 def user_update(update_id: int, **content: Any) -> dict[str, Any]:
@@ -68,11 +72,31 @@ async def test_bad_or_missing_secret_gets_401_and_nothing_is_stored(sqlite_url: 
         assert await post(rig, body, "wrong-secret-0123456789") == 401
         assert await post(rig, body, SECRET[:-1]) == 401
         assert await post(rig, body, None) == 401
+        # Empty, a prefix, longer: the whole token is compared, not the part that came.
+        for wrong in BAD_SECRETS:
+            assert await post(rig, body, wrong) == 401, wrong
         assert await rig.inbound() == []
         async with rig.hub.store.read() as conn:
             assert (await conn.execute(select(quarantine))).all() == []
         assert await post(rig, body, SECRET) == 200
         assert len(await rig.inbound()) == 1
+        # On a store that holds data, a refused update adds no row and changes none.
+        before = await settled_snapshot(rig.hub.store)
+        other = json.dumps(user_update(90, text="Is my order on its way?")).encode()
+        for wrong in (*BAD_SECRETS, SECRET[:-1], None):
+            assert await post(rig, other, wrong) == 401, wrong
+        assert await settled_snapshot(rig.hub.store) == before
+
+
+async def test_a_blocked_bot_notice_changes_nothing_on_a_store_with_data(sqlite_url: str) -> None:
+    """my_chat_member (the user blocked the bot) is acknowledged; nothing of the user's
+    customer, ticket or messages already on record is added to or changed."""
+    async with telegram_hub(sqlite_url, "webhook") as rig:
+        assert await rig.deliver(corpus("private/text.json")) == 200
+        before = await settled_snapshot(rig.hub.store)
+        assert before["customers"] and before["tickets"] and before["messages"]
+        assert await rig.deliver(corpus("private/my_chat_member.json")) == 200
+        assert await settled_snapshot(rig.hub.store) == before
 
 
 async def test_oversized_webhook_body_gets_413(sqlite_url: str) -> None:

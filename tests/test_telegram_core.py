@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from hub.store.schema import attachments, identities, messages, tickets
 from tests import telegram_harness
-from tests.support import PG_DSN, hub_url, pg_available, pg_database
+from tests.support import PG_DSN, hub_url
 from tests.telegram_harness import corpus, telegram_hub
 
 # base_config's API token.
@@ -143,11 +143,9 @@ async def test_a_group_chat_is_one_conversation(storage_url: str) -> None:
     assert [s for (s,) in statuses] == ["closed", "new"]
 
 
-async def test_store_outage_answers_503_and_the_redelivery_is_stored() -> None:
-    problem = await pg_available()
-    if problem is not None:
-        pytest.skip(problem)
-    async with pg_database() as url, telegram_hub(url, "webhook") as rig:
+async def test_store_outage_answers_503_and_the_redelivery_is_stored(pg_url: str) -> None:
+    url = pg_url
+    async with telegram_hub(url, "webhook") as rig:
         name = url.rsplit("/", 1)[1]
         admin = await asyncpg.connect(PG_DSN)
         try:

@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from hub.store.schema import customers, outbox, tickets
 from tests import telegram_harness
+from tests.snapshot import settled_snapshot
 from tests.telegram_harness import BOT2, Rig, corpus, corpus_names, telegram_hub
 
 migrated_sqlite = telegram_harness.migrated_sqlite
@@ -148,9 +149,12 @@ async def test_repeated_update_is_one_message(storage_url: str, mode: str) -> No
         if mode == "webhook":
             assert await rig.deliver(update) == 200
             answers = await queued(rig)
+            first = await settled_snapshot(rig.hub.store)
             assert await rig.deliver(update) == 200
             # Whatever the hub answered the first time, it does not answer again.
             assert await queued(rig) == answers
+            # Nor does the replay add or change a row anywhere.
+            assert await settled_snapshot(rig.hub.store) == first
         else:
             # Telegram offers an unconfirmed update again: here twice in one batch.
             await rig.push_and_wait(rig.api, [update, update])

@@ -20,11 +20,10 @@ from tests.webchat_support import ORIGIN, open_tab
 
 
 @pytest.fixture
-async def two_hubs(storage_url: str) -> AsyncIterator[tuple[Hub, Hub]]:
-    """The hub holding the visitor's tab, and another on the same database, both listening."""
-    if storage_url.startswith("sqlite"):
-        pytest.skip("SQLite serves one hub process by design; several processes need PostgreSQL")
-    data = base_config(storage_url)
+async def two_hubs(pg_url: str) -> AsyncIterator[tuple[Hub, Hub]]:
+    """The hub holding the visitor's tab, and another on the same database, both listening
+    (PostgreSQL only: SQLite serves one hub process by design)."""
+    data = base_config(pg_url)
     data["connectors"] = [{"id": "chat", "type": "webchat", "allowed_origins": [ORIGIN]}]
     config = make_config(data)
     async with hub_running(config) as tabs_hub, hub_running(config) as other:
@@ -94,15 +93,15 @@ async def test_a_connection_closed_without_asyncpgs_termination_callback_is_repl
 
 @contextlib.asynccontextmanager
 async def through_freezing_proxy(
-    storage_url: str, on_trouble: Callable[[str], None] = lambda _what: None
+    pg_url: str, on_trouble: Callable[[str], None] = lambda _what: None
 ) -> AsyncIterator[tuple[FreezingProxy, Broadcast, Broadcast]]:
     """(the proxy, a Broadcast reaching PostgreSQL through it, one connected directly),
     both running and connected."""
-    url = make_url(storage_url)
+    url = make_url(pg_url)
     proxy = FreezingProxy(url.host or "127.0.0.1", url.port or 5432)
     server = await proxy.start()
     far = Broadcast(url.set(port=proxy.port).render_as_string(hide_password=False), on_trouble)
-    near = Broadcast(storage_url)
+    near = Broadcast(pg_url)
     tasks = [asyncio.create_task(b.run()) for b in (far, near)]
     try:
         async with asyncio.timeout(10):
@@ -129,15 +128,14 @@ async def heard_something(heard: list[dict[str, object]]) -> None:
 
 
 async def test_a_publish_on_a_hung_connection_gives_up_and_a_new_one_carries_on(
-    storage_url: str, monkeypatch: pytest.MonkeyPatch
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if storage_url.startswith("sqlite"):
-        pytest.skip("LISTEN/NOTIFY is PostgreSQL's; on SQLite notices stay in the process")
+    # LISTEN/NOTIFY is PostgreSQL's; on SQLite notices stay in the process.
     monkeypatch.setattr(broadcast, "PUBLISH_SECONDS", 0.5)
-    assert Broadcast(storage_url).state == "connecting"  # before it runs
+    assert Broadcast(pg_url).state == "connecting"  # before it runs
     troubles: list[str] = []
     heard: list[dict[str, object]] = []
-    async with through_freezing_proxy(storage_url, troubles.append) as (proxy, hung, listener):
+    async with through_freezing_proxy(pg_url, troubles.append) as (proxy, hung, listener):
         listener.subscribe("t", heard.append)
         assert (hung.state, troubles) == ("connected", [])
         async with asyncio.timeout(20):
@@ -155,14 +153,13 @@ async def test_a_publish_on_a_hung_connection_gives_up_and_a_new_one_carries_on(
 
 
 async def test_a_listening_connection_gone_silent_is_replaced(
-    storage_url: str, monkeypatch: pytest.MonkeyPatch
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if storage_url.startswith("sqlite"):
-        pytest.skip("LISTEN/NOTIFY is PostgreSQL's; on SQLite notices stay in the process")
+    # LISTEN/NOTIFY is PostgreSQL's; on SQLite notices stay in the process.
     monkeypatch.setattr(broadcast, "PUBLISH_SECONDS", 0.5)
     monkeypatch.setattr(broadcast, "PING_SECONDS", 0.3)
     heard: list[dict[str, object]] = []
-    async with through_freezing_proxy(storage_url) as (proxy, deaf, sender):
+    async with through_freezing_proxy(pg_url) as (proxy, deaf, sender):
         deaf.subscribe("t", heard.append)
         async with asyncio.timeout(20):
             first = deaf._conn

@@ -19,7 +19,8 @@ from sqlalchemy import select
 
 from hub.store import Store
 from hub.store.schema import attachments, identities, messages, quarantine, tickets
-from tests.meta_harness import APP_SECRET, Rig, fake_graph, meta_hub, wa_text
+from tests.meta_harness import APP_SECRET, Rig, fake_graph, meta_hub, seed_customers, wa_text
+from tests.snapshot import settled_snapshot
 from tests.support import ROOT
 
 CORPUS = ROOT.parent / "shared" / "corpora" / "whatsapp" / "updates"
@@ -166,29 +167,34 @@ async def test_corpus_body_gives_expected_outcome(
 
 async def test_platform_events_and_echoes_parse_and_change_nothing(storage_url: str) -> None:
     """Business-platform events (templates, account, calls, marketing preferences) and
-    echoes of what the business app sent: each answered 200, nothing stored."""
+    echoes of what the business app sent: each answered 200, nothing stored, and nothing
+    already stored changed (the customers they name are on record)."""
     cases = sorted(c for c, e in CASES.items() if e is None)
     async with fake_graph() as api, meta_hub(storage_url, api) as rig:
-        before = await _snapshot(rig)
+        await seed_customers(rig)
+        before = await settled_snapshot(rig.hub.store)
         for case in cases:
             status, answer = await rig.post(BODIES[case])
             assert status == 200, (case, answer)
-            assert await _snapshot(rig) == before, case
+            assert await settled_snapshot(rig.hub.store) == before, case
 
 
 async def test_every_corpus_body_unsigned_missigned_or_altered_gets_401_and_stores_nothing(
     tmp_path: Path, migrated_sqlite: Path
 ) -> None:
     """The signature is checked over the raw bytes before anything is parsed: each corpus
-    body with no signature, a signature under another secret, or one byte changed is
-    refused, and the store is exactly as it was."""
+    body with no signature, a signature under another secret, one byte changed, or the
+    signature empty, cut short or too long is refused, and the store is exactly as it was."""
     shutil.copy(migrated_sqlite, tmp_path / "hub.db")
     async with (
         fake_graph() as api,
         meta_hub(f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}", api) as rig,
     ):
-        before = await _snapshot(rig)
-        calls_at_start = len(api.calls)  # the connector's token check at start-up
+        await seed_customers(rig)
+        before = await settled_snapshot(rig.hub.store)
+        async with rig.hub.store.read() as conn:
+            seeded = (await conn.execute(select(identities.c.id))).all()
+        calls_at_start = len(api.calls)  # the token check at start-up, the seeds' hand-overs
         for case, raw in BODIES.items():
             good = api.sign(APP_SECRET, raw)
             middle = len(raw) // 2
@@ -197,12 +203,15 @@ async def test_every_corpus_body_unsigned_missigned_or_altered_gets_401_and_stor
                 (raw, None),
                 (raw, api.sign("not-the-app-secret", raw)),
                 (altered, good),
+                (raw, "sha256="),  # the digest left out
+                (raw, good[:-1]),  # one hex digit short
+                (raw, good + "0"),  # one too many
             ]:
                 status, answer = await rig.post(body, signature)
                 assert status == 401, (case, answer)
-        assert await _snapshot(rig) == before
+        assert await settled_snapshot(rig.hub.store) == before
         async with rig.hub.store.read() as conn:
-            assert (await conn.execute(select(identities.c.id))).all() == []
+            assert (await conn.execute(select(identities.c.id))).all() == seeded
         assert api.calls[calls_at_start:] == []  # no media fetched, nothing sent
 
 
@@ -222,10 +231,12 @@ async def check_case(storage_url: str, case: str) -> None:
         target = await _prepare(rig, expect, body)
         status, answer = await rig.post(raw)
         assert status == 200, answer
-        # A redelivery of the same body changes nothing more.
+        # A redelivery of the same body changes nothing more: no row added, none changed.
         after_first = await _snapshot(rig)
+        whole_after_first = await settled_snapshot(rig.hub.store)
         assert (await rig.post(raw))[0] == 200
         assert await _snapshot(rig) == after_first
+        assert await settled_snapshot(rig.hub.store) == whole_after_first
         if expect is None:
             assert after_first == before
             return
