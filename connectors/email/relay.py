@@ -14,8 +14,9 @@ import fnmatch
 import re
 from dataclasses import dataclass
 from email.message import Message
+from email.utils import getaddresses
 
-from connectors.email.headers import MailAddress, addresses
+from connectors.email.headers import MailAddress, addresses, header_text
 
 # Google Groups and Mailman's DMARC mitigation: "'Jane Doe' via Support" or "Jane via Group".
 _VIA = re.compile(r"^\s*['\"]?(?P<name>.*?)['\"]?\s+via\s+\S.*$", re.IGNORECASE)
@@ -78,7 +79,9 @@ def relayed_author(msg: Message, sender: MailAddress | None, rules: MailRules) -
 def _original_sender(
     msg: Message, via_name: str | None, reply_to: list[MailAddress]
 ) -> MailAddress | None:
-    found = next((a for a in addresses(msg, "X-Original-Sender") if a.address), None)
+    # Not an address field to the stdlib's header registry: read as one here.
+    value = header_text(msg, "X-Original-Sender") or ""
+    found = next((MailAddress(a, n or None) for n, a in getaddresses([value]) if "@" in a), None)
     if found is None or found.address is None:
         return None
     # The header holds a bare address; the name is in the "via" display name or Reply-To.
