@@ -19,7 +19,9 @@ from tests.email_samples import (
     no_reply_notification,
     outlook_picture_mail,
 )
+from tests.support import ROOT
 
+CORPORA = ROOT.parent / "shared" / "corpora" / "email"
 OURS = MailRules(groups=frozenset({GROUP}))
 
 
@@ -84,6 +86,14 @@ def test_bounce_without_from_is_read_as_a_bounce() -> None:
     msg = to_inbound(parsed, "inbox")
     assert msg.bounced_message_ids == ("<ack-7@example.org>",)
     assert msg.auto_submitted and msg.sender.value == "MAILER-DAEMON@mx.example.net"
+
+
+def test_real_bounce_from_an_empty_mailer_daemon_is_read_as_a_bounce() -> None:
+    """CPython's corpus: a spam firewall's report with `From: MAILER DAEMON <>`."""
+    parsed = parse_mail((CORPORA / "cpython" / "msg_43.txt").read_bytes())
+    msg = to_inbound(parsed, "inbox")
+    assert msg.bounced_message_ids == ("<edab.7804f5cb8070@python.org>",)
+    assert msg.sender.value == "MAILER-DAEMON@sacspam01.dot.ca.gov" and msg.auto_submitted
 
 
 def test_null_sender_bounce_that_is_no_report_still_names_the_returned_mail() -> None:
