@@ -60,6 +60,9 @@ class InboundMessage:
     # ticket whoever sent them, and agents' replies go to it rather than to the sender.
     conversation: Address | None = None
     received_at: datetime | None = None
+    # When the sender says they sent it (an email's Date); with `received_at`, how old the
+    # message is: a backlog imported weeks late gets no acknowledgement.
+    sent_at: datetime | None = None
     # An automatic message (auto-reply, bounce, list mail): ticketed, never auto-answered.
     auto_submitted: bool = False
     attachments: tuple[Attachment, ...] = ()

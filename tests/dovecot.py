@@ -14,6 +14,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -138,10 +139,13 @@ class Dovecot:
         client.login(user, PASSWORD)
         return client
 
-    def append(self, user: str, *raws: bytes, folder: str = "INBOX") -> None:
+    def append(
+        self, user: str, *raws: bytes, folder: str = "INBOX", arrived: datetime | None = None
+    ) -> None:
+        """APPEND each mail; `arrived` sets its INTERNALDATE (the server's arrival time)."""
         with self.client(user) as client:
             for raw in raws:
-                client.append(folder, raw)
+                client.append(folder, raw, msg_time=arrived)
             client.logout()
 
     def deliver(self, user: str, raws: list[bytes]) -> None:

@@ -230,9 +230,10 @@ async def test_every_corpus_mail_becomes_a_message_or_a_quarantine_entry(
         assert expected_id in ids, uid
         outcomes["message"] += 1
     print(f"corpus through Dovecot: {outcomes}")
-    # Measured: 49 become messages; the 32 others have no sender address (Dovecot's broken
-    # MIME fragments, CPython's headerless parts) or are not mail at all.
-    assert outcomes == {"message": 49, "quarantine": 32}
+    # Measured: 50 become messages; the 31 others have no sender address (Dovecot's broken
+    # MIME fragments, CPython's headerless parts) or are not mail at all. (49 and 32 before
+    # a bounce without a usable From, CPython's msg_43, was read as the bounce it is.)
+    assert outcomes == {"message": 50, "quarantine": 31}
 
 
 async def test_one_mailbox_is_read_by_one_hub_at_a_time(smtp: SmtpSink, dovecot: Dovecot) -> None:

@@ -11,6 +11,7 @@ import mimetypes
 import re
 from dataclasses import dataclass, field
 from email.message import Message
+from email.utils import collapse_rfc2231_value
 from typing import Any
 
 from connectors.email.bodies import decode_text, html_to_text, sanitize_html
@@ -239,7 +240,12 @@ def _filename(part: Message, ctype: str, n: int) -> str:
 
 def _filename_param(part: Message) -> str | None:
     name = _safe(part.get_filename)
-    if not isinstance(name, str):
+    if not isinstance(name, str) or not name.strip():
+        # Outlook and others write `filename=` empty or bare, with the name only in
+        # Content-Type (`image/jpeg; name="image001.jpg"`); the stdlib looks there only
+        # when Content-Disposition has no filename parameter at all.
+        name = _safe(lambda: collapse_rfc2231_value(part.get_param("name") or ""))
+    if not isinstance(name, str) or not name.strip():
         return None
     # compat32 decodes RFC 2231 names but leaves RFC 2047 words ("=?utf-8?q?...?=") alone.
     return decode_words(name) if "=?" in name else name

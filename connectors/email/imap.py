@@ -299,7 +299,13 @@ class ImapConnector:
 
     async def _parse(self, fetched: list[Fetched]) -> list[InboundMessage | str]:
         cfg = self.config
-        args = (fetched, self.ctx.connector_id, cfg.max_message_bytes, cfg.max_attachment_bytes)
+        args = (
+            fetched,
+            self.ctx.connector_id,
+            cfg.max_message_bytes,
+            cfg.max_attachment_bytes,
+            cfg.mail_rules(),
+        )
         if self._parser is None:
             self._parser = ParserProcess()
         pool = self._parser.ready()

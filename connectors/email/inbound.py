@@ -25,7 +25,8 @@ def to_inbound(
     if parsed.sender is None or not parsed.sender.address:
         raise MailUnusable("no sender address: From, Sender and Return-Path are empty or invalid")
     sender = Address("email", parsed.sender.address, parsed.sender.name)
-    reply = parsed.reply_to[0] if parsed.reply_to else parsed.sender
+    # A group's Reply-To is often the group itself: answer the author of relayed mail.
+    reply = parsed.reply_to[0] if parsed.reply_to and not parsed.relayed_by else parsed.sender
     external_id = parsed.message_id or f"sha256:{parsed.raw_sha256}"
     if len(external_id) > MAX_EXTERNAL_ID:
         external_id = f"mid-sha256:{hashlib.sha256(external_id.encode()).hexdigest()}"
@@ -37,6 +38,8 @@ def to_inbound(
         "attachments": [a.as_dict() for a in parsed.attachments],
         "size": parsed.size,
     }
+    if parsed.relayed_by is not None:
+        meta["relayed_by"] = parsed.relayed_by.as_dict()
     if parsed.new_text != parsed.text:
         meta["full_text"] = parsed.text
     if parsed.auto.automatic:
@@ -56,6 +59,7 @@ def to_inbound(
         html=parsed.html,
         reply_to=Address("email", reply.address or sender.value, reply.name),
         received_at=received_at,
+        sent_at=parsed.date,
         auto_submitted=parsed.auto.automatic,
         attachments=tuple(
             Attachment(a.filename, a.content_type, a.content) for a in parsed.attachments

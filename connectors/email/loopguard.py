@@ -9,10 +9,15 @@ from email.parser import BytesHeaderParser, HeaderParser
 from email.policy import default as default_policy
 
 from connectors.email.headers import header_text, message_ids
+from connectors.email.relay import DEFAULT_RULES, MailRules
 
 _AUTOMATIC_LOCALPARTS = {"mailer-daemon", "postmaster", "mailer_daemon"}
 _NOREPLY = re.compile(r"^(no-?reply|do-?not-?reply|donotreply|bounces?)([+._-].*)?$", re.I)
+# The same words inside a system sender's local part: "calendar-notification-noreply",
+# "account.no_reply", "do_not_reply".
+_NOREPLY_WORD = re.compile(r"(^|[+._-])(no[._-]?reply|do[._-]?not[._-]?reply)([+._-]|$)", re.I)
 _BULK_PRECEDENCE = {"bulk", "list", "junk"}
+_NULL_SENDER = "Return-Path: <> (null sender)"
 
 
 @dataclass(frozen=True)
@@ -29,14 +34,23 @@ class AutoVerdict:
 HUMAN = AutoVerdict(False)
 
 
-def auto_submitted_verdict(
-    msg: Message, sender: str | None, sender_name: str | None
-) -> AutoVerdict:
+@dataclass(frozen=True)
+class Sender:
+    """Who the verdict is about, and what the operator said about such senders."""
+
+    address: str | None
+    name: str | None = None
+    rules: MailRules = DEFAULT_RULES
+    # Relayed by one of the operator's own groups: its list headers say nothing of the author.
+    own_group: bool = False
+
+
+def auto_submitted_verdict(msg: Message, sender: Sender) -> AutoVerdict:
     """The first reason (RFC 3834 and common practice) not to answer this mail automatically."""
-    return _header_verdict(msg) or _sender_verdict(msg, sender, sender_name) or HUMAN
+    return _header_verdict(msg, sender.own_group) or _sender_verdict(msg, sender) or HUMAN
 
 
-def _header_verdict(msg: Message) -> AutoVerdict | None:
+def _header_verdict(msg: Message, own_group: bool) -> AutoVerdict | None:
     """A header that marks the mail automatic, a list's or a report."""
     value = header_text(msg, "Auto-Submitted")
     if value is not None:
@@ -44,12 +58,12 @@ def _header_verdict(msg: Message) -> AutoVerdict | None:
         if keyword and keyword != "no":
             return AutoVerdict(True, f"Auto-Submitted: {keyword}")
     precedence = (header_text(msg, "Precedence") or "").strip().lower()
-    if precedence in _BULK_PRECEDENCE:
+    if precedence in _BULK_PRECEDENCE and not (own_group and precedence == "list"):
         return AutoVerdict(True, f"Precedence: {precedence}")
     suppress = header_text(msg, "X-Auto-Response-Suppress")
     if suppress is not None and suppress.strip().lower() not in ("", "none"):
         return AutoVerdict(True, f"X-Auto-Response-Suppress: {suppress.strip()}")
-    for name in ("List-Id", "List-Unsubscribe"):
+    for name in () if own_group else ("List-Id", "List-Unsubscribe"):
         if header_text(msg, name) is not None:
             return AutoVerdict(True, f"{name} present (mailing list)")
     for name in ("X-Autoreply", "X-Autorespond", "X-Auto-Reply"):
@@ -61,21 +75,22 @@ def _header_verdict(msg: Message) -> AutoVerdict | None:
     return None
 
 
-def _sender_verdict(
-    msg: Message, sender: str | None, sender_name: str | None
-) -> AutoVerdict | None:
+def _sender_verdict(msg: Message, sender: Sender) -> AutoVerdict | None:
     """A sender that is a machine's (a mailer daemon, a no-reply address, the null sender)."""
-    local = (sender or "").rpartition("@")[0].lower()
+    local = (sender.address or "").rpartition("@")[0].lower()
     if local in _AUTOMATIC_LOCALPARTS:
         return AutoVerdict(True, f"sender {local}")
-    name = (sender_name or "").strip().lower().replace(" ", "-")
-    if not sender and name in _AUTOMATIC_LOCALPARTS:
+    name = (sender.name or "").strip().lower().replace(" ", "-")
+    if not sender.address and name in _AUTOMATIC_LOCALPARTS:
         return AutoVerdict(True, f"sender {name}")
-    if local and _NOREPLY.match(local):
+    if local and (_NOREPLY.match(local) or _NOREPLY_WORD.search(local)):
         return AutoVerdict(True, f"sender {local} takes no replies")
+    pattern = sender.rules.no_reply_pattern(sender.address)
+    if pattern is not None:
+        return AutoVerdict(True, f"sender matches no_reply_senders {pattern!r}")
     return_path = header_text(msg, "Return-Path")
     if return_path is not None and return_path.strip() in ("<>", ""):
-        return AutoVerdict(True, "Return-Path: <> (null sender)")
+        return AutoVerdict(True, _NULL_SENDER)
     return None
 
 
@@ -94,7 +109,9 @@ def bounced_message_ids(msg: Message, verdict: AutoVerdict, sender: str | None) 
     from_daemon = (sender or "").rpartition("@")[0].lower() in _AUTOMATIC_LOCALPARTS or (
         verdict.reason or ""
     ).startswith("sender mailer")
-    if not is_dsn and not from_daemon:
+    # No From and the null sender (RFC 5321 §4.5.5): how MTAs send a bounce that is no DSN.
+    null_sender = sender is None and verdict.reason == _NULL_SENDER
+    if not is_dsn and not from_daemon and not null_sender:
         return ()
     if is_dsn and not _reports_failure(msg):
         return ()
@@ -114,6 +131,19 @@ def bounced_message_ids(msg: Message, verdict: AutoVerdict, sender: str | None) 
                 if mid not in found:
                     found.append(mid)
     return tuple(found)
+
+
+def reporting_mta(msg: Message) -> str | None:
+    """The host a delivery report names as its author (`Reporting-MTA: dns; mx.example.com`)."""
+    for part in msg.walk():
+        if part.get_content_type() != "message/delivery-status":
+            continue
+        blocks = part.get_payload()
+        first = blocks[0] if isinstance(blocks, list) and blocks else None
+        value = header_text(first, "Reporting-MTA") if isinstance(first, Message) else None
+        host = (value or "").rpartition(";")[2].strip().strip(".")
+        return host if "." in host else None
+    return None
 
 
 def _reports_failure(msg: Message) -> bool:

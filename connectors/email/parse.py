@@ -24,8 +24,15 @@ from connectors.email.headers import (
     header_text,
     message_ids,
 )
-from connectors.email.loopguard import AutoVerdict, auto_submitted_verdict, bounced_message_ids
+from connectors.email.loopguard import (
+    AutoVerdict,
+    Sender,
+    auto_submitted_verdict,
+    bounced_message_ids,
+    reporting_mta,
+)
 from connectors.email.marker import find_marker
+from connectors.email.relay import DEFAULT_RULES, MailRules, relayed_author
 from hub.messages import DroppedAttachment
 
 DEFAULT_MAX_ATTACHMENT_BYTES = 25 * 1024 * 1024
@@ -35,6 +42,7 @@ MAX_REFERENCES = 100
 
 @dataclass(frozen=True)
 class ParsedMail:
+    # Who the hub files the mail under: From, or the author of mail a group relayed.
     sender: MailAddress | None
     to: tuple[MailAddress, ...]
     cc: tuple[MailAddress, ...]
@@ -58,11 +66,14 @@ class ParsedMail:
     defects: tuple[str, ...]
     raw_sha256: str
     size: int
+    # The group or list that relayed the mail of `sender` (From said the group).
+    relayed_by: MailAddress | None = None
 
     def as_json(self) -> dict[str, Any]:
         """What `hub email parse` prints."""
         return {
             "from": self.sender.as_dict() if self.sender else None,
+            "relayed_by": self.relayed_by.as_dict() if self.relayed_by else None,
             "to": [a.as_dict() for a in self.to],
             "cc": [a.as_dict() for a in self.cc],
             "reply_to": [a.as_dict() for a in self.reply_to],
@@ -86,7 +97,10 @@ class ParsedMail:
 
 
 def parse_mail(
-    raw: bytes, *, max_attachment_bytes: int = DEFAULT_MAX_ATTACHMENT_BYTES
+    raw: bytes,
+    *,
+    max_attachment_bytes: int = DEFAULT_MAX_ATTACHMENT_BYTES,
+    rules: MailRules = DEFAULT_RULES,
 ) -> ParsedMail:
     """Parse one message; raises MailParseError only for input that is no mail at all."""
     if not raw.strip():
@@ -105,7 +119,7 @@ def parse_mail(
     except Exception as exc:  # the stdlib parser is lenient; this is its last resort
         raise MailParseError(f"the MIME parser failed: {exc.__class__.__name__}: {exc}") from exc
     try:
-        return _parse(msg, raw, max_attachment_bytes)
+        return _parse(msg, raw, max_attachment_bytes, rules)
     except MailParseError:
         raise
     except Exception as exc:
@@ -127,7 +141,7 @@ def _skip_leading_garbage(raw: bytes) -> Message | None:
     return None
 
 
-def _parse(msg: Message, raw: bytes, cap: int) -> ParsedMail:
+def _from(msg: Message) -> MailAddress | None:
     from_ = addresses(msg, "From")
     sender = next((a for a in from_ if a.address), None)
     if sender is None:
@@ -139,15 +153,41 @@ def _parse(msg: Message, raw: bytes, cap: int) -> ParsedMail:
             sender = MailAddress(fallback.address, from_[0].name if from_ else fallback.name)
     if sender is None and from_:
         sender = from_[0]
+    return sender
+
+
+def _bounce_sender(msg: Message, bounced: tuple[str, ...]) -> MailAddress:
+    """Who a bounce without any sender is filed under (the hub files mail by an address):
+    the mailer daemon of the host that reports it, else of the mailbox it came to, else of
+    the domain of our returned mail."""
+    hosts = [reporting_mta(msg)]
+    hosts += [a.address.rpartition("@")[2] for a in addresses(msg, "To") if a.address]
+    hosts += [mid.strip("<>").rpartition("@")[2] for mid in bounced]
+    host = next(h for h in hosts if h)
+    return MailAddress(f"MAILER-DAEMON@{host}", "Mail Delivery System")
+
+
+def _parse(msg: Message, raw: bytes, cap: int, rules: MailRules) -> ParsedMail:
+    sender = _from(msg)
+    relayed = relayed_author(msg, sender, rules)
+    if relayed is not None:
+        sender = relayed.author
     body = BodyParts(cap)
     body.collect([msg], "mixed", False, body.text_parts, body.html_parts)
     text = "\n".join(t for t in body.texts() if t).strip("\n")
     split = split_reply(text)
     html = body.html()
-    auto = auto_submitted_verdict(
-        msg, sender.address if sender else None, sender.name if sender else None
+    who = Sender(
+        sender.address if sender else None,
+        sender.name if sender else None,
+        rules,
+        own_group=relayed is not None and rules.named_group(relayed.group),
     )
+    auto = auto_submitted_verdict(msg, who)
     mids = message_ids(header_text(msg, "Message-ID"))
+    bounced = bounced_message_ids(msg, auto, who.address)
+    if bounced and (sender is None or not sender.address):
+        sender = _bounce_sender(msg, bounced)
     return ParsedMail(
         sender=sender,
         to=addresses(msg, "To"),
@@ -164,10 +204,11 @@ def _parse(msg: Message, raw: bytes, cap: int) -> ParsedMail:
         attachments=tuple(body.attachments),
         dropped_attachments=tuple(body.dropped),
         auto=auto,
-        bounced_message_ids=bounced_message_ids(msg, auto, sender.address if sender else None),
+        bounced_message_ids=bounced,
         thread_marker=find_marker(text, html),
         encoding_problems=tuple(body.problems),
         defects=tuple(sorted({d.__class__.__name__ for p in msg.walk() for d in p.defects})),
         raw_sha256=hashlib.sha256(raw).hexdigest(),
         size=len(raw),
+        relayed_by=relayed.group if relayed else None,
     )

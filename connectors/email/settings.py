@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import Field, SecretStr
 
+from connectors.email.relay import MailRules
 from hub.connector import ConnectorConfig
 
 # RFC 2177: servers may drop an IDLE after 30 minutes; clients re-issue it before 29.
@@ -54,6 +55,17 @@ class ImapConfig(ConnectorConfig):
     timeout_seconds: float = Field(default=30.0, gt=0)
     lease_seconds: float = Field(default=60.0, ge=3)
     reconnect_max_delay_seconds: float = Field(default=60.0, gt=0)
+    # The operator's own groups and lists (a Google Group in front of the mailbox): their
+    # mail is filed under its author (X-Original-Sender, or Reply-To of a "Jane via Group"
+    # From), and their list headers do not stop the acknowledgement. Empty: the author is
+    # taken wherever the headers name one, and list mail is still never answered.
+    groups: list[str] = Field(default_factory=list)
+    # Senders never answered automatically, as glob patterns ("*@alerts.example.com"),
+    # besides no-reply, mailer-daemon and postmaster addresses, which never are.
+    no_reply_senders: list[str] = Field(default_factory=list)
+
+    def mail_rules(self) -> MailRules:
+        return MailRules(frozenset(g.lower() for g in self.groups), tuple(self.no_reply_senders))
 
     @property
     def effective_port(self) -> int:

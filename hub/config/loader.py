@@ -171,6 +171,9 @@ class RepliesConfig(_Strict):
     # answering each other stop here.
     max_auto_replies_per_recipient: int = Field(default=5, ge=1, le=1000)
     auto_reply_window_minutes: float = Field(default=60.0, gt=0)
+    # A message older than this (by when it was sent or arrived) gets no acknowledgement:
+    # a backlog imported late would answer everyone weeks after the fact.
+    acknowledge_max_age_hours: float = Field(default=24.0, gt=0)
 
 
 class BotConfig(_Strict):

@@ -1,11 +1,12 @@
 """Acknowledging new tickets: the customer learns their ticket's reference, unless the
 message was automatic, came from a chat (the bot's hand-over says it there), is our own
-mail coming back, or its sender got too many automatic replies lately (the breaker)."""
+mail coming back, is too old to answer now (a backlog), or its sender got too many
+automatic replies lately (the breaker)."""
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, func, select
@@ -32,7 +33,12 @@ async def acknowledge(
 ) -> None:
     """Sets `ack` on each message whose ticket was opened for it and gets an answer."""
     wanted = [
-        a for a in fresh if a.ticket is not None and a.opened and _should_acknowledge(setup, a.msg)
+        a
+        for a in fresh
+        if a.ticket is not None
+        and a.opened
+        and _should_acknowledge(setup, a.msg)
+        and _recent(setup, a, now)
     ]
     # Our own mail coming back (a forward loop that dropped Auto-Submitted): no answer.
     ours = await our_message_ids(conn, [a.msg.external_id for a in wanted])
@@ -51,6 +57,32 @@ def _should_acknowledge(setup: IngestSetup, msg: InboundMessage) -> bool:
         and msg.reply_to is not None
         and msg.connector_id in setup.reply_routes
     )
+
+
+def _recent(setup: IngestSetup, a: Arrival, now: datetime) -> bool:
+    """Whether the message is young enough to answer: by the earlier of when its sender
+    says it was sent and when the channel received it (a mail moved into the mailbox
+    today can be weeks old, and a wrong Date cannot make an old mail new)."""
+    # A connector's naive time is UTC, as the store keeps it.
+    known = [
+        t if t.tzinfo else t.replace(tzinfo=UTC)
+        for t in (a.msg.sent_at, a.msg.received_at)
+        if t is not None
+    ]
+    if not known:
+        return True
+    age = now - min(known)
+    if age <= timedelta(hours=setup.config.replies.acknowledge_max_age_hours):
+        return True
+    setup.metrics.rejected.labels(channel=a.msg.channel, reason="too-old-to-acknowledge").inc()
+    assert a.ticket is not None
+    log.info(
+        "not acknowledging ticket=%s: the message is %.0f hours old", a.ticket.ref, age / _HOUR
+    )
+    return False
+
+
+_HOUR = timedelta(hours=1)
 
 
 async def _within_breaker(
