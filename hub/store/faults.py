@@ -90,3 +90,23 @@ def _chain(exc: BaseException) -> list[BaseException]:
         todo += [orig if isinstance(orig, BaseException) else None]
         todo += [cause.__cause__, cause.__context__]
     return out
+
+
+class StorageUnavailable(Exception):
+    """The storage could not be opened: where, why, and what the operator can do."""
+
+    def __init__(self, url: str, exc: BaseException) -> None:
+        self.place = storage_place(url)
+        self.reason = fault_reason(exc)
+        self.postgres = not url.startswith("sqlite")
+        super().__init__(f"storage unavailable at {self.place}: {self.reason}; {self.fix}")
+
+    @property
+    def fix(self) -> str:
+        if self.postgres:
+            return "start PostgreSQL there or correct storage.url (host, port, user, database)"
+        if self.reason == "disk full":
+            return "free space on that filesystem"
+        if self.reason.startswith("locked"):
+            return "stop the other process using the file"
+        return "make the directory writable by the user running the hub, or set storage.url"
