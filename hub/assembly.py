@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from sqlalchemy.exc import DBAPIError
 
 from hub.agents.teams import sync_teams
 from hub.channels.broadcast import Broadcast
@@ -41,6 +42,7 @@ from hub.proactive.factory import SweeperSources, campaign_sweeper, greeting_swe
 from hub.proactive.greeting_sweep import GreetingSweeper
 from hub.scheduler import PeriodicJob
 from hub.store import Store
+from hub.store.faults import StorageUnavailable
 from hub.store.secret import hub_secret
 from hub.web.deps import WebDeps
 
@@ -66,12 +68,16 @@ class Core:
 async def open_core(
     stack: contextlib.AsyncExitStack, config: Config, registry: ConnectorRegistry, replies: Replies
 ) -> Core:
-    store = Store(config.storage.url)
-    stack.push_async_callback(store.close)
-    await store.migrate()
-    await sync_teams(store, config.teams)
-    key = config.hub.secret_key
-    secret = await hub_secret(store, key.get_secret_value() if key else None)
+    try:
+        store = Store(config.storage.url)
+        stack.push_async_callback(store.close)
+        await store.migrate()
+        await sync_teams(store, config.teams)
+        key = config.hub.secret_key
+        secret = await hub_secret(store, key.get_secret_value() if key else None)
+    except (DBAPIError, OSError) as exc:
+        # `hub serve` prints it as one line: the path or address, the cause, the fix.
+        raise StorageUnavailable(config.storage.url, exc) from exc
     metrics = Metrics()
     broadcast = Broadcast(
         config.storage.url,

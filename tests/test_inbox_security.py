@@ -20,6 +20,7 @@ TOKEN = "test-token-0123456789"
 ALLOWED = (
     re.compile(r"^/$"),
     re.compile(r"^/healthz$"),
+    re.compile(r"^/readyz$"),
     re.compile(r"^/metrics$"),
     re.compile(r"^/inbox/login$"),
     re.compile(r"^/inbox/static(/.*)?$"),

@@ -10,8 +10,8 @@ from datetime import timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.agents.accounts import Actor, load_actor
-from hub.store import utcnow
+from hub.agents.accounts import Actor, find_login, load_actor, verify_password
+from hub.store import Store, utcnow
 from hub.store.schema import agent_sessions, agent_tokens, agents
 
 TOKEN_PREFIX = "hubagent_"
@@ -20,6 +20,19 @@ TOKEN_PREFIX = "hubagent_"
 def digest(secret: str) -> str:
     # The secrets are 256 random bits: a fast hash is enough, no password stretching needed.
     return hashlib.sha256(secret.encode()).hexdigest()
+
+
+async def check_login(store: Store, username: str, password: str) -> int | None:
+    """The agent id when `password` is the active agent's, else None.
+
+    The password is verified whether or not the agent exists (an unknown one against a
+    dummy hash): a log-in costs the same either way, so timing does not tell who has an
+    account. The hash is read first and verified outside the transaction.
+    """
+    async with store.read() as conn:
+        agent_id, encoded = await find_login(conn, username)
+    verified = await verify_password(encoded, password)
+    return agent_id if verified and agent_id is not None else None
 
 
 @dataclass(frozen=True)

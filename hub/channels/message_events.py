@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from hub.connector import IngestUnavailable
 from hub.messages import MessageEvent
 from hub.store import Store, utcnow
+from hub.store.faults import fault_reason
 from hub.store.schema import message_events, messages, outbox
 
 log = logging.getLogger("hub.channels.message_events")
@@ -40,8 +41,9 @@ async def record_events(store: Store, events: Sequence[MessageEvent]) -> int:
         async with store.write() as conn:
             return await _record(store, conn, events, utcnow())
     except (OperationalError, DBAPIError, OSError) as exc:
-        log.error("events not recorded: storage error=%s", exc.__class__.__name__)
-        raise IngestUnavailable(f"storage unavailable: {exc.__class__.__name__}") from exc
+        reason = fault_reason(exc)
+        log.error("events not recorded: storage error=%s reason=%s", exc.__class__.__name__, reason)
+        raise IngestUnavailable(f"storage unavailable: {reason}") from exc
 
 
 async def _record(

@@ -12,12 +12,12 @@ import phonenumbers
 from babel import Locale, UnknownLocaleError
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
-from hub.config.agents import AgentsConfig, agents_cross_checks
-from hub.config.alerts import AlertsConfig, alerts_cross_checks
+from hub.config.agents import AgentsConfig
+from hub.config.alerts import AlertsConfig
 from hub.config.campaigns import Campaigns
+from hub.config.cross_checks import cross_check
 from hub.config.greetings import GreetingsConfig
-from hub.config.notify import EventKind, NotificationsConfig, notify_cross_checks
-from hub.config.proactive_checks import proactive_cross_checks
+from hub.config.notify import EventKind, NotificationsConfig
 from hub.config.yaml_source import Path_, SourceError, YamlSource, YamlSourceError, load_yaml
 from hub.connector import ConnectorConfig, ConnectorRegistry
 from hub.core.proxies import parse_networks
@@ -250,9 +250,18 @@ def load_config(
 ) -> Config:
     filename = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        raw = Path(path).read_bytes()
     except OSError as exc:
         raise ConfigError([ConfigIssue(filename, 0, (), f"cannot read: {exc.strerror}")]) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        message = (
+            f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start}); "
+            "save the file as UTF-8"
+        )
+        raise ConfigError([ConfigIssue(filename, line, (), message)]) from None
     return parse_config(text, filename, registry, env)
 
 
@@ -269,18 +278,37 @@ def parse_config(
     issues: list[ConfigIssue] = []
     try:
         config = Config.model_validate(source.data)
+        broken: set[str] = set()
     except ValidationError as exc:
         issues.extend(_pydantic_issues(source, exc, ()))
-        config = None
+        config, broken = _valid_sections(source.data)
 
-    connectors = _validate_connectors(source, registry, issues)
-    if config is not None:
-        config.connectors = connectors
-        issues.extend(_cross_checks(source, config, registry))
+    schema_issues = len(issues)
+    config.connectors = _validate_connectors(source, registry, issues)
+    if len(issues) > schema_issues:
+        broken.add("connectors")
+    found = cross_check(config, registry, broken)
+    issues.extend(_at(source, path, message) for path, message in found)
     if issues:
         raise ConfigError(issues)
-    assert config is not None
     return config
+
+
+def _valid_sections(data: dict[str, Any]) -> tuple[Config, set[str]]:
+    """A Config of the sections that are valid on their own (the others at their defaults),
+    and the names of the invalid or missing ones: the cross checks that read only valid
+    sections still run beside the schema errors."""
+    config = Config.model_construct()
+    broken = {name for name, field in Config.model_fields.items() if field.is_required()}
+    for name, value in data.items():
+        if name not in Config.model_fields or name == "connectors":
+            continue
+        try:
+            Config.__pydantic_validator__.validate_assignment(config, name, value)
+            broken.discard(name)
+        except ValidationError:
+            broken.add(name)
+    return config, broken
 
 
 def _validate_connectors(
@@ -312,58 +340,6 @@ def _validate_connectors(
         seen.add(cfg.id)
         out.append(cfg)
     return out
-
-
-def _cross_checks(
-    source: YamlSource, config: Config, registry: ConnectorRegistry
-) -> list[ConfigIssue]:
-    team_ids = {t.id for t in config.teams}
-    found = [
-        *_team_checks(config, team_ids),
-        *agents_cross_checks(config.agents, team_ids),
-        *notify_cross_checks(config.routing.rules, config.connectors, registry),
-        *alerts_cross_checks(config.alerts, config.connectors, registry),
-        *proactive_cross_checks(config.greetings, config.campaigns, config.connectors, registry),
-    ]
-    if config.hub.default_locale not in config.hub.locales:
-        found.append((("hub", "default_locale"), "must be one of hub.locales"))
-    found += _reply_via_checks(config, registry)
-    return [_at(source, path, message) for path, message in found]
-
-
-def _team_checks(config: Config, team_ids: set[str]) -> list[tuple[Path_, str]]:
-    found: list[tuple[Path_, str]] = []
-    if len(team_ids) != len(config.teams):
-        found.append((("teams",), "team ids must be unique"))
-    if config.routing.fallback_team not in team_ids:
-        found.append(
-            (
-                ("routing", "fallback_team"),
-                f"no team {config.routing.fallback_team!r} (teams: {', '.join(sorted(team_ids))})",
-            )
-        )
-    for i, rule in enumerate(config.routing.rules):
-        if rule.set.team not in team_ids:
-            found.append((("routing", "rules", i, "set", "team"), f"no team {rule.set.team!r}"))
-    return found
-
-
-def _reply_via_checks(config: Config, registry: ConnectorRegistry) -> list[tuple[Path_, str]]:
-    found: list[tuple[Path_, str]] = []
-    by_id = {c.id: c for c in config.connectors}
-    for i, c in enumerate(config.connectors):
-        if c.reply_via is None:
-            continue
-        target = by_id.get(c.reply_via)
-        ctype = registry.get(target.type) if target else None
-        if target is None or ctype is None or not ctype.can_send or ctype.notifies:
-            found.append(
-                (
-                    ("connectors", i, "reply_via"),
-                    f"{c.reply_via!r} is not the id of a connector that can send",
-                )
-            )
-    return found
 
 
 def _pydantic_issues(source: YamlSource, exc: ValidationError, prefix: Path_) -> list[ConfigIssue]:

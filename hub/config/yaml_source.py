@@ -12,6 +12,9 @@ import yaml
 Path_ = tuple[str | int, ...]
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+# The most values a file may expand to, its aliases followed: far above any real config
+# (a thousand campaigns), far below an alias bomb (ten aliases of ten aliases... of a list).
+MAX_VALUES = 100_000
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,8 @@ def load_yaml(text: str, filename: str, env: dict[str, str] | None = None) -> Ya
             if exc.context and exc.context_mark is not None:
                 message += f" ({exc.context} at line {exc.context_mark.line + 1})"
             raise YamlSourceError([SourceError(line, (), message)]) from None
+        if node is not None:
+            _check_expansion(node)
         lines: dict[Path_, int] = {}
         errors: list[SourceError] = []
         data = {} if node is None else _build(loader, node, (), lines, errors, env)
@@ -69,6 +74,47 @@ def load_yaml(text: str, filename: str, env: dict[str, str] | None = None) -> Ya
     if errors:
         raise YamlSourceError(errors)
     return YamlSource(filename, data, lines)
+
+
+def _check_expansion(root: yaml.Node) -> None:
+    """Refuse a file whose aliases expand it beyond MAX_VALUES values, or that holds an alias
+    to a node that contains it, before anything is built: each node is sized once, so an
+    alias bomb is refused in the time its text takes to read."""
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+
+    def size(node: yaml.Node) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in open_nodes:
+            raise YamlSourceError(
+                [
+                    SourceError(
+                        node.start_mark.line + 1,
+                        (),
+                        "a YAML alias refers to a node that contains it",
+                    )
+                ]
+            )
+        open_nodes.add(key)
+        total = 1
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                total += size(key_node) + size(value_node)
+        elif isinstance(node, yaml.SequenceNode):
+            for item in node.value:
+                total += size(item)
+        open_nodes.discard(key)
+        sizes[key] = total = min(total, MAX_VALUES + 1)
+        return total
+
+    if size(root) > MAX_VALUES:
+        message = (
+            f"the file expands to more than {MAX_VALUES} values through its YAML aliases "
+            "(&anchor / *alias); write the values out or use fewer nested aliases"
+        )
+        raise YamlSourceError([SourceError(root.start_mark.line + 1, (), message)])
 
 
 def _build(

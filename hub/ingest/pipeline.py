@@ -21,6 +21,7 @@ from hub.ingest.setup import IngestSetup
 from hub.messages import InboundMessage, SubmitResult
 from hub.notify.events import NotifyRules
 from hub.store import utcnow
+from hub.store.faults import fault_reason
 from hub.tickets.records import TicketRace
 
 log = logging.getLogger("hub.ingest.pipeline")
@@ -92,10 +93,7 @@ class Pipeline:
             results = await self._transaction(live)
         except (OperationalError, DBAPIError, OSError) as exc:
             if len(live) == 1 or not _retryable_alone(exc):
-                self._fail(
-                    live, IngestUnavailable(f"storage unavailable: {exc.__class__.__name__}")
-                )
-                log.error("ingest failed: storage error=%s", exc.__class__.__name__)
+                self._fail(live, self._storage_failed(exc))
                 return
             results = None
         except Exception:
@@ -123,9 +121,7 @@ class Pipeline:
             except InvalidMessage as exc:
                 self._fail([p], exc)
             except (OperationalError, DBAPIError, OSError) as exc:
-                log.error("ingest failed: storage error=%s", exc.__class__.__name__)
-                why = f"storage unavailable: {exc.__class__.__name__}"
-                self._fail([p], IngestUnavailable(why))
+                self._fail([p], self._storage_failed(exc))
             except Exception as exc:
                 log.exception("ingest failed channel=%s", p.msg.channel)
                 self.setup.metrics.errors.labels(where="ingest").inc()
@@ -170,6 +166,14 @@ class Pipeline:
                 p.future.set_result(r)
         if queued:
             self.setup.on_outbox()
+
+    def _storage_failed(self, exc: BaseException) -> IngestUnavailable:
+        """Logged with its cause (read-only, disk full, locked, ...) and counted; the
+        sender is told to retry."""
+        reason = fault_reason(exc)
+        log.error("ingest failed: storage error=%s reason=%s", exc.__class__.__name__, reason)
+        self.setup.metrics.errors.labels(where="storage").inc()
+        return IngestUnavailable(f"storage unavailable: {reason}")
 
     @staticmethod
     def _fail(batch: list[Pending], exc: Exception) -> None:

@@ -1,8 +1,7 @@
-"""The one aiohttp app: connector sub-apps, /healthz, /metrics, the JSON API."""
+"""The one aiohttp app: connector sub-apps, /healthz and /readyz, /metrics, the JSON API."""
 
 from __future__ import annotations
 
-import contextlib
 import html
 import logging
 from collections.abc import Awaitable, Callable
@@ -13,11 +12,11 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from hub.core.proxies import forwarded_middleware, parse_networks
-from hub.notify.alerts import held_alerts
 from hub.outbox.entries import depth
 from hub.proactive.campaign_sweep import pending_by_campaign
 from hub.web.api import api_app
 from hub.web.deps import DEPS, WebDeps, deps_of
+from hub.web.health import healthz, readyz
 from hub.web.inbox import inbox_app
 from hub.web.unsubscribe import unsubscribe_app
 
@@ -56,6 +55,7 @@ def build_web_app(deps: WebDeps) -> web.Application:
     app[DEPS] = deps
     app.router.add_get("/", index)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
     app.add_subapp("/api/v1/", api_app(deps))
     app.add_subapp("/inbox/", inbox_app(deps))
@@ -81,39 +81,6 @@ async def index(request: web.Request) -> web.Response:
         '<p><a href="/healthz">Health</a></p></html>'
     )
     return web.Response(text=body, content_type="text/html")
-
-
-async def healthz(request: web.Request) -> web.Response:
-    deps = deps_of(request)
-    storage = "ok"
-    try:
-        await deps.store.ping()
-    except Exception as exc:
-        storage = f"error: {exc.__class__.__name__}"
-    connectors = {
-        cid: {
-            "type": deps.connectors[cid].config.type,
-            "state": sup.status.state,
-            "error": sup.status.last_error,
-            "since": sup.status.since.isoformat() if sup.status.since else None,
-        }
-        for cid, sup in deps.supervisors.items()
-    }
-    degraded = any(c["state"] != "running" for c in connectors.values())
-    status = "down" if storage != "ok" else ("degraded" if degraded else "ok")
-    body: dict[str, Any] = {"status": status, "storage": storage, "connectors": connectors}
-    if deps.broadcast_state() != "local":
-        # Live notices between processes (web chat replies): while reconnecting, replies
-        # reach other processes' tabs from the history, not live; nothing is lost.
-        body["broadcast"] = deps.broadcast_state()
-    if deps.alerts.notify and storage == "ok":
-        # Alerts about an alert connector itself: nobody was told but this page and the log.
-        with contextlib.suppress(Exception):
-            body["alerts_held"] = await held_alerts(deps.store)
-    return web.json_response(
-        body,
-        status=503 if storage != "ok" else 200,
-    )
 
 
 async def metrics(request: web.Request) -> web.Response:

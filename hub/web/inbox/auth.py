@@ -10,8 +10,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from hub.agents.accounts import find_login, verify_password
-from hub.agents.auth import Session, create_session, end_session, load_session
+from hub.agents.auth import Session, check_login, create_session, end_session, load_session
 from hub.agents.login_throttle import LoginThrottle, account_key, address_key
 from hub.store import utcnow
 from hub.web.deps import WebDeps, deps_of
@@ -134,9 +133,8 @@ async def login(request: web.Request) -> web.StreamResponse:
             request, cookie, error="Too many failed log-ins. Try again later.", status=429
         )
     deps = deps_of(request)
-    async with deps.store.read() as conn:
-        agent_id, encoded = await find_login(conn, username)
-    if agent_id is None or not await verify_password(encoded, password):
+    agent_id = await check_login(deps.store, username, password)
+    if agent_id is None:
         await throttle.failure(keys, now)
         return _login_form(request, cookie, error="Wrong username or password.", status=401)
     await throttle.success(account_key(username))
