@@ -15,6 +15,11 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# Every body a connector parses goes through the core's one guarded reader.
+from hub.core.guarded_json import BadText as BadText
+from hub.core.guarded_json import HostileBody as HostileBody
+from hub.core.guarded_json import bad_text as bad_text
+
 # Connectors retry with the core's one backoff formula (bounded at any attempt count).
 from hub.core.periodic import backoff_delay as backoff_delay
 
