@@ -15,12 +15,22 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# Every body a connector parses goes through the core's one guarded reader.
+from hub.core.guarded_json import BadText as BadText
+from hub.core.guarded_json import HostileBody as HostileBody
+from hub.core.guarded_json import Limits, loads
+from hub.core.guarded_json import bad_text as bad_text
+
 # Connectors retry with the core's one backoff formula (bounded at any attempt count).
 from hub.core.periodic import backoff_delay as backoff_delay
 
 # The web form and the web chat limit senders with the core's one token bucket.
 from hub.core.ratelimit import TokenBuckets as TokenBuckets
 from hub.messages import Address, InboundMessage, MessageEvent, OutboundMessage, SubmitResult
+
+# The guarded reader under the names connectors know it by.
+read_json = loads
+JsonLimits = Limits
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -99,6 +109,11 @@ class RetryLater(Exception):
 class IngestUnavailable(RuntimeError):
     """The hub could not store the message now (storage down, shutting down): the
     connector must not acknowledge it, so the sender retries."""
+
+
+class IdempotencyConflict(ValueError):
+    """submit() was given a client's idempotency key already used for a different request:
+    nothing is stored, and the first request's result is not shown to this sender."""
 
 
 @dataclass(frozen=True)

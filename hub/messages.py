@@ -76,6 +76,10 @@ class InboundMessage:
     # Attachments the connector could not keep (over the size cap), with the reason.
     dropped_attachments: tuple[DroppedAttachment, ...] = ()
     meta: dict[str, Any] = field(default_factory=dict)
+    # The external_id is a key the client chose (a form's Idempotency-Key): the core binds
+    # it to the request, so the same key with another request is refused
+    # (IdempotencyConflict) instead of answered with the first request's ticket.
+    client_key: bool = False
 
 
 @dataclass(frozen=True)

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 
 from connectors.http_body import read_bounded
-from hub.connector import HubContext, IngestUnavailable
+from hub.connector import HostileBody, HubContext, IngestUnavailable, read_json
 
 SIGNATURE_HEADER = "X-Hub-Signature-256"
 MAX_CHALLENGE_CHARS = 64
@@ -71,10 +70,11 @@ def webhook_app(
             )
             return web.json_response({"error": "bad or missing X-Hub-Signature-256"}, status=401)
         try:
-            raw = json.loads(body)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raw = read_json(body)
+        except HostileBody as exc:
             # Signed, so from Meta: keep it for a person to look at.
-            await ctx.storage.quarantine(body, f"webhook body is not JSON: {exc}")
+            await ctx.storage.quarantine(body, f"webhook body refused: {exc}")
+            log.warning("%s webhook quarantined connector=%s", product, ctx.connector_id)
             return web.json_response({"status": "quarantined"})
         try:
             outcome = await process(raw, body)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import json
 import logging
 from typing import Any
 
@@ -30,10 +29,12 @@ from connectors.telegram.settings import TelegramConfig
 from connectors.telegram.updates import BadUpdate, Skipped, parse_update
 from hub.connector import (
     ConnectorNotReady,
+    HostileBody,
     HubContext,
     IngestUnavailable,
     PermanentSendError,
     RetryLater,
+    read_json,
 )
 from hub.messages import Attachment, InboundMessage, OutboundMessage
 
@@ -90,7 +91,7 @@ class TelegramConnector:
                 BotLink(bot, self.flood, self.redact),
                 self.config,
                 self.ctx,
-                self._ingest,
+                self._take,
                 failures=self._poll_failures,
             )
             self._poll_task = asyncio.create_task(
@@ -142,13 +143,7 @@ class TelegramConnector:
         if body is None:
             return web.json_response({"ok": False, "error": "update too large"}, status=413)
         try:
-            raw = json.loads(body)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            # It came with the secret, so from Telegram: keep it for a person to look at.
-            await self.ctx.storage.quarantine(body, f"webhook body is not JSON: {exc}")
-            return web.json_response({"ok": True, "status": "quarantined"})
-        try:
-            outcome = await self._ingest(raw, body)
+            outcome = await self._take(body)
         except IngestUnavailable:
             return _unavailable("the hub cannot store updates right now")
         except (TelegramError, RetryLater) as exc:
@@ -160,6 +155,18 @@ class TelegramConnector:
             )
             return _unavailable("could not fetch the update's media")
         return web.json_response({"ok": True, "status": outcome})
+
+    async def _take(self, body: bytes) -> str:
+        """One update as Telegram sent it (webhook) or as polled: read through the guarded
+        reader, then stored. Raises IngestUnavailable."""
+        try:
+            raw = read_json(body)
+        except HostileBody as exc:
+            # It came from Telegram (the secret, or our own poll): keep it for a person.
+            await self.ctx.storage.quarantine(body, f"update refused: {exc}")
+            self.log.warning("telegram update quarantined connector=%s", self.config.id)
+            return "quarantined"
+        return await self._ingest(raw, body)
 
     async def _ingest(self, raw: Any, raw_bytes: bytes) -> str:
         """Store one update and say what became of it. Raises IngestUnavailable."""

@@ -13,7 +13,7 @@ import random
 import warnings
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from telegram.error import Conflict, InvalidToken
 from telegram.warnings import PTBUserWarning
@@ -45,7 +45,7 @@ class Poller:
         link: BotLink,
         config: TelegramConfig,
         ctx: HubContext,
-        ingest: Callable[[Any, bytes], Awaitable[str]],
+        ingest: Callable[[bytes], Awaitable[str]],
         failures: int = 0,
     ) -> None:
         self.bot = link.bot
@@ -104,7 +104,9 @@ class Poller:
                 for raw in batch if isinstance(batch, list) else []:
                     if self._stopping:
                         return
-                    await self.ingest(raw, json.dumps(raw, ensure_ascii=False).encode())
+                    # As ASCII JSON: a lone surrogate is escaped here and refused by the
+                    # guarded reader, not an encoding error that would stall the poll.
+                    await self.ingest(json.dumps(raw).encode())
                     if isinstance(raw, dict) and isinstance(raw.get("update_id"), int):
                         offset = raw["update_id"] + 1
                         await self._save_offset(offset)

@@ -12,7 +12,6 @@ Hub -> client:
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from connectors.webchat.errors import FrameError
+from hub.connector import HostileBody, JsonLimits, read_json
 from hub.messages import Address
 
 CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -28,6 +28,7 @@ COMMANDS = frozenset({"human", "start"})
 START_TEXT = "/start"
 HUMAN_TEXT = "I would like to talk to a person."
 MAX_NAME = 200
+_FRAME_LIMITS = JsonLimits(refuse_bad_text=False)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -53,9 +54,10 @@ class ChatMessage:
 
 def decode(raw: str) -> dict[str, Any]:
     try:
-        data = json.loads(raw)
-    except ValueError:
-        raise FrameError("invalid", "The frame is not JSON.") from None
+        # A chat line's stray NUL or broken character is repaired, not refused.
+        data = read_json(raw, _FRAME_LIMITS)
+    except HostileBody as exc:
+        raise FrameError("invalid", f"The frame is not usable JSON: {exc}") from None
     if not isinstance(data, dict) or not isinstance(data.get("type"), str):
         raise FrameError("invalid", "A frame is a JSON object with a type.")
     return data

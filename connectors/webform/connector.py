@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -15,10 +14,19 @@ from babel import Locale
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from connectors.http_body import read_bounded
-from connectors.webform.errors import UNAVAILABLE, PayloadError
+from connectors.webform.errors import KEY_REUSED, UNAVAILABLE, PayloadError
 from connectors.webform.settings import WebFormConfig
 from connectors.webform.validation import FIELDS, Submission, validate
-from hub.connector import HubContext, IngestUnavailable, TokenBuckets
+from hub.connector import (
+    BadText,
+    HostileBody,
+    HubContext,
+    IdempotencyConflict,
+    IngestUnavailable,
+    TokenBuckets,
+    bad_text,
+    read_json,
+)
 from hub.messages import Address, InboundMessage, OutboundMessage
 
 _PAGES = Environment(
@@ -91,6 +99,8 @@ class WebFormConnector:
         try:
             fields = await self._read_fields(request, wants_json)
         except PayloadError as exc:
+            if exc.field is not None:
+                return self._field_refused(wants_json, exc)
             return self._refuse(wants_json, exc.status, str(exc))
 
         honeypot = fields.pop(self.config.honeypot_field, None)
@@ -116,6 +126,11 @@ class WebFormConnector:
             values = {k: v for k, v in fields.items() if isinstance(v, str)}
             return self._page(values=values, errors=errors, status=422)
 
+        return await self._store(submission, fields, wants_json)
+
+    async def _store(
+        self, submission: Submission, fields: dict[str, Any], wants_json: bool
+    ) -> web.Response:
         try:
             result = await self.ctx.submit(self._message(submission))
         except IngestUnavailable:
@@ -125,6 +140,13 @@ class WebFormConnector:
                 UNAVAILABLE,
                 headers={"Retry-After": "5"},
             )
+        except IdempotencyConflict:
+            # Never the first sender's ticket; the page offers a fresh key with what was typed.
+            if wants_json:
+                return web.json_response({"error": KEY_REUSED}, status=409)
+            values = {k: v for k, v in fields.items() if isinstance(v, str)}
+            values.pop("idempotency_key", None)
+            return self._page(values=values, errors={"_": KEY_REUSED}, status=409)
         if wants_json:
             return web.json_response(
                 {"status": "received", "ticket": result.ticket_ref, "duplicate": result.duplicate},
@@ -143,9 +165,13 @@ class WebFormConnector:
             raise PayloadError(400, "The request body is not valid UTF-8.") from None
         if wants_json:
             try:
-                data = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise PayloadError(400, f"The body is not valid JSON: {exc.msg}.") from None
+                data = read_json(text)
+            except BadText as exc:
+                # NUL or a broken character: never stored, never put in a mail header.
+                field = (exc.field or "_").split(".")[0].split("[")[0]
+                raise PayloadError(400, f"The {field} field {exc.reason}.", field) from None
+            except HostileBody as exc:
+                raise PayloadError(400, f"The body was refused: {exc}.") from None
             if not isinstance(data, dict):
                 raise PayloadError(400, "The JSON body must be an object of form fields.")
             return data
@@ -155,7 +181,11 @@ class WebFormConnector:
             parsed = parse_qs(text, keep_blank_values=True, max_num_fields=len(FIELDS) + 5)
         except ValueError:
             raise PayloadError(400, "Too many form fields.") from None
-        return {k: v[0] for k, v in parsed.items()}
+        fields = {k: v[0] for k, v in parsed.items()}
+        for key, value in fields.items():
+            if (why := bad_text(key) or bad_text(value)) is not None:
+                raise PayloadError(400, f"The {key[:40]!r} field {why}.", key[:40])
+        return fields
 
     def _message(self, s: Submission) -> InboundMessage:
         email = Address("email", s.email, s.name) if s.email else None
@@ -174,7 +204,16 @@ class WebFormConnector:
             language=s.language,
             reply_to=email,
             meta={"form": self.config.id},
+            client_key=s.idempotency_key is not None,
         )
+
+    def _field_refused(self, wants_json: bool, exc: PayloadError) -> web.Response:
+        field = exc.field or "_"
+        if wants_json:
+            return web.json_response(
+                {"error": str(exc), "errors": {field: str(exc)}}, status=exc.status
+            )
+        return self._page(values={}, errors={field: str(exc)}, status=exc.status)
 
     def _refuse(
         self, wants_json: bool, status: int, message: str, headers: dict[str, str] | None = None

@@ -11,7 +11,17 @@ from __future__ import annotations
 UNAVAILABLE = "We could not take your message right now; please try again."
 
 
+# The answer to an Idempotency-Key already used for a different message (409).
+KEY_REUSED = (
+    "This idempotency key was already used for a different message; "
+    "send a new key with a new message."
+)
+
+
 class PayloadError(Exception):
-    def __init__(self, status: int, message: str) -> None:
+    """A body that cannot be taken; `field` names the form field at fault, if one is."""
+
+    def __init__(self, status: int, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.status = status
+        self.field = field

@@ -1,14 +1,20 @@
 """Storing inbound messages once: a redelivery (same channel and external id) is told
-apart from a new message by the insert itself, and answered with what the first got."""
+apart from a new message by the insert itself, and answered with what the first got.
+
+A key the client chose (a form's Idempotency-Key) is bound to its request, as Stripe does:
+the same key with another request is refused, never answered with the first one's ticket."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hub.connector import IdempotencyConflict
 from hub.ingest.arrival import Arrival, conversation
 from hub.messages import Address, InboundMessage, SubmitResult
 from hub.store import Store
@@ -42,9 +48,11 @@ async def store_inbound(
 
 
 async def answer_duplicates(conn: AsyncConnection, duplicates: list[Arrival]) -> None:
-    """Each redelivery's result: the stored message's, with its ticket and customer."""
+    """Each redelivery's result: the stored message's, with its ticket and customer; an
+    IdempotencyConflict for a client's key reused with another request."""
     msgs = [a.msg for a in duplicates]
     found: dict[tuple[str, str], SubmitResult] = {}
+    hashes: dict[tuple[str, str], str | None] = {}
     for channel in sorted({m.channel for m in msgs}):
         rows = await conn.execute(
             select(
@@ -52,6 +60,7 @@ async def answer_duplicates(conn: AsyncConnection, duplicates: list[Arrival]) ->
                 messages.c.ticket_id,
                 messages.c.customer_id,
                 messages.c.external_id,
+                messages.c.request_hash,
             ).where(
                 messages.c.channel == channel,
                 messages.c.external_id.in_(
@@ -67,8 +76,30 @@ async def answer_duplicates(conn: AsyncConnection, duplicates: list[Arrival]) ->
                 r.customer_id,
                 True,
             )
+            hashes[(channel, r.external_id)] = r.request_hash
     for a in duplicates:
-        a.result = found[(a.msg.channel, a.msg.external_id)]
+        key = (a.msg.channel, a.msg.external_id)
+        stored = hashes[key]
+        # A row stored before keys were bound has no hash: answered as a duplicate.
+        if a.msg.client_key and stored is not None and stored != request_hash(a.msg):
+            a.result = IdempotencyConflict(
+                "this idempotency key was already used for a different request; "
+                "use a new key for a new request"
+            )
+        else:
+            a.result = found[key]
+
+
+def request_hash(msg: InboundMessage) -> str:
+    """A hash of what the client sent, normalized (the sender's identities, subject, text,
+    language): the request a client's idempotency key is bound to."""
+    request = [
+        sorted([a.kind, a.value, a.display_name or ""] for a in (msg.sender, *msg.identities)),
+        msg.subject,
+        msg.text,
+        msg.language,
+    ]
+    return hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()
 
 
 # Built once (Store.statement): every batch runs it.
@@ -93,6 +124,7 @@ def _inbound_row(msg: InboundMessage, sender: Address, now: datetime) -> dict[st
         "language": msg.language,
         "auto_submitted": msg.auto_submitted,
         "meta": msg.meta,
+        "request_hash": request_hash(msg) if msg.client_key else None,
         "conversation": conversation(msg),
         "received_at": msg.received_at or now,
         "created_at": now,

@@ -201,6 +201,9 @@ messages = Table(
     Column("language", String(16)),
     Column("auto_submitted", Boolean, nullable=False, default=False),
     Column("meta", JSON, nullable=False, default=dict),
+    # For a message keyed by its client (InboundMessage.client_key): a hash of the request,
+    # so the key is bound to it (hub.ingest.dedupe).
+    Column("request_hash", String(64)),
     # An inbound message's shared conversation (as tickets.conversation), so a hand-over
     # finds what was said there before a ticket held it.
     Column("conversation", String(340), index=True),

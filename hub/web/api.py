@@ -10,6 +10,7 @@ from aiohttp import web
 
 from hub.agents.accounts import Actor, integration_actor
 from hub.agents.auth import token_actor
+from hub.core.edge_text import header_bytes
 from hub.web import api_customers as customers
 from hub.web import api_merges as merges
 from hub.web import api_records as records
@@ -39,8 +40,10 @@ def api_app(deps: WebDeps) -> web.Application:
     async def bearer_auth(request: web.Request, handler: Handler) -> web.StreamResponse:
         scheme, _, given = request.headers.get("Authorization", "").partition(" ")
         actor = None
-        if scheme.lower() == "bearer" and given and len(given) <= 200:
-            actor = await authenticate(given.strip())
+        given = given.strip()
+        # A token that is not valid UTF-8 matches none: refused like any other wrong one.
+        if scheme.lower() == "bearer" and given and len(given) <= 200 and header_bytes(given):
+            actor = await authenticate(given)
         if actor is None:
             return web.json_response(
                 {"error": "a valid bearer token is required"},

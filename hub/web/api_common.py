@@ -11,6 +11,8 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from hub.agents.accounts import Actor
+from hub.core.edge_text import parse_id
+from hub.core.guarded_json import BadText, HostileBody, bad_text, loads
 from hub.core.safe_html import sanitize_html
 from hub.tickets.records import ticket_ref
 from hub.web.models import problems
@@ -40,22 +42,11 @@ _BY_STATUS: dict[int, type[web.HTTPException]] = {
 }
 
 
-def _bad_text(value: str) -> bool:
-    # PostgreSQL text cannot hold NUL, and a lone surrogate cannot be stored as UTF-8.
-    if "\x00" in value:
-        return True
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
-
-
 def text_param(request: web.Request, name: str, max_len: int = 200) -> str | None:
     raw = request.query.get(name)
     if raw is None or raw == "":
         return None
-    if len(raw) > max_len or _bad_text(raw):
+    if len(raw) > max_len or bad_text(raw):
         raise error(400, f"{name} must be printable text of at most {max_len} characters")
     return raw
 
@@ -74,31 +65,22 @@ def int_param(request: web.Request, name: str, default: int, lo: int, hi: int) -
 
 
 def path_id(request: web.Request, name: str = "id") -> int:
-    raw = request.match_info[name]
-    if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
+    found = parse_id(request.match_info[name])
+    if found is None:
         raise error(404, "not found")
-    return int(raw)
-
-
-def _check_strings(value: Any) -> bool:
-    if isinstance(value, str):
-        return not _bad_text(value)
-    if isinstance(value, dict):
-        return all(_check_strings(k) and _check_strings(v) for k, v in value.items())
-    if isinstance(value, list):
-        return all(_check_strings(v) for v in value)
-    return True
+    return found
 
 
 async def read_body(request: web.Request, model: type[B]) -> B:
     try:
-        data = json.loads(await request.read() or b"null")
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise error(400, "the body must be JSON") from None
+        data = loads(await request.read() or b"null")
+    except BadText as exc:
+        # PostgreSQL text cannot hold NUL, and a lone surrogate cannot be stored as UTF-8.
+        raise error(422, str(exc), field=exc.field) from None
+    except HostileBody as exc:
+        raise error(400, f"the body must be JSON within limits: {exc}") from None
     if not isinstance(data, dict):
         raise error(422, "the body must be a JSON object")
-    if not _check_strings(data):
-        raise error(422, "text must not contain NUL characters or lone surrogates")
     try:
         return model.model_validate(data)
     except ValidationError as exc:

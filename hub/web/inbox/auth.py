@@ -12,6 +12,7 @@ from aiohttp import web
 
 from hub.agents.auth import Session, check_login, create_session, end_session, load_session
 from hub.agents.login_throttle import LoginThrottle, account_key, address_key
+from hub.core.edge_text import safe_redirect
 from hub.store import utcnow
 from hub.web.deps import WebDeps, deps_of
 from hub.web.inbox.pages import PREFIX, render, see_other
@@ -94,10 +95,9 @@ async def inbox_guard(request: web.Request, handler: Handler) -> web.StreamRespo
 
 
 def _safe_next(raw: str | None) -> str:
-    # Only back into the inbox: never an open redirect to another site.
-    if raw and raw.startswith(PREFIX) and "//" not in raw and "\\" not in raw:
-        return raw
-    return PREFIX
+    # Only back into the inbox: never an open redirect to another site, nor a target
+    # whose control characters would break the Location header.
+    return safe_redirect(raw, PREFIX)
 
 
 async def login_page(request: web.Request) -> web.Response:

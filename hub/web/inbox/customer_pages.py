@@ -7,6 +7,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 from pydantic import ValidationError
 
+from hub.core.edge_text import parse_id
 from hub.customers.views import (
     ADDRESS_KEYS,
     CustomerPatch,
@@ -23,10 +24,10 @@ from hub.web.models import problems
 
 
 def _customer_id(request: web.Request) -> int:
-    raw = request.match_info["id"]
-    if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
+    customer_id = parse_id(request.match_info["id"])
+    if customer_id is None:
         raise web.HTTPNotFound(text="no such customer")
-    return int(raw)
+    return customer_id
 
 
 def _refused(visible: bool | None) -> web.Response:

@@ -6,6 +6,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
+from hub.core.edge_text import parse_id
 from hub.customers.merge import MergeRefused, find_merge, merge_customers, undo_merge
 from hub.customers.views import customer_visible, list_suggestions
 from hub.web.deps import deps_of
@@ -29,9 +30,7 @@ async def duplicates_page(request: web.Request) -> web.Response:
 
 
 def _id(raw: object) -> int | None:
-    text = raw if isinstance(raw, str) else ""
-    text = text.strip()
-    return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
+    return parse_id(raw.strip()) if isinstance(raw, str) else None
 
 
 async def merge(request: web.Request) -> web.Response:

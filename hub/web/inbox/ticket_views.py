@@ -16,6 +16,7 @@ from hub.actions.reply import cancel_scheduled, reply
 from hub.actions.ticket_status import ActionRefused
 from hub.actions.ticket_update import update_ticket
 from hub.agents.accounts import agent_usernames
+from hub.core.edge_text import parse_id
 from hub.core.safe_html import sanitize_html
 from hub.customers.views import identities_of
 from hub.tickets.access import NotAllowed, TicketNotFound, ticket_for
@@ -38,10 +39,10 @@ PRIORITIES = ("low", "normal", "high", "urgent")
 
 
 def _ticket_id(request: web.Request) -> int:
-    raw = request.match_info["id"]
-    if not raw.isdigit() or len(raw) > 18:
+    ticket_id = parse_id(request.match_info["id"])
+    if ticket_id is None:
         raise web.HTTPNotFound(text="no such ticket")
-    return int(raw)
+    return ticket_id
 
 
 def _refused(status: int, message: str) -> web.Response:
@@ -77,8 +78,8 @@ async def ticket_page(request: web.Request) -> web.Response:
         team_name = ticket.team_name
         canned = await list_canned(conn, actor, ticket.team_id)
         draft, preview_error, chosen = "", None, None
-        if (raw := request.query.get("canned", "")).isdigit():
-            found = await get_canned(conn, actor, int(raw))
+        if (canned_id := parse_id(request.query.get("canned"))) is not None:
+            found = await get_canned(conn, actor, canned_id)
             if found is not None:
                 chosen = found.id
                 context = await canned_context(conn, ticket, actor, team_name, deps.signature)
@@ -207,12 +208,12 @@ async def _local_time(deps: WebDeps, ticket_id: int, raw: str) -> datetime | Non
 
 async def ticket_cancel(request: web.Request) -> web.Response:
     deps, actor = deps_of(request), session_of(request).actor
-    raw = request.match_info["message_id"]
+    message_id = parse_id(request.match_info["message_id"])
 
     async def act(ticket_id: int) -> str:
-        if not raw.isdigit() or len(raw) > 18:
+        if message_id is None:
             raise ActionRefused("no such reply")
-        await cancel_scheduled(deps.store, actor, ticket_id, int(raw))
+        await cancel_scheduled(deps.store, actor, ticket_id, message_id)
         return "The scheduled reply was cancelled."
 
     return await _act(request, act)
@@ -232,11 +233,11 @@ async def ticket_note(request: web.Request) -> web.Response:
 
 async def attachment_download(request: web.Request) -> web.StreamResponse:
     actor = session_of(request).actor
-    raw = request.match_info["id"]
-    if not raw.isdigit() or len(raw) > 18:
+    attachment_id = parse_id(request.match_info["id"])
+    if attachment_id is None:
         raise web.HTTPNotFound()
     async with deps_of(request).store.read() as conn:
-        row = await attachment_file(conn, int(raw))
+        row = await attachment_file(conn, attachment_id)
         if row is None or row.content is None or row.ticket_id is None:
             raise web.HTTPNotFound()
         try:
