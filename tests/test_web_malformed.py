@@ -13,6 +13,7 @@ from tests.fuzz_support import Case, RawClient, watching_errors
 from tests.inbox_support import inbox_config, login
 from tests.support import SmtpSink, hub_running, make_config
 from tests.telegram_harness import telegram_hub
+from tests.webchat_support import ORIGIN, chat_config, socket_url
 
 BOUNDARY = "b0undary"
 BROKEN_FORMS = {
@@ -115,3 +116,18 @@ async def test_a_telegram_secret_header_that_is_not_utf8_is_a_401(tmp_path: Path
         assert status == 401
         assert errors.take() == []
         assert await rig.inbound() == []
+
+
+async def test_a_binary_first_web_chat_frame_is_refused_with_a_policy_close(
+    tmp_path: Path,
+) -> None:
+    async with (
+        hub_running(chat_config(tmp_path)) as hub,
+        aiohttp.ClientSession() as http,
+        http.ws_connect(socket_url(hub), headers={"Origin": ORIGIN}) as ws,
+    ):
+        await ws.send_bytes(b'{"type": "hello"}')
+        error = await ws.receive_json(timeout=5)
+        assert (error["type"], error["code"]) == ("error", "invalid")
+        assert (await ws.receive(timeout=5)).type == aiohttp.WSMsgType.CLOSE
+        assert ws.close_code == aiohttp.WSCloseCode.POLICY_VIOLATION
