@@ -13,7 +13,6 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from hub.app import Hub
@@ -198,18 +197,6 @@ class Findings:
             seen[fault] = (count + 1, sample)
         lines = [f"{n}x {fault}\n    e.g. {sample[:400]}" for fault, (n, sample) in seen.items()]
         return f"{len(self.found)} of {self.cases} cases failed:\n" + "\n".join(lines)
-
-
-def walk_routes(app: web.Application) -> Iterator[tuple[str, str]]:
-    """(method, path template) of every route of the app and its sub-apps, HEAD aside."""
-    for resource in app.router.resources():
-        sub = getattr(resource, "_app", None)
-        if isinstance(sub, web.Application):
-            yield from walk_routes(sub)
-            continue
-        for route in resource:
-            if route.method != "HEAD":
-                yield route.method, resource.canonical
 
 
 def fill(template: str, segments: list[str]) -> str:
