@@ -9,6 +9,7 @@ import http.client
 import logging
 import re
 import traceback
+from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -176,10 +177,12 @@ class Findings:
     found: list[tuple[str, str]] = field(default_factory=list)  # (the fault, one case of it)
     cases: int = 0
     statuses: dict[str, set[int | None]] = field(default_factory=dict)
+    per_route: Counter[str] = field(default_factory=Counter)
 
     def check(self, route: str, case: Case, answer: Answer) -> None:
         """A 5xx, a dropped connection or a logged exception for this case is a finding."""
         self.cases += 1
+        self.per_route[route] += 1
         self.statuses.setdefault(route, set()).add(answer.status)
         logged = self.errors.take()
         if answer.status is None or answer.status >= 500 or logged:

@@ -147,6 +147,7 @@ def fuzz_chat(chat: Chat, out: Findings) -> None:
     def one(frame: Frame) -> None:
         code, answer = chat.run(frame)
         out.cases += 1
+        out.per_route["WS"] += 1
         out.statuses.setdefault("WS", set()).add(code)
         logged = out.errors.take()
         welcomed_first = frame.first and '"welcome"' in answer
