@@ -7,7 +7,7 @@ import contextlib
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -17,6 +17,7 @@ from typing import Any
 import asyncpg
 import pytest
 import yaml
+from aiohttp import web
 from aiosmtpd.controller import Controller
 
 from hub.app import Hub, running_hub
@@ -186,6 +187,18 @@ async def hub_running(config: Config) -> AsyncIterator[Hub]:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+def walk_routes(app: web.Application) -> Iterator[tuple[str, str]]:
+    """(method, path template) of every route of the app and its sub-apps, HEAD aside."""
+    for resource in app.router.resources():
+        sub = getattr(resource, "_app", None)
+        if isinstance(sub, web.Application):
+            yield from walk_routes(sub)
+            continue
+        for route in resource:
+            if route.method != "HEAD":
+                yield route.method, resource.canonical
 
 
 def hub_url(hub: Hub, path: str = "/") -> str:

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
 
 from hub.core.safe_html import sanitize_html
 from tests.inbox_support import PASSWORDS, inbox_config, login, post_form
-from tests.support import SmtpSink, hub_running, hub_url, make_config
+from tests.support import SmtpSink, hub_running, hub_url, make_config, walk_routes
 
 TOKEN = "test-token-0123456789"
 # Public by design; everything else needs a session or a bearer token.
@@ -30,19 +28,6 @@ ALLOWED = (
 )
 
 
-def _routes(app: web.Application) -> Iterator[tuple[str, str]]:
-    """(method, path) of every route of the app and its sub-apps, with ids filled in."""
-    for resource in app.router.resources():
-        sub = getattr(resource, "_app", None)
-        if isinstance(sub, web.Application):
-            yield from _routes(sub)
-            continue
-        path = re.sub(r"\{[^}]+\}", "1", resource.canonical)
-        for route in resource:
-            if route.method != "HEAD":
-                yield route.method, path
-
-
 def _anonymous(status: int, headers: Any) -> bool:
     if status in (401, 403):
         return True
@@ -53,7 +38,7 @@ async def test_every_route_refuses_an_anonymous_request(tmp_path: Path, smtp: Sm
     config = make_config(inbox_config(f"sqlite+aiosqlite:///{tmp_path}/h.db", smtp.port))
     async with hub_running(config) as hub, aiohttp.ClientSession() as http:
         await post_form(http, hub, email="ann@example.com", message="hello")
-        routes = sorted(set(_routes(hub.web_app)))
+        routes = sorted({(m, re.sub(r"\{[^}]+\}", "1", t)) for m, t in walk_routes(hub.web_app)})
         checked = []
         for method, path in routes:
             if any(p.match(path) for p in ALLOWED):

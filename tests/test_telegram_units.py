@@ -83,6 +83,18 @@ def test_photo_takes_the_largest_size_under_the_cap() -> None:
     assert [m.file_id for m in parsed.media] == ["photofileid2"]
 
 
+def test_photo_sizes_of_the_wrong_type_count_as_unknown() -> None:
+    # Found by the fuzz suite: a list for a size or a width was a TypeError, and a 500 to a
+    # correctly signed webhook instead of a stored message.
+    raw = corpus("private/photo.json")
+    raw["message"]["photo"][0]["file_size"] = [1]
+    raw["message"]["photo"][1]["width"] = [1]
+    raw["message"]["photo"][2]["height"] = "big"
+    parsed = parse(raw)
+    assert isinstance(parsed, ParsedMessage)
+    assert [m.file_id for m in parsed.media] == ["photofileid1"]
+
+
 def test_private_message_replies_to_its_chat_in_the_users_language() -> None:
     parsed = parse(message(text="আমার অর্ডার কোথায়?"))
     assert isinstance(parsed, ParsedMessage)

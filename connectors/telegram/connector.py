@@ -131,10 +131,10 @@ class TelegramConnector:
 
     async def _webhook(self, request: web.Request) -> web.Response:
         expected = self.config.webhook_secret_token
-        given = request.headers.get(SECRET_HEADER, "")
-        if expected is None or not hmac.compare_digest(
-            given.encode(), expected.get_secret_value().encode()
-        ):
+        # surrogateescape: header bytes that are not UTF-8 (aiohttp decodes them that way)
+        # are compared as the bytes they were, and refused, not a UnicodeEncodeError.
+        given = request.headers.get(SECRET_HEADER, "").encode("utf-8", "surrogateescape")
+        if expected is None or not hmac.compare_digest(given, expected.get_secret_value().encode()):
             self.log.warning("telegram webhook refused connector=%s reason=secret", self.config.id)
             return web.json_response({"ok": False, "error": "bad secret token"}, status=401)
         if self._bot is None:

@@ -281,11 +281,11 @@ def _media(msg: dict[str, Any], max_file_bytes: int) -> tuple[MediaRef, ...]:
     if isinstance(msg.get("photo"), list):
         sizes = [p for p in msg["photo"] if isinstance(p, dict) and p.get("file_id")]
         # The biggest rendition under the cap; if none fits, the smallest, to be dropped.
-        fitting = [p for p in sizes if (p.get("file_size") or 0) <= max_file_bytes]
+        fitting = [p for p in sizes if (_size(p) or 0) <= max_file_bytes]
         pool = fitting or sizes[:1]
         if not pool:
             return ()
-        best = max(pool, key=lambda p: (p.get("width") or 0) * (p.get("height") or 0))
+        best = max(pool, key=lambda p: _count(p.get("width")) * _count(p.get("height")))
         name = f"photo-{best['file_id']}.jpg"
         return (MediaRef(best["file_id"], name, "image/jpeg", _size(best)),)
     for key, prefix, default_type, ext in (
@@ -348,6 +348,11 @@ def _timestamp(value: object) -> datetime | None:
 def _size(item: dict[str, Any]) -> int | None:
     size = item.get("file_size")
     return size if isinstance(size, int) and size >= 0 else None
+
+
+def _count(value: object) -> int:
+    """A whole number of the update (a photo's width), 0 when it is none (a list, a text)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 
 def _str(value: object) -> str:

@@ -164,8 +164,10 @@ class WebChatConnector:
         try:
             async with asyncio.timeout(HELLO_SECONDS):
                 first = await ws.receive()
+            if first.type == WSMsgType.BINARY:
+                raise FrameError("invalid", "Send text frames.")
             if first.type != WSMsgType.TEXT:
-                return None
+                return None  # the client closed or broke the socket
             return protocol.parse_hello(protocol.decode(first.data))
         except (TimeoutError, FrameError) as exc:
             if isinstance(exc, FrameError):

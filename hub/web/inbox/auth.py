@@ -15,7 +15,7 @@ from hub.agents.login_throttle import LoginThrottle, account_key, address_key
 from hub.core.edge_text import safe_redirect
 from hub.store import utcnow
 from hub.web.deps import WebDeps, deps_of
-from hub.web.inbox.pages import PREFIX, render, see_other
+from hub.web.inbox.pages import PREFIX, read_form, render, see_other
 
 SESSION_COOKIE = "hub_session"
 LOGIN_CSRF_COOKIE = "hub_login_csrf"
@@ -23,7 +23,8 @@ SESSION = web.RequestKey("inbox_session", Session)
 THROTTLE = web.AppKey("inbox_throttle", LoginThrottle)
 
 # Reachable without a session: the log-in page and the static files.
-PUBLIC = (f"{PREFIX}login", f"{PREFIX}static/")
+STATIC = f"{PREFIX}static/"
+PUBLIC = (f"{PREFIX}login", STATIC)
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
     "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
@@ -63,7 +64,21 @@ def _set_cookie(request: web.Request, response: web.StreamResponse, name: str, v
 
 
 def csrf_ok(expected: str, given: str | None) -> bool:
-    return bool(given) and hmac.compare_digest(expected.encode(), (given or "").encode())
+    # surrogateescape: aiohttp decodes header bytes that are not UTF-8 that way; they are
+    # compared as the bytes they were (and never match), not a UnicodeEncodeError.
+    raw = (given or "").encode("utf-8", "surrogateescape")
+    return bool(given) and hmac.compare_digest(expected.encode(), raw)
+
+
+async def _public(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if not request.path.startswith(STATIC):
+        return await handler(request)
+    try:
+        return await handler(request)
+    except OSError:
+        # aiohttp's static handler lets a name over the file system's limit (ENAMETOOLONG)
+        # escape as OSError: there is no such file.
+        raise web.HTTPNotFound() from None
 
 
 @web.middleware
@@ -71,7 +86,7 @@ async def inbox_guard(request: web.Request, handler: Handler) -> web.StreamRespo
     """Every inbox route but the public ones needs a session; every POST its CSRF token."""
     started = time.perf_counter()
     if request.path.startswith(PUBLIC):
-        response = await handler(request)
+        response = await _public(request, handler)
     else:
         async with deps_of(request).store.read() as conn:
             session = await load_session(conn, request.cookies.get(SESSION_COOKIE, ""))
@@ -81,7 +96,7 @@ async def inbox_guard(request: web.Request, handler: Handler) -> web.StreamRespo
                 raise web.HTTPFound(f"{PREFIX}login?next={target}")
             raise web.HTTPUnauthorized(text="log in first")
         if request.method not in ("GET", "HEAD"):
-            form = await request.post()
+            form = await read_form(request)
             given = request.headers.get("X-CSRF-Token") or form.get("csrf_token")
             if not csrf_ok(session.csrf_token, given if isinstance(given, str) else None):
                 raise web.HTTPForbidden(text="the form expired or did not come from the inbox")
@@ -118,7 +133,7 @@ def _login_form(
 
 
 async def login(request: web.Request) -> web.StreamResponse:
-    form = await request.post()
+    form = await read_form(request)
     cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     given = form.get("csrf_token")
     if not cookie or not csrf_ok(cookie, given if isinstance(given, str) else None):

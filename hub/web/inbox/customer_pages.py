@@ -19,7 +19,7 @@ from hub.customers.views import (
 from hub.tickets.records import ticket_ref
 from hub.web.deps import deps_of
 from hub.web.inbox.auth import session_of
-from hub.web.inbox.pages import PREFIX, render, see_other
+from hub.web.inbox.pages import PREFIX, read_form, render, see_other
 from hub.web.models import problems
 
 
@@ -76,7 +76,7 @@ async def customer_update(request: web.Request) -> web.Response:
     session = session_of(request)
     deps = deps_of(request)
     customer_id = _customer_id(request)
-    form = await request.post()
+    form = await read_form(request)
     fields = {k: v.strip() for k, v in form.items() if isinstance(v, str) and k != "csrf_token"}
     back = f"{PREFIX}customers/{customer_id}"
     address = {k: fields.pop(f"address_{k}", "") or None for k in ADDRESS_KEYS}

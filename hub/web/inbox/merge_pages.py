@@ -11,7 +11,7 @@ from hub.customers.merge import MergeRefused, find_merge, merge_customers, undo_
 from hub.customers.views import customer_visible, list_suggestions
 from hub.web.deps import deps_of
 from hub.web.inbox.auth import session_of
-from hub.web.inbox.pages import PREFIX, render, see_other
+from hub.web.inbox.pages import PREFIX, read_form, render, see_other
 
 
 async def duplicates_page(request: web.Request) -> web.Response:
@@ -35,7 +35,7 @@ def _id(raw: object) -> int | None:
 
 async def merge(request: web.Request) -> web.Response:
     session = session_of(request)
-    form = await request.post()
+    form = await read_form(request)
     survivor, merged = _id(form.get("survivor_id")), _id(form.get("merged_id"))
     if survivor is None or merged is None:
         return see_other(f"{PREFIX}duplicates?{urlencode({'error': 'give two customer ids'})}")

@@ -7,7 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from multidict import MultiDictProxy
 
 PREFIX = "/inbox/"
 HERE = Path(__file__).parent
@@ -41,3 +43,12 @@ def render(name: str, context: dict[str, Any], *, status: int = 200) -> web.Resp
 def see_other(location: str) -> web.Response:
     """After a form post: the browser follows with a GET (no resubmit on reload)."""
     return web.Response(status=303, headers={"Location": location})
+
+
+async def read_form(request: web.Request) -> MultiDictProxy[str | web.FileField]:
+    """The posted form. A body that is no readable form (bytes that are not UTF-8, a broken
+    multipart part) is the client's mistake: a 400, not an exception and a 500."""
+    try:
+        return await request.post()
+    except (ValueError, HttpProcessingError) as exc:  # UnicodeDecodeError is a ValueError
+        raise web.HTTPBadRequest(text=f"the form could not be read: {exc}") from None

@@ -32,7 +32,7 @@ from hub.tickets.queries import (
 from hub.tickets.records import STATUSES, ticket_ref
 from hub.web.deps import WebDeps, deps_of
 from hub.web.inbox.auth import session_of
-from hub.web.inbox.pages import PREFIX, render, see_other
+from hub.web.inbox.pages import PREFIX, read_form, render, see_other
 from hub.web.models import NoteBody, ReplyBody, TicketPatch, problems
 
 PRIORITIES = ("low", "normal", "high", "urgent")
@@ -126,7 +126,7 @@ async def ticket_page(request: web.Request) -> web.Response:
 
 
 async def _form(request: web.Request) -> dict[str, str]:
-    form = await request.post()
+    form = await read_form(request)
     return {k: v for k, v in form.items() if isinstance(v, str) and k != "csrf_token"}
 
 
