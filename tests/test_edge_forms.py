@@ -184,3 +184,26 @@ async def _one_ticket(http: aiohttp.ClientSession, hub: Hub) -> str:
 def yarl_url(url: str) -> yarl.URL:
     # Sent as written: the percent-escapes are the test.
     return yarl.URL(url, encoded=True)
+
+
+async def test_an_idempotency_key_header_that_is_not_utf8_is_a_400(
+    storage_url: str, smtp: SmtpSink
+) -> None:
+    # Found by the fuzz suite: the key came back into the form page as a lone surrogate.
+    config = make_config(base_config(storage_url, smtp.port))
+    async with hub_running(config) as hub:
+        reader, writer = await asyncio.open_connection("127.0.0.1", hub.port)
+        body = b"email=a%40example.com&message=hello"
+        writer.write(
+            f"POST {FORM} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+            "Content-Type: application/x-www-form-urlencoded\r\n"
+            f"Content-Length: {len(body)}\r\n".encode()
+            + b"Idempotency-Key: k\xff\xfe-0123456789\r\n\r\n"
+            + body
+        )
+        await writer.drain()
+        answer = await reader.read()
+        writer.close()
+        assert answer.startswith(b"HTTP/1.1 400"), answer[:200]
+        assert b"Idempotency-Key" in answer
+        assert await _counts(hub) == (0, 0, 0)

@@ -112,6 +112,10 @@ class WebFormConnector:
             return self._render(accepted=True)
 
         if key := request.headers.get("Idempotency-Key"):
+            # Header bytes that are not UTF-8 arrive as lone surrogates: refused here, they
+            # could be neither stored nor shown again in the form.
+            if (why := bad_text(key)) is not None:
+                return self._refuse(wants_json, 400, f"The Idempotency-Key header {why}.")
             fields.setdefault("idempotency_key", key)
         submission, errors = validate(
             fields,
