@@ -268,3 +268,38 @@ async def test_one_mailbox_is_read_by_one_hub_at_a_time(smtp: SmtpSink, dovecot:
             dovecot.append(user, mail(2))
             await wait_until(count_at_least(second, 2))
             assert await inbound_count(second) == 2
+
+
+async def test_readyz_waits_for_the_imap_connector_while_healthz_stays_live(
+    tmp_path: Any, smtp: SmtpSink, dovecot: Dovecot
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}"
+    user = dovecot.new_user()
+    await asyncio.to_thread(dovecot.stop)
+    started = False
+    try:
+        async with hub_running(imap_config(url, smtp, dovecot, user)) as hub:
+            async with aiohttp.ClientSession() as http:
+
+                async def answers(path: str) -> tuple[int, dict[str, Any]]:
+                    async with http.get(hub_url(hub, path)) as resp:
+                        return resp.status, await resp.json()
+
+                # The mailbox cannot be reached: the hub lives, but is not ready.
+                status, body = await answers("/readyz")
+                assert status == 503 and body["connectors"]["inbox"]["state"] != "running"
+                status, body = await answers("/healthz")
+                assert status == 200 and body["storage"] == "ok"
+
+                await asyncio.to_thread(dovecot.start)
+                started = True
+
+                async def ready() -> bool:
+                    status, _ = await answers("/readyz")
+                    return status == 200
+
+                await wait_until(ready, timeout=60)
+                assert hub.supervisors["inbox"].status.state == "running"
+    finally:
+        if not started:  # the other tests share this server
+            await asyncio.to_thread(dovecot.start)
