@@ -226,7 +226,11 @@ async def test_a_broken_alert_connector_is_not_alerted_through_itself(
                 health = await resp.json()
             rows = await alert_rows(hub.store)
             async with hub.store.read() as conn:
-                posts = (await conn.execute(select(outbox).where(outbox.c.kind == "alert"))).all()
+                posts = (
+                    await conn.execute(
+                        select(outbox).where(outbox.c.kind == "alert").order_by(outbox.c.id)
+                    )
+                ).all()
     assert slack.posts == []
     refusals = [r for r in caplog.records if "send refused connector=ops-slack" in r.getMessage()]
     assert len(refusals) == 1  # tried once, then waits: no retry loop against the dead hook
