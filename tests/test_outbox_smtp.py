@@ -893,10 +893,10 @@ class HeldConnector:
         return "sent"
 
 
-async def test_a_send_longer_than_the_lease_keeps_its_row(pg_url: str) -> None:
-    keys = await queue_messages(pg_url, 1)
-    store_a, real = worker_parts(pg_url, free_port())
-    store_b = Store(pg_url)
+async def test_a_send_longer_than_the_lease_keeps_its_row(pg_store_url: str) -> None:
+    keys = await queue_messages(pg_store_url, 1)
+    store_a, real = worker_parts(pg_store_url, free_port())
+    store_b = Store(pg_store_url)
     slow, other = HeldConnector(real.config), HeldConnector(real.config)
     other.finish.set()  # the second process's channel sends at once
     config = OutboxConfig(lease_seconds=1.0, poll_seconds=0.05)
