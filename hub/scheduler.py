@@ -24,6 +24,9 @@ from hub.core.periodic import backoff_delay, cancelling
 from hub.store import utcnow
 
 log = logging.getLogger("hub.scheduler")
+# APScheduler logs every run at INFO: with batches every few seconds that drowns the log.
+# Failures are logged here, with the job's name and the backoff.
+logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,7 @@ class Scheduler:
                 "interval",
                 seconds=job.every.total_seconds(),
                 id=job.name,
+                name=job.name,
                 # After a pause, run once, not once per missed interval: each round
                 # catches up on everything still pending.
                 coalesce=True,
