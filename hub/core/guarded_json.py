@@ -91,6 +91,11 @@ def loads(body: bytes | str, limits: Limits = DEFAULT_LIMITS) -> Any:
         raise HostileBody("the body is not valid UTF-8") from None
     except ValueError as exc:
         raise HostileBody(f"the body is not valid JSON: {_why(exc)}") from None
+    if b"\\u" not in raw and b"\xed" not in raw:
+        # NUL and lone surrogates arrive only as \u escapes or as surrogate bytes (0xED,
+        # which json.loads lets through): raw control characters are not JSON. Most bodies
+        # have neither, and skip the walk.
+        return value
     if limits.refuse_bad_text:
         check_text(value)
         return value
@@ -109,6 +114,8 @@ def repair_text(value: Any) -> Any:
 
 
 def _check_depth(raw: bytes, max_depth: int) -> None:
+    if raw.count(b"[") + raw.count(b"{") <= max_depth:
+        return  # too few brackets to nest that deep, wherever they stand
     depth = 0
     for match in _BRACKETS.finditer(_STRINGS.sub(b'""', raw)):
         if match.group() in (b"[", b"{"):
