@@ -207,3 +207,16 @@ async def test_an_idempotency_key_header_that_is_not_utf8_is_a_400(
         assert answer.startswith(b"HTTP/1.1 400"), answer[:200]
         assert b"Idempotency-Key" in answer
         assert await _counts(hub) == (0, 0, 0)
+
+
+async def test_the_ticket_list_filters_by_an_ascii_customer_id_only(storage_url: str) -> None:
+    config = make_config(base_config(storage_url))
+    async with hub_running(config) as hub, aiohttp.ClientSession() as http:
+        ref = await _one_ticket(http, hub)
+        base = hub_url(hub, "/api/v1/tickets?customer=")
+        async with http.get(yarl_url(base + "1"), headers=AUTH) as resp:
+            assert resp.status == 200
+            assert [t["ref"] for t in (await resp.json())["tickets"]] == [ref]
+        for raw in ("%C2%B2", "%D9%A1", "1x"):
+            async with http.get(yarl_url(base + raw), headers=AUTH) as resp:
+                assert resp.status == 400, (raw, await resp.text())

@@ -169,7 +169,7 @@ class WebFormConnector:
             raise PayloadError(400, "The request body is not valid UTF-8.") from None
         if wants_json:
             try:
-                data = read_json(text)
+                data = read_json(body)
             except BadText as exc:
                 # NUL or a broken character: never stored, never put in a mail header.
                 field = (exc.field or "_").split(".")[0].split("[")[0]

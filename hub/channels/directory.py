@@ -65,10 +65,6 @@ class ChannelDirectory:
                 out.setdefault(kind, ch.id)
         return out
 
-    def sender_types(self) -> dict[str, ConnectorType]:
-        """Identity kind -> the type of the first configured connector delivering to it."""
-        return {kind: self.channels[cid].type for kind, cid in self.senders().items()}
-
     def address_kinds(self) -> dict[str, tuple[str, ...]]:
         """Connector id -> the identity kinds it delivers to (ConnectorType.sends_to)."""
         return {ch.id: tuple(ch.type.sends_to) for ch in self.channels.values()}
@@ -94,6 +90,3 @@ class ChannelDirectory:
 
     def chats(self) -> frozenset[str]:
         return frozenset(ch.id for ch in self.channels.values() if ch.type.chat)
-
-    def notifiers(self) -> frozenset[str]:
-        return frozenset(ch.id for ch in self.channels.values() if ch.type.notifies)

@@ -11,6 +11,7 @@ from hub.actions.reply import cancel_scheduled, reply
 from hub.actions.ticket_status import ActionRefused
 from hub.actions.ticket_update import update_ticket
 from hub.agents.teams import team_name
+from hub.core.edge_text import parse_id
 from hub.tickets.access import NotAllowed, TicketNotFound, ticket_for
 from hub.tickets.canned import CannedProblem, canned_context, get_canned, render_canned
 from hub.tickets.history import ticket_history
@@ -44,7 +45,8 @@ def _choice(request: web.Request, name: str, allowed: tuple[str, ...]) -> str | 
 async def list_tickets_handler(request: web.Request) -> web.Response:
     deps, actor = deps_of(request), actor_of(request)
     customer = text_param(request, "customer", 18)
-    if customer is not None and not (customer.isascii() and customer.isdigit()):
+    customer_id = parse_id(customer)
+    if customer is not None and customer_id is None:
         raise error(400, "customer must be an id")
     f = TicketFilter(
         status=_choice(request, "status", ("open", *STATUSES)),
@@ -53,7 +55,7 @@ async def list_tickets_handler(request: web.Request) -> web.Response:
         priority=_choice(request, "priority", PRIORITIES),
         tag=text_param(request, "tag"),
         team=text_param(request, "team"),
-        customer_id=int(customer) if customer is not None else None,
+        customer_id=customer_id,
         q=text_param(request, "q"),
         limit=int_param(request, "limit", 50, 1, MAX_PAGE),
         offset=int_param(request, "offset", 0, 0, 10**9),
