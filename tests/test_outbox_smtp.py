@@ -869,22 +869,11 @@ async def test_slow_sends_past_the_lease_are_not_sent_twice(pg_store_url: str) -
 
 
 @dataclass
-class HeldConnector:
+class HeldConnector(StubbornConnector):
     """A channel whose send takes as long as the test says: longer than a whole lease."""
 
-    config: Any
-    entered: asyncio.Event = field(default_factory=asyncio.Event)
     finish: asyncio.Event = field(default_factory=asyncio.Event)
     sent: list[str] = field(default_factory=list)
-
-    async def start(self) -> None:
-        pass
-
-    async def stop(self) -> None:
-        pass
-
-    def web_app(self) -> None:
-        return None
 
     async def send(self, msg: OutboundMessage) -> str:
         self.entered.set()
