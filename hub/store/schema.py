@@ -182,6 +182,10 @@ tickets = Table(
     _ts("last_message_at"),
     # The routing rule that opened it (NULL: the fallback): its `notify` hears of escalations.
     Column("route_rule", String(100)),
+    # The nearest pending SLA deadline (hub.sla), NULL when none: queues sort "due first"
+    # and assignment takes the nearest first.
+    _ts("sla_due_at", nullable=True),
+    Index("ix_tickets_sla_due_at", "sla_due_at"),
 )
 
 messages = Table(
@@ -542,3 +546,52 @@ login_failures = Table(
     _ts("updated_at"),
     Index("ix_login_failures_updated_at", "updated_at"),
 )
+
+
+# ---- Service levels (#14): SLA clocks and deadlines -------------------------------------
+# (section kept for the SLA tables)
+
+
+# ---- Assignment (#14): agent capacity, availability, skills ------------------------------
+# (section kept for the assignment tables)
+
+
+# ---- Metric events and rollup (#15) -------------------------------------------------------
+# (section kept for the reporting tables)
+
+
+# ---- CSAT surveys (#15) -------------------------------------------------------------------
+# (section kept for the survey tables)
+
+
+# ---- Outgoing events and webhooks (#16) ---------------------------------------------------
+# What webhooks and CRM syncs hear of (hub.events.outgoing), written in the transaction of the
+# change that caused it: none lost, none made up by a rolled-back change.
+outgoing_events = Table(
+    "outgoing_events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    # A stable id for receivers (the Standard Webhooks `webhook-id` of its deliveries).
+    Column("event_key", String(40), nullable=False, unique=True),
+    Column("type", String(40), nullable=False),  # ticket.created, customer.updated, ...
+    # Who it concerns, for ordering per customer and for erasure; no foreign keys, so an
+    # erased or merged customer's events can be found and removed in any order.
+    Column("customer_id", Id, index=True),
+    Column("ticket_id", Id),
+    Column("data", JSON, nullable=False),
+    _ts("created_at"),
+    Index("ix_outgoing_events_created_at", "created_at"),
+)
+# (section kept for the webhook tables)
+
+
+# ---- CRM sync (#16) -----------------------------------------------------------------------
+# (section kept for the CRM sync tables)
+
+
+# ---- Duplicate detection (#17) ------------------------------------------------------------
+# (section kept for the duplicate-review tables)
+
+
+# ---- Privacy: erasure audit, ledger, retention (#17) --------------------------------------
+# (section kept for the privacy tables)

@@ -1,0 +1,1 @@
+"""Automatic assignment of routed tickets to available agents under capacity (#14)."""

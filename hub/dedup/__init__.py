@@ -1,0 +1,1 @@
+"""Duplicate customers: exact and fuzzy candidates, and their review queue (#17)."""

@@ -1,0 +1,82 @@
+"""Outgoing events: what webhooks and CRM syncs hear of, as one row per event written in the
+transaction of the change that caused it (a transactional outbox, as replies are).
+
+Delivery is not here: hub.webhooks fans the rows out to endpoints and hub.crm reads the
+customer events; both find them in `outgoing_events`.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from hub.store.schema import outgoing_events
+
+CUSTOMER_CREATED = "customer.created"
+CUSTOMER_UPDATED = "customer.updated"
+CUSTOMER_MERGED = "customer.merged"
+CUSTOMER_ERASED = "customer.erased"
+TICKET_CREATED = "ticket.created"
+TICKET_ASSIGNED = "ticket.assigned"
+TICKET_STATUS_CHANGED = "ticket.status_changed"
+MESSAGE_RECEIVED = "message.received"
+MESSAGE_SENT = "message.sent"
+SLA_WARNING = "sla.warning"
+SLA_BREACHED = "sla.breached"
+CSAT_ANSWERED = "csat.answered"
+
+EVENT_TYPES = (
+    CUSTOMER_CREATED,
+    CUSTOMER_UPDATED,
+    CUSTOMER_MERGED,
+    CUSTOMER_ERASED,
+    TICKET_CREATED,
+    TICKET_ASSIGNED,
+    TICKET_STATUS_CHANGED,
+    MESSAGE_RECEIVED,
+    MESSAGE_SENT,
+    SLA_WARNING,
+    SLA_BREACHED,
+    CSAT_ANSWERED,
+)
+
+
+@dataclass(frozen=True)
+class OutgoingEvent:
+    type: str
+    data: Mapping[str, Any] = field(default_factory=dict)
+    customer_id: int | None = None
+    ticket_id: int | None = None
+
+
+def new_event_key() -> str:
+    """A Standard Webhooks message id: the same on every delivery attempt of the event."""
+    return "msg_" + secrets.token_urlsafe(18)
+
+
+async def emit(conn: AsyncConnection, events: list[OutgoingEvent], now: datetime) -> None:
+    """Record events in the caller's transaction; they exist exactly when the change does."""
+    if not events:
+        return
+    unknown = {e.type for e in events} - set(EVENT_TYPES)
+    if unknown:
+        raise ValueError(f"unknown outgoing event types: {sorted(unknown)}")
+    await conn.execute(
+        outgoing_events.insert(),
+        [
+            {
+                "event_key": new_event_key(),
+                "type": e.type,
+                "customer_id": e.customer_id,
+                "ticket_id": e.ticket_id,
+                "data": dict(e.data),
+                "created_at": now,
+            }
+            for e in events
+        ],
+    )

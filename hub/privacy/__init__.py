@@ -1,0 +1,1 @@
+"""Personal data: export, erasure with its ledger, and retention (#17)."""

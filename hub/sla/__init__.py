@@ -1,0 +1,1 @@
+"""Service levels: SLA policies, the clocks of a ticket, warnings and breaches (#14)."""

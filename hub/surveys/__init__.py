@@ -1,0 +1,1 @@
+"""CSAT surveys: sent on solve over the customer's channel, answered once per survey (#15)."""
