@@ -8,11 +8,13 @@ import asyncio
 import json
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from hub.cli.common import DEFAULT_CONFIG, EXIT_CONFIG, SubParsers, with_config
 from hub.config.loader import Config
 from hub.connector import ConnectorRegistry
+from hub.privacy.erase import Eraser
 from hub.store import Store, utcnow
 from hub.store.secret import hub_secret
 
@@ -69,9 +71,10 @@ async def _with_store(config: Config, args: argparse.Namespace, command: Command
         await store.close()
 
 
-async def _secret(config: Config, store: Store) -> bytes:
+async def _eraser(config: Config, store: Store, actor: str) -> Eraser:
     key = config.hub.secret_key
-    return await hub_secret(store, key.get_secret_value() if key else None)
+    secret = await hub_secret(store, key.get_secret_value() if key else None)
+    return Eraser(actor, secret, utcnow(), Path(config.privacy.ledger_file))
 
 
 def _print(value: Any) -> None:
@@ -96,7 +99,7 @@ async def _erase(config: Config, args: argparse.Namespace, store: Store) -> int:
     from hub.privacy.erase import erase_customer
     from hub.privacy.scope import UnknownCustomer, find_customer
 
-    secret = await _secret(config, store)
+    by = await _eraser(config, store, args.actor)
     async with store.write() as conn:
         try:
             cid = await find_customer(conn, args.customer)
@@ -105,7 +108,7 @@ async def _erase(config: Config, args: argparse.Namespace, store: Store) -> int:
             print(f"nothing to erase: {exc}", file=sys.stderr)
             print("erased=0")
             return 0
-        report = await erase_customer(conn, cid, args.mode, args.actor, secret, utcnow())
+        report = await erase_customer(conn, cid, args.mode, by)
     for table, count in sorted(report.counts.items()):
         print(f"{table}: {count}")
     print(f"erased={report.customer_id}")
@@ -115,8 +118,7 @@ async def _erase(config: Config, args: argparse.Namespace, store: Store) -> int:
 async def _reapply(config: Config, args: argparse.Namespace, store: Store) -> int:
     from hub.privacy.reapply import reapply_erasures
 
-    secret = await _secret(config, store)
-    reports = await reapply_erasures(store, secret, utcnow())
+    reports = await reapply_erasures(store, await _eraser(config, store, "reapply-erasures"))
     for r in reports:
         print(f"customer {r.customer_id}: erased again ({r.mode})")
     print(f"reapplied={len(reports)}")
@@ -128,14 +130,15 @@ async def _retention(config: Config, args: argparse.Namespace, store: Store) -> 
 
     if args.dry_run:
         async with store.read() as conn:
-            ids = await inactive_customers(conn, config.retention.inactive_days, utcnow())
+            ids = await inactive_customers(conn, config.privacy.retention.inactive_days, utcnow())
         for cid in ids:
             print(cid)
         print(f"would_erase={len(ids)}")
         return 0
-    if not config.retention.enabled:
-        print("retention is not enabled in the config (retention.enabled)", file=sys.stderr)
+    if not config.privacy.retention.enabled:
+        print("retention is not enabled (privacy.retention.enabled)", file=sys.stderr)
         return EXIT_CONFIG
-    reports = await apply_retention(store, config.retention, await _secret(config, store), utcnow())
+    by = await _eraser(config, store, "retention")
+    reports = await apply_retention(store, config.privacy.retention, by)
     print(f"erased={len(reports)}")
     return 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Literal
 
 from sqlalchemy import Table, and_, delete, or_, select, update
@@ -28,6 +29,17 @@ ERASED = "[erased]"
 
 
 @dataclass(frozen=True)
+class Eraser:
+    """Who erases, with what: the audit's actor, the hub's secret (ledger keys), the time,
+    and the ledger file kept beside the database."""
+
+    actor: str
+    secret: bytes
+    now: datetime
+    ledger_file: Path | None = None
+
+
+@dataclass(frozen=True)
 class ErasureReport:
     customer_id: int
     mode: Mode
@@ -35,13 +47,16 @@ class ErasureReport:
 
 
 async def erase_customer(
-    conn: AsyncConnection, customer_id: int, mode: Mode, actor: str, secret: bytes, now: datetime
+    conn: AsyncConnection, customer_id: int, mode: Mode, by: Eraser
 ) -> ErasureReport:
     """Erase the person whose (surviving) record is `customer_id`, in the caller's
     transaction. The audit row names the actor and counts rows per table, nothing else."""
     person = await person_of(conn, customer_id)
+    now = by.now
     counts: dict[str, int] = {}
-    counts["erasure_ledger"] = await record_in_ledger(conn, person.identities, mode, secret, now)
+    counts["erasure_ledger"] = await record_in_ledger(
+        conn, person.identities, mode, by.secret, now, by.ledger_file
+    )
     counts["outbox"] = await _erase_outbox(conn, person)
     counts["outbox (posts scrubbed)"] = await scrub_channel_posts(conn, _terms(person))
     counts["quarantine"] = await scrub_quarantine(conn, _terms(person))
@@ -68,7 +83,7 @@ async def erase_customer(
     counts = {k: v for k, v in counts.items() if v}
     await conn.execute(
         erasure_audit.insert().values(
-            customer_id=customer_id, actor=actor, mode=mode, counts=counts, created_at=now
+            customer_id=customer_id, actor=by.actor, mode=mode, counts=counts, created_at=now
         )
     )
     return ErasureReport(customer_id, mode, counts)

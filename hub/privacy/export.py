@@ -57,24 +57,28 @@ async def export_customer(conn: AsyncConnection, customer_id: int, now: datetime
         skip=("birthday_md", "anniversary_md", "since_md"),
     )
     own = set(person.own_tickets)
-    ticket_rows = _rows(
-        await conn.execute(
-            select(tickets)
-            .where(tickets.c.id.in_(own | set(person.shared_tickets)))
-            .order_by(tickets.c.id)
-        ),
-        skip=("open_key",),
-    )
-    for t in ticket_rows:
-        if t["id"] not in own:
-            t["subject"] = None
-            t["shared_conversation"] = True
     message_rows = _rows(
         await conn.execute(
             select(messages).where(messages.c.id.in_(person.messages)).order_by(messages.c.id)
         ),
         skip=("request_hash",),
     )
+    # Tickets they wrote in but do not own (a group's) are listed, without their subject.
+    joined = {m["ticket_id"] for m in message_rows if m["ticket_id"] is not None}
+    ticket_rows = _rows(
+        await conn.execute(
+            select(tickets)
+            .where(tickets.c.id.in_(own | set(person.shared_tickets) | joined))
+            .order_by(tickets.c.id)
+        ),
+        skip=("open_key",),
+    )
+    for t in ticket_rows:
+        shared = t["id"] not in own
+        t["shared_conversation"] = shared
+        if shared:
+            t["subject"] = None
+            t["customer_id"] = None
     attachment_rows = _rows(
         await conn.execute(
             select(attachments).where(attachments.c.message_id.in_(person.messages))

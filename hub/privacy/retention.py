@@ -4,13 +4,14 @@ anonymized) by a scheduled job; `hub customers retention --dry-run` lists who wo
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.config.privacy import RetentionConfig
-from hub.privacy.erase import ErasureReport, erase_customer
-from hub.store import Store
+from hub.config.privacy import PrivacyConfig, RetentionConfig
+from hub.privacy.erase import Eraser, ErasureReport, erase_customer
+from hub.store import Store, utcnow
 from hub.store.schema import customers, messages, purchases
 
 _BATCH = 100
@@ -50,9 +51,7 @@ async def inactive_customers(
     return [int(i) for i in (await conn.execute(stmt)).scalars()]
 
 
-async def apply_retention(
-    store: Store, config: RetentionConfig, secret: bytes, now: datetime
-) -> list[ErasureReport]:
+async def apply_retention(store: Store, config: RetentionConfig, by: Eraser) -> list[ErasureReport]:
     """Erase every inactive customer, a batch per transaction (resumable: a crash leaves
     whole erasures, and the next run takes the rest)."""
     reports: list[ErasureReport] = []
@@ -60,10 +59,19 @@ async def apply_retention(
         return reports
     while True:
         async with store.write() as conn:
-            batch = await inactive_customers(conn, config.inactive_days, now, limit=_BATCH)
+            batch = await inactive_customers(conn, config.inactive_days, by.now, limit=_BATCH)
             for cid in batch:
-                reports.append(
-                    await erase_customer(conn, cid, config.mode, "retention", secret, now)
-                )
+                reports.append(await erase_customer(conn, cid, config.mode, by))
         if len(batch) < _BATCH:
             return reports
+
+
+class RetentionJob:
+    """The scheduled job: `privacy.retention` applied every `every_hours`."""
+
+    def __init__(self, store: Store, config: PrivacyConfig, secret: bytes) -> None:
+        self._store, self._config, self._secret = store, config, secret
+
+    async def run(self) -> None:
+        by = Eraser("retention", self._secret, utcnow(), Path(self._config.ledger_file))
+        await apply_retention(self._store, self._config.retention, by)

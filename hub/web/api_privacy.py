@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict
 
-from hub.privacy.erase import erase_customer
+from hub.privacy.erase import Eraser, erase_customer
 from hub.privacy.export import export_customer
 from hub.privacy.scope import UnknownCustomer, find_customer
 from hub.store import utcnow
@@ -50,9 +51,9 @@ async def post_erase(request: web.Request) -> web.Response:
             cid = await find_customer(conn, str(path_id(request)))
         except UnknownCustomer:
             raise error(404, "not found") from None
-        report = await erase_customer(
-            conn, cid, body.mode, f"{actor.kind}:{actor.username}", deps.secret, utcnow()
-        )
+        ledger = Path(deps.privacy.ledger_file)
+        by = Eraser(f"{actor.kind}:{actor.username}", deps.secret, utcnow(), ledger)
+        report = await erase_customer(conn, cid, body.mode, by)
     return web.json_response(
         {"customer_id": report.customer_id, "mode": report.mode, "counts": report.counts}
     )
