@@ -85,7 +85,7 @@ def _due(config: Config, args: argparse.Namespace) -> None:
     print(f"calendar={calendar.name} timezone={calendar.zone.key}")
     print(f"start={start.astimezone(calendar.zone).isoformat()}")
     print(f"duration={format_duration(duration)} of open time")
-    print(f"due={due.isoformat()}")
+    print(f"due={due.astimezone(calendar.zone).isoformat()}")
 
 
 def _elapsed(config: Config, args: argparse.Namespace) -> None:

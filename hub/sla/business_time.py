@@ -9,7 +9,9 @@ deadline that lands on a closing time is that closing time, not the next opening
 
 How DST is counted (the calendar's wall-clock hours, turned into instants day by day): the
 hour skipped in spring is not open time, the hour repeated in autumn is open twice; see
-hub.sla.open_hours. Results are aware datetimes in the calendar's zone.
+hub.sla.open_hours. Results are aware datetimes in UTC (`.astimezone(calendar.zone)` to
+show them): two datetimes of one ZoneInfo subtract as wall times, which is wrong across a
+DST change, while UTC ones always subtract as real time.
 
 Fast enough for a sweep over 100,000 tickets: a year's intervals are built once (a few ms)
 and kept in an LRU cache; add() skips whole years by their totals. A calendar with no open
@@ -20,7 +22,7 @@ raise NoOpenTime after `search_years` empty years instead of looping.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -62,7 +64,7 @@ class BusinessCalendar:
         at = to_us(start)
         need = duration // MICROSECOND
         if need == 0:
-            return start.astimezone(self.zone)
+            return start.astimezone(UTC)
         block = self._block_of(at)
         need += block.open_before(at)
         empty = 0
@@ -73,7 +75,7 @@ class BusinessCalendar:
                 raise NoOpenTime(self._none_after(start))
             block = self._next(block)
         i = bisect_left(block.through, need)
-        return from_us(block.starts[i] + need - block.before[i], self.zone)
+        return from_us(block.starts[i] + need - block.before[i])
 
     def elapsed(self, a: datetime, b: datetime) -> timedelta:
         """Open time from a to b; negative when b is before a."""
@@ -96,11 +98,11 @@ class BusinessCalendar:
         at = to_us(t)
         block = self._block_of(at)
         if block.is_open(at):
-            return t.astimezone(self.zone)
+            return t.astimezone(UTC)
         i = bisect_right(block.starts, at)
         for _ in range(self._search_years + 1):
             if i < len(block.starts):
-                return from_us(block.starts[i], self.zone)
+                return from_us(block.starts[i])
             block, i = self._next(block), 0
         raise NoOpenTime(self._none_after(t))
 
@@ -115,7 +117,7 @@ class BusinessCalendar:
                 if s >= ub:
                     break
                 if e > ua:
-                    out.append((from_us(max(s, ua), self.zone), from_us(min(e, ub), self.zone)))
+                    out.append((from_us(max(s, ua)), from_us(min(e, ub))))
             if block.end >= ub:
                 break
             block = self._next(block)
@@ -125,7 +127,7 @@ class BusinessCalendar:
         return build_year(self._schedule, year)
 
     def _block_of(self, at: int) -> YearBlock:
-        year = from_us(at, self.zone).year
+        year = from_us(at).astimezone(self.zone).year
         block = self._year(year)
         # A new year's midnight that is skipped or repeated moves the block's edge.
         if at < block.start:

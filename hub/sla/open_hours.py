@@ -63,8 +63,8 @@ def to_us(t: datetime) -> int:
     return (t - EPOCH) // MICROSECOND
 
 
-def from_us(us: int, zone: ZoneInfo) -> datetime:
-    return (EPOCH + us * MICROSECOND).astimezone(zone)
+def from_us(us: int) -> datetime:
+    return EPOCH + us * MICROSECOND
 
 
 def wall_to_us(zone: ZoneInfo, wall: datetime, *, end: bool) -> int:
@@ -80,11 +80,11 @@ def wall_to_us(zone: ZoneInfo, wall: datetime, *, end: bool) -> int:
 
 def _jump(zone: ZoneInfo, before: int, after: int) -> int:
     """The first instant in (before, after] with the offset in force at `after`."""
-    target = from_us(after, zone).utcoffset()
+    target = from_us(after).astimezone(zone).utcoffset()
     lo, hi = before // 1_000_000, -(-after // 1_000_000)  # whole seconds: tz data has no less
     while hi - lo > 1:
         mid = (lo + hi) // 2
-        if from_us(mid * 1_000_000, zone).utcoffset() == target:
+        if from_us(mid * 1_000_000).astimezone(zone).utcoffset() == target:
             hi = mid
         else:
             lo = mid
