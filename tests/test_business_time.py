@@ -78,6 +78,13 @@ TABLE = [
         30 * M,
         "2027-03-06T01:30",
     ),
+    (
+        "a night across the year end, New Year's Day a holiday",
+        {**NIGHTS, "holidays": {"country": "DE"}},
+        "2027-12-31T23:00",
+        2 * H,
+        "2028-01-01T01:00",
+    ),
     ("24:00 runs on into the next day", ROUND, "2027-03-08T23:30", H, "2027-03-09T00:30"),
     ("Friday 24:00 to Monday 00:00", ROUND, "2027-03-05T23:30", H, "2027-03-08T00:30"),
     (
