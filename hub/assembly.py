@@ -19,6 +19,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy.exc import DBAPIError
 
+from hub.actions.solved import OnSolve
 from hub.agents.teams import sync_teams
 from hub.channels.broadcast import Broadcast
 from hub.channels.conversation import conversation_history
@@ -44,6 +45,7 @@ from hub.scheduler import PeriodicJob
 from hub.store import Store
 from hub.store.faults import StorageUnavailable
 from hub.store.secret import hub_secret
+from hub.surveys.sending import SurveyPlanner
 from hub.web.deps import WebDeps
 
 
@@ -247,7 +249,23 @@ def web_deps(
         wake_outbox=core.outbox_wakeup.set,
         secret=core.secret,
         broadcast_state=lambda: broadcast.state,
+        on_solve=on_solve(core),
     )
+
+
+def on_solve(core: Core) -> OnSolve:
+    """What a solve sets off (the CSAT survey), for the actions that solve tickets."""
+    config, channels = core.config, core.channels
+    planner = SurveyPlanner(
+        config=config.surveys,
+        replies=core.replies,
+        secret=core.secret,
+        public_url=config.web.public_url,
+        signature=config.replies.signature,
+        choice_senders=channels.choice_senders(),
+        windows=channels.reply_windows(),
+    )
+    return OnSolve(planner, channels.reply_routes(), channels.address_kinds())
 
 
 async def listen(stack: contextlib.AsyncExitStack, web_app: web.Application, config: Config) -> int:

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from hub.actions.recipient import recipient
+from hub.actions.solved import OnSolve, after_status_change
 from hub.actions.ticket_status import ActionRefused, status_values
 from hub.agents.accounts import Actor
 from hub.channels.directory import ChannelDirectory, ReplyRoute
@@ -53,6 +54,7 @@ async def reply(
     draft: AgentReply,
     channels: ChannelDirectory,
     on_outbox: Callable[[], None] = lambda: None,
+    on_solve: OnSolve | None = None,
 ) -> ReplyResult:
     """Queue the reply over the channel the customer last wrote on (or `via`, a connector
     the agent picked), in one transaction with the ticket's change."""
@@ -132,7 +134,13 @@ async def reply(
         message_id = (
             await conn.execute(select(outbox.c.message_id).where(outbox.c.id == outbox_id))
         ).scalar_one()
-        meta = {"kind": "agent_reply", "to": to.value, "agent": actor.name}
+        # The username too: ratings and reports credit the agent by it (hub.surveys).
+        meta = {
+            "kind": "agent_reply",
+            "to": to.value,
+            "agent": actor.name,
+            "agent_username": actor.username,
+        }
         if template_ref is not None:
             meta["template"] = template_ref
         if draft.send_at is not None and draft.send_at > now:
@@ -144,6 +152,7 @@ async def reply(
         if new_status is not None and new_status != ticket.status:
             values.update(await status_values(conn, ticket, new_status))
         await conn.execute(update(tickets).where(tickets.c.id == ticket_id).values(values))
+        await after_status_change(store, conn, on_solve, ticket, values.get("status"), now)
     on_outbox()
     return ReplyResult(
         int(message_id), int(outbox_id), route.connector_id, to.value, meta.get("send_at")

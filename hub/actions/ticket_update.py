@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import update
 
+from hub.actions.solved import OnSolve, after_status_change
 from hub.actions.ticket_status import ActionRefused, status_values
 from hub.agents.accounts import Actor, agent_usernames
 from hub.notify.events import NotifyRules, TicketEvent, record_events
@@ -32,6 +33,7 @@ async def update_ticket(
     change: TicketChange,
     *,
     notify: NotifyRules,
+    on_solve: OnSolve | None = None,
 ) -> None:
     """Apply the change; an escalation (priority raised, a VIP tag added) is queued for
     the channels `notify` names for the ticket's routing rule, in the same transaction."""
@@ -53,6 +55,9 @@ async def update_ticket(
         if values:
             values["updated_at"] = utcnow()
             await conn.execute(update(tickets).where(tickets.c.id == ticket_id).values(values))
+            await after_status_change(
+                store, conn, on_solve, row, values.get("status"), values["updated_at"]
+            )
         reasons = notify.escalations(
             row.priority, values.get("priority", row.priority), row.tags, values.get("tags", ())
         )

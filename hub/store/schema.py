@@ -561,7 +561,49 @@ login_failures = Table(
 
 
 # ---- CSAT surveys (#15) -------------------------------------------------------------------
-# (section kept for the survey tables)
+# One survey per solve cycle of a ticket (the customer message the solve answered), written
+# with its outbox row (hub.surveys.sending); the link's token is kept only as its sha256.
+surveys = Table(
+    "surveys",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("ticket_id", Id, ForeignKey("tickets.id"), nullable=False),
+    Column("customer_id", Id, ForeignKey("customers.id"), nullable=False),
+    # The newest customer message when the ticket was solved: a second solve without the
+    # customer writing again is the same cycle, and the unique constraint refuses it.
+    Column("cycle_message_id", Id, nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("connector_id", String(40), nullable=False),
+    Column("channel", String(32), nullable=False),  # the recipient's identity kind
+    Column("language", String(16), nullable=False),
+    # Who is credited with the rating: the agent who last answered, and the ticket's team,
+    # as they were when the survey was queued (a later reassignment changes nothing).
+    Column("agent", String(100)),
+    Column("team_id", String(40), nullable=False),
+    Column("status", String(16), nullable=False),  # queued | skipped
+    Column("note", String(300)),
+    Column("outbox_id", Id),
+    _ts("send_at"),
+    _ts("created_at"),
+    UniqueConstraint("ticket_id", "cycle_message_id"),
+    Index("ix_surveys_customer_created", "customer_id", "created_at"),
+)
+
+# At most one answer per survey (the unique survey_id); a change within the window
+# updates it, keeping when it was first given.
+survey_responses = Table(
+    "survey_responses",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("survey_id", Id, ForeignKey("surveys.id"), nullable=False, unique=True),
+    Column("rating", Integer, nullable=False),  # 1-5
+    Column("comment", Text),
+    Column("via", String(16), nullable=False),  # link | button
+    Column("changes", Integer, nullable=False, default=0),
+    _ts("answered_at"),
+    _ts("updated_at"),
+    Index("ix_survey_responses_answered_at", "answered_at"),
+)
 
 
 # ---- Outgoing events and webhooks (#16) ---------------------------------------------------

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from hub.actions.solved import OnSolve
 from hub.channels.directory import ChannelDirectory
 from hub.channels.supervisor import Supervisor
 from hub.config.agents import AgentsConfig
@@ -45,6 +46,8 @@ class WebDeps:
     # The hub's signing key (opt-out links).
     secret: bytes
     broadcast_state: Callable[[], str]
+    # What a solve sets off (the CSAT survey); None: nothing (tests that build deps by hand).
+    on_solve: OnSolve | None = None
 
 
 DEPS = web.AppKey("web_deps", WebDeps)
