@@ -139,6 +139,7 @@ async def telegram_hub(
     connector: dict[str, Any] | None = None,
     outbox: dict[str, Any] | None = None,
     wait_ready: bool = True,
+    sections: dict[str, Any] | None = None,
 ) -> AsyncIterator[Rig]:
     apis = {b.connector_id: await FakeBotApi(b.token, b.username).start() for b in bots}
     for api in apis.values():
@@ -154,6 +155,8 @@ async def telegram_hub(
     ]
     if outbox:
         data["outbox"] = {**data["outbox"], **outbox}
+    # Other config sections as given (surveys, ...).
+    data.update(sections or {})
     try:
         async with hub_running(make_config(data)) as hub:
             rig = Rig(hub, mode, apis)
