@@ -247,6 +247,8 @@ def web_deps(
         wake_outbox=core.outbox_wakeup.set,
         secret=core.secret,
         broadcast_state=lambda: broadcast.state,
+        measure=pipeline.setup.measure,
+        reports=config.reports,
     )
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from hub.actions.measure import Measure, StatusChange, measure_reply
 from hub.actions.recipient import recipient
 from hub.actions.ticket_status import ActionRefused, status_values
 from hub.agents.accounts import Actor
@@ -53,9 +54,12 @@ async def reply(
     draft: AgentReply,
     channels: ChannelDirectory,
     on_outbox: Callable[[], None] = lambda: None,
+    *,
+    measure: Measure,
 ) -> ReplyResult:
     """Queue the reply over the channel the customer last wrote on (or `via`, a connector
-    the agent picked), in one transaction with the ticket's change."""
+    the agent picked), in one transaction with the ticket's change and its metric events
+    (a reply scheduled for later counts when it is due)."""
     ticket_id = draft.ticket_id
     routes, kinds, windows = (
         channels.reply_routes(),
@@ -144,6 +148,10 @@ async def reply(
         if new_status is not None and new_status != ticket.status:
             values.update(await status_values(conn, ticket, new_status))
         await conn.execute(update(tickets).where(tickets.c.id == ticket_id).values(values))
+        # An integration's message is no person's reply: it counts as outgoing only.
+        change = StatusChange(now, actor.username if actor.kind == "agent" else None)
+        due = draft.send_at if draft.send_at is not None and draft.send_at > now else now
+        await measure_reply(conn, measure, ticket, change, due, new_status)
     on_outbox()
     return ReplyResult(
         int(message_id), int(outbox_id), route.connector_id, to.value, meta.get("send_at")

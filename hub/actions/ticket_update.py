@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import update
 
+from hub.actions.measure import Measure, StatusChange, status_events
 from hub.actions.ticket_status import ActionRefused, status_values
 from hub.agents.accounts import Actor, agent_usernames
 from hub.notify.events import NotifyRules, TicketEvent, record_events
@@ -32,14 +33,21 @@ async def update_ticket(
     change: TicketChange,
     *,
     notify: NotifyRules,
+    measure: Measure,
 ) -> None:
     """Apply the change; an escalation (priority raised, a VIP tag added) is queued for
     the channels `notify` names for the ticket's routing rule, in the same transaction."""
     async with store.write() as conn:
         row = await ticket_for(conn, actor, ticket_id)
         values: dict[str, Any] = {}
+        now = utcnow()
+        agent = actor.username if actor.kind == "agent" else None
         if change.status is not None and change.status != row.status:
             values.update(await status_values(conn, row, change.status))
+            await measure.record(
+                conn,
+                await status_events(conn, measure, row, change.status, StatusChange(now, agent)),
+            )
         if change.priority is not None:
             values["priority"] = change.priority
         if change.tags is not None:
@@ -51,10 +59,10 @@ async def update_ticket(
                 raise ActionRefused(f"{change.assignee!r} is not an agent of team {row.team_id}")
             values["assignee"] = change.assignee
         if values:
-            values["updated_at"] = utcnow()
+            values["updated_at"] = now
             await conn.execute(update(tickets).where(tickets.c.id == ticket_id).values(values))
         reasons = notify.escalations(
             row.priority, values.get("priority", row.priority), row.tags, values.get("tags", ())
         )
         events = [TicketEvent(ticket_id, row.route_rule, "escalated", r) for r in reasons]
-        await record_events(store, conn, notify, events, utcnow())
+        await record_events(store, conn, notify, events, now)

@@ -10,12 +10,14 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from hub.actions.measure import Measure
 from hub.channels.directory import ChannelDirectory
 from hub.channels.supervisor import Supervisor
 from hub.config.agents import AgentsConfig
 from hub.config.alerts import AlertsConfig
 from hub.config.campaigns import CampaignConfig
 from hub.config.loader import ApiConfig, HubSettings, WebConfig
+from hub.config.reports import ReportsConfig
 from hub.connector import Connector
 from hub.core.metrics import Metrics
 from hub.core.replies import Replies
@@ -45,6 +47,9 @@ class WebDeps:
     # The hub's signing key (opt-out links).
     secret: bytes
     broadcast_state: Callable[[], str]
+    # How agents' replies and status changes are measured for reports (hub.actions.measure).
+    measure: Measure
+    reports: ReportsConfig
 
 
 DEPS = web.AppKey("web_deps", WebDeps)
