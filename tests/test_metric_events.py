@@ -58,9 +58,7 @@ async def test_ticket_life_writes_its_events_and_rollup(storage_url: str, smtp: 
         assert await call("PATCH", f"/tickets/{tid}", sam, json={"status": "solved"}) == 200
         assert await call("PATCH", f"/tickets/{tid}", sam, json={"status": "closed"}) == 200
         async with hub.store.read() as conn:
-            rows = (
-                await conn.execute(select(metric_events).order_by(metric_events.c.id))
-            ).all()
+            rows = (await conn.execute(select(metric_events).order_by(metric_events.c.id))).all()
             daily = (
                 await conn.execute(
                     select(metric_daily.c.kind, metric_daily.c.n).where(

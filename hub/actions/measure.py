@@ -24,6 +24,7 @@ from hub.events.metrics import (
     record,
 )
 from hub.sla.calendar import Calendar
+from hub.store import utcnow
 from hub.store.schema import messages, metric_events
 from hub.tickets.records import OPEN_STATUSES
 
@@ -39,6 +40,8 @@ class Measure:
 
     zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
     calendar_for: Callable[[str | None], Calendar | None] = _no_calendar
+    # When agents' changes happen (tests inject theirs).
+    clock: Callable[[], datetime] = utcnow
 
     @classmethod
     def of_zone(cls, name: str) -> Measure:

@@ -93,7 +93,7 @@ async def reply(
                 select(customers.c.locale).where(customers.c.id == ticket.customer_id)
             )
         ).scalar_one()
-        now = utcnow()
+        now = measure.clock()
         window = windows.get(route.connector_id)
         template_ref = None
         if window is not None:

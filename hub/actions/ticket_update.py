@@ -11,7 +11,7 @@ from hub.actions.measure import Measure, StatusChange, status_events
 from hub.actions.ticket_status import ActionRefused, status_values
 from hub.agents.accounts import Actor, agent_usernames
 from hub.notify.events import NotifyRules, TicketEvent, record_events
-from hub.store import Store, utcnow
+from hub.store import Store
 from hub.store.schema import tickets
 from hub.tickets.access import ticket_for
 
@@ -40,7 +40,7 @@ async def update_ticket(
     async with store.write() as conn:
         row = await ticket_for(conn, actor, ticket_id)
         values: dict[str, Any] = {}
-        now = utcnow()
+        now = measure.clock()
         agent = actor.username if actor.kind == "agent" else None
         if change.status is not None and change.status != row.status:
             values.update(await status_values(conn, row, change.status))
