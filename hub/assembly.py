@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from sqlalchemy.exc import DBAPIError
@@ -249,6 +250,8 @@ def web_deps(
         wake_outbox=core.outbox_wakeup.set,
         secret=core.secret,
         broadcast_state=lambda: broadcast.state,
+        measure=pipeline.setup.measure,
+        reports=config.reports,
         on_solve=on_solve(core),
     )
 
@@ -264,6 +267,7 @@ def on_solve(core: Core) -> OnSolve:
         signature=config.replies.signature,
         choice_senders=channels.choice_senders(),
         windows=channels.reply_windows(),
+        zone=ZoneInfo(config.report_zone),
     )
     return OnSolve(planner, channels.reply_routes(), channels.address_kinds())
 

@@ -5,14 +5,17 @@ inbox, the survey mailed through real SMTP, its link opened (nothing recorded) a
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import aiohttp
 from sqlalchemy import select, update
 
 from hub.app import Hub
 from hub.customers.consent import OPT_OUT, record_consent
+from hub.reports.report import build_report
+from hub.reports.request import ReportRequest
 from hub.store.schema import outbox, outgoing_events, survey_responses, surveys, ticket_notes
 from tests.inbox_support import inbox_config, login, post_form
 from tests.support import SmtpSink, hub_running, hub_url, make_config
@@ -61,6 +64,15 @@ async def age_surveys(hub: Hub, column: str, by: timedelta) -> None:
             await conn.execute(
                 update(surveys).where(surveys.c.id == row.id).values({column: earlier})
             )
+
+
+async def csat_by_agent(hub: Hub) -> dict[str, Any]:
+    """Today's report grouped by agent, as the Reports page builds it."""
+    zone = ZoneInfo(hub.config.report_zone)
+    today = datetime.now(zone).date()
+    start = datetime.combine(today, time(), zone)
+    req = ReportRequest(start, start + timedelta(days=1), zone, group="agent")
+    return dict((await build_report(hub.store, req, hub.config.report_zone)).groups)
 
 
 def local(url: str, hub: Hub) -> str:
@@ -119,6 +131,10 @@ async def test_email_link_get_records_nothing_post_records_and_changes_until_clo
             assert resp.status == 200 and "Thank you" in await resp.text()
         (answer,) = await rows(hub, survey_responses)
         assert (answer.rating, answer.comment, answer.changes) == (4, "Quick, thanks", 0)
+        # The report credits it to bill, who answered the customer (not whoever solves later).
+        by_agent = await csat_by_agent(hub)
+        assert (by_agent["bill"].surveys_sent, by_agent["bill"].surveys_answered) == (1, 1)
+        assert by_agent["bill"].csat_pct == 100.0
 
         # A second POST changes it (one response per survey, still).
         async with http.post(

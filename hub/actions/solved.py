@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hub.actions.measure import Measure
 from hub.actions.notes import system_note
 from hub.actions.recipient import recipient
 from hub.actions.ticket_status import ActionRefused
@@ -29,6 +30,15 @@ class OnSolve:
     planner: SurveyPlanner
     routes: Mapping[str, ReplyRoute]
     kinds: Mapping[str, tuple[str, ...]]
+
+
+@dataclass(frozen=True)
+class AfterChange:
+    """What an agent's change sets off besides itself: its metric events (hub.actions.measure)
+    and, on a solve, the CSAT survey (None: none, as in tests that build the parts by hand)."""
+
+    measure: Measure
+    on_solve: OnSolve | None = None
 
 
 async def after_status_change(

@@ -22,7 +22,7 @@ from hub.messages import InboundMessage, SubmitResult
 from hub.notify.events import NotifyRules
 from hub.store import utcnow
 from hub.store.faults import fault_reason
-from hub.surveys.answers import answer_by_button
+from hub.surveys.answers import AnswerRules, answer_by_button
 from hub.surveys.tokens import is_survey_choice
 from hub.tickets.records import TicketRace, ticket_ref
 
@@ -85,7 +85,9 @@ class Pipeline:
                 self.setup.secret,
                 msg.choice,
                 now=utcnow(),
-                window_days=self.setup.config.surveys.change_window_days,
+                rules=AnswerRules(
+                    self.setup.config.surveys.change_window_days, self.setup.measure.zone
+                ),
             )
         except (OperationalError, DBAPIError, OSError) as exc:
             raise self._storage_failed(exc) from None

@@ -12,6 +12,7 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -557,7 +558,61 @@ login_failures = Table(
 
 
 # ---- Metric events and rollup (#15) -------------------------------------------------------
-# (section kept for the reporting tables)
+# What reports count (hub.events.metrics), appended in the transaction of the change that
+# caused it. No foreign keys: an erased customer's events can be removed in any order.
+metric_events = Table(
+    "metric_events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("kind", String(24), nullable=False),
+    _ts("occurred_at"),
+    Column("ticket_id", Id),
+    Column("customer_id", Id),
+    Column("team_id", String(40)),
+    Column("channel", String(32)),
+    Column("agent", String(100)),
+    Column("priority", String(16)),
+    Column("tags", JSON, nullable=False, default=list),
+    # Calendar time and business time of what the event measures (a customer's wait).
+    Column("seconds", Float),
+    Column("business_seconds", Float),
+    Column("value", Integer),
+    # Reports read one kind over a range of time; the columns they group and measure by
+    # are in the index, so the table itself is not read.
+    Index(
+        "ix_metric_events_kind_time",
+        "kind",
+        "occurred_at",
+        "team_id",
+        "agent",
+        "channel",
+        "seconds",
+        "business_seconds",
+    ),
+    # A reply asks whether the ticket had its first response yet, and when the last.
+    Index("ix_metric_events_ticket", "ticket_id", "kind"),
+)
+
+# The daily rollup: per day (in reports.timezone), kind, team ('' for all) and one
+# dimension (`dim`: all, channel, agent, priority, tag; `member`: its value, '' for all).
+metric_daily = Table(
+    "metric_daily",
+    metadata,
+    Column("day", Date, primary_key=True),
+    Column("kind", String(24), primary_key=True),
+    Column("team_id", String(40), primary_key=True),
+    Column("dim", String(16), primary_key=True),
+    Column("member", String(100), primary_key=True),
+    Column("n", Integer, nullable=False),
+    # How many events had a duration, and their sum (means: sum / n).
+    Column("seconds_n", Integer, nullable=False),
+    Column("seconds_sum", Float, nullable=False),
+    Column("business_n", Integer, nullable=False),
+    Column("business_sum", Float, nullable=False),
+    Column("value_sum", Integer, nullable=False),
+    # Survey answers rated 4 or 5.
+    Column("positive", Integer, nullable=False),
+)
 
 
 # ---- CSAT surveys (#15) -------------------------------------------------------------------

@@ -6,15 +6,16 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hub.events.metrics import SURVEY_ANSWERED, MetricEvent, record
 from hub.events.outgoing import CSAT_ANSWERED, OutgoingEvent, emit
 from hub.store import Store
-from hub.store.schema import survey_responses, surveys
+from hub.store.schema import survey_responses, surveys, tickets
 from hub.surveys.sending import QUEUED
 from hub.surveys.tokens import RATINGS, read_choice, token_hash, well_formed
 from hub.tickets.records import ticket_ref
@@ -41,9 +42,22 @@ class Survey:
     send_at: datetime
     rating: int | None
     comment: str | None
+    # The ticket's, for the metric events (reports group by them).
+    ticket_channel: str
+    priority: str
+    tags: list[str]
 
     def closes_at(self, window_days: int) -> datetime:
         return self.send_at + timedelta(days=window_days)
+
+
+@dataclass(frozen=True)
+class AnswerRules:
+    """How long answers may be given or changed, and the reporting day's zone (the metric
+    rollup's, hub.events.metrics)."""
+
+    window_days: int
+    zone: tzinfo
 
 
 @dataclass(frozen=True)
@@ -64,7 +78,14 @@ def _query() -> Any:
         surveys.c.send_at,
         survey_responses.c.rating,
         survey_responses.c.comment,
-    ).select_from(surveys.outerjoin(survey_responses, survey_responses.c.survey_id == surveys.c.id))
+        tickets.c.channel,
+        tickets.c.priority,
+        tickets.c.tags,
+    ).select_from(
+        surveys.join(tickets, tickets.c.id == surveys.c.ticket_id).outerjoin(
+            survey_responses, survey_responses.c.survey_id == surveys.c.id
+        )
+    )
 
 
 def _survey(row: Any) -> Survey | None:
@@ -111,15 +132,15 @@ async def record_answer(
     answer: Answer,
     *,
     now: datetime,
-    window_days: int,
+    rules: AnswerRules,
 ) -> bool:
     """Record or change the answer; True when it was a change of an earlier one. Raises
     SurveyClosed after the window. Emits csat.answered in the same transaction."""
     if answer.rating not in RATINGS:
         raise ValueError("a rating is a whole number from 1 to 5")
-    if now > survey.closes_at(window_days):
+    if now > survey.closes_at(rules.window_days):
         raise SurveyClosed(
-            f"this survey closed on {survey.closes_at(window_days):%Y-%m-%d}; "
+            f"this survey closed on {survey.closes_at(rules.window_days):%Y-%m-%d}; "
             "answers can no longer be given or changed"
         )
     changed = survey.rating is not None
@@ -158,12 +179,32 @@ async def record_answer(
         ],
         now,
     )
+    if not changed:
+        # Reports count a survey's first rating: the rollup only adds, so a change would
+        # count the survey twice (the current rating is in survey_responses).
+        await record(conn, [_answered(survey, answer.rating, now)], rules.zone)
     log.info("survey answered survey=%s rating=%s via=%s", survey.id, answer.rating, answer.via)
     return changed
 
 
+def _answered(survey: Survey, rating: int, now: datetime) -> MetricEvent:
+    """Credited to the agent and team captured when the survey was queued."""
+    return MetricEvent(
+        SURVEY_ANSWERED,
+        now,
+        ticket_id=survey.ticket_id,
+        customer_id=survey.customer_id,
+        team=survey.team_id,
+        channel=survey.ticket_channel,
+        agent=survey.agent,
+        priority=survey.priority,
+        tags=tuple(survey.tags or ()),
+        value=rating,
+    )
+
+
 async def answer_by_button(
-    store: Store, secret: bytes, payload: str, *, now: datetime, window_days: int
+    store: Store, secret: bytes, payload: str, *, now: datetime, rules: AnswerRules
 ) -> Survey | None:
     """Record a pressed rating button in a transaction of its own; the survey it answered,
     or None when the payload is not ours or the survey has closed (logged, not raised:
@@ -182,7 +223,7 @@ async def answer_by_button(
                 survey,
                 Answer(pressed.rating, None, "button"),
                 now=now,
-                window_days=window_days,
+                rules=rules,
             )
         except SurveyClosed:
             log.info("survey button after the window survey=%s", survey.id)

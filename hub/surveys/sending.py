@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -17,6 +17,7 @@ from hub.channels.reply_window import BoundWindow
 from hub.config.surveys import SurveysConfig
 from hub.core.replies import Replies
 from hub.customers.consent import OPT_OUT, consent_status
+from hub.events.metrics import SURVEY_SENT, MetricEvent, record
 from hub.messages import Address, Choice, TemplateMessage
 from hub.outbox.enqueue import enqueue_outbound
 from hub.store import Store
@@ -46,6 +47,8 @@ class SurveyPlanner:
     choice_senders: frozenset[str]
     # Connectors with a reply window (ChannelDirectory.reply_windows).
     windows: Mapping[str, BoundWindow]
+    # The reporting day's zone (the metric rollup's).
+    zone: tzinfo
 
     def page_url(self, token: str) -> str:
         return f"{self.public_url.rstrip('/')}/survey/{token}"
@@ -86,6 +89,7 @@ async def queue_survey(
         )
     token = new_token()
     send_at = now + cfg.delay_time
+    agent = await _answering_agent(conn, ticket)
     locale = (
         await conn.execute(select(customers.c.locale).where(customers.c.id == ticket.customer_id))
     ).scalar_one()
@@ -100,7 +104,7 @@ async def queue_survey(
                 connector_id=solved.connector_id,
                 channel=solved.to.kind,
                 language=locale,
-                agent=await _answering_agent(conn, ticket),
+                agent=agent,
                 team_id=ticket.team_id,
                 status=QUEUED,
                 send_at=send_at,
@@ -124,8 +128,24 @@ async def queue_survey(
         store, conn, planner, solved, _Send(survey_id, token, locale, form, now, send_at)
     )
     await conn.execute(update(surveys).where(surveys.c.id == survey_id).values(outbox_id=outbox_id))
+    await record(conn, [_sent(ticket, send_at, agent)], planner.zone)
     log.info("survey queued ticket=%s survey=%s channel=%s", ticket.id, survey_id, solved.to.kind)
     return SurveyOutcome(QUEUED, "", survey_id)
+
+
+def _sent(ticket: Any, send_at: datetime, agent: str | None) -> MetricEvent:
+    """Counted when due: a response rate compares answers with surveys that went out."""
+    return MetricEvent(
+        SURVEY_SENT,
+        send_at,
+        ticket_id=ticket.id,
+        customer_id=ticket.customer_id,
+        team=ticket.team_id,
+        channel=ticket.channel,
+        agent=agent,
+        priority=ticket.priority,
+        tags=tuple(ticket.tags or ()),
+    )
 
 
 async def _asked_lately(

@@ -105,7 +105,12 @@ async def patch_ticket(request: web.Request) -> web.Response:
     body = await read_body(request, TicketPatch)
     await _mapped(
         update_ticket(
-            deps.store, actor, ticket_id, body.change(), notify=deps.notify, on_solve=deps.on_solve
+            deps.store,
+            actor,
+            ticket_id,
+            body.change(),
+            notify=deps.notify,
+            after=deps.after_change,
         )
     )
     async with deps.store.read() as conn:
@@ -150,7 +155,7 @@ async def post_reply(request: web.Request) -> web.Response:
             body.draft(ticket_id, text),
             deps.channels,
             deps.wake_outbox,
-            on_solve=deps.on_solve,
+            after=deps.after_change,
         )
     )
     return web.json_response(

@@ -23,6 +23,7 @@ from hub.core.ratelimit import TokenBuckets
 from hub.store import utcnow
 from hub.surveys.answers import (
     Answer,
+    AnswerRules,
     Survey,
     SurveyClosed,
     clean_comment,
@@ -198,7 +199,7 @@ async def answer(request: web.Request) -> web.Response:
                 view.survey,
                 Answer(rating, comment, "link"),
                 now=utcnow(),
-                window_days=_config(request).change_window_days,
+                rules=AnswerRules(_config(request).change_window_days, deps.measure.zone),
             )
     except SurveyClosed:
         return _page(t.lang, t.closed_title, f"<p>{html.escape(t.closed)}</p>", 410)

@@ -163,7 +163,12 @@ async def ticket_update(request: web.Request) -> web.Response:
             }
         )
         await update_ticket(
-            deps.store, actor, ticket_id, patch.change(), notify=deps.notify, on_solve=deps.on_solve
+            deps.store,
+            actor,
+            ticket_id,
+            patch.change(),
+            notify=deps.notify,
+            after=deps.after_change,
         )
         return "Saved."
 
@@ -188,7 +193,12 @@ async def ticket_reply(request: web.Request) -> web.Response:
             raise ActionRefused("the reply is empty")
         draft = body.draft(ticket_id, body.text)
         sent = await reply(
-            deps.store, actor, draft, deps.channels, deps.wake_outbox, on_solve=deps.on_solve
+            deps.store,
+            actor,
+            draft,
+            deps.channels,
+            deps.wake_outbox,
+            after=deps.after_change,
         )
         if sent.send_at:
             return f"Reply to {sent.recipient} scheduled for {sent.send_at}."
