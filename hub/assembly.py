@@ -39,6 +39,7 @@ from hub.notify.alerts import AlertWatcher
 from hub.notify.post_batch import PostSweep
 from hub.notify.sweep import NotificationSweeper
 from hub.outbox.worker import OutboxWorker, WorkerHooks
+from hub.privacy.retention import RetentionJob
 from hub.proactive.campaign_sweep import CampaignSweeper
 from hub.proactive.factory import SweeperSources, campaign_sweeper, greeting_sweeper
 from hub.proactive.greeting_sweep import GreetingSweeper
@@ -152,6 +153,7 @@ class Workers:
     notifier: NotificationSweeper
     sweeper: GreetingSweeper
     campaigns: CampaignSweeper
+    retention: RetentionJob
 
     @classmethod
     def build(
@@ -200,6 +202,7 @@ class Workers:
             ),
             sweeper=greeting_sweeper(sources),
             campaigns=campaign_sweeper(sources),
+            retention=RetentionJob(core.store, config.privacy, core.secret),
         )
 
     def jobs(self, config: Config) -> list[PeriodicJob]:
@@ -221,6 +224,11 @@ class Workers:
             )
             for name, s in batches
         ]
+        retention = config.privacy.retention
+        if retention.enabled:
+            jobs.append(
+                PeriodicJob("retention", timedelta(hours=retention.every_hours), self.retention.run)
+            )
         return jobs
 
 
@@ -253,6 +261,7 @@ def web_deps(
         measure=pipeline.setup.measure,
         reports=config.reports,
         on_solve=on_solve(core),
+        privacy=config.privacy,
     )
 
 

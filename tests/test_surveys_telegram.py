@@ -45,7 +45,7 @@ def text_update(update_id: int, text: str) -> dict[str, object]:
 async def test_telegram_survey_is_an_inline_keyboard_and_a_press_records_the_rating(
     sqlite_url: str, mode: str
 ) -> None:
-    async with telegram_hub(sqlite_url, mode, sections=SURVEYS_ON) as rig:
+    async with telegram_hub(sqlite_url, mode, extra_config=SURVEYS_ON) as rig:
         await rig.deliver(text_update(1, "/human my parcel is late"))
         ticket = await the_ticket(rig.hub)
         await reply_and_solve(rig.hub, ticket.id)

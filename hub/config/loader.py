@@ -18,6 +18,7 @@ from hub.config.campaigns import Campaigns
 from hub.config.cross_checks import cross_check
 from hub.config.greetings import GreetingsConfig
 from hub.config.notify import EventKind, NotificationsConfig
+from hub.config.privacy import PrivacyConfig
 from hub.config.reports import ReportsConfig
 from hub.config.surveys import SurveysConfig
 from hub.config.yaml_source import Path_, SourceError, YamlSource, YamlSourceError, load_yaml
@@ -214,6 +215,7 @@ class Config(_Strict):
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     reports: ReportsConfig = Field(default_factory=ReportsConfig)
     surveys: SurveysConfig = Field(default_factory=SurveysConfig)
+    privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
     # Validated per type after the rest; holds ConnectorConfig subclasses once loaded.
     connectors: list[Any] = Field(default_factory=list)
 

@@ -150,7 +150,11 @@ async def record_answer(
         # button press says nothing of the comment, so it keeps it.
         values["comment"] = answer.comment
     stmt = store.insert(survey_responses).values(
-        survey_id=survey.id, answered_at=now, changes=0, **{"comment": None, **values}
+        survey_id=survey.id,
+        ticket_id=survey.ticket_id,
+        answered_at=now,
+        changes=0,
+        **{"comment": None, **values},
     )
     await conn.execute(
         stmt.on_conflict_do_update(

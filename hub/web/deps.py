@@ -6,7 +6,7 @@ which builds the deps and the web app from them."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiohttp import web
 
@@ -18,6 +18,7 @@ from hub.config.agents import AgentsConfig
 from hub.config.alerts import AlertsConfig
 from hub.config.campaigns import CampaignConfig
 from hub.config.loader import ApiConfig, HubSettings, WebConfig
+from hub.config.privacy import PrivacyConfig
 from hub.config.reports import ReportsConfig
 from hub.connector import Connector
 from hub.core.metrics import Metrics
@@ -51,6 +52,8 @@ class WebDeps:
     # How agents' replies and status changes are measured for reports (hub.actions.measure).
     measure: Measure
     reports: ReportsConfig
+    # Where erasures append their ledger entries (hub.privacy.ledger).
+    privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
     # What a solve sets off (the CSAT survey); None: nothing (tests that build deps by hand).
     on_solve: OnSolve | None = None
 

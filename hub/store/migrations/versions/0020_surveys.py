@@ -54,6 +54,7 @@ def upgrade() -> None:
         "survey_responses",
         sa.Column("id", _ID, nullable=False),
         sa.Column("survey_id", _ID, nullable=False),
+        sa.Column("ticket_id", _ID, nullable=False),
         sa.Column("rating", sa.Integer(), nullable=False),
         sa.Column("comment", sa.Text(), nullable=True),
         sa.Column("via", sa.String(length=16), nullable=False),
@@ -63,11 +64,15 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["survey_id"], ["surveys.id"], name=op.f("fk_survey_responses_survey_id_surveys")
         ),
+        sa.ForeignKeyConstraint(
+            ["ticket_id"], ["tickets.id"], name=op.f("fk_survey_responses_ticket_id_tickets")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_survey_responses")),
         sa.UniqueConstraint("survey_id", name=op.f("uq_survey_responses_survey_id")),
     )
     with op.batch_alter_table("survey_responses", schema=None) as batch_op:
         batch_op.create_index("ix_survey_responses_answered_at", ["answered_at"], unique=False)
+        batch_op.create_index(op.f("ix_survey_responses_ticket_id"), ["ticket_id"], unique=False)
 
 
 def downgrade() -> None:
