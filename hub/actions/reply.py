@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 
 from hub.actions.measure import StatusChange, measure_reply
 from hub.actions.recipient import recipient
-from hub.actions.solved import AfterChange, after_status_change
+from hub.actions.solved import AfterChange, StatusMove, after_status_change
 from hub.actions.ticket_status import ActionRefused, status_values
 from hub.agents.accounts import Actor
 from hub.channels.directory import ChannelDirectory, ReplyRoute
@@ -159,7 +159,8 @@ async def reply(
         change = StatusChange(now, actor.username if actor.kind == "agent" else None)
         due = draft.send_at if draft.send_at is not None and draft.send_at > now else now
         await measure_reply(conn, measure, ticket, change, due, new_status)
-        await after_status_change(store, conn, after.on_solve, ticket, values.get("status"), now)
+        move = StatusMove(ticket, values.get("status"), now, not_before=due)
+        await after_status_change(store, conn, after.on_solve, move)
     on_outbox()
     return ReplyResult(
         int(message_id), int(outbox_id), route.connector_id, to.value, meta.get("send_at")

@@ -41,15 +41,22 @@ class AfterChange:
     on_solve: OnSolve | None = None
 
 
+@dataclass(frozen=True)
+class StatusMove:
+    """A ticket's status change: its row before, the new status, when; and for a solving
+    reply scheduled for later, when that reply goes (the survey must not go first)."""
+
+    ticket: Any
+    new_status: str | None
+    at: datetime
+    not_before: datetime | None = None
+
+
 async def after_status_change(
-    store: Store,
-    conn: AsyncConnection,
-    on_solve: OnSolve | None,
-    ticket: Any,
-    new_status: str | None,
-    now: datetime,
+    store: Store, conn: AsyncConnection, on_solve: OnSolve | None, move: StatusMove
 ) -> SurveyOutcome | None:
-    """`ticket` is its row before the change. A survey when it has just been solved."""
+    """A survey when the ticket has just been solved."""
+    ticket, new_status, now = move.ticket, move.new_status, move.at
     if on_solve is None or new_status != SOLVED or ticket.status == SOLVED:
         return None
     if not on_solve.planner.config.enabled:
@@ -75,7 +82,7 @@ async def after_status_change(
         store,
         conn,
         on_solve.planner,
-        SolvedTicket(ticket, int(last_in.id), route.connector_id, to),
+        SolvedTicket(ticket, int(last_in.id), route.connector_id, to, move.not_before),
         now,
     )
     if outcome.status == SKIPPED:

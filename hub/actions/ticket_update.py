@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import update
 
 from hub.actions.measure import StatusChange, status_events
-from hub.actions.solved import AfterChange, after_status_change
+from hub.actions.solved import AfterChange, StatusMove, after_status_change
 from hub.actions.ticket_status import ActionRefused, status_values
 from hub.agents.accounts import Actor, agent_usernames
 from hub.notify.events import NotifyRules, TicketEvent, record_events
@@ -63,9 +63,8 @@ async def update_ticket(
         if values:
             values["updated_at"] = now
             await conn.execute(update(tickets).where(tickets.c.id == ticket_id).values(values))
-            await after_status_change(
-                store, conn, after.on_solve, row, values.get("status"), values["updated_at"]
-            )
+            move = StatusMove(row, values.get("status"), now)
+            await after_status_change(store, conn, after.on_solve, move)
         reasons = notify.escalations(
             row.priority, values.get("priority", row.priority), row.tags, values.get("tags", ())
         )

@@ -63,6 +63,8 @@ class SolvedTicket:
     cycle_message_id: int
     connector_id: str
     to: Address
+    # Not before this (the solving reply, scheduled for later, must go first).
+    not_before: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -88,7 +90,7 @@ async def queue_survey(
             "not_sent", f"the customer was asked in the last {cfg.per_customer_days} days"
         )
     token = new_token()
-    send_at = now + cfg.delay_time
+    send_at = max(now, solved.not_before or now) + cfg.delay_time
     agent = await _answering_agent(conn, ticket)
     locale = (
         await conn.execute(select(customers.c.locale).where(customers.c.id == ticket.customer_id))
