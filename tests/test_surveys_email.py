@@ -225,3 +225,16 @@ async def test_a_customer_is_asked_once_per_n_days_and_the_delay_holds_the_send(
         third = await post_form(http, hub, email="ann@example.com", message="and again")
         await set_status(http, hub, csrf, third, "solved")
         assert len(await rows(hub, surveys)) == 2
+
+
+async def test_a_missing_survey_template_never_stops_a_solve(tmp_path: Any, smtp: SmtpSink) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path}/h.db"
+    config = make_config(survey_config(url, smtp.port, template="no_such_survey"))
+    jar = aiohttp.CookieJar(unsafe=True)
+    async with hub_running(config) as hub, aiohttp.ClientSession(cookie_jar=jar) as http:
+        csrf = await login(http, hub, "sam")
+        ref = await post_form(http, hub, email="ann@example.com", message="hello")
+        await solve_with_reply(http, hub, csrf, ref)
+        (survey,) = await rows(hub, surveys)
+        (note,) = await rows(hub, ticket_notes)
+    assert survey.status == "skipped" and "no_such_survey" in note.body_text

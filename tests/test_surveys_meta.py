@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -74,11 +75,14 @@ async def survey_call(rig: Rig, kind: str) -> Any:
 
 
 async def test_whatsapp_survey_is_a_list_and_a_list_reply_records_the_rating(
-    storage_url: str,
+    tmp_path: Path,
 ) -> None:
+    # SQLite only: the answer's path is the same on both dialects (test_surveys_email).
     async with (
         fake_graph(("whatsapp",)) as api,
-        meta_hub(storage_url, api, "whatsapp", sections=SURVEYS_ON) as rig,
+        meta_hub(
+            f"sqlite+aiosqlite:///{tmp_path}/h.db", api, "whatsapp", sections=SURVEYS_ON
+        ) as rig,
     ):
         status, _ = await rig.post(wa_text("wamid.IN1", "The blender arrived broken", WA_ID))
         assert status == 200
@@ -118,7 +122,7 @@ async def age_inbound(rig: Rig, hours: float) -> None:
 
 
 async def test_whatsapp_outside_the_window_sends_the_approved_template_or_notes_the_skip(
-    tmp_path: Any,
+    tmp_path: Path,
 ) -> None:
     template = {"name": "csat_link", "language": "en_US"}
     with_template = {"surveys": {**SURVEYS_ON["surveys"], "whatsapp_templates": {"en": template}}}
@@ -163,11 +167,12 @@ async def solve_by_patch(rig: Rig, ticket_id: int) -> None:
 
 
 async def test_messenger_survey_has_quick_replies_and_a_tap_records_the_rating(
-    storage_url: str,
+    tmp_path: Path,
 ) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path}/h.db"
     async with (
         fake_graph(("messenger",)) as api,
-        meta_hub(storage_url, api, "messenger", sections=SURVEYS_ON) as rig,
+        meta_hub(url, api, "messenger", sections=SURVEYS_ON) as rig,
     ):
         status, _ = await rig.post(messenger_quick_reply_free("m_1", "My order is late"))
         assert status == 200

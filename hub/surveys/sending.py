@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.channels.reply_window import BoundWindow
 from hub.config.surveys import SurveysConfig
-from hub.core.replies import Replies
+from hub.core.replies import Replies, TemplateProblem
 from hub.customers.consent import OPT_OUT, consent_status
 from hub.events.metrics import SURVEY_SENT, MetricEvent, record
 from hub.messages import Address, Choice, TemplateMessage
@@ -119,16 +119,23 @@ async def queue_survey(
     if survey_id is None:
         return SurveyOutcome("not_sent", "this solve cycle was surveyed already")
     form = await _form(conn, planner, solved, locale, send_at)
-    if form.skip:
+    outbox_id = None
+    if not form.skip:
+        try:
+            outbox_id = await _enqueue(
+                store, conn, planner, solved, _Send(survey_id, token, locale, form, now, send_at)
+            )
+        except TemplateProblem as exc:
+            # A broken survey template must not stop agents from solving tickets.
+            log.error("survey template problem ticket=%s: %s", ticket.id, exc)
+            form = _Form(skip=f"CSAT survey not sent: {exc}")
+    if outbox_id is None:
         await conn.execute(
             update(surveys)
             .where(surveys.c.id == survey_id)
             .values(status=SKIPPED, note=form.skip[:300])
         )
         return SurveyOutcome(SKIPPED, form.skip, survey_id)
-    outbox_id = await _enqueue(
-        store, conn, planner, solved, _Send(survey_id, token, locale, form, now, send_at)
-    )
     await conn.execute(update(surveys).where(surveys.c.id == survey_id).values(outbox_id=outbox_id))
     await record(conn, [_sent(ticket, send_at, agent)], planner.zone)
     log.info("survey queued ticket=%s survey=%s channel=%s", ticket.id, survey_id, solved.to.kind)
