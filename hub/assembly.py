@@ -15,10 +15,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from sqlalchemy.exc import DBAPIError
 
+from hub.actions.solved import OnSolve
 from hub.agents.teams import sync_teams
 from hub.channels.broadcast import Broadcast
 from hub.channels.conversation import conversation_history
@@ -45,6 +47,7 @@ from hub.scheduler import PeriodicJob
 from hub.store import Store
 from hub.store.faults import StorageUnavailable
 from hub.store.secret import hub_secret
+from hub.surveys.sending import SurveyPlanner
 from hub.web.deps import WebDeps
 
 
@@ -255,8 +258,27 @@ def web_deps(
         wake_outbox=core.outbox_wakeup.set,
         secret=core.secret,
         broadcast_state=lambda: broadcast.state,
+        measure=pipeline.setup.measure,
+        reports=config.reports,
+        on_solve=on_solve(core),
         privacy=config.privacy,
     )
+
+
+def on_solve(core: Core) -> OnSolve:
+    """What a solve sets off (the CSAT survey), for the actions that solve tickets."""
+    config, channels = core.config, core.channels
+    planner = SurveyPlanner(
+        config=config.surveys,
+        replies=core.replies,
+        secret=core.secret,
+        public_url=config.web.public_url,
+        signature=config.replies.signature,
+        choice_senders=channels.choice_senders(),
+        windows=channels.reply_windows(),
+        zone=ZoneInfo(config.report_zone),
+    )
+    return OnSolve(planner, channels.reply_routes(), channels.address_kinds())
 
 
 async def listen(stack: contextlib.AsyncExitStack, web_app: web.Application, config: Config) -> int:

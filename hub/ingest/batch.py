@@ -15,6 +15,7 @@ from hub.ingest.bounces import record_bounces
 from hub.ingest.chat_bot import bot_effects, bot_turns
 from hub.ingest.customer_match import match_customers
 from hub.ingest.dedupe import answer_duplicates, store_inbound
+from hub.ingest.measured import record_metrics
 from hub.ingest.setup import IngestSetup
 from hub.ingest.ticketing import route, thread
 from hub.messages import InboundMessage, SubmitResult
@@ -88,6 +89,7 @@ async def _ingest_fresh(
         ],
         now=now,
     )
+    await record_metrics(setup, conn, fresh, now)
     for a in fresh:
         ticket = a.ticket
         a.result = SubmitResult(
