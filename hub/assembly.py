@@ -20,6 +20,7 @@ from aiohttp import web
 from sqlalchemy.exc import DBAPIError
 
 from hub.agents.teams import sync_teams
+from hub.assignment.assigner import ROUND_EVERY, Assigner
 from hub.channels.broadcast import Broadcast
 from hub.channels.conversation import conversation_history
 from hub.channels.directory import ChannelDirectory
@@ -149,6 +150,8 @@ class Workers:
     notifier: NotificationSweeper
     sweeper: GreetingSweeper
     campaigns: CampaignSweeper
+    # Teams with automatic assignment: waiting tickets and reassignments (hub.assignment).
+    assigner: Assigner
 
     @classmethod
     def build(
@@ -197,6 +200,7 @@ class Workers:
             ),
             sweeper=greeting_sweeper(sources),
             campaigns=campaign_sweeper(sources),
+            assigner=pipeline.setup.assigner,
         )
 
     def jobs(self, config: Config) -> list[PeriodicJob]:
@@ -218,6 +222,12 @@ class Workers:
             )
             for name, s in batches
         ]
+        if self.assigner.active:
+            jobs.append(
+                PeriodicJob(
+                    "assignment", ROUND_EVERY, self.assigner.run_once, first_after=timedelta(0)
+                )
+            )
         return jobs
 
 

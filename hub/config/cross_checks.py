@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from hub.config.agents import agents_cross_checks
 from hub.config.alerts import alerts_cross_checks
+from hub.config.assignment import assignment_cross_checks
 from hub.config.notify import notify_cross_checks
 from hub.config.proactive_checks import proactive_cross_checks
 from hub.config.yaml_source import Path_
@@ -103,6 +104,12 @@ CROSS_CHECKS = (
     CrossCheck(
         frozenset({"greetings", "campaigns", "connectors"}),
         lambda c, r: proactive_cross_checks(c.greetings, c.campaigns, c.connectors, r),
+    ),
+    # The `calendars:` section comes with the business-hours calendars (#14); until it is
+    # there, no team may name one. Once merged, add "calendars" to `reads`.
+    CrossCheck(
+        frozenset({"teams"}),
+        lambda c, _r: assignment_cross_checks(c.teams, set(getattr(c, "calendars", None) or {})),
     ),
     CrossCheck(frozenset({"hub"}), _locale),
     CrossCheck(frozenset({"connectors"}), _reply_via),
