@@ -170,6 +170,7 @@ class Assigner:
 
 
 def _away_too_long(m: Member, rule: TeamRule, now: datetime) -> bool:
-    """Away or off for at least the team's `reassign_after` (never set counts as always)."""
+    """Went away or off at least the team's `reassign_after` ago. An agent who never set
+    their availability went nowhere: what they picked up by hand stays theirs."""
     a = m.availability
-    return a.value != ONLINE and (a.since is None or now - a.since >= rule.reassign_after)
+    return a.value != ONLINE and a.since is not None and now - a.since >= rule.reassign_after
