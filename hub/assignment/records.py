@@ -153,6 +153,10 @@ async def write_assignments(
         changed += [(r.id, r.customer_id, username, previous) for r in rows]
     if not changed:
         return 0
+    # The history in the order decided (the updates went by agent), so it reads as the
+    # rotation it was.
+    order = {ticket.id: i for i, (ticket, _u) in enumerate(decided)}
+    changed.sort(key=lambda c: order[c[0]])
     await conn.execute(
         ticket_assignments.insert(),
         [
