@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from hub.customers.records import CustomerCreate, IdentityIn, PurchaseIn
 from hub.customers.views import CustomerPatch
 from hub.tickets.records import STATUSES
+from hub.web.api_availability import AvailabilityBody
 from hub.web.models import CannedBody, MergeBody, NoteBody, ReplyBody, TicketPatch
 from hub.web.openapi_schemas import (
     INT,
@@ -109,6 +110,10 @@ def openapi_document(server_url: str) -> dict[str, Any]:
     new_customer = _body_schema(CustomerCreate, c)
     new_identity = _body_schema(IdentityIn, c)
     new_purchase = _body_schema(PurchaseIn, c)
+    availability_body = _body_schema(AvailabilityBody, c)
+    availability = json_object(
+        {"availability": {"enum": ["online", "away", "off"]}, "since": nullable(TIME)}
+    )
 
     def arr(key: str, item: str) -> dict[str, Any]:
         return json_object({key: {"type": "array", "items": ref(item)}})
@@ -148,6 +153,20 @@ def openapi_document(server_url: str) -> dict[str, Any]:
             "get": _op("This document", ("200", {"type": "object"}, "OpenAPI 3.1"), ("401",))
         },
         "/me": {"get": _op("Who the token acts as", ("200", me, "the actor"), ("401",))},
+        "/me/availability": {
+            "get": _op(
+                "The calling agent's availability for automatic assignment",
+                ("200", availability, "it (off until first set)"),
+                ("401", "403"),
+            ),
+            "put": _op(
+                "Set it: only online agents get tickets; away or off for a team's "
+                "reassign_after passes their tickets on",
+                ("200", availability, "the availability now"),
+                ("400", "401", "403"),
+                body=availability_body,
+            ),
+        },
         "/tickets": {
             "get": _op(
                 "Tickets the caller may see, newest activity first",

@@ -32,6 +32,7 @@ from hub.tickets.queries import (
 from hub.tickets.records import STATUSES, ticket_ref
 from hub.web.deps import WebDeps, deps_of
 from hub.web.inbox.auth import session_of
+from hub.web.inbox.availability_views import header_availability
 from hub.web.inbox.pages import PREFIX, read_form, render, see_other
 from hub.web.models import NoteBody, ReplyBody, TicketPatch, problems
 
@@ -104,6 +105,8 @@ async def ticket_page(request: web.Request) -> web.Response:
         {
             "actor": actor,
             "csrf": session.csrf_token,
+            "availability": await header_availability(request),
+            "here": request.path_qs,
             "ticket": ticket,
             "ref": ticket_ref(ticket.id),
             "team_name": team_name,
