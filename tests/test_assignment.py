@@ -6,16 +6,17 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import select, update
 
 from hub.app import Hub, open_hub
+from hub.assignment.assigner import Assigner, TeamRule
 from hub.assignment.records import assignment_history
 from hub.store import utcnow
-from hub.store.schema import customers, outgoing_events, tickets
+from hub.store.schema import agents, customers, outgoing_events, tickets
 from tests.assignment_support import (
     assign_config,
     assignees,
@@ -220,3 +221,55 @@ async def test_what_an_agent_picked_up_by_hand_stays_theirs(storage_url: str) ->
         hub.pipeline.setup.assigner.clock = lambda: utcnow() + timedelta(hours=1)
         assert await hub.pipeline.setup.assigner.run_once() == 0
         assert (await assignees(hub))[ids[0]] == "carol"
+
+
+@SQLITE_ONLY
+async def test_tickets_of_an_agent_taken_out_of_the_hub_move_on(storage_url: str) -> None:
+    async with _hub(assign_config(storage_url)) as hub:
+        await set_all(hub, "online", utcnow(), "alice")
+        ids = await _opened(hub, 2)
+        async with hub.store.write() as conn:
+            await conn.execute(
+                update(agents).where(agents.c.username == "alice").values(active=False)
+            )
+        await set_all(hub, "online", utcnow(), "bob")
+        assert await hub.pipeline.setup.assigner.run_once() == 2
+        got = await assignees(hub)
+        assert [got[i] for i in ids] == ["bob", "bob"]
+
+
+class _WeekdayMornings:
+    """A calendar open 09:00-12:00 UTC on weekdays (the Calendar protocol of hub.sla)."""
+
+    name = "mornings"
+
+    def is_open(self, t: datetime) -> bool:
+        t = t.astimezone(UTC)
+        return t.weekday() < 5 and 9 <= t.hour < 12
+
+    def next_open(self, t: datetime) -> datetime:
+        raise NotImplementedError  # not used by assignment
+
+    def add(self, start: datetime, duration: timedelta) -> datetime:
+        raise NotImplementedError
+
+    def elapsed(self, a: datetime, b: datetime) -> timedelta:
+        raise NotImplementedError
+
+
+@SQLITE_ONLY
+async def test_agents_count_as_off_outside_the_teams_calendar(storage_url: str) -> None:
+    async with _hub(assign_config(storage_url)) as hub:
+        live = hub.pipeline.setup.assigner
+        assigner = Assigner(
+            hub.store,
+            {"support": TeamRule("round_robin", timedelta(minutes=30), _WeekdayMornings())},
+            live.terms,
+        )
+        [ticket] = await _opened(hub, 1)  # nobody online yet: it waits
+        await set_all(hub, "online", utcnow(), "alice")
+        monday = datetime(2027, 3, 1, tzinfo=UTC)
+        for hour, placed in [(8, 0), (12, 0), (9, 1)]:
+            assigner.clock = lambda h=hour: monday.replace(hour=h)  # type: ignore[misc]
+            assert await assigner.run_once() == placed, hour
+        assert (await assignees(hub))[ticket] == "alice"
