@@ -109,14 +109,16 @@ def _waiting_query(team_id: str) -> Any:
 async def waiting_tickets(
     conn: AsyncConnection, team_id: str, stale: Sequence[str]
 ) -> list[Waiting]:
-    """The team's open tickets with no assignee, or with one of the `stale` agents."""
-    held = tickets.c.assignee.is_(None)
+    """The team's open tickets with no assignee, and those held by the `stale` agents:
+    two queries, so each uses its index (ix_tickets_unassigned, ix_tickets_assignee_status)
+    and a round does not read every open ticket of the team."""
+    queries = [_waiting_query(team_id).where(tickets.c.assignee.is_(None))]
     if stale:
-        held = held | tickets.c.assignee.in_(stale)
-    rows = await conn.execute(_waiting_query(team_id).where(held))
+        queries.append(_waiting_query(team_id).where(tickets.c.assignee.in_(stale)))
     return [
         Waiting(r.id, language_of(r.locale), r.channel, r.created_at, r.sla_due_at, r.assignee)
-        for r in rows
+        for q in queries
+        for r in await conn.execute(q)
     ]
 
 

@@ -588,6 +588,15 @@ ticket_assignments = Table(
 
 # An agent's open tickets, counted against their capacity on every assignment round.
 Index("ix_tickets_assignee_status", tickets.c.assignee, tickets.c.status)
+# A team's unassigned tickets, which every round looks for among all the open ones.
+Index(
+    "ix_tickets_unassigned",
+    tickets.c.team_id,
+    tickets.c.status,
+    tickets.c.created_at,
+    sqlite_where=text("assignee IS NULL"),
+    postgresql_where=text("assignee IS NULL"),
+)
 
 
 # ---- Metric events and rollup (#15) -------------------------------------------------------

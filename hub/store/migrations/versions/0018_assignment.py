@@ -54,9 +54,18 @@ def upgrade() -> None:
         op.f("ix_ticket_assignments_ticket_id"), "ticket_assignments", ["ticket_id"], unique=False
     )
     op.create_index("ix_tickets_assignee_status", "tickets", ["assignee", "status"], unique=False)
+    op.create_index(
+        "ix_tickets_unassigned",
+        "tickets",
+        ["team_id", "status", "created_at"],
+        unique=False,
+        sqlite_where=sa.text("assignee IS NULL"),
+        postgresql_where=sa.text("assignee IS NULL"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_tickets_unassigned", table_name="tickets")
     op.drop_index("ix_tickets_assignee_status", table_name="tickets")
     op.drop_index(op.f("ix_ticket_assignments_ticket_id"), table_name="ticket_assignments")
     op.drop_table("ticket_assignments")
