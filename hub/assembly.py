@@ -38,6 +38,7 @@ from hub.notify.alerts import AlertWatcher
 from hub.notify.post_batch import PostSweep
 from hub.notify.sweep import NotificationSweeper
 from hub.outbox.worker import OutboxWorker, WorkerHooks
+from hub.privacy.retention import RetentionJob
 from hub.proactive.campaign_sweep import CampaignSweeper
 from hub.proactive.factory import SweeperSources, campaign_sweeper, greeting_sweeper
 from hub.proactive.greeting_sweep import GreetingSweeper
@@ -150,6 +151,7 @@ class Workers:
     notifier: NotificationSweeper
     sweeper: GreetingSweeper
     campaigns: CampaignSweeper
+    retention: RetentionJob
     # Teams with automatic assignment: waiting tickets and reassignments (hub.assignment).
     assigner: Assigner
 
@@ -200,6 +202,7 @@ class Workers:
             ),
             sweeper=greeting_sweeper(sources),
             campaigns=campaign_sweeper(sources),
+            retention=RetentionJob(core.store, config.privacy, core.secret),
             assigner=pipeline.setup.assigner,
         )
 
@@ -222,6 +225,11 @@ class Workers:
             )
             for name, s in batches
         ]
+        retention = config.privacy.retention
+        if retention.enabled:
+            jobs.append(
+                PeriodicJob("retention", timedelta(hours=retention.every_hours), self.retention.run)
+            )
         if self.assigner.active:
             jobs.append(
                 PeriodicJob(
@@ -257,6 +265,7 @@ def web_deps(
         wake_outbox=core.outbox_wakeup.set,
         secret=core.secret,
         broadcast_state=lambda: broadcast.state,
+        privacy=config.privacy,
     )
 
 

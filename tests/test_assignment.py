@@ -13,7 +13,6 @@ import pytest
 from sqlalchemy import select, update
 
 from hub.app import Hub, open_hub
-from hub.assignment.assigner import Assigner, TeamRule
 from hub.assignment.records import assignment_history
 from hub.store import utcnow
 from hub.store.schema import agents, customers, outgoing_events, tickets
@@ -238,38 +237,18 @@ async def test_tickets_of_an_agent_taken_out_of_the_hub_move_on(storage_url: str
         assert [got[i] for i in ids] == ["bob", "bob"]
 
 
-class _WeekdayMornings:
-    """A calendar open 09:00-12:00 UTC on weekdays (the Calendar protocol of hub.sla)."""
-
-    name = "mornings"
-
-    def is_open(self, t: datetime) -> bool:
-        t = t.astimezone(UTC)
-        return t.weekday() < 5 and 9 <= t.hour < 12
-
-    def next_open(self, t: datetime) -> datetime:
-        raise NotImplementedError  # not used by assignment
-
-    def add(self, start: datetime, duration: timedelta) -> datetime:
-        raise NotImplementedError
-
-    def elapsed(self, a: datetime, b: datetime) -> timedelta:
-        raise NotImplementedError
-
-
 @SQLITE_ONLY
 async def test_agents_count_as_off_outside_the_teams_calendar(storage_url: str) -> None:
-    async with _hub(assign_config(storage_url)) as hub:
-        live = hub.pipeline.setup.assigner
-        assigner = Assigner(
-            hub.store,
-            {"support": TeamRule("round_robin", timedelta(minutes=30), _WeekdayMornings())},
-            live.terms,
-        )
+    data = assign_config(storage_url, calendar="mornings")
+    data["calendars"] = {"mornings": {"timezone": "UTC", "hours": {"mon-fri": ["09:00-12:00"]}}}
+    async with _hub(data) as hub:
         [ticket] = await _opened(hub, 1)  # nobody online yet: it waits
         await set_all(hub, "online", utcnow(), "alice")
+        assigner = hub.pipeline.setup.assigner
         monday = datetime(2027, 3, 1, tzinfo=UTC)
-        for hour, placed in [(8, 0), (12, 0), (9, 1)]:
-            assigner.clock = lambda h=hour: monday.replace(hour=h)  # type: ignore[misc]
-            assert await assigner.run_once() == placed, hour
+        for at, placed in [(monday.replace(hour=8), 0), (monday.replace(hour=12), 0),
+                           (monday + timedelta(days=5, hours=10), 0),  # Saturday
+                           (monday.replace(hour=9), 1)]:  # fmt: skip
+            assigner.clock = lambda at=at: at  # type: ignore[misc]
+            assert await assigner.run_once() == placed, at
         assert (await assignees(hub))[ticket] == "alice"

@@ -36,7 +36,7 @@ def test_automatic_team_and_agent_terms_load() -> None:
         _text(
             [
                 {"id": "support", "name": "S", "assign": "least_loaded", "reassign_after": "2h"},
-                {"id": "billing", "name": "B", "assign": "round_robin", "reassign_after": 15},
+                {"id": "billing", "name": "B", "assign": "round_robin", "reassign_after": "15m"},
             ],
             [
                 {
@@ -69,6 +69,7 @@ BAD = [
     ({"assign": "random"}, "assign: random", "teams[0].assign", "round_robin"),
     ({"reassign_after": "soon"}, "reassign_after: soon", "teams[0].reassign_after", "duration"),
     ({"reassign_after": "0m"}, "reassign_after: 0m", "teams[0].reassign_after", "between"),
+    ({"reassign_after": 15}, "reassign_after: 15", "teams[0].reassign_after", "no unit"),
     ({"calendar": "dhaka-office"}, "calendar: dhaka-office", "teams[0].calendar", "no calendar"),
 ]
 

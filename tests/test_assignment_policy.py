@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from hub.assignment.policy import Candidate, Waiting, by_urgency, plan
-from hub.config.assignment import language_of, parse_duration
+from hub.config.assignment import language_of
 
 T0 = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)
 
@@ -200,19 +200,6 @@ def test_the_decided_order_keeps_capacity_across_the_round() -> None:
     who = _who(result)
     assert who.count("alice") == 3 and who.count("bob") == 4
     assert len(result.assignments) == 7
-
-
-@pytest.mark.parametrize(
-    ("text", "minutes"), [("30m", 30), ("2h", 120), ("1d", 1440), ("90s", 1.5), (" 45m ", 45)]
-)
-def test_durations(text: str, minutes: float) -> None:
-    assert parse_duration(text) == timedelta(minutes=minutes)
-
-
-@pytest.mark.parametrize("text", ["", "30", "m", "3 weeks", "1.5h", "-5m"])
-def test_bad_durations(text: str) -> None:
-    with pytest.raises(ValueError, match="duration"):
-        parse_duration(text)
 
 
 @pytest.mark.parametrize(

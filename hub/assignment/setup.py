@@ -7,16 +7,14 @@ from collections.abc import Mapping
 from hub.assignment.assigner import Assigner, agent_terms, team_rules
 from hub.config.loader import Config
 from hub.sla.calendar import Calendar
+from hub.sla.calendars import build_calendars
 from hub.store import Store
 
 
 def config_calendars(config: Config) -> Mapping[str, Calendar]:
-    """The named business-hours calendars teams may refer to.
-
-    They come from the `calendars:` section (hub.sla.calendars, #14's calendars); until
-    that section is there, the config check refuses a team's `calendar:`, so none is needed.
-    """
-    return {}
+    """The business-hours calendars teams name (the config check makes sure they exist)."""
+    named = {t.calendar for t in config.teams if t.calendar is not None}
+    return build_calendars({n: c for n, c in config.calendars.items() if n in named})
 
 
 def build_assigner(store: Store, config: Config) -> Assigner:

@@ -15,16 +15,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 AssignMode = Literal["manual", "round_robin", "least_loaded"]
 DEFAULT_CAPACITY = 10
-_DURATION = re.compile(r"^\s*(\d{1,6})\s*([smhd])\s*$")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def parse_duration(text: str) -> timedelta:
-    """'30m', '2h', '1d' (a day is 24 hours), '45s'; ValueError naming the expected form."""
-    match = _DURATION.match(text)
-    if match is None:
-        raise ValueError(f"{text!r} is not a duration such as 30m, 2h or 1d")
-    return timedelta(seconds=int(match.group(1)) * _UNIT_SECONDS[match.group(2)])
 
 
 class Skills(BaseModel):
@@ -46,17 +36,6 @@ class Skills(BaseModel):
 def language_of(locale: str) -> str:
     """`bn_BD`, `bn-BD`, `BN` -> `bn`: skills name languages, customers carry locales."""
     return re.split(r"[-_@.]", locale.strip(), maxsplit=1)[0].lower()
-
-
-def reassign_after_value(v: Any) -> timedelta:
-    if isinstance(v, timedelta):
-        return v
-    if isinstance(v, int | float) and not isinstance(v, bool):
-        # A bare number is minutes, as the other *_minutes keys of the file.
-        return timedelta(minutes=v)
-    if isinstance(v, str):
-        return parse_duration(v)
-    raise ValueError("must be a duration such as 30m, 2h or 1d")
 
 
 def check_reassign_after(v: timedelta) -> timedelta:
