@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 
 from hub.app import Hub, open_hub
 from hub.assignment.records import assignment_history
+from hub.privacy.erase import Eraser, erase_customer
 from hub.store import utcnow
 from hub.store.schema import agents, customers, outgoing_events, tickets
 from tests.assignment_support import (
@@ -252,3 +253,20 @@ async def test_agents_count_as_off_outside_the_teams_calendar(storage_url: str) 
             assigner.clock = lambda at=at: at  # type: ignore[misc]
             assert await assigner.run_once() == placed, at
         assert (await assignees(hub))[ticket] == "alice"
+
+
+async def test_erasing_a_customer_takes_their_tickets_assignment_history(storage_url: str) -> None:
+    async with _hub(assign_config(storage_url)) as hub:
+        await set_all(hub, "online", utcnow(), "alice")
+        [ticket] = await _opened(hub, 1)
+        async with hub.store.write() as conn:
+            customer_id = (
+                await conn.execute(select(tickets.c.customer_id).where(tickets.c.id == ticket))
+            ).scalar_one()
+            assert len(await assignment_history(conn, ticket)) == 1
+            report = await erase_customer(
+                conn, customer_id, "delete", Eraser("test", b"k" * 32, utcnow())
+            )
+        assert report.counts.get("ticket_assignments") == 1
+        async with hub.store.read() as conn:
+            assert await assignment_history(conn, ticket) == []
