@@ -265,6 +265,7 @@ def web_deps(
         wake_outbox=core.outbox_wakeup.set,
         secret=core.secret,
         broadcast_state=lambda: broadcast.state,
+        assign_now=pipeline.setup.assigner.run_once,
         privacy=config.privacy,
     )
 

@@ -3,16 +3,21 @@ Only an agent has one: integration tokens are refused."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Literal
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy.exc import SQLAlchemyError
 
 from hub.agents.accounts import Actor
 from hub.assignment.availability import Availability, availability_of, set_availability
+from hub.assignment.policy import ONLINE
 from hub.store import utcnow
 from hub.web.api_common import actor_of, error, read_body
 from hub.web.deps import deps_of
+
+log = logging.getLogger(__name__)
 
 
 class AvailabilityBody(BaseModel):
@@ -39,9 +44,20 @@ async def get_mine(request: web.Request) -> web.Response:
 async def put_mine(request: web.Request) -> web.Response:
     agent_id = _agent_id(actor_of(request))
     body = await read_body(request, AvailabilityBody)
-    now = utcnow()
     return web.json_response(
-        availability_json(
-            await set_availability(deps_of(request).store, agent_id, body.availability, now)
-        )
+        availability_json(await change_availability(request, agent_id, body.availability))
     )
+
+
+async def change_availability(request: web.Request, agent_id: int, value: str) -> Availability:
+    """Store it; an agent who comes online gets waiting tickets now, not at the next round."""
+    deps = deps_of(request)
+    now = utcnow()
+    changed = await set_availability(deps.store, agent_id, value, now)
+    if value == ONLINE:
+        try:
+            await deps.assign_now()
+        except (SQLAlchemyError, OSError):
+            # The availability is stored; the periodic round places the tickets.
+            log.warning("assignment round after going online failed", exc_info=True)
+    return changed

@@ -5,7 +5,7 @@ which builds the deps and the web app from them."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -22,6 +22,10 @@ from hub.core.metrics import Metrics
 from hub.core.replies import Replies
 from hub.notify.events import NotifyRules
 from hub.store import Store
+
+
+async def _no_round() -> int:
+    return 0
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,8 @@ class WebDeps:
     broadcast_state: Callable[[], str]
     # Where erasures append their ledger entries (hub.privacy.ledger).
     privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
+    # One round of automatic assignment, run when an agent goes online (hub.assignment).
+    assign_now: Callable[[], Awaitable[int]] = _no_round
 
 
 DEPS = web.AppKey("web_deps", WebDeps)

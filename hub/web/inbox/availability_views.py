@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from hub.assignment.availability import availability_of, set_availability
+from hub.assignment.availability import availability_of
 from hub.assignment.policy import AVAILABILITIES
 from hub.core.edge_text import safe_redirect
-from hub.store import utcnow
+from hub.web.api_availability import change_availability
 from hub.web.deps import deps_of
 from hub.web.inbox.auth import session_of
 from hub.web.inbox.pages import PREFIX, read_form, see_other
@@ -29,6 +29,6 @@ async def inbox_set(request: web.Request) -> web.Response:
     value = form.get("availability")
     if actor.agent_id is None or value not in AVAILABILITIES:
         raise web.HTTPBadRequest(text="availability must be online, away or off")
-    await set_availability(deps_of(request).store, actor.agent_id, str(value), utcnow())
+    await change_availability(request, actor.agent_id, str(value))
     back = form.get("next")
     return see_other(safe_redirect(back if isinstance(back, str) else None, PREFIX))
