@@ -6,8 +6,10 @@ from __future__ import annotations
 import re
 
 import aiohttp
+from sqlalchemy import select
 
 from hub.agents.auth import create_api_token
+from hub.store.schema import outgoing_events
 from tests.inbox_support import inbox_config, login, post_form
 from tests.support import hub_running, hub_url, make_config
 
@@ -97,3 +99,27 @@ async def test_availability_over_the_api_is_the_agents_own(tmp_path: str) -> Non
             assert resp.status == 403
         async with http.get(mine) as resp:
             assert resp.status == 401
+
+
+async def test_a_persons_pick_joins_the_assignment_history(tmp_path: str) -> None:
+    config = make_config(_config(f"sqlite+aiosqlite:///{tmp_path}/h.db"))
+    async with hub_running(config) as hub, aiohttp.ClientSession() as http:
+        ref = await post_form(http, hub, name="Ann", email="ann@example.com", message="Hi")
+        url = hub_url(hub, f"/api/v1/tickets/{int(ref.removeprefix('T-'))}")
+        headers = {"Authorization": f"Bearer {TOKEN}"}
+        async with http.patch(url, headers=headers, json={"assignee": "sam"}) as resp:
+            assert resp.status == 200, await resp.text()
+        async with http.get(url, headers=headers) as resp:
+            body = await resp.json()
+        assert [(a["assignee"], a["previous"], a["reason"]) for a in body["assignments"]] == [
+            ("sam", None, "manual")
+        ]
+        async with hub.store.read() as conn:
+            events = (
+                await conn.execute(
+                    select(outgoing_events.c.data).where(
+                        outgoing_events.c.type == "ticket.assigned"
+                    )
+                )
+            ).all()
+        assert [(e.data["assignee"], e.data["automatic"]) for e in events] == [("sam", False)]

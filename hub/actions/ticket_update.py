@@ -9,6 +9,7 @@ from sqlalchemy import update
 
 from hub.actions.ticket_status import ActionRefused, status_values
 from hub.agents.accounts import Actor, agent_usernames
+from hub.assignment.records import Assigned, record_assignments
 from hub.notify.events import NotifyRules, TicketEvent, record_events
 from hub.store import Store, utcnow
 from hub.store.schema import tickets
@@ -58,3 +59,9 @@ async def update_ticket(
         )
         events = [TicketEvent(ticket_id, row.route_rule, "escalated", r) for r in reasons]
         await record_events(store, conn, notify, events, utcnow())
+        if values.get("assignee") is not None:
+            # A person's pick, in the ticket's assignment history beside the automatic ones.
+            picked = Assigned(
+                ticket_id, row.customer_id, row.team_id, values["assignee"], row.assignee, "manual"
+            )
+            await record_assignments(conn, [picked], values["updated_at"])

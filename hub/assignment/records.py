@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -128,6 +129,58 @@ async def inactive_usernames(conn: AsyncConnection) -> list[str]:
     return [u for (u,) in rows]
 
 
+@dataclass(frozen=True)
+class Assigned:
+    """One change of a ticket's assignee, for its history and `ticket.assigned`."""
+
+    ticket_id: int
+    customer_id: int
+    team_id: str
+    assignee: str
+    previous: str | None
+    reason: str  # opened | waiting | reassigned (automatic) | manual
+
+
+async def record_assignments(
+    conn: AsyncConnection, done: Sequence[Assigned], now: datetime
+) -> None:
+    """The history rows and the outgoing events, in the caller's transaction."""
+    if not done:
+        return
+    await conn.execute(
+        ticket_assignments.insert(),
+        [
+            {
+                "ticket_id": a.ticket_id,
+                "assignee": a.assignee,
+                "previous": a.previous,
+                "reason": a.reason,
+                "created_at": now,
+            }
+            for a in done
+        ],
+    )
+    await emit(
+        conn,
+        [
+            OutgoingEvent(
+                TICKET_ASSIGNED,
+                {
+                    "ticket": ticket_ref(a.ticket_id),
+                    "team": a.team_id,
+                    "assignee": a.assignee,
+                    "previous": a.previous,
+                    "automatic": a.reason != "manual",
+                },
+                customer_id=a.customer_id,
+                ticket_id=a.ticket_id,
+            )
+            for a in done
+        ],
+        now,
+    )
+
+
 async def write_assignments(
     conn: AsyncConnection,
     team_id: str,
@@ -141,7 +194,7 @@ async def write_assignments(
     groups: dict[tuple[str, str | None], list[int]] = defaultdict(list)
     for ticket, username in decided:
         groups[(username, ticket.assignee)].append(ticket.id)
-    changed: list[tuple[int, int, str, str | None]] = []
+    changed: list[Assigned] = []
     for (username, previous), ids in groups.items():
         unchanged = (
             tickets.c.assignee.is_(None) if previous is None else tickets.c.assignee == previous
@@ -152,45 +205,13 @@ async def write_assignments(
             .values(assignee=username, updated_at=now)
             .returning(tickets.c.id, tickets.c.customer_id)
         )
-        changed += [(r.id, r.customer_id, username, previous) for r in rows]
-    if not changed:
-        return 0
+        why = "reassigned" if previous else reason
+        changed += [Assigned(r.id, r.customer_id, team_id, username, previous, why) for r in rows]
     # The history in the order decided (the updates went by agent), so it reads as the
     # rotation it was.
     order = {ticket.id: i for i, (ticket, _u) in enumerate(decided)}
-    changed.sort(key=lambda c: order[c[0]])
-    await conn.execute(
-        ticket_assignments.insert(),
-        [
-            {
-                "ticket_id": tid,
-                "assignee": username,
-                "previous": previous,
-                "reason": "reassigned" if previous else reason,
-                "created_at": now,
-            }
-            for tid, _cid, username, previous in changed
-        ],
-    )
-    await emit(
-        conn,
-        [
-            OutgoingEvent(
-                TICKET_ASSIGNED,
-                {
-                    "ticket": ticket_ref(tid),
-                    "team": team_id,
-                    "assignee": username,
-                    "previous": previous,
-                    "automatic": True,
-                },
-                customer_id=cid,
-                ticket_id=tid,
-            )
-            for tid, cid, username, previous in changed
-        ],
-        now,
-    )
+    changed.sort(key=lambda a: order[a.ticket_id])
+    await record_assignments(conn, changed, now)
     return len(changed)
 
 

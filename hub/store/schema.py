@@ -585,7 +585,7 @@ ticket_assignments = Table(
     Column("ticket_id", Id, ForeignKey("tickets.id"), nullable=False, index=True),
     Column("assignee", String(64), nullable=False),
     Column("previous", String(64)),
-    Column("reason", String(16), nullable=False),  # opened | waiting | reassigned
+    Column("reason", String(16), nullable=False),  # opened | waiting | reassigned | manual
     _ts("created_at"),
 )
 

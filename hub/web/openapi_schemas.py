@@ -149,7 +149,7 @@ def component_schemas() -> dict[str, Any]:
             "ticket_id": INT,
             "assignee": STR,
             "previous": nullable(STR),
-            "reason": {"enum": ["opened", "waiting", "reassigned"]},
+            "reason": {"enum": ["opened", "waiting", "reassigned", "manual"]},
             "created_at": TIME,
         }
     )
