@@ -68,6 +68,7 @@ async def test_an_agent_online_in_the_inbox_gets_form_tickets(tmp_path: str) -> 
         async with http.get(hub_url(hub, f"/inbox/tickets/{ticket_id}")) as resp:
             page = await resp.text()
         assert re.search(r"<option selected>sam</option>", page)
+        assert re.search(r"<li>sam \(opened\) \d{4}-\d\d-\d\d \d\d:\d\d UTC</li>", page)
         headers = {"Authorization": f"Bearer {TOKEN}"}
         for r in (ref, waiting):
             url = hub_url(hub, f"/api/v1/tickets/{int(r.removeprefix('T-'))}")

@@ -16,6 +16,7 @@ from hub.actions.reply import cancel_scheduled, reply
 from hub.actions.ticket_status import ActionRefused
 from hub.actions.ticket_update import update_ticket
 from hub.agents.accounts import agent_usernames
+from hub.assignment.records import assignment_history
 from hub.core.edge_text import parse_id
 from hub.core.safe_html import sanitize_html
 from hub.customers.views import identities_of
@@ -69,6 +70,7 @@ async def ticket_page(request: web.Request) -> web.Response:
         entries = await conversation(conn, ticket_id)
         ids = await identities_of(conn, ticket.customer_id)
         assignees = await agent_usernames(conn, ticket.team_id)
+        assignments = await assignment_history(conn, ticket_id)
         others = await list_tickets(
             conn,
             actor,
@@ -113,6 +115,7 @@ async def ticket_page(request: web.Request) -> web.Response:
             "entries": shown,
             "identities": ids,
             "assignees": assignees,
+            "assignments": assignments,
             "statuses": STATUSES,
             "priorities": PRIORITIES,
             "canned": canned,
