@@ -22,6 +22,7 @@ from sqlalchemy.exc import DBAPIError
 
 from hub.actions.solved import OnSolve
 from hub.agents.teams import sync_teams
+from hub.assignment.assigner import ROUND_EVERY, Assigner
 from hub.channels.broadcast import Broadcast
 from hub.channels.conversation import conversation_history
 from hub.channels.directory import ChannelDirectory
@@ -154,6 +155,8 @@ class Workers:
     sweeper: GreetingSweeper
     campaigns: CampaignSweeper
     retention: RetentionJob
+    # Teams with automatic assignment: waiting tickets and reassignments (hub.assignment).
+    assigner: Assigner
 
     @classmethod
     def build(
@@ -203,6 +206,7 @@ class Workers:
             sweeper=greeting_sweeper(sources),
             campaigns=campaign_sweeper(sources),
             retention=RetentionJob(core.store, config.privacy, core.secret),
+            assigner=pipeline.setup.assigner,
         )
 
     def jobs(self, config: Config) -> list[PeriodicJob]:
@@ -228,6 +232,12 @@ class Workers:
         if retention.enabled:
             jobs.append(
                 PeriodicJob("retention", timedelta(hours=retention.every_hours), self.retention.run)
+            )
+        if self.assigner.active:
+            jobs.append(
+                PeriodicJob(
+                    "assignment", ROUND_EVERY, self.assigner.run_once, first_after=timedelta(0)
+                )
             )
         return jobs
 
@@ -261,6 +271,7 @@ def web_deps(
         measure=pipeline.setup.measure,
         reports=config.reports,
         on_solve=on_solve(core),
+        assign_now=pipeline.setup.assigner.run_once,
         privacy=config.privacy,
     )
 

@@ -11,6 +11,7 @@ from hub.actions.measure import StatusChange, status_events
 from hub.actions.solved import AfterChange, StatusMove, after_status_change
 from hub.actions.ticket_status import ActionRefused, status_values
 from hub.agents.accounts import Actor, agent_usernames
+from hub.assignment.records import Assigned, record_assignments
 from hub.notify.events import NotifyRules, TicketEvent, record_events
 from hub.store import Store
 from hub.store.schema import tickets
@@ -70,3 +71,9 @@ async def update_ticket(
         )
         events = [TicketEvent(ticket_id, row.route_rule, "escalated", r) for r in reasons]
         await record_events(store, conn, notify, events, now)
+        if values.get("assignee") is not None:
+            # A person's pick, in the ticket's assignment history beside the automatic ones.
+            picked = Assigned(
+                ticket_id, row.customer_id, row.team_id, values["assignee"], row.assignee, "manual"
+            )
+            await record_assignments(conn, [picked], values["updated_at"])

@@ -54,6 +54,8 @@ RULES: dict[str, TableRule] = {
     "surveys": TableRule("ticket", ("ticket_id",), anonymize={}),
     "ticket_notes": TableRule("ticket", ("ticket_id",), anonymize={"body_text": "[erased]"}),
     "notification_events": TableRule("ticket", ("ticket_id",), anonymize={}),
+    # Who got the ticket and why: agents' names only; removed with the person's tickets.
+    "ticket_assignments": TableRule("ticket", ("ticket_id",), anonymize={}),
     "attachments": TableRule("message", ("message_id",)),
     "message_events": TableRule("message", ("message_id",)),
     "quarantine": TableRule("special"),
@@ -66,6 +68,8 @@ RULES: dict[str, TableRule] = {
     "agent_sessions": TableRule("none", reason="agents, not customers"),
     "agent_tokens": TableRule("none", reason="agents, not customers"),
     "login_failures": TableRule("none", reason="agents' log-ins"),
+    "agent_availability": TableRule("none", reason="agents, not customers"),
+    "assignment_pointers": TableRule("none", reason="a team's round robin position"),
     "canned_responses": TableRule("none", reason="templates"),
     "campaigns": TableRule("none", reason="campaign definitions"),
     "connector_state": TableRule("none", reason="offsets and cursors of connectors"),

@@ -557,7 +557,50 @@ login_failures = Table(
 
 
 # ---- Assignment (#14): agent capacity, availability, skills ------------------------------
-# (section kept for the assignment tables)
+# Each agent's availability as they set it (inbox or API). No row: off, so an agent who
+# never said they are working gets no tickets.
+agent_availability = Table(
+    "agent_availability",
+    metadata,
+    Column("agent_id", Id, ForeignKey("agents.id"), primary_key=True),
+    Column("availability", String(8), nullable=False),  # online | away | off
+    # Since when: a ticket of an agent away or off for a team's `reassign_after` moves on.
+    _ts("since"),
+)
+
+# Per team, the agent who got the last ticket: round robin goes on after them. The row
+# is locked while a team's tickets are assigned, so hub processes take turns per team.
+assignment_pointers = Table(
+    "assignment_pointers",
+    metadata,
+    Column("team_id", String(40), ForeignKey("teams.id"), primary_key=True),
+    Column("last_agent", String(64)),
+    _ts("updated_at"),
+)
+
+# The ticket's assignment history: who got it, from whom, and why.
+ticket_assignments = Table(
+    "ticket_assignments",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("ticket_id", Id, ForeignKey("tickets.id"), nullable=False, index=True),
+    Column("assignee", String(64), nullable=False),
+    Column("previous", String(64)),
+    Column("reason", String(16), nullable=False),  # opened | waiting | reassigned | manual
+    _ts("created_at"),
+)
+
+# An agent's open tickets, counted against their capacity on every assignment round.
+Index("ix_tickets_assignee_status", tickets.c.assignee, tickets.c.status)
+# A team's unassigned tickets, which every round looks for among all the open ones.
+Index(
+    "ix_tickets_unassigned",
+    tickets.c.team_id,
+    tickets.c.status,
+    tickets.c.created_at,
+    sqlite_where=text("assignee IS NULL"),
+    postgresql_where=text("assignee IS NULL"),
+)
 
 
 # ---- Metric events and rollup (#15) -------------------------------------------------------

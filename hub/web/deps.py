@@ -5,7 +5,7 @@ which builds the deps and the web app from them."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -25,6 +25,10 @@ from hub.core.metrics import Metrics
 from hub.core.replies import Replies
 from hub.notify.events import NotifyRules
 from hub.store import Store
+
+
+async def _no_round() -> int:
+    return 0
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,8 @@ class WebDeps:
     privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
     # What a solve sets off (the CSAT survey); None: nothing (tests that build deps by hand).
     on_solve: OnSolve | None = None
+    # One round of automatic assignment, run when an agent goes online (hub.assignment).
+    assign_now: Callable[[], Awaitable[int]] = _no_round
 
     @property
     def after_change(self) -> AfterChange:
