@@ -17,6 +17,7 @@ from hub.channels.directory import ChannelDirectory, ReplyRoute
 from hub.channels.reply_window import WindowClosed, WindowedReply, window_template
 from hub.outbox.enqueue import enqueue_outbound
 from hub.outbox.entries import cancel_scheduled_send
+from hub.sla.clocks import NO_CLOCKS, SlaClocks
 from hub.store import Store, utcnow
 from hub.store.schema import customers, messages, outbox, tickets
 from hub.tickets.access import ticket_for
@@ -53,9 +54,12 @@ async def reply(
     draft: AgentReply,
     channels: ChannelDirectory,
     on_outbox: Callable[[], None] = lambda: None,
+    *,
+    sla: SlaClocks = NO_CLOCKS,
 ) -> ReplyResult:
     """Queue the reply over the channel the customer last wrote on (or `via`, a connector
-    the agent picked), in one transaction with the ticket's change."""
+    the agent picked), in one transaction with the ticket's change and its SLA clocks (a
+    reply scheduled for later answers nobody yet: the clocks run on)."""
     ticket_id = draft.ticket_id
     routes, kinds, windows = (
         channels.reply_routes(),
@@ -89,7 +93,7 @@ async def reply(
                 select(customers.c.locale).where(customers.c.id == ticket.customer_id)
             )
         ).scalar_one()
-        now = utcnow()
+        now = sla.clock()
         window = windows.get(route.connector_id)
         template_ref = None
         if window is not None:
@@ -144,6 +148,10 @@ async def reply(
         if new_status is not None and new_status != ticket.status:
             values.update(await status_values(conn, ticket, new_status))
         await conn.execute(update(tickets).where(tickets.c.id == ticket_id).values(values))
+        if draft.send_at is None or draft.send_at <= now:
+            await sla.agent_replied(conn, ticket_id, now)
+        if "status" in values:
+            await sla.status_changed(conn, [ticket_id], now)
     on_outbox()
     return ReplyResult(
         int(message_id), int(outbox_id), route.connector_id, to.value, meta.get("send_at")

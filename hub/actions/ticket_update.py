@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.actions.ticket_status import ActionRefused, status_values
 from hub.agents.accounts import Actor, agent_usernames
 from hub.notify.events import NotifyRules, TicketEvent, record_events
-from hub.store import Store, utcnow
+from hub.sla.clocks import NO_CLOCKS, SlaClocks
+from hub.store import Store
 from hub.store.schema import tickets
 from hub.tickets.access import ticket_for
 
@@ -32,9 +35,13 @@ async def update_ticket(
     change: TicketChange,
     *,
     notify: NotifyRules,
+    sla: SlaClocks = NO_CLOCKS,
 ) -> None:
     """Apply the change; an escalation (priority raised, a VIP tag added) is queued for
-    the channels `notify` names for the ticket's routing rule, in the same transaction."""
+    the channels `notify` names for the ticket's routing rule, and the SLA clocks follow
+    (a new status moves them, a new priority or tags re-evaluate the policy), in the same
+    transaction."""
+    now = sla.clock()
     async with store.write() as conn:
         row = await ticket_for(conn, actor, ticket_id)
         values: dict[str, Any] = {}
@@ -51,10 +58,28 @@ async def update_ticket(
                 raise ActionRefused(f"{change.assignee!r} is not an agent of team {row.team_id}")
             values["assignee"] = change.assignee
         if values:
-            values["updated_at"] = utcnow()
+            values["updated_at"] = now
             await conn.execute(update(tickets).where(tickets.c.id == ticket_id).values(values))
+        await _move_clocks(conn, sla, row, values, now)
         reasons = notify.escalations(
             row.priority, values.get("priority", row.priority), row.tags, values.get("tags", ())
         )
         events = [TicketEvent(ticket_id, row.route_rule, "escalated", r) for r in reasons]
-        await record_events(store, conn, notify, events, utcnow())
+        await record_events(store, conn, notify, events, now)
+
+
+async def _move_clocks(
+    conn: AsyncConnection, sla: SlaClocks, row: Any, values: dict[str, Any], now: datetime
+) -> None:
+    if "status" in values:
+        await sla.status_changed(conn, [row.id], now)
+    changed = [
+        f"{field} {row_value} -> {new}"
+        for field, row_value, new in (
+            ("priority", row.priority, values.get("priority", row.priority)),
+            ("tags", sorted(row.tags or ()), values.get("tags", sorted(row.tags or ()))),
+        )
+        if row_value != new
+    ]
+    if changed:
+        await sla.reevaluate(conn, row.id, "; ".join(changed), now)

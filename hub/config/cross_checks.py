@@ -15,6 +15,7 @@ from hub.config.agents import agents_cross_checks
 from hub.config.alerts import alerts_cross_checks
 from hub.config.notify import notify_cross_checks
 from hub.config.proactive_checks import proactive_cross_checks
+from hub.config.sla import sla_cross_checks
 from hub.config.yaml_source import Path_
 from hub.connector import ConnectorRegistry
 
@@ -106,4 +107,10 @@ CROSS_CHECKS = (
     ),
     CrossCheck(frozenset({"hub"}), _locale),
     CrossCheck(frozenset({"connectors"}), _reply_via),
+    CrossCheck(
+        frozenset({"sla", "teams", "connectors", "calendars"}),
+        lambda c, r: sla_cross_checks(
+            c.sla, _team_ids(c), set(getattr(c, "calendars", None) or ()), c.connectors, r
+        ),
+    ),
 )

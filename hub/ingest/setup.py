@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from hub.channels.directory import ReplyRoute
 from hub.config.loader import Config
@@ -12,7 +13,9 @@ from hub.core.metrics import Metrics
 from hub.core.replies import Replies
 from hub.faq.bot import FaqBot
 from hub.notify.events import NotifyRules
-from hub.store import Store
+from hub.sla.clocks import SlaClocks
+from hub.sla.setup import sla_rules
+from hub.store import Store, utcnow
 from hub.tickets.routing import Router
 
 
@@ -37,11 +40,15 @@ class IngestSetup:
     chat_connectors: frozenset[str] = frozenset()
     # Swapped for a tuned one while the hub runs (Pipeline.faq).
     faq: FaqBot | None = None
+    # The time a batch is ingested at; tests move it to run SLA clocks without waiting.
+    clock: Callable[[], datetime] = utcnow
     router: Router = field(init=False)
     notify: NotifyRules = field(init=False)
     team_names: dict[str, str] = field(init=False)
+    sla: SlaClocks = field(init=False)
 
     def __post_init__(self) -> None:
         self.router = Router(self.config.routing)
         self.notify = NotifyRules(self.config.routing, self.config.notifications)
         self.team_names = {t.id: t.name for t in self.config.teams}
+        self.sla = SlaClocks(sla_rules(self.config))

@@ -103,7 +103,9 @@ async def patch_ticket(request: web.Request) -> web.Response:
     deps, actor = deps_of(request), actor_of(request)
     ticket_id = path_id(request)
     body = await read_body(request, TicketPatch)
-    await _mapped(update_ticket(deps.store, actor, ticket_id, body.change(), notify=deps.notify))
+    await _mapped(
+        update_ticket(deps.store, actor, ticket_id, body.change(), notify=deps.notify, sla=deps.sla)
+    )
     async with deps.store.read() as conn:
         row = await _visible_ticket(request, conn, ticket_id)
     return web.json_response(ticket_json(row))
@@ -140,7 +142,14 @@ async def post_reply(request: web.Request) -> web.Response:
         text = await _canned_text(request, ticket_id, body.canned_response_id)
     assert text is not None
     sent = await _mapped(
-        reply(deps.store, actor, body.draft(ticket_id, text), deps.channels, deps.wake_outbox)
+        reply(
+            deps.store,
+            actor,
+            body.draft(ticket_id, text),
+            deps.channels,
+            deps.wake_outbox,
+            sla=deps.sla,
+        )
     )
     return web.json_response(
         {

@@ -20,6 +20,7 @@ from hub.connector import Connector
 from hub.core.metrics import Metrics
 from hub.core.replies import Replies
 from hub.notify.events import NotifyRules
+from hub.sla.clocks import SlaClocks
 from hub.store import Store
 
 
@@ -41,6 +42,8 @@ class WebDeps:
     replies: Replies
     metrics: Metrics
     notify: NotifyRules
+    # The SLA clocks agents' replies and changes move (hub.sla.clocks).
+    sla: SlaClocks
     wake_outbox: Callable[[], None]
     # The hub's signing key (opt-out links).
     secret: bytes

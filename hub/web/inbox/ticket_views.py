@@ -162,7 +162,9 @@ async def ticket_update(request: web.Request) -> web.Response:
                 "tags": tags,
             }
         )
-        await update_ticket(deps.store, actor, ticket_id, patch.change(), notify=deps.notify)
+        await update_ticket(
+            deps.store, actor, ticket_id, patch.change(), notify=deps.notify, sla=deps.sla
+        )
         return "Saved."
 
     return await _act(request, act)
@@ -185,7 +187,7 @@ async def ticket_reply(request: web.Request) -> web.Response:
         if body.text is None:
             raise ActionRefused("the reply is empty")
         draft = body.draft(ticket_id, body.text)
-        sent = await reply(deps.store, actor, draft, deps.channels, deps.wake_outbox)
+        sent = await reply(deps.store, actor, draft, deps.channels, deps.wake_outbox, sla=deps.sla)
         if sent.send_at:
             return f"Reply to {sent.recipient} scheduled for {sent.send_at}."
         return f"Reply queued to {sent.recipient} via {sent.connector_id}."
