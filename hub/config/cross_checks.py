@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from hub.config.agents import agents_cross_checks
 from hub.config.alerts import alerts_cross_checks
+from hub.config.calendars import calendars_cross_checks
 from hub.config.notify import notify_cross_checks
 from hub.config.proactive_checks import proactive_cross_checks
 from hub.config.sla import sla_cross_checks
@@ -107,10 +108,11 @@ CROSS_CHECKS = (
     ),
     CrossCheck(frozenset({"hub"}), _locale),
     CrossCheck(frozenset({"connectors"}), _reply_via),
+    CrossCheck(frozenset({"calendars"}), lambda c, _r: calendars_cross_checks(c.calendars)),
     CrossCheck(
         frozenset({"sla", "teams", "connectors", "calendars"}),
         lambda c, r: sla_cross_checks(
-            c.sla, _team_ids(c), set(getattr(c, "calendars", None) or ()), c.connectors, r
+            c.sla, _team_ids(c), set(c.calendars), c.connectors, r
         ),
     ),
 )
