@@ -111,8 +111,6 @@ CROSS_CHECKS = (
     CrossCheck(frozenset({"calendars"}), lambda c, _r: calendars_cross_checks(c.calendars)),
     CrossCheck(
         frozenset({"sla", "teams", "connectors", "calendars"}),
-        lambda c, r: sla_cross_checks(
-            c.sla, _team_ids(c), set(c.calendars), c.connectors, r
-        ),
+        lambda c, r: sla_cross_checks(c.sla, _team_ids(c), set(c.calendars), c.connectors, r),
     ),
 )
