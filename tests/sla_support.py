@@ -35,7 +35,12 @@ class SimClock:
 
 
 def sla_config(storage_url: str, slack_url: str, **sla: Any) -> dict[str, Any]:
-    data = base_config(storage_url)
+    return with_sla(base_config(storage_url), slack_url, **sla)
+
+
+def with_sla(data: dict[str, Any], slack_url: str, **sla: Any) -> dict[str, Any]:
+    """The config `data` with a Slack webhook, a web chat and two SLA policies: urgent
+    tickets 10 min / 1 h, normal 30 min / 20 min / 4 h, high 15 min / 20 min / 2 h."""
     data["replies"]["acknowledge_new_tickets"] = False
     data["connectors"] = [
         *data["connectors"],
@@ -69,6 +74,10 @@ def sla_config(storage_url: str, slack_url: str, **sla: Any) -> dict[str, Any]:
 
 def sim_clock(hub: Hub, hours_ago: float = 6) -> SimClock:
     clock = SimClock(utcnow() - timedelta(hours=hours_ago))
+    return use_clock(hub, clock)
+
+
+def use_clock(hub: Hub, clock: SimClock) -> SimClock:
     hub.pipeline.setup.clock = clock
     hub.pipeline.setup.sla.clock = clock
     return clock
