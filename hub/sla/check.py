@@ -173,7 +173,7 @@ class SlaCheck:
 async def _claim(conn: AsyncConnection, where: Any, values: dict[str, Any]) -> Sequence[Any]:
     """Mark up to BATCH targets and return them; the WHERE is checked again on the rows
     themselves, so a target another process took meanwhile is not taken twice."""
-    ids = select(_T.id).where(where).order_by(_T.id).limit(BATCH).scalar_subquery()
+    ids = select(_T.id).where(where).limit(BATCH).scalar_subquery()
     result = await conn.execute(
         update(sla_targets).where(_T.id.in_(ids), where).values(values).returning(*_CLAIMED)
     )

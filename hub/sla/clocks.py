@@ -22,18 +22,24 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.sla.deadline import ClockState, label, schedule, spent
 from hub.sla.policy import Applied, SlaRules, Target, TicketFacts
+from hub.sla.rows import (
+    OPEN_TARGET,
+    STOPPED,
+    answered_once,
+    log_events,
+    refresh_due,
+    targets_of,
+)
 from hub.store import utcnow
-from hub.store.schema import customers, sla_events, sla_targets, tickets
+from hub.store.schema import customers, sla_targets, tickets
 
 _T = sla_targets.c
 DONE_STATUSES = ("solved", "closed")
-# Targets whose deadline still matters: not met yet (a breached one until it is met).
-OPEN_TARGET = and_(_T.status.in_(("pending", "breached")), _T.achieved_at.is_(None))
 
 
 @dataclass(frozen=True)
@@ -74,7 +80,7 @@ class SlaClocks:
             log.append((o.ticket_id, "policy", f"policy {applied.policy} applies"))
         if rows:
             await conn.execute(sla_targets.insert(), rows)
-        await _log(conn, log, now)
+        await log_events(conn, log, now)
         await refresh_due(conn, sorted({r["ticket_id"] for r in rows}))
 
     def _new_row(
@@ -115,11 +121,11 @@ class SlaClocks:
         ).all()
         if not found:
             return
-        targets = await _targets_of(conn, [t.id for t in found])
+        targets = await targets_of(conn, [t.id for t in found])
         rows: list[dict[str, Any]] = []
         for t in found:
             mine = targets.get(t.id, [])
-            if not mine or not _answered_once(mine):
+            if not mine or not answered_once(mine):
                 continue  # no policy, or the first response still covers this message
             cycles = [r for r in mine if r.kind == "next_response"]
             if any(r.achieved_at is None and r.status in ("pending", "breached") for r in cycles):
@@ -150,7 +156,7 @@ class SlaClocks:
         log = []
         for r in rows:
             late = r.status == "breached" or (r.due_at is not None and r.due_at < now)
-            values: dict[str, Any] = {**_STOPPED, "achieved_at": now}
+            values: dict[str, Any] = {**STOPPED, "achieved_at": now}
             if late:
                 del values["due_at"]  # the deadline it missed stays on record
                 values["status"] = "breached"
@@ -160,7 +166,7 @@ class SlaClocks:
             await conn.execute(update(sla_targets).where(_T.id == r.id).values(values))
             what = "answered late" if late else "achieved"
             log.append((ticket_id, what, f"{label(r.kind, r.cycle)} {what}"))
-        await _log(conn, log, now)
+        await log_events(conn, log, now)
         await refresh_due(conn, [ticket_id])
 
     # ---- status ------------------------------------------------------------------
@@ -173,7 +179,7 @@ class SlaClocks:
         end at solved or closed. Idempotent: a ticket whose clocks agree is left alone."""
         if not self.rules.enabled or not ticket_ids:
             return
-        targets = await _targets_of(conn, ticket_ids)
+        targets = await targets_of(conn, ticket_ids)
         log: list[tuple[int, str, str]] = []
         for ticket_id, rows in targets.items():
             for r in rows:
@@ -184,7 +190,7 @@ class SlaClocks:
                 await conn.execute(update(sla_targets).where(_T.id == r.id).values(values))
                 if what:
                     log.append((ticket_id, what, f"{label(r.kind, r.cycle)} {what}"))
-        await _log(conn, log, now)
+        await log_events(conn, log, now)
         if log:
             await refresh_due(conn, list(targets))
 
@@ -193,7 +199,7 @@ class SlaClocks:
             return None
         if r.kind != "resolution":
             if status in DONE_STATUSES and r.status == "pending":
-                return {**_STOPPED, "status": "cancelled"}, "ended: ticket " + status
+                return {**STOPPED, "status": "cancelled"}, "ended: ticket " + status
             return None
         calendar = self.rules.calendar(r.calendar)
         consumed = r.consumed_seconds + _seconds(spent(calendar, r.running_since, now))
@@ -201,7 +207,7 @@ class SlaClocks:
             if r.achieved_at is not None:
                 return None
             breached = r.status == "breached" or (r.due_at is not None and r.due_at < now)
-            values = {**_STOPPED, "consumed_seconds": consumed, "achieved_at": now}
+            values = {**STOPPED, "consumed_seconds": consumed, "achieved_at": now}
             values["status"] = "breached" if breached else "achieved"
             if breached:
                 values["breached_at"] = r.breached_at or r.due_at
@@ -210,7 +216,7 @@ class SlaClocks:
         if status in self.rules.pause_statuses:
             if r.running_since is None or r.status != "pending":
                 return None
-            values = {**_STOPPED, "consumed_seconds": consumed, "paused_since": now}
+            values = {**STOPPED, "consumed_seconds": consumed, "paused_since": now}
             return values, "paused"
         # An open status: resume a paused clock, or reopen a stopped one.
         if r.running_since is not None:
@@ -258,7 +264,7 @@ class SlaClocks:
             frozenset(t.customer_tags or ()),
         )
         applied = self.rules.apply(facts)
-        rows = (await _targets_of(conn, [ticket_id])).get(ticket_id, [])
+        rows = (await targets_of(conn, [ticket_id])).get(ticket_id, [])
         changes: list[str] = []
         for r in rows:
             if r.achieved_at is not None or r.status != "pending":
@@ -266,7 +272,7 @@ class SlaClocks:
             target = applied.targets.get(r.kind) if applied else None
             if target is None:
                 await conn.execute(
-                    update(sla_targets).where(_T.id == r.id).values(**_STOPPED, status="cancelled")
+                    update(sla_targets).where(_T.id == r.id).values(**STOPPED, status="cancelled")
                 )
                 changes.append(f"{label(r.kind, r.cycle)} no longer applies")
                 continue
@@ -282,7 +288,7 @@ class SlaClocks:
         if changes:
             policy = applied.policy if applied else "none"
             detail = f"{why}: policy {policy}; " + "; ".join(changes)
-            await _log(conn, [(ticket_id, "reevaluated", detail[:300])], now)
+            await log_events(conn, [(ticket_id, "reevaluated", detail[:300])], now)
             await refresh_due(conn, [ticket_id])
 
     def _retarget(self, r: Any, applied: Applied, target: Target, team: str) -> dict[str, Any]:
@@ -317,7 +323,7 @@ class SlaClocks:
         """Clocks the new policy has and the old did not, from the ticket's opening."""
         kinds = {r.kind for r in rows}
         new: list[dict[str, Any]] = []
-        answered = _answered_once(rows) if rows else False
+        answered = answered_once(rows) if rows else False
         for kind in ("first_response", "resolution"):
             target = applied.targets.get(kind)
             if target is None or kind in kinds or t.status in DONE_STATUSES:
@@ -338,60 +344,6 @@ class SlaClocks:
         if new:
             await conn.execute(sla_targets.insert(), new)
         return [f"{label(r['kind'], 1)} starts" for r in new]
-
-
-_STOPPED: dict[str, Any] = {
-    "running_since": None,
-    "due_at": None,
-    "warn_at": None,
-    "breach_notify_at": None,
-}
-
-
-def _answered_once(rows: Sequence[Any]) -> bool:
-    """A human reply was given: the first response is met (late or not), or cycles ran."""
-    first = [r for r in rows if r.kind == "first_response"]
-    if first:
-        return first[0].achieved_at is not None
-    return any(r.kind == "next_response" for r in rows)
-
-
-async def _targets_of(conn: AsyncConnection, ticket_ids: Sequence[int]) -> dict[int, list[Any]]:
-    rows = await conn.execute(
-        select(sla_targets, tickets.c.team_id, tickets.c.status.label("ticket_status"))
-        .join(tickets, tickets.c.id == _T.ticket_id)
-        .where(_T.ticket_id.in_(sorted(set(ticket_ids))))
-        .order_by(_T.ticket_id, _T.id)
-    )
-    out: dict[int, list[Any]] = {}
-    for r in rows:
-        out.setdefault(r.ticket_id, []).append(r)
-    return out
-
-
-async def _log(
-    conn: AsyncConnection, entries: Sequence[tuple[int, str, str]], now: datetime
-) -> None:
-    if entries:
-        await conn.execute(
-            sla_events.insert(),
-            [{"ticket_id": t, "at": now, "what": w, "detail": d[:300]} for t, w, d in entries],
-        )
-
-
-async def refresh_due(conn: AsyncConnection, ticket_ids: Sequence[int]) -> None:
-    """tickets.sla_due_at: the nearest deadline not met yet (a breached one included, so
-    "due first" puts overdue tickets on top); NULL without one."""
-    if not ticket_ids:
-        return
-    nearest = (
-        select(func.min(_T.due_at))
-        .where(_T.ticket_id == tickets.c.id, OPEN_TARGET)
-        .scalar_subquery()
-    )
-    await conn.execute(
-        update(tickets).where(tickets.c.id.in_(sorted(set(ticket_ids)))).values(sla_due_at=nearest)
-    )
 
 
 NO_CLOCKS = SlaClocks(SlaRules.none())
