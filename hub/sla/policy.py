@@ -67,6 +67,9 @@ def matches(match: PolicyMatch, facts: TicketFacts) -> bool:
     return not (match.customer_tags and not facts.customer_tags & set(match.customer_tags))
 
 
+_NO_TEAM_SLA = TeamSla()
+
+
 class SlaRules:
     """The `sla:` section with its calendars: what applies to a ticket, who is told."""
 
@@ -76,6 +79,8 @@ class SlaRules:
         self._policies = {p.name: p for p in config.policies}
         self.pause_statuses = frozenset(config.pause_statuses)
         self.warn_before = config.warn_before
+        self._notifying: dict[tuple[str, str], Notifying] = {}
+        self._applied_by: dict[tuple[str, str], Applied | None] = {}
 
     @classmethod
     def none(cls) -> SlaRules:
@@ -101,8 +106,11 @@ class SlaRules:
 
     def applied_policy(self, name: str, priority: str) -> Applied | None:
         """The named policy's targets for a priority (None: the policy is gone)."""
-        policy = self._policies.get(name)
-        return self._applied(policy, priority) if policy is not None else None
+        key = (name, priority)
+        if key not in self._applied_by:
+            policy = self._policies.get(name)
+            self._applied_by[key] = self._applied(policy, priority) if policy else None
+        return self._applied_by[key]
 
     def _applied(self, policy: Policy, priority: str) -> Applied | None:
         targets = policy.targets.get(priority)  # type: ignore[call-overload]
@@ -117,7 +125,14 @@ class SlaRules:
         return Applied(policy.name, found) if found else None
 
     def notifying(self, policy: str, team: str) -> Notifying:
-        team_sla = self.config.teams.get(team, TeamSla())
+        # Asked once per clock written: a recompute asks it for every running clock.
+        found = self._notifying.get((policy, team))
+        if found is None:
+            found = self._notifying[policy, team] = self._notifying_of(policy, team)
+        return found
+
+    def _notifying_of(self, policy: str, team: str) -> Notifying:
+        team_sla = self.config.teams.get(team, _NO_TEAM_SLA)
         found = self._policies.get(policy)
         connectors = list(team_sla.notify)
         only = team_sla.notify_business_hours_only

@@ -63,10 +63,14 @@ async def recompute_deadlines(store: Store, rules: SlaRules) -> Recomputed:
             ).all()  # fmt: skip
             if not rows:
                 return Recomputed(clocks, moved)
-            writes = [w for r in rows if (w := _recomputed(rules, r)) is not None]
+            writes, moved_tickets = [], set()
+            for r in rows:
+                if (w := _recomputed(rules, r)) is not None:
+                    writes.append(w)
+                    moved_tickets.add(r.ticket_id)
             if writes:
                 await conn.execute(_WRITE, writes)
-                await refresh_due(conn, sorted({r.ticket_id for r in rows}))
+                await refresh_due(conn, sorted(moved_tickets))
             clocks += len(rows)
             moved += len(writes)
             after = rows[-1].id
