@@ -89,8 +89,8 @@ class SlaCheck:
         async with self.store.read() as conn:
             for query in (
                 select(_T.id).where(_T.status == "pending", _T.due_at <= now),
-                select(_T.id).where(_T.warn_at <= now),
-                select(_T.id).where(_T.breach_notify_at <= now),
+                select(_T.id).where(_T.status == "pending", _T.warn_at <= now),
+                select(_T.id).where(_T.status == "breached", _T.breach_notify_at <= now),
             ):
                 if (await conn.execute(query.limit(1))).first() is not None:
                     return True
@@ -124,10 +124,10 @@ class SlaCheck:
 
     async def _notice(self, conn: AsyncConnection, now: datetime, which: str) -> int:
         if which == "warning":
-            when = and_(_T.warn_at <= now, _T.status == "pending", _T.achieved_at.is_(None))
+            when = and_(_T.status == "pending", _T.warn_at <= now, _T.achieved_at.is_(None))
             rows = await _claim(conn, when, {"warn_at": None, "warned_at": now})
         else:
-            when = and_(_T.breach_notify_at <= now, _T.status == "breached")
+            when = and_(_T.status == "breached", _T.breach_notify_at <= now)
             rows = await _claim(conn, when, {"breach_notify_at": None, "breach_notified_at": now})
         if not rows:
             return 0

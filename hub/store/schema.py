@@ -581,10 +581,11 @@ sla_targets = Table(
     _ts("breach_notified_at", nullable=True),
     UniqueConstraint("ticket_id", "kind", "cycle"),
     # The periodic check reads three ranges: due pending targets, due warnings, due
-    # breach notices; each is an index range however many tickets are open.
+    # breach notices; each is an index range however many tickets are open. The status
+    # leads each: with it equal and the time a range, no planner prefers another index.
     Index("ix_sla_targets_status_due_at", "status", "due_at"),
-    Index("ix_sla_targets_warn_at", "warn_at"),
-    Index("ix_sla_targets_breach_notify_at", "breach_notify_at"),
+    Index("ix_sla_targets_status_warn_at", "status", "warn_at"),
+    Index("ix_sla_targets_status_breach_notify_at", "status", "breach_notify_at"),
 )
 
 # A ticket's SLA timeline: policies applied and re-evaluated, pauses, warnings, breaches.

@@ -50,8 +50,10 @@ def upgrade() -> None:
         ),
     )
     op.create_index("ix_sla_targets_status_due_at", "sla_targets", ["status", "due_at"])
-    op.create_index("ix_sla_targets_warn_at", "sla_targets", ["warn_at"])
-    op.create_index("ix_sla_targets_breach_notify_at", "sla_targets", ["breach_notify_at"])
+    op.create_index("ix_sla_targets_status_warn_at", "sla_targets", ["status", "warn_at"])
+    op.create_index(
+        "ix_sla_targets_status_breach_notify_at", "sla_targets", ["status", "breach_notify_at"]
+    )
     op.create_table(
         "sla_events",
         sa.Column("id", Id, autoincrement=True, nullable=False),
@@ -70,8 +72,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_sla_events_ticket_id", table_name="sla_events")
     op.drop_table("sla_events")
-    op.drop_index("ix_sla_targets_breach_notify_at", table_name="sla_targets")
-    op.drop_index("ix_sla_targets_warn_at", table_name="sla_targets")
+    op.drop_index("ix_sla_targets_status_breach_notify_at", table_name="sla_targets")
+    op.drop_index("ix_sla_targets_status_warn_at", table_name="sla_targets")
     op.drop_index("ix_sla_targets_status_due_at", table_name="sla_targets")
     op.drop_table("sla_targets")
     with op.batch_alter_table("tickets", schema=None) as batch_op:
