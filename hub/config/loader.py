@@ -24,6 +24,7 @@ from hub.config.greetings import GreetingsConfig
 from hub.config.notify import EventKind, NotificationsConfig
 from hub.config.privacy import PrivacyConfig
 from hub.config.reports import ReportsConfig
+from hub.config.sla import SlaConfig
 from hub.config.surveys import SurveysConfig
 from hub.config.yaml_source import Path_, SourceError, YamlSource, YamlSourceError, load_yaml
 from hub.connector import ConnectorConfig, ConnectorRegistry
@@ -230,6 +231,8 @@ class Config(_Strict):
     privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
     # Business-hours calendars by name (#14), for SLA targets counted in business time.
     calendars: Calendars = Field(default_factory=dict)
+    # Service-level policies (#14); none: no ticket has a clock.
+    sla: SlaConfig = Field(default_factory=SlaConfig)
     # Validated per type after the rest; holds ConnectorConfig subclasses once loaded.
     connectors: list[Any] = Field(default_factory=list)
 
