@@ -598,10 +598,12 @@ metric_events = Table(
 metric_daily = Table(
     "metric_daily",
     metadata,
+    # The key's order is the reports' access path: one dimension and team scope, a range
+    # of days; on SQLite the rows live in the key's order (WITHOUT ROWID).
+    Column("dim", String(16), primary_key=True),
+    Column("team_id", String(40), primary_key=True),
     Column("day", Date, primary_key=True),
     Column("kind", String(24), primary_key=True),
-    Column("team_id", String(40), primary_key=True),
-    Column("dim", String(16), primary_key=True),
     Column("member", String(100), primary_key=True),
     Column("n", Integer, nullable=False),
     # How many events had a duration, and their sum (means: sum / n).
@@ -612,6 +614,7 @@ metric_daily = Table(
     Column("value_sum", Integer, nullable=False),
     # Survey answers rated 4 or 5.
     Column("positive", Integer, nullable=False),
+    sqlite_with_rowid=False,
 )
 
 

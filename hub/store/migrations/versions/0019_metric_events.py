@@ -51,10 +51,10 @@ def upgrade() -> None:
         batch_op.create_index("ix_metric_events_ticket", ["ticket_id", "kind"], unique=False)
     op.create_table(
         "metric_daily",
+        sa.Column("dim", sa.String(length=16), nullable=False),
+        sa.Column("team_id", sa.String(length=40), nullable=False),
         sa.Column("day", sa.Date(), nullable=False),
         sa.Column("kind", sa.String(length=24), nullable=False),
-        sa.Column("team_id", sa.String(length=40), nullable=False),
-        sa.Column("dim", sa.String(length=16), nullable=False),
         sa.Column("member", sa.String(length=100), nullable=False),
         sa.Column("n", sa.Integer(), nullable=False),
         sa.Column("seconds_n", sa.Integer(), nullable=False),
@@ -64,8 +64,9 @@ def upgrade() -> None:
         sa.Column("value_sum", sa.Integer(), nullable=False),
         sa.Column("positive", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint(
-            "day", "kind", "team_id", "dim", "member", name=op.f("pk_metric_daily")
+            "dim", "team_id", "day", "kind", "member", name=op.f("pk_metric_daily")
         ),
+        sqlite_with_rowid=False,
     )
 
 
