@@ -40,10 +40,11 @@ e = metric_events.c
 _COLUMNS = {"team": e.team_id, "channel": e.channel, "agent": e.agent, "priority": e.priority}
 
 
-def _like_tag(tag: str) -> ColumnElement[bool]:
-    # Tags are a JSON list; the quoted tag inside its text, with LIKE's wildcards escaped.
+def like_tag(tags: ColumnElement[str], tag: str) -> ColumnElement[bool]:
+    """A JSON list of tags (as text) holding `tag`: the quoted tag inside its text, with
+    LIKE's wildcards escaped."""
     quoted = json.dumps(tag).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return cast(e.tags, Text).like(f"%{quoted}%", escape="\\")
+    return tags.like(f"%{quoted}%", escape="\\")
 
 
 def conditions(req: ReportRequest, start: datetime | None = None) -> list[ColumnElement[bool]]:
@@ -54,7 +55,9 @@ def conditions(req: ReportRequest, start: datetime | None = None) -> list[Column
     if req.teams is not None:
         where.append(e.team_id.in_(sorted(req.teams)))
     for key, value in req.filters.items():
-        where.append(_like_tag(value) if key == "tag" else _COLUMNS[key] == value)
+        where.append(
+            like_tag(cast(e.tags, Text), value) if key == "tag" else _COLUMNS[key] == value
+        )
     return where
 
 

@@ -50,6 +50,8 @@ class WebDeps:
     # How agents' replies and status changes are measured for reports (hub.actions.measure).
     measure: Measure
     reports: ReportsConfig
+    # The rollup's days are this zone's (reports.timezone, else hub.timezone).
+    reports_zone: str
 
 
 DEPS = web.AppKey("web_deps", WebDeps)

@@ -12,6 +12,7 @@ from hub.customers.records import CustomerCreate, IdentityIn, PurchaseIn
 from hub.customers.views import CustomerPatch
 from hub.tickets.records import STATUSES
 from hub.web.models import CannedBody, MergeBody, NoteBody, ReplyBody, TicketPatch
+from hub.web.openapi_reports import report_components, report_paths
 from hub.web.openapi_schemas import (
     INT,
     PRIORITIES,
@@ -139,7 +140,7 @@ def openapi_document(server_url: str) -> dict[str, Any]:
             "kind": {"enum": ["agent", "integration"]},
             "username": STR,
             "name": STR,
-            "role": {"enum": ["agent", "admin"]},
+            "role": {"enum": ["agent", "lead", "admin"]},
             "teams": {"type": "array", "items": STR},
         }
     )
@@ -306,6 +307,8 @@ def openapi_document(server_url: str) -> dict[str, Any]:
             ),
         },
     }
+    c.update(report_components())
+    paths.update(report_paths(_op))
     return {
         "openapi": "3.1.0",
         "info": {"title": "Hub API", "version": "1"},
