@@ -20,6 +20,7 @@ from sqlalchemy import (
     func,
     literal_column,
     select,
+    tuple_,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -157,25 +158,23 @@ async def event_backlog(conn: AsyncConnection, req: ReportRequest) -> dict[str, 
 
 
 async def solved_tickets(conn: AsyncConnection, req: ReportRequest) -> dict[str, int]:
-    """group -> distinct tickets solved in the range."""
+    """group -> distinct tickets solved in the range; '' -> all of them."""
+    where = [e.kind == TICKET_SOLVED, *conditions(req, req.start)]
+    total = (await conn.execute(select(func.count(e.ticket_id.distinct())).where(*where))).scalar()
+    out = {"": int(total or 0)}
+    if req.group is None:
+        return out
     g = _group(req)
     if req.group == "tag":
-        rows = await conn.execute(
-            select(g, e.ticket_id)
-            .where(e.kind == TICKET_SOLVED, *conditions(req, req.start))
-            .distinct()
-        )
         seen: dict[str, set[int]] = {}
-        for g_value, ticket in rows:
+        for g_value, ticket in await conn.execute(select(g, e.ticket_id).where(*where).distinct()):
             for name in _expand(req, g_value):
                 seen.setdefault(name, set()).add(ticket)
-        return {k: len(v) for k, v in seen.items()}
+        return out | {k: len(v) for k, v in seen.items()}
     rows = await conn.execute(
-        select(g.label("g"), func.count(e.ticket_id.distinct()))
-        .where(e.kind == TICKET_SOLVED, *conditions(req, req.start))
-        .group_by(*_by(req, g))
+        select(g.label("g"), func.count(e.ticket_id.distinct())).where(*where).group_by(g)
     )
-    return {name: int(n) for g_value, n in rows for name in _expand(req, g_value)}
+    return out | {name: int(n) for g_value, n in rows for name in _expand(req, g_value)}
 
 
 Quantiles = dict[str, dict[str, tuple[float | None, float | None]]]
@@ -200,31 +199,42 @@ async def quantiles(conn: AsyncConnection, req: ReportRequest) -> Quantiles:
 async def _quantiles_in_sql(
     conn: AsyncConnection, req: ReportRequest, value: Any, where: list[Any]
 ) -> dict[str, tuple[float | None, float | None]]:
-    g = _group(req)
-    rows = await conn.execute(
-        select(
-            g.label("g"),
-            func.percentile_cont(0.5).within_group(value),
-            func.percentile_cont(0.9).within_group(value),
-        )
-        .where(*where)
-        .group_by(*_by(req, g))
+    """PostgreSQL: each group's and (GROUPING SETS) the total's, in one statement."""
+    pcs = (
+        func.percentile_cont(0.5).within_group(value),
+        func.percentile_cont(0.9).within_group(value),
     )
-    return {
-        name: (float(median), float(p90))
-        for g_value, median, p90 in rows
-        if median is not None  # no group: one row of NULLs when nothing matched
-        for name in _expand(req, g_value)
-    }
+    if req.group is None:
+        rows = [("", *r) for r in await conn.execute(select(*pcs).where(*where))]
+    else:
+        g = _group(req)
+        found = await conn.execute(
+            select(g, func.grouping(g), *pcs)
+            .where(*where)
+            .group_by(func.grouping_sets(g, tuple_()))
+        )
+        rows = [("" if is_total else g_value, m, p) for g_value, is_total, m, p in found]
+    out: dict[str, tuple[float | None, float | None]] = {}
+    for g_value, median, p90 in rows:
+        if median is None:
+            continue  # the total's row of NULLs when nothing matched
+        names = ("",) if g_value == "" else _expand(req, g_value)
+        for name in names:
+            out[name] = (float(median), float(p90))
+    return out
 
 
 async def _quantiles_here(
     conn: AsyncConnection, req: ReportRequest, value: Any, where: list[Any]
 ) -> dict[str, tuple[float | None, float | None]]:
-    values: dict[str, list[float]] = {}
+    """Each group's and the total's (every value once), from the values sorted here."""
+    values: dict[str, list[float]] = {"": []}
+    total = values[""]
     for g_value, v in await conn.execute(select(_group(req), value).where(*where)):
-        for name in _expand(req, g_value):
-            values.setdefault(name, []).append(v)
+        total.append(v)
+        if req.group is not None:
+            for name in _expand(req, g_value):
+                values.setdefault(name, []).append(v)
     out = {}
     for name, vs in values.items():
         vs.sort()
