@@ -45,6 +45,7 @@ from hub.notify.sweep import NotificationSweeper
 from hub.outbox.worker import OutboxWorker
 from hub.proactive.campaign_sweep import CampaignSweeper
 from hub.proactive.greeting_sweep import GreetingSweeper
+from hub.reports.weekly_send import WeeklySummaries
 from hub.scheduler import Scheduler
 from hub.web.server import build_web_app
 
@@ -61,6 +62,7 @@ class Hub(Core):
     notifier: NotificationSweeper
     sweeper: GreetingSweeper
     campaigns: CampaignSweeper
+    weekly: WeeklySummaries
     scheduler: Scheduler
     web_app: web.Application
     port: int
@@ -144,6 +146,7 @@ async def open_hub(config: Config, registry: ConnectorRegistry) -> AsyncIterator
             notifier=parts.notifier,
             sweeper=parts.sweeper,
             campaigns=parts.campaigns,
+            weekly=parts.weekly,
             scheduler=Scheduler(parts.jobs(config)),
             web_app=web_app,
             port=port,

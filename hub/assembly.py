@@ -40,6 +40,7 @@ from hub.outbox.worker import OutboxWorker, WorkerHooks
 from hub.proactive.campaign_sweep import CampaignSweeper
 from hub.proactive.factory import SweeperSources, campaign_sweeper, greeting_sweeper
 from hub.proactive.greeting_sweep import GreetingSweeper
+from hub.reports.weekly_send import WeeklyDeps, WeeklySummaries
 from hub.scheduler import PeriodicJob
 from hub.store import Store
 from hub.store.faults import StorageUnavailable
@@ -149,6 +150,7 @@ class Workers:
     notifier: NotificationSweeper
     sweeper: GreetingSweeper
     campaigns: CampaignSweeper
+    weekly: WeeklySummaries
 
     @classmethod
     def build(
@@ -197,6 +199,18 @@ class Workers:
             ),
             sweeper=greeting_sweeper(sources),
             campaigns=campaign_sweeper(sources),
+            # The weekly summary emails (reports.weekly), queued through the outbox.
+            weekly=WeeklySummaries(
+                WeeklyDeps(
+                    core.store,
+                    core.replies,
+                    config.web.public_url,
+                    config.report_zone,
+                    {t.id: t.name for t in config.teams},
+                    on_queued=wake,
+                ),
+                config.reports.weekly,
+            ),
         )
 
     def jobs(self, config: Config) -> list[PeriodicJob]:
@@ -206,6 +220,8 @@ class Workers:
             PeriodicJob("greetings-sweep", every, self.sweeper.sweep),
             PeriodicJob("campaign-sweep", every, self.campaigns.sweep),
         ]
+        if config.reports.weekly.summaries:
+            jobs.append(PeriodicJob("weekly-summary", self.weekly.every, self.weekly.run))
         # Team and operator batches: the first round at once, then every few seconds.
         batches: list[tuple[str, PostSweep[Any]]] = []
         if self.notifier.connectors:

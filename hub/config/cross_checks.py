@@ -15,6 +15,7 @@ from hub.config.agents import agents_cross_checks
 from hub.config.alerts import alerts_cross_checks
 from hub.config.notify import notify_cross_checks
 from hub.config.proactive_checks import proactive_cross_checks
+from hub.config.weekly_summary import weekly_cross_checks
 from hub.config.yaml_source import Path_
 from hub.connector import ConnectorRegistry
 
@@ -105,5 +106,11 @@ CROSS_CHECKS = (
         lambda c, r: proactive_cross_checks(c.greetings, c.campaigns, c.connectors, r),
     ),
     CrossCheck(frozenset({"hub"}), _locale),
+    CrossCheck(
+        frozenset({"reports", "connectors", "teams", "hub"}),
+        lambda c, r: weekly_cross_checks(
+            c.reports.weekly, c.connectors, r, _team_ids(c), c.hub.locales
+        ),
+    ),
     CrossCheck(frozenset({"connectors"}), _reply_via),
 )

@@ -618,6 +618,20 @@ metric_daily = Table(
 )
 
 
+# ---- Weekly summary email (#15) -----------------------------------------------------------
+# One row per summary and week, written in the transaction of its outbox rows: a second
+# round, a restart or a second hub process on the database sends nothing twice.
+weekly_summary_sends = Table(
+    "weekly_summary_sends",
+    metadata,
+    Column("summary", String(40), primary_key=True),
+    # The week's first local day (in the summary's zone).
+    Column("week_start", Date, primary_key=True),
+    Column("recipients", Integer, nullable=False),
+    _ts("created_at"),
+)
+
+
 # ---- CSAT surveys (#15) -------------------------------------------------------------------
 # (section kept for the survey tables)
 
