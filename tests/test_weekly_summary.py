@@ -7,6 +7,7 @@ more; a hub down at the hour sends when it comes back within the week."""
 from __future__ import annotations
 
 import asyncio
+import shutil
 from datetime import UTC, date, datetime, time
 from email.message import EmailMessage
 from pathlib import Path
@@ -19,11 +20,11 @@ from sqlalchemy import select
 from hub.app import open_hub
 from hub.config.loader import ConfigError
 from hub.reports.weekly_mail import format_change, format_duration, format_value
-from hub.reports.weekly_send import KIND, WeeklySummaries
+from hub.reports.weekly_send import KIND, WeeklySummaries, WeeklySummaryFailed
 from hub.reports.weekly_when import due_week, send_instant
 from hub.store.schema import outbox, weekly_summary_sends
 from tests.report_history import at, history_config, write_history
-from tests.support import REGISTRY, SmtpSink, hub_running, make_config
+from tests.support import REGISTRY, ROOT, SmtpSink, hub_running, make_config
 
 NY = ZoneInfo("America/New_York")
 DHAKA = ZoneInfo("Asia/Dhaka")
@@ -289,16 +290,51 @@ async def test_bengali_summary_of_one_team_in_its_own_zone(tmp_path: Path) -> No
     assert row.body_html is not None and '<th align="right">এই সপ্তাহ</th>' in row.body_html
 
 
+async def test_a_summary_that_cannot_render_holds_back_no_other_and_stays_due(
+    tmp_path: Path,
+) -> None:
+    templates = tmp_path / "templates"
+    shutil.copytree(ROOT / "templates", templates)
+    # Compiles (the hub starts), fails when rendered: the operator's mistake, not ours.
+    (templates / "bn" / "weekly_summary.txt.j2").write_text("{{ summary.nonesuch }}\n")
+    data = _config(
+        f"sqlite+aiosqlite:///{tmp_path}/hub.db",
+        {**LEAD_SUMMARY, "name": "bengali", "language": "bn", "to": ["rahim@example.com"]},
+        LEAD_SUMMARY,
+    )
+    data["replies"]["templates_dir"] = str(templates)
+    async with open_hub(make_config(data), REGISTRY) as hub:
+        with pytest.raises(WeeklySummaryFailed, match="bengali"):
+            await hub.weekly.run(at(9, 12))
+        (templates / "bn" / "weekly_summary.txt.j2").unlink()  # falls back to English
+        # The next round (after the scheduler's backoff) sends the one that failed.
+        assert await hub.weekly.run(at(9, 12, 1)) == ["bengali"]
+        async with hub.store.read() as conn:
+            rows = (
+                await conn.execute(
+                    select(outbox.c.recipient).where(outbox.c.kind == KIND).order_by(outbox.c.id)
+                )
+            ).all()
+    assert [r.recipient for r in rows] == [*LEADS_NORMAL, "rahim@example.com"]
+
+
 async def test_two_hub_processes_racing_on_postgresql_send_each_week_once(pg_url: str) -> None:
     config = make_config(_config(pg_url, LEAD_SUMMARY))
+    summary = config.reports.weekly.summaries[0]
     async with open_hub(config, REGISTRY) as one, open_hub(config, REGISTRY) as two:
-        results = []
-        for now in (at(9, 12), at(9, 12, 1), at(16, 12), at(18, 9)):
-            results.append(await asyncio.gather(one.weekly.run(now), two.weekly.run(now)))
+        # Both past the check and rendering at once: the database lets one queue the week.
+        week = one.weekly.due(summary, at(9, 12))
+        raced = await asyncio.gather(
+            one.weekly.queue(summary, week, at(9, 12)), two.weekly.queue(summary, week, at(9, 12))
+        )
+        assert sorted(raced) == [False, True]
+        # Whole rounds, side by side: the week of 9-15 March once, the rest already sent.
+        rounds = []
+        for now in (at(9, 12, 1), at(16, 12), at(18, 9)):
+            rounds.append(await asyncio.gather(one.weekly.run(now), two.weekly.run(now)))
         async with one.store.read() as conn:
             rows = (
-                await conn.execute(select(outbox.c.idempotency_key).where(outbox.c.kind == KIND))
+                await conn.execute(select(outbox.c.recipient).where(outbox.c.kind == KIND))
             ).all()
-    # Each due week queued by exactly one of the two.
-    assert [sorted(map(len, r)) for r in results] == [[0, 1], [0, 0], [0, 1], [0, 0]]
-    assert len(rows) == 2 * len(LEADS)
+    assert [sorted(map(len, r)) for r in rounds] == [[0, 0], [0, 1], [0, 0]]
+    assert sorted(r.recipient for r in rows) == sorted(LEADS_NORMAL * 2)

@@ -124,8 +124,14 @@ class WeeklySummaries:
 
     async def _send(self, summary: WeeklySummary, now: datetime) -> bool:
         week = self.due(summary, now)
+        # Most rounds find the week sent: one indexed read, no report built.
         if await self._sent(summary.name, week.start):
             return False
+        return await self.queue(summary, week, now)
+
+    async def queue(self, summary: WeeklySummary, week: Week, now: datetime) -> bool:
+        """Render the summary of `week` and queue it to every recipient, unless another
+        round or process has queued that week already (then False, and nothing queued)."""
         rendered = await self.render(summary, week)
         won = await self._claim_and_enqueue(summary, week, rendered, now)
         if won:
