@@ -86,17 +86,22 @@ def _by(req: ReportRequest, g: ColumnElement[Any], *more: Any) -> list[Any]:
 
 
 def _sum_columns() -> list[ColumnElement[Any]]:
+    """The rollup's sums over events: every count adds the event's weight (a taken-back
+    survey answer is -1)."""
+    w = e.weight
     positive = case(
-        ((e.kind == SURVEY_ANSWERED) & (e.value >= POSITIVE_RATING), 1),
+        ((e.kind == SURVEY_ANSWERED) & (e.value >= POSITIVE_RATING), w),
         else_=0,
     )
+    measured = case((e.seconds.is_not(None), w), else_=0)
+    business = case((e.business_seconds.is_not(None), w), else_=0)
     return [
-        func.count(),
-        func.count(e.seconds),
-        func.coalesce(func.sum(e.seconds), 0.0),
-        func.count(e.business_seconds),
-        func.coalesce(func.sum(e.business_seconds), 0.0),
-        func.coalesce(func.sum(e.value), 0),
+        func.sum(w),
+        func.sum(measured),
+        func.coalesce(func.sum(e.seconds * w), 0.0),
+        func.sum(business),
+        func.coalesce(func.sum(e.business_seconds * w), 0.0),
+        func.coalesce(func.sum(e.value * w), 0),
         func.sum(positive),
     ]
 
@@ -146,7 +151,7 @@ async def event_backlog(conn: AsyncConnection, req: ReportRequest) -> dict[str, 
     g = _group(req)
     kinds = (TICKET_OPENED, TICKET_SOLVED, TICKET_REOPENED)
     rows = await conn.execute(
-        select(g.label("g"), e.kind, func.count())
+        select(g.label("g"), e.kind, func.sum(e.weight))
         .where(e.kind.in_(kinds), *conditions(req))
         .group_by(*_by(req, g, e.kind))
     )
