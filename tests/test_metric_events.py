@@ -105,29 +105,9 @@ def test_a_changed_survey_answer_is_taken_back_out_of_the_counts() -> None:
     at = datetime(2026, 3, 7, 12, tzinfo=UTC)
     answer = MetricEvent("survey_answered", at, team="support", agent="sam", value=5)
     events = [answer, replace(answer, weight=-1), replace(answer, value=2)]
-    (total,) = [
-        r for r in rollup_rows(events, ZoneInfo("UTC")) if (r["team_id"], r["dim"]) == ("", "all")
-    ]
+    rows = rollup_rows(events, ZoneInfo("UTC"))
+    (total,) = [r for r in rows if (r["team_id"], r["dim"]) == ("", "all")]
     assert (total["n"], total["value_sum"], total["positive"]) == (1, 2, 0)
-    assert (
-        figures(
-            {
-                "survey_answered": Sums(
-                    *(
-                        total[k]
-                        for k in (
-                            "n",
-                            "seconds_n",
-                            "seconds_sum",
-                            "business_n",
-                            "business_sum",
-                            "value_sum",
-                            "positive",
-                        )
-                    )
-                )
-            },  # fmt: skip
-            business=False,
-        ).csat_pct
-        == 0.0
-    )
+    names = ("n", "seconds_n", "seconds_sum", "business_n", "business_sum", "value_sum")
+    sums = Sums(**{k: total[k] for k in (*names, "positive")})
+    assert figures({"survey_answered": sums}, business=False).csat_pct == 0.0
