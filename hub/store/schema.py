@@ -590,6 +590,7 @@ metric_events = Table(
         "channel",
         "seconds",
         "business_seconds",
+        "ticket_id",
     ),
     # A reply asks whether the ticket had its first response yet, and when the last.
     Index("ix_metric_events_ticket", "ticket_id", "kind"),

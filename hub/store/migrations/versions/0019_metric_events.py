@@ -46,6 +46,7 @@ def upgrade() -> None:
                 "channel",
                 "seconds",
                 "business_seconds",
+                "ticket_id",
             ],
             unique=False,
         )
