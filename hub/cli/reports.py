@@ -30,8 +30,7 @@ def add_reports_cli(sub: SubParsers, registry: ConnectorRegistry) -> None:
     q.add_argument("--bucket", choices=BUCKETS)
     q.add_argument("--basis", choices=("calendar", "business"), default="calendar")
     for name in GROUPS:
-        q.add_argument(f"--{name}-is", dest=f"only_{name}", metavar=name.upper(),
-                       help=f"only this {name}")  # fmt: skip
+        q.add_argument(f"--{name}", dest=f"only_{name}", help=f"only this {name}")
     out = q.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="the API's JSON")
     out.add_argument("--csv", action="store_true", help="the groups CSV export")

@@ -41,7 +41,9 @@ FAQ_ANSWERED = "faq_answered"
 SLA_ACHIEVED = "sla_achieved"
 SLA_BREACHED = "sla_breached"
 SURVEY_SENT = "survey_sent"
-# `value`: the rating, 1-5; credited to the agent and team captured when it was sent.
+# `value`: the rating, 1-5; credited to the agent and team captured when it was sent. A
+# customer who changes their rating: the old answer recorded again with weight -1 (it is
+# taken back out of every count), then the new one.
 SURVEY_ANSWERED = "survey_answered"
 MESSAGE_IN = "message_in"
 MESSAGE_OUT = "message_out"
@@ -84,6 +86,8 @@ class MetricEvent:
     seconds: float | None = None
     business_seconds: float | None = None
     value: int | None = None
+    # -1 takes an earlier event back out of the counts (append-only: nothing is updated).
+    weight: int = 1
 
 
 async def record(conn: AsyncConnection, events: Sequence[MetricEvent], zone: tzinfo) -> None:
@@ -113,6 +117,7 @@ def _event_row(e: MetricEvent) -> dict[str, Any]:
         "seconds": e.seconds,
         "business_seconds": e.business_seconds,
         "value": e.value,
+        "weight": e.weight,
     }
 
 
@@ -155,17 +160,18 @@ def rollup_rows(events: Iterable[MetricEvent], zone: tzinfo) -> list[dict[str, A
         acc = alike.get(key)
         if acc is None:
             acc = alike[key] = [0, 0, 0.0, 0, 0.0, 0, 0]
-        acc[0] += 1
+        w = e.weight
+        acc[0] += w
         if e.seconds is not None:
-            acc[1] += 1
-            acc[2] += e.seconds
+            acc[1] += w
+            acc[2] += w * e.seconds
         if e.business_seconds is not None:
-            acc[3] += 1
-            acc[4] += e.business_seconds
+            acc[3] += w
+            acc[4] += w * e.business_seconds
         if e.value is not None:
-            acc[5] += e.value
+            acc[5] += w * e.value
             if e.kind == SURVEY_ANSWERED and e.value >= POSITIVE_RATING:
-                acc[6] += 1
+                acc[6] += w
     sums: dict[tuple[date, str, str, str, str], list[Any]] = {}
     for (day, kind, team, channel, agent, priority, tags), add in alike.items():
         for team_key, dim, member in _keys(team, channel, agent, priority, tags):

@@ -6,8 +6,10 @@ range of time through the (kind, occurred_at, ...) index."""
 from __future__ import annotations
 
 import json
+from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from math import inf
 from typing import Any
 
 from sqlalchemy import (
@@ -86,17 +88,22 @@ def _by(req: ReportRequest, g: ColumnElement[Any], *more: Any) -> list[Any]:
 
 
 def _sum_columns() -> list[ColumnElement[Any]]:
+    """The rollup's sums over events: every count adds the event's weight (a taken-back
+    survey answer is -1)."""
+    w = e.weight
     positive = case(
-        ((e.kind == SURVEY_ANSWERED) & (e.value >= POSITIVE_RATING), 1),
+        ((e.kind == SURVEY_ANSWERED) & (e.value >= POSITIVE_RATING), w),
         else_=0,
     )
+    measured = case((e.seconds.is_not(None), w), else_=0)
+    business = case((e.business_seconds.is_not(None), w), else_=0)
     return [
-        func.count(),
-        func.count(e.seconds),
-        func.coalesce(func.sum(e.seconds), 0.0),
-        func.count(e.business_seconds),
-        func.coalesce(func.sum(e.business_seconds), 0.0),
-        func.coalesce(func.sum(e.value), 0),
+        func.sum(w),
+        func.sum(measured),
+        func.coalesce(func.sum(e.seconds * w), 0.0),
+        func.sum(business),
+        func.coalesce(func.sum(e.business_seconds * w), 0.0),
+        func.coalesce(func.sum(e.value * w), 0),
         func.sum(positive),
     ]
 
@@ -146,7 +153,7 @@ async def event_backlog(conn: AsyncConnection, req: ReportRequest) -> dict[str, 
     g = _group(req)
     kinds = (TICKET_OPENED, TICKET_SOLVED, TICKET_REOPENED)
     rows = await conn.execute(
-        select(g.label("g"), e.kind, func.count())
+        select(g.label("g"), e.kind, func.sum(e.weight))
         .where(e.kind.in_(kinds), *conditions(req))
         .group_by(*_by(req, g, e.kind))
     )
@@ -182,8 +189,8 @@ Quantiles = dict[str, dict[str, tuple[float | None, float | None]]]
 
 async def quantiles(conn: AsyncConnection, req: ReportRequest) -> Quantiles:
     """duration -> group -> (median, p90). PostgreSQL computes them (percentile_cont);
-    on SQLite the values are read, group and value only, off the covering index, and
-    sorted here: SQLite's window functions took five times as long."""
+    SQLite sorts the values (group and value only, off the covering index) and they are
+    picked here by rank: its window functions took five times as long."""
     out: Quantiles = {}
     value = e.business_seconds if req.basis == "business" else e.seconds
     in_sql = conn.dialect.name == "postgresql" and req.group != "tag"
@@ -191,8 +198,10 @@ async def quantiles(conn: AsyncConnection, req: ReportRequest) -> Quantiles:
         where = [e.kind == kind, value.is_not(None), *conditions(req, req.start)]
         if in_sql:
             out[name] = await _quantiles_in_sql(conn, req, value, where)
-        else:
+        elif req.group == "tag":
             out[name] = await _quantiles_here(conn, req, value, where)
+        else:
+            out[name] = await _quantiles_sorted(conn, req, value, where)
     return out
 
 
@@ -239,4 +248,32 @@ async def _quantiles_here(
     for name, vs in values.items():
         vs.sort()
         out[name] = (quantile(vs, 0.5), quantile(vs, 0.9))
+    return out
+
+
+async def _quantiles_sorted(
+    conn: AsyncConnection, req: ReportRequest, value: Any, where: list[Any]
+) -> dict[str, tuple[float | None, float | None]]:
+    """SQLite: the values sorted by group then value, as the driver's tuples (no Row
+    object each: a 90-day report reads some 150,000); each group is a run found by
+    bisection, and the total's values are the runs merged (timsort takes runs whole)."""
+    if req.group is None:
+        result = await conn.execute(select(value).where(*where).order_by(value))
+        values = [r[0] for r in result.cursor.fetchall()]
+        return {"": (quantile(values, 0.5), quantile(values, 0.9))} if values else {}
+    g = func.coalesce(_group(req), "")
+    result = await conn.execute(select(g, value).where(*where).order_by(g, value))
+    rows = result.cursor.fetchall()
+    out: dict[str, tuple[float | None, float | None]] = {}
+    start = 0
+    while start < len(rows):
+        name = rows[start][0]
+        end = bisect_right(rows, (name, inf), lo=start)
+        if name != "":  # events without the dimension count only in the total
+            run = [r[1] for r in rows[start:end]]
+            out[str(name)] = (quantile(run, 0.5), quantile(run, 0.9))
+        start = end
+    values = sorted(r[1] for r in rows)
+    if values:
+        out[""] = (quantile(values, 0.5), quantile(values, 0.9))
     return out

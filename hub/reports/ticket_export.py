@@ -99,7 +99,7 @@ async def _with_metrics(
         select(
             e.ticket_id,
             e.kind,
-            func.count(),
+            func.sum(e.weight),
             func.count(value),
             func.sum(e.seconds),
             func.sum(e.business_seconds),
@@ -112,7 +112,7 @@ async def _with_metrics(
     ratings: dict[int, int] = {}
     for tid, rating in await conn.execute(
         select(e.ticket_id, e.value)
-        .where(e.ticket_id.in_(ids), e.kind == SURVEY_ANSWERED)
+        .where(e.ticket_id.in_(ids), e.kind == SURVEY_ANSWERED, e.weight > 0)
         .order_by(e.occurred_at, e.id)
     ):
         ratings[tid] = rating  # the latest answer wins

@@ -577,6 +577,8 @@ metric_events = Table(
     Column("seconds", Float),
     Column("business_seconds", Float),
     Column("value", Integer),
+    # 1, or -1 for an event taken back (a changed survey answer): counts add weights.
+    Column("weight", Integer, nullable=False, default=1),
     # Reports read one kind over a range of time; the columns they group and measure by
     # are in the index, so the table itself is not read.
     Index(
@@ -588,6 +590,7 @@ metric_events = Table(
         "channel",
         "seconds",
         "business_seconds",
+        "ticket_id",
     ),
     # A reply asks whether the ticket had its first response yet, and when the last.
     Index("ix_metric_events_ticket", "ticket_id", "kind"),

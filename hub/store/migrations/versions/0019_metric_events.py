@@ -32,6 +32,7 @@ def upgrade() -> None:
         sa.Column("seconds", sa.Float(), nullable=True),
         sa.Column("business_seconds", sa.Float(), nullable=True),
         sa.Column("value", sa.Integer(), nullable=True),
+        sa.Column("weight", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_metric_events")),
     )
     with op.batch_alter_table("metric_events", schema=None) as batch_op:
@@ -45,6 +46,7 @@ def upgrade() -> None:
                 "channel",
                 "seconds",
                 "business_seconds",
+                "ticket_id",
             ],
             unique=False,
         )
