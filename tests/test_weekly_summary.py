@@ -15,9 +15,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+import yaml
 from sqlalchemy import select
 
 from hub.app import open_hub
+from hub.cli.main import main
 from hub.config.loader import ConfigError
 from hub.reports.weekly_mail import format_change, format_duration, format_value
 from hub.reports.weekly_send import KIND, WeeklySummaries, WeeklySummaryFailed
@@ -220,9 +222,11 @@ async def test_summary_sent_once_per_recipient_at_the_local_hour_with_the_weeks_
     assert '<td>Tickets created</td><td align="right"><strong>3</strong></td>' in html
 
 
-async def test_a_hub_down_at_the_hour_sends_when_it_comes_back_that_week(tmp_path: Path) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path}/hub.db"
-    config = make_config(_config(url, LEAD_SUMMARY))
+async def test_a_hub_down_at_the_hour_sends_when_it_comes_back_that_week(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = _config(f"sqlite+aiosqlite:///{tmp_path}/hub.db", LEAD_SUMMARY)
+    config = make_config(data)
     async with open_hub(config, REGISTRY) as hub:
         await write_history(hub)
         assert await hub.weekly.run(at(9, 12)) == ["leads"]  # the week of 2-8 March
@@ -253,6 +257,26 @@ async def test_a_hub_down_at_the_hour_sends_when_it_comes_back_that_week(tmp_pat
         "First response, median: 2 days 17 hr (week before: 45 min; change: +2 days 16 hr)" in text
     )
     assert "Open at the end of the week: 3 (week before: 2; change: +1)" in text
+
+    # `hub reports weekly` shows what went out, and queues nothing.
+    (tmp_path / "hub.yaml").write_text(yaml.safe_dump(data))
+    args = ["reports", "weekly", "--config", str(tmp_path / "hub.yaml")]
+    assert await asyncio.to_thread(main, [*args, "--at", "2026-03-18T16:00-04:00"]) == 0
+    shown = capsys.readouterr().out
+    assert shown.startswith(
+        "# leads: 2026-03-09 .. 2026-03-15, due 2026-03-16 12:00 UTC (queued already)\n"
+        "To: lena@example.com, lars@example.com (via mail)\n"
+        "Subject: Weekly summary: Mar 9, 2026 to Mar 15, 2026\n"
+    )
+    assert shown.count(text) == 1
+    assert await asyncio.to_thread(main, [*args, "--at", "2026-03-23T08:00-04:00"]) == 0
+    assert "2026-03-16 .. 2026-03-22, due 2026-03-23 12:00 UTC (not queued yet)" in (
+        capsys.readouterr().out
+    )
+    assert await asyncio.to_thread(main, [*args, "--summary", "nobody"]) == 2
+    assert await asyncio.to_thread(main, [*args, "--at", "2026-03-23T08:00"]) == 2
+    async with open_hub(config, REGISTRY) as hub, hub.store.read() as conn:
+        assert len((await conn.execute(select(outbox).where(outbox.c.kind == KIND))).all()) == 4
 
 
 async def test_bengali_summary_of_one_team_in_its_own_zone(tmp_path: Path) -> None:

@@ -125,7 +125,7 @@ class WeeklySummaries:
     async def _send(self, summary: WeeklySummary, now: datetime) -> bool:
         week = self.due(summary, now)
         # Most rounds find the week sent: one indexed read, no report built.
-        if await self._sent(summary.name, week.start):
+        if await self.sent(summary.name, week.start):
             return False
         return await self.queue(summary, week, now)
 
@@ -143,7 +143,7 @@ class WeeklySummaries:
             )
         return won
 
-    async def _sent(self, name: str, week_start: date) -> bool:
+    async def sent(self, name: str, week_start: date) -> bool:
         s = weekly_summary_sends.c
         async with self.deps.store.read() as conn:
             found = await conn.execute(
