@@ -21,6 +21,13 @@ from sqlalchemy import select
 from hub.app import open_hub
 from hub.cli.main import main
 from hub.config.loader import ConfigError
+from hub.events.metrics import (
+    SLA_ACHIEVED,
+    SLA_BREACHED,
+    SURVEY_ANSWERED,
+    MetricEvent,
+    record,
+)
 from hub.reports.weekly_mail import format_change, format_duration, format_value
 from hub.reports.weekly_send import KIND, WeeklySummaries, WeeklySummaryFailed
 from hub.reports.weekly_when import due_week, send_instant
@@ -229,6 +236,20 @@ async def test_a_hub_down_at_the_hour_sends_when_it_comes_back_that_week(
     config = make_config(data)
     async with open_hub(config, REGISTRY) as hub:
         await write_history(hub)
+        # What SLA clocks and surveys (#10, CSAT) record: an SLA met in the week of 2-8
+        # March; two met and one breached, and answers rated 5, 4 and 2, in 9-15 March.
+        sla = [(at(4, 15), SLA_ACHIEVED), (at(10, 15), SLA_ACHIEVED),
+               (at(11, 15), SLA_ACHIEVED), (at(12, 15), SLA_BREACHED)]  # fmt: skip
+        async with hub.store.write() as conn:
+            await record(
+                conn,
+                [MetricEvent(kind, when, team="support") for when, kind in sla]
+                + [
+                    MetricEvent(SURVEY_ANSWERED, at(13, 15), team="support", value=rating)
+                    for rating in (5, 4, 2)
+                ],
+                NY,
+            )
         assert await hub.weekly.run(at(9, 12)) == ["leads"]  # the week of 2-8 March
     # Down from before Monday 16 March 08:00 EDT until Wednesday: a new process, the same
     # database, sends the week of 9-15 March then, and only it.
@@ -257,6 +278,8 @@ async def test_a_hub_down_at_the_hour_sends_when_it_comes_back_that_week(
         "First response, median: 2 days 17 hr (week before: 45 min; change: +2 days 16 hr)" in text
     )
     assert "Open at the end of the week: 3 (week before: 2; change: +1)" in text
+    assert "SLA achieved: 66.7% (week before: 100.0%; change: -33.3 points)" in text
+    assert "CSAT (rated 4 or 5): 66.7% (week before: –; change: –)" in text
 
     # `hub reports weekly` shows what went out, and queues nothing.
     (tmp_path / "hub.yaml").write_text(yaml.safe_dump(data))
