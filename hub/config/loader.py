@@ -136,8 +136,6 @@ class Team(_Strict):
     _reassign_after = field_validator("reassign_after")(lambda v: check_reassign_after(v))
 
 
-
-
 class RepliesConfig(_Strict):
     templates_dir: str = "templates"
     acknowledge_new_tickets: bool = True
