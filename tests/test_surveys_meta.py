@@ -1,5 +1,5 @@
-"""CSAT surveys on WhatsApp and Messenger against the fake Graph API: five ratings as an
-interactive list (reply buttons take at most three), a list_reply or quick reply recorded
+"""CSAT surveys on WhatsApp, Messenger and Instagram against the fake Graph API: five ratings
+as an interactive list (reply buttons take at most three), a list_reply or quick reply recorded
 on the survey and not as a customer message; outside WhatsApp's 24-hour window, the approved
 template with the survey link, or none and a note on the ticket."""
 

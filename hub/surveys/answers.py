@@ -134,8 +134,9 @@ async def record_answer(
     now: datetime,
     rules: AnswerRules,
 ) -> bool:
-    """Record or change the answer; True when it was a change of an earlier one. Raises
-    SurveyClosed after the window. Emits csat.answered in the same transaction."""
+    """Record or change the answer; True when it changed an earlier one (the same answer
+    again changes nothing and tells no one). Raises SurveyClosed after the window. Emits
+    csat.answered in the same transaction."""
     if answer.rating not in RATINGS:
         raise ValueError("a rating is a whole number from 1 to 5")
     if now > survey.closes_at(rules.window_days):
@@ -149,6 +150,12 @@ async def record_answer(
         # The page's form always carries the comment box: an emptied box removes it. A
         # button press says nothing of the comment, so it keeps it.
         values["comment"] = answer.comment
+    if changed and (answer.rating, values.get("comment", survey.comment)) == (
+        survey.rating,
+        survey.comment,
+    ):
+        # The same answer again (a redelivered press, a form sent twice): nothing to tell.
+        return False
     stmt = store.insert(survey_responses).values(
         survey_id=survey.id,
         ticket_id=survey.ticket_id,
