@@ -260,6 +260,7 @@ def web_deps(
         broadcast_state=lambda: broadcast.state,
         measure=pipeline.setup.measure,
         reports=config.reports,
+        reports_zone=config.report_zone,
         on_solve=on_solve(core),
         privacy=config.privacy,
     )

@@ -8,7 +8,8 @@ from jinja2 import TemplateSyntaxError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-Role = Literal["agent", "admin"]
+# A lead works tickets as an agent does, and sees the reports of their teams.
+Role = Literal["agent", "lead", "admin"]
 USERNAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
 
 # Only to check template syntax at config load; rendering uses the hub's one environment.

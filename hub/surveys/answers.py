@@ -5,7 +5,7 @@ window, counted from when the survey was due to be sent, and not after."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
@@ -46,6 +46,7 @@ class Survey:
     ticket_channel: str
     priority: str
     tags: list[str]
+    answered_at: datetime | None
 
     def closes_at(self, window_days: int) -> datetime:
         return self.send_at + timedelta(days=window_days)
@@ -81,6 +82,7 @@ def _query() -> Any:
         tickets.c.channel,
         tickets.c.priority,
         tickets.c.tags,
+        survey_responses.c.answered_at,
     ).select_from(
         surveys.join(tickets, tickets.c.id == surveys.c.ticket_id).outerjoin(
             survey_responses, survey_responses.c.survey_id == surveys.c.id
@@ -191,9 +193,17 @@ async def record_answer(
         now,
     )
     if not changed:
-        # Reports count a survey's first rating: the rollup only adds, so a change would
-        # count the survey twice (the current rating is in survey_responses).
         await record(conn, [_answered(survey, answer.rating, now)], rules.zone)
+    else:
+        # Append-only: the old rating is taken back (weight -1) and the new one counted, both
+        # on the day of the first answer, so the survey counts once, with its latest rating.
+        first = survey.answered_at or now
+        old = _answered(survey, survey.rating or answer.rating, first)
+        await record(
+            conn,
+            [replace(old, weight=-1), _answered(survey, answer.rating, first)],
+            rules.zone,
+        )
     log.info("survey answered survey=%s rating=%s via=%s", survey.id, answer.rating, answer.via)
     return changed
 

@@ -12,6 +12,7 @@ from hub.tickets.records import STATUSES
 from hub.web.models import CannedBody, MergeBody, NoteBody, ReplyBody, TicketPatch
 from hub.web.openapi_parts import body_schema, op, path_param, query_param
 from hub.web.openapi_privacy import privacy_paths
+from hub.web.openapi_reports import report_components, report_paths
 from hub.web.openapi_schemas import (
     INT,
     PRIORITIES,
@@ -74,7 +75,7 @@ def openapi_document(server_url: str) -> dict[str, Any]:
             "kind": {"enum": ["agent", "integration"]},
             "username": STR,
             "name": STR,
-            "role": {"enum": ["agent", "admin"]},
+            "role": {"enum": ["agent", "lead", "admin"]},
             "teams": {"type": "array", "items": STR},
         }
     )
@@ -242,6 +243,8 @@ def openapi_document(server_url: str) -> dict[str, Any]:
         },
     }
     paths.update(privacy_paths(c))
+    c.update(report_components())
+    paths.update(report_paths(_op))
     return {
         "openapi": "3.1.0",
         "info": {"title": "Hub API", "version": "1"},
