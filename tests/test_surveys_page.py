@@ -41,13 +41,18 @@ async def test_the_page_speaks_bengali_records_a_comment_and_limits_a_client(
         assert "rahim@example.com" not in text and ref in text
         token = re.search(r'name="form_token" value="([^"]+)"', text)
         assert token is not None
-        long = "ভালো " * 1000
+        long = "ভালো " * 450
         async with http.post(
             local(page, hub), data={"rating": "3", "comment": long, "form_token": token.group(1)}
         ) as resp:
             assert resp.status == 200 and "ধন্যবাদ" in await resp.text()
         (answer,) = await table(hub, survey_responses)
         assert answer.rating == 3 and len(answer.comment) == 2000  # capped
+        # A body far beyond any form is refused unread.
+        async with http.post(
+            local(page, hub), data={"rating": "1", "comment": "x" * 100_000}
+        ) as resp:
+            assert resp.status == 413
         # A rating outside 1-5 is refused, the first one kept.
         async with http.post(
             local(page, hub), data={"rating": "9", "form_token": token.group(1)}
