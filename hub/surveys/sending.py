@@ -211,11 +211,15 @@ async def _form(
     template = approved.get(locale) or approved.get(planner.replies.default_locale)
     if window.connector_type == "whatsapp" and template is not None:
         return _Form(template=template)
+    instead = (
+        "no approved survey template is configured (surveys.whatsapp_templates)"
+        if window.connector_type == "whatsapp"
+        else f"{window.connector_type} has no message templates"
+    )
     return _Form(
         skip=(
             f"CSAT survey not sent: {window.connector_type} allows free messages only within "
-            f"{window.hours:g} hours of the customer's last message, and no approved survey "
-            "template is configured (surveys.whatsapp_templates)"
+            f"{window.hours:g} hours of the customer's last message, and {instead}"
         )
     )
 
