@@ -20,6 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import select
+
 from hub.config.loader import OutboxConfig
 from hub.connector import (
     Connector,
@@ -37,6 +39,7 @@ from hub.outbox.compose import outbound_message, template_message
 from hub.outbox.lease import Lease
 from hub.outbox.outcomes import Outcomes
 from hub.store import Store
+from hub.store.schema import tickets
 
 log = logging.getLogger("hub.outbox.worker")
 
@@ -148,12 +151,8 @@ class OutboxWorker:
             # for the rate limit), and another worker has claimed this one since.
             log.warning("lease lost outbox=%s connector=%s", row.id, row.connector_id)
             return
-        if row.consent_channel and not await self._has_consent(row):
-            await self.outcomes.cancel(row, f"no consent on {row.consent_channel} at send time")
-            return
-        refusable = (row.payload or {}).get("unless_opted_out")
-        if refusable and await self._opted_out(row, refusable):
-            await self.outcomes.cancel(row, f"opted out of {refusable} before send time")
+        if (reason := await self._withdrawn(row)) is not None:
+            await self.outcomes.cancel(row, reason)
             return
         try:
             template = template_message(row)
@@ -200,6 +199,28 @@ class OutboxWorker:
             await self.outcomes.failed(row, exc)
             return
         await self.outcomes.sent(row, remote_id)
+
+    async def _withdrawn(self, row: Any) -> str | None:
+        """Why a message queued earlier must not go now, if it must not: the consent it
+        needs is missing, the customer opted out (a survey), or the ticket it is about was
+        reopened (a survey of a solve that no longer stands)."""
+        if row.consent_channel and not await self._has_consent(row):
+            return f"no consent on {row.consent_channel} at send time"
+        payload = row.payload or {}
+        refusable = payload.get("unless_opted_out")
+        if refusable and await self._opted_out(row, refusable):
+            return f"opted out of {refusable} before send time"
+        statuses = payload.get("while_ticket")
+        if statuses and row.ticket_id is not None:
+            async with self.store.read() as conn:
+                now = (
+                    await conn.execute(
+                        select(tickets.c.status).where(tickets.c.id == row.ticket_id)
+                    )
+                ).scalar()
+            if now not in statuses:
+                return f"the ticket is {now} now"
+        return None
 
     async def _has_consent(self, row: Any) -> bool:
         async with self.store.read() as conn:

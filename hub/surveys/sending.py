@@ -295,4 +295,6 @@ async def _enqueue(
         send_at=send.send_at,
         choices=choices,
         unless_opted_out=solved.to.kind,
+        # A ticket reopened before the survey's time is not asked about (yet).
+        while_ticket=("solved", "closed"),
     )
