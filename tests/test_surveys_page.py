@@ -18,7 +18,14 @@ from tests.inbox_support import login, post_form
 from tests.support import SmtpSink, hub_running, make_config
 from tests.survey_support import table
 from tests.test_outbox_smtp import until
-from tests.test_surveys_email import LINK, local, set_status, solve_with_reply, survey_config
+from tests.test_surveys_email import (
+    LINK,
+    csat_by_agent,
+    local,
+    set_status,
+    solve_with_reply,
+    survey_config,
+)
 
 
 async def test_the_page_speaks_bengali_records_a_comment_and_limits_a_client(
@@ -98,6 +105,12 @@ async def test_an_opt_out_or_a_reopen_before_the_delayed_send_cancels_the_survey
         assert "opted out of email" in to_ann.last_error
         assert "the ticket is open now" in to_bob.last_error
         assert not [m for m in smtp.messages if "How did we do?" in str(m["Subject"])]
+        # Never sent: marked so, and not counted as sent in the report.
+        async def withdrawn() -> bool:
+            return {s.status for s in await table(hub, surveys)} == {"withdrawn"}
+
+        await until(withdrawn, "both surveys marked withdrawn")
+        assert (await csat_by_agent(hub))["sam"].surveys_sent == 0
 
 
 async def answered(hub: Any, smtp: SmtpSink, http: aiohttp.ClientSession, email: str) -> int:

@@ -16,7 +16,7 @@ import contextlib
 import logging
 import random
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,6 +52,10 @@ def _ignore_auth_error(connector_id: str, exc: Exception) -> None:
     pass
 
 
+async def _nothing_withdrawn(row: Any, reason: str) -> None:
+    return None
+
+
 @dataclass(frozen=True)
 class WorkerHooks:
     """What the worker asks the hub about its connectors, and tells it."""
@@ -65,6 +69,8 @@ class WorkerHooks:
     wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     # Where dead-letters are alerted (`alerts.notify`), in the dead-lettering transaction.
     alert_targets: tuple[str, ...] = ()
+    # Told of a row cancelled at send time (a survey's owner takes its count back).
+    on_withdrawn: Callable[[Any, str], Awaitable[None]] = _nothing_withdrawn
 
 
 class OutboxWorker:
@@ -153,6 +159,10 @@ class OutboxWorker:
             return
         if (reason := await self._withdrawn(row)) is not None:
             await self.outcomes.cancel(row, reason)
+            try:
+                await self.hooks.on_withdrawn(row, reason)
+            except Exception:
+                log.exception("withdrawal hook failed outbox=%s", row.id)
             return
         try:
             template = template_message(row)
