@@ -105,6 +105,7 @@ async def test_an_opt_out_or_a_reopen_before_the_delayed_send_cancels_the_survey
         assert "opted out of email" in to_ann.last_error
         assert "the ticket is open now" in to_bob.last_error
         assert not [m for m in smtp.messages if "How did we do?" in str(m["Subject"])]
+
         # Never sent: marked so, and not counted as sent in the report.
         async def withdrawn() -> bool:
             return {s.status for s in await table(hub, surveys)} == {"withdrawn"}
