@@ -50,7 +50,7 @@ from hub.sla.check import SlaCheck
 from hub.store import Store
 from hub.store.faults import StorageUnavailable
 from hub.store.secret import hub_secret
-from hub.surveys.sending import SurveyPlanner
+from hub.surveys.sending import SurveyPlanner, survey_withdrawn
 from hub.web.deps import WebDeps
 
 
@@ -188,6 +188,9 @@ class Workers:
                     secret=core.secret,
                     wakeup=core.outbox_wakeup,
                     alert_targets=tuple(config.alerts.notify),
+                    on_withdrawn=functools.partial(
+                        survey_withdrawn, core.store, ZoneInfo(config.report_zone)
+                    ),
                 ),
             ),
             # Tells the operators of disabled connectors and dead-letters (`alerts.notify`).
