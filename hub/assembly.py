@@ -31,6 +31,7 @@ from hub.connector import Connector, ConnectorRegistry, HubContext
 from hub.core.identity import normalize_email, normalize_phone
 from hub.core.metrics import Metrics
 from hub.core.replies import Replies
+from hub.crm.sync import CrmSyncer, build_syncers
 from hub.faq.bot import FaqBot
 from hub.ingest.pipeline import Pipeline
 from hub.notify.alerts import AlertWatcher
@@ -103,6 +104,8 @@ def create_connectors(
     connectors: dict[str, Connector] = {}
     supervisors: dict[str, Supervisor] = {}
     for cid, channel in core.channels.channels.items():
+        if channel.type.crm is not None:
+            continue  # a CRM, not a channel: hub.crm syncs it (Workers.crm)
         connector = channel.type.create(channel.config, _context(core, pipeline, cid, supervisors))
         connectors[cid] = connector
         supervisors[cid] = Supervisor(cid, connector)
@@ -149,6 +152,7 @@ class Workers:
     notifier: NotificationSweeper
     sweeper: GreetingSweeper
     campaigns: CampaignSweeper
+    crm: dict[str, CrmSyncer]
 
     @classmethod
     def build(
@@ -197,6 +201,7 @@ class Workers:
             ),
             sweeper=greeting_sweeper(sources),
             campaigns=campaign_sweeper(sources),
+            crm=build_syncers(core.channels.channels, core.store, config.hub, core.instance_id),
         )
 
     def jobs(self, config: Config) -> list[PeriodicJob]:
@@ -218,6 +223,21 @@ class Workers:
             )
             for name, s in batches
         ]
+        for cid, syncer in self.crm.items():
+            sync = syncer.parts.settings
+            jobs += [
+                PeriodicJob(
+                    f"crm-push-{cid}",
+                    timedelta(seconds=sync.push_interval_seconds),
+                    syncer.push_once,
+                    first_after=timedelta(0),
+                ),
+                PeriodicJob(
+                    f"crm-pull-{cid}",
+                    timedelta(seconds=sync.pull_interval_seconds),
+                    syncer.pull_once,
+                ),
+            ]
         return jobs
 
 

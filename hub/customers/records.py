@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any
@@ -13,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from hub.core.identity import normalize_address
 from hub.customers.occasions import md_columns
 from hub.customers.views import CustomerPatch
+from hub.events.outgoing import CUSTOMER_CREATED, OutgoingEvent, emit
 from hub.messages import Address
 from hub.store import utcnow
 from hub.store.schema import customers, identities, purchases
@@ -72,6 +74,16 @@ async def _owner(conn: AsyncConnection, addr: Address) -> int | None:
     ).scalar_one_or_none()
 
 
+@dataclass(frozen=True)
+class CustomerDefaults:
+    """What a new customer gets where the request says nothing."""
+
+    locales: list[str]
+    default_locale: str
+    default_timezone: str
+    region: str
+
+
 async def create_customer(
     conn: AsyncConnection,
     body: CustomerCreate,
@@ -82,6 +94,20 @@ async def create_customer(
     region: str,
 ) -> int:
     """A new customer with its identities; ValueError if invalid, RecordRefused if taken."""
+    defaults = CustomerDefaults(locales, default_locale, default_timezone, region)
+    return await insert_customer(conn, body, defaults)
+
+
+async def insert_customer(
+    conn: AsyncConnection,
+    body: CustomerCreate,
+    defaults: CustomerDefaults,
+    source: str | None = None,
+) -> int:
+    """As create_customer; `source` labels its customer.created event (a CRM's pull: the
+    record is not pushed back there)."""
+    locales, region = defaults.locales, defaults.region
+    default_locale, default_timezone = defaults.default_locale, defaults.default_timezone
     values = body.values(locales)
     values.setdefault("locale", default_locale)
     values.setdefault("timezone", default_timezone)
@@ -103,6 +129,11 @@ async def create_customer(
     ).scalar_one()
     for addr in addrs.values():
         await _insert_identity(conn, customer_id, addr)
+    data: dict[str, Any] = {"customer_id": customer_id}
+    if source:
+        data["source"] = source
+    event = OutgoingEvent(CUSTOMER_CREATED, data, customer_id=customer_id)
+    await emit(conn, [event], now)
     return int(customer_id)
 
 
