@@ -23,7 +23,7 @@ from tests.crm_support import (
     remote_id,
     syncer,
 )
-from tests.fakes.hubspot import Fault, FakeHubSpot
+from tests.fakes.hubspot import FakeHubSpot, Fault
 
 TOKEN = "pat-na1-test-token-0123"
 FIELDS = [
@@ -170,7 +170,10 @@ async def test_a_ten_secondly_429_is_waited_out_as_its_policy_says(
     store: Any, fake: FakeHubSpot
 ) -> None:
     fake.faults.append(
-        Fault(429, {"status": "error", "errorType": "RATE_LIMIT", "policyName": "TEN_SECONDLY_ROLLING"})
+        Fault(
+            429,
+            {"status": "error", "errorType": "RATE_LIMIT", "policyName": "TEN_SECONDLY_ROLLING"},
+        )
     )
     await new_customers(store, [{"email": "a@example.com"}])
     clock = Clock()
@@ -199,18 +202,14 @@ async def test_a_daily_429_ends_the_round_and_the_change_waits(
     assert await remote_id(store, a, "hubspot") is not None
 
 
-async def test_a_crm_outage_of_several_minutes_loses_nothing(
-    store: Any, fake: FakeHubSpot
-) -> None:
+async def test_a_crm_outage_of_several_minutes_loses_nothing(store: Any, fake: FakeHubSpot) -> None:
     first = await new_customers(store, [{"email": f"c{i}@example.com"} for i in range(30)])
     clock = Clock()
     sync = syncer(store, HUBSPOT, config(fake, batch_size=10), clock)
     fake.down = True
-    attempts = 0
-    for _ in range(24):  # twelve minutes, a round every 30 s
+    for attempt in range(24):  # twelve minutes, a round every 30 s
         await sync.push_once()
-        attempts += 1
-        if attempts == 5:  # changes keep coming during the outage
+        if attempt == 4:  # changes keep coming during the outage
             await agent_edit(store, first[0], display_name="Changed during the outage")
             await new_customers(store, [{"email": "late@example.com"}])
         clock.advance(seconds=30)
@@ -239,3 +238,133 @@ async def test_a_bad_token_is_an_error_the_round_survives(store: Any, fake: Fake
     assert report.pushed == 0 and report.paused_until is not None
     (link,) = await links(store, "hubspot")
     assert "refused the token" in link.last_error and link.due_at is not None
+
+
+async def _linked(store: Any, fake: FakeHubSpot, clock: Clock, **sync: Any) -> tuple[int, Any, Any]:
+    """A customer pushed once: linked to its HubSpot contact, nothing pending."""
+    (cid,) = await new_customers(
+        store,
+        [{"email": "rahim@example.com", "display_name": "Rahim", "address": {"city": "Dhaka"}}],
+    )
+    s = syncer(store, HUBSPOT, config(fake, **sync), clock)
+    assert (await s.push_once()).pushed == 1
+    contact = fake.by("email", "rahim@example.com")
+    return cid, s, contact
+
+
+async def test_a_change_made_in_hubspot_is_pulled_into_the_hub_and_not_pushed_back(
+    store: Any, fake: FakeHubSpot
+) -> None:
+    clock = Clock()
+    cid, sync, contact = await _linked(store, fake, clock)
+    fake.edit(
+        contact.id,
+        {"firstname": "Rahim Uddin", "city": "Chattogram", "date_of_birth": "1990-04-01"},
+    )
+    stranger = fake.add(
+        {"email": "new@example.com", "firstname": "Nadia", "phone": "+8801912345678"}
+    )
+    report = await sync.pull_once()
+    assert (report.changed, report.created) == (1, 1)
+    row = await customer(store, cid)
+    assert row.display_name == "Rahim Uddin"
+    assert row.address == {"city": "Chattogram"}
+    assert str(row.birthday) == "1990-04-01"
+
+    before = len(fake.requests)
+    assert (await sync.push_once()).pushed == 0  # the pulled change is not sent back
+    assert len(fake.requests) == before
+    again = await sync.pull_once()  # the overlap reads both again: nothing changes
+    await sync.close()
+    assert again.seen >= 2 and again.changed == 0 and again.created == 0
+
+    async with store.read() as conn:
+        from hub.customers.resolve import load_customer  # noqa: PLC0415
+        from sqlalchemy import select  # noqa: PLC0415
+
+        from hub.store.schema import identities  # noqa: PLC0415
+
+        owner = (
+            await conn.execute(
+                select(identities.c.customer_id).where(identities.c.value == stranger.id)
+            )
+        ).scalar_one()
+        made = await load_customer(conn, owner)
+    assert made.display_name == "Nadia"
+
+
+@pytest.mark.parametrize(
+    ("policy", "crm_later", "winner"),
+    [
+        ("hub_wins", True, "hub"),
+        ("crm_wins", False, "crm"),
+        ("most_recent", True, "crm"),
+        ("most_recent", False, "hub"),
+    ],
+)
+async def test_a_conflict_ends_with_the_policys_value_on_both_sides(
+    store: Any, fake: FakeHubSpot, policy: str, crm_later: bool, winner: str
+) -> None:
+    clock = Clock()
+    cid, sync, contact = await _linked(
+        store, fake, clock, conflict=policy, overwrite_agent_edits=True
+    )
+    await agent_edit(store, cid, display_name="Hub value")
+    hub_edit = (await customer(store, cid)).updated_at
+    crm_time = hub_edit + (timedelta(minutes=5) if crm_later else -timedelta(minutes=5))
+    fake.edit(contact.id, {"firstname": "CRM value"}, at=crm_time)
+    await sync.pull_once()
+    await sync.push_once()
+    await sync.close()
+    expected = "Hub value" if winner == "hub" else "CRM value"
+    assert (await customer(store, cid)).display_name == expected
+    assert fake.contacts[contact.id].properties["firstname"] == expected
+
+
+@pytest.mark.parametrize("policy", ["hub_wins", "crm_wins", "most_recent"])
+async def test_a_change_on_one_side_only_reaches_the_other_under_any_policy(
+    store: Any, fake: FakeHubSpot, policy: str
+) -> None:
+    clock = Clock()
+    cid, sync, contact = await _linked(store, fake, clock, conflict=policy)
+    fake.edit(contact.id, {"city": "Sylhet"})  # CRM only
+    await agent_edit(store, cid, display_name="Rahim U.")  # hub only
+    await sync.pull_once()
+    await sync.push_once()
+    await sync.close()
+    row = await customer(store, cid)
+    assert row.address == {"city": "Sylhet"} and row.display_name == "Rahim U."
+    props = fake.contacts[contact.id].properties
+    assert props["city"] == "Sylhet" and props["firstname"] == "Rahim U."
+
+
+async def test_an_agents_edit_is_not_overwritten_by_the_crm_unless_configured(
+    store: Any, fake: FakeHubSpot
+) -> None:
+    clock = Clock()
+    cid, sync, contact = await _linked(store, fake, clock, conflict="crm_wins")
+    await agent_edit(store, cid, display_name="Typed by an agent")
+    await sync.push_once()
+    fake.edit(contact.id, {"firstname": "From a workflow", "city": "Khulna"})
+    await sync.pull_once()
+    await sync.close()
+    row = await customer(store, cid)
+    assert row.display_name == "Typed by an agent"  # kept: an agent set it
+    assert row.address == {"city": "Khulna"}  # not an agent's: crm_wins
+
+
+@pytest.mark.parametrize(("action", "left"), [("archive", "archived"), ("delete", "gone")])
+async def test_an_erased_customer_is_archived_or_deleted_in_hubspot(
+    store: Any, fake: FakeHubSpot, action: str, left: str
+) -> None:
+    clock = Clock()
+    cid, sync, contact = await _linked(store, fake, clock, erasure=action)
+    await erase(store, cid)
+    report = await sync.push_once()
+    await sync.close()
+    assert report.erased == 1
+    if left == "archived":
+        assert fake.contacts[contact.id].archived
+    else:
+        assert contact.id not in fake.contacts
+    assert await links(store, "hubspot") == []

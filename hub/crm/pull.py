@@ -135,6 +135,7 @@ async def apply_contact(
 ) -> None:
     report.seen += 1
     customer_id = await _find_customer(parts, conn, contact)
+    fresh = customer_id is None
     if customer_id is None:
         customer_id = await _create(parts, conn, contact)
         if customer_id is None:
@@ -143,9 +144,10 @@ async def apply_contact(
     record = (await load_records(conn, [customer_id])).get(customer_id)
     if record is None:
         return
-    changes = await _accepted_changes(parts, conn, record, contact)
+    # A customer made from this record takes all of it; others by the conflict policy.
+    changes = await _accepted_changes(parts, conn, record, contact, everything=fresh)
     if changes:
-        report.changed += 1
+        report.changed += 0 if fresh else 1
         await _write(parts, conn, record, changes)
     key = (parts.connector_id, parts.kind)
     await link(parts.store, conn, key, [(customer_id, contact.remote_id)])
@@ -172,7 +174,12 @@ async def _create(parts: SyncParts, conn: AsyncConnection, contact: CrmContact) 
 
 
 async def _accepted_changes(
-    parts: SyncParts, conn: AsyncConnection, record: HubRecord, contact: CrmContact
+    parts: SyncParts,
+    conn: AsyncConnection,
+    record: HubRecord,
+    contact: CrmContact,
+    *,
+    everything: bool = False,
 ) -> dict[str, Any]:
     edits = (await edits_of(conn, [record.id])).get(record.id, {})
     unpushed = (await pending_since(conn, parts.connector_id, [record.id])).get(record.id)
@@ -183,9 +190,8 @@ async def _accepted_changes(
         if _same(parts, field, hub_value(record, field), text):
             continue
         source, edited_at = edits.get(field, (None, created_at))
-        if not crm_value_wins(
-            policy, FieldHistory(source, edited_at, unpushed), contact.modified_at
-        ):
+        history = FieldHistory(source, edited_at, unpushed)
+        if not everything and not crm_value_wins(policy, history, contact.modified_at):
             continue
         try:
             out[field] = parse_value(field, text)
