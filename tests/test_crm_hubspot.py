@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from connectors.hubspot import HUBSPOT, HubSpotConfig
+from hub.customers.records import CustomerCreate, IdentityIn, create_customer
 from tests.crm_support import (
     Clock,
     agent_edit,
@@ -21,6 +22,7 @@ from tests.crm_support import (
     migrated,
     new_customers,
     remote_id,
+    sqlite_store,
     syncer,
 )
 from tests.fakes.hubspot import FakeHubSpot, Fault
@@ -57,7 +59,7 @@ async def fake() -> AsyncIterator[FakeHubSpot]:
 
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[Any]:
-    async with migrated(f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}") as s:
+    async with sqlite_store(tmp_path) as s:
         yield s
 
 
@@ -279,10 +281,10 @@ async def test_a_change_made_in_hubspot_is_pulled_into_the_hub_and_not_pushed_ba
     assert again.seen >= 2 and again.changed == 0 and again.created == 0
 
     async with store.read() as conn:
-        from hub.customers.resolve import load_customer  # noqa: PLC0415
-        from sqlalchemy import select  # noqa: PLC0415
+        from sqlalchemy import select
 
-        from hub.store.schema import identities  # noqa: PLC0415
+        from hub.customers.resolve import load_customer
+        from hub.store.schema import identities
 
         owner = (
             await conn.execute(
@@ -368,3 +370,32 @@ async def test_an_erased_customer_is_archived_or_deleted_in_hubspot(
     else:
         assert contact.id not in fake.contacts
     assert await links(store, "hubspot") == []
+
+
+async def test_an_event_committed_late_on_postgresql_is_not_skipped(
+    pg_url: str, fake: FakeHubSpot
+) -> None:
+    async with migrated(pg_url) as store:
+        clock = Clock()
+        sync = syncer(store, HUBSPOT, config(fake), clock)
+        async with store.write() as slow:
+            # This transaction takes its event id first and commits last.
+            early = await create_customer(
+                slow,
+                CustomerCreate(identities=[IdentityIn(kind="email", value="early@example.com")]),
+                locales=["en"],
+                default_locale="en",
+                default_timezone="UTC",
+                region="BD",
+            )
+            (late,) = await new_customers(store, [{"email": "quick@example.com"}])
+            assert (await sync.push_once()).pushed == 1
+            assert await remote_id(store, late, "hubspot") is not None
+        clock.advance(seconds=10)
+        assert (await sync.push_once()).pushed == 1
+        await sync.close()
+        assert await remote_id(store, early, "hubspot") is not None
+        assert {c.properties["email"] for c in fake.live()} == {
+            "early@example.com",
+            "quick@example.com",
+        }
