@@ -94,7 +94,7 @@ async def test_the_client_stops_at_its_share_of_the_daily_limit_before_salesforc
     store: Any, fake: FakeSalesforce
 ) -> None:
     fake.api_max, fake.api_used = 100, 79
-    await new_customers(store, [{"email": f"c{i}@example.com"} for i in range(450)])
+    await many_customers(store, [{"email": f"c{i}@example.com"} for i in range(250)])
     clock = Clock()
     sync = syncer(store, SALESFORCE, config(fake, batch_size=200), clock)
     report = await sync.push_once()

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.crm.fields import HubRecord
@@ -77,6 +77,8 @@ async def pushed(
     key = (crm_links.c.connector_id == connector_id) & (
         crm_links.c.customer_id == bindparam("b_id")
     )
+    # One statement: due_at is cleared only where no change came in since the read.
+    unchanged = crm_links.c.version == bindparam("b_version")
     await conn.execute(
         update(crm_links)
         .where(key)
@@ -85,14 +87,13 @@ async def pushed(
             last_error=None,
             pushed_at=now,
             remote_id=func.coalesce(bindparam("b_remote"), crm_links.c.remote_id),
+            due_at=case((unchanged, None), else_=crm_links.c.due_at),
+            changed_at=case((unchanged, None), else_=crm_links.c.changed_at),
         ),
-        [{"b_id": item.customer_id, "b_remote": remote} for item, remote in done],
-    )
-    await conn.execute(
-        update(crm_links)
-        .where(key, crm_links.c.version == bindparam("b_version"))
-        .values(due_at=None, changed_at=None),
-        [{"b_id": item.customer_id, "b_version": item.version} for item, _ in done],
+        [
+            {"b_id": item.customer_id, "b_remote": remote, "b_version": item.version}
+            for item, remote in done
+        ],
     )
 
 
@@ -128,10 +129,15 @@ async def customer_of_remote(conn: AsyncConnection, kind: str, remote_id: str) -
 
 
 async def link(
-    store: Store, conn: AsyncConnection, key: tuple[str, str], pairs: list[tuple[int, str]]
+    store: Store,
+    conn: AsyncConnection,
+    key: tuple[str, str],
+    pairs: list[tuple[int, str]],
+    rows: bool = True,
 ) -> None:
-    """Keep each (customer, record id) as the customer's identity of `kind` and on its link
-    row. A record id already held by another customer (the CRM merged two) stays there."""
+    """Keep each (customer, record id) as the customer's identity of `kind` and (`rows`)
+    on its link row. A record id already held by another customer (the CRM merged two)
+    stays with that one."""
     if not pairs:
         return
     connector_id, kind = key
@@ -165,6 +171,8 @@ async def link(
                 for c, r in moving
             ],
         )
+    if not rows:
+        return  # the caller writes the link rows (a push records the id with its outcome)
     upsert = store.insert(crm_links)
     await conn.execute(
         upsert.on_conflict_do_update(

@@ -106,7 +106,7 @@ async def _record(
                     linked.append((item.customer_id, outcome.remote_id))
                 done.append((item, outcome.remote_id))
                 report.pushed += 1
-        await link(parts.store, conn, (parts.connector_id, parts.kind), linked)
+        await link(parts.store, conn, (parts.connector_id, parts.kind), linked, rows=False)
         await pushed(conn, parts.connector_id, done, now)
 
 
