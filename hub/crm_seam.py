@@ -17,7 +17,7 @@ from typing import Any, ClassVar, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-# The customer fields a mapping may name. email and phone are the customer's first
+# The customer fields a mapping may name. email and phone are the customer's newest
 # identity of that kind; address.* are the keys of the postal address; tags a list.
 HUB_FIELDS = (
     "display_name",

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from connectors.hubspot import HUBSPOT, HubSpotConfig
-from hub.customers.records import CustomerCreate, IdentityIn, create_customer
+from hub.customers.records import CustomerCreate, IdentityIn, add_identity, create_customer
 from tests.crm_support import (
     Clock,
     agent_edit,
@@ -399,3 +399,20 @@ async def test_an_event_committed_late_on_postgresql_is_not_skipped(
             "early@example.com",
             "quick@example.com",
         }
+
+
+async def test_an_email_changed_on_either_side_becomes_the_one_both_sides_use(
+    store: Any, fake: FakeHubSpot
+) -> None:
+    clock = Clock()
+    cid, sync, contact = await _linked(store, fake, clock)
+    fake.edit(contact.id, {"email": "rahim.new@example.com"})
+    await sync.pull_once()
+    await sync.push_once()
+    assert fake.contacts[contact.id].properties["email"] == "rahim.new@example.com"
+    async with store.write() as conn:
+        await add_identity(conn, cid, IdentityIn(kind="email", value="r@work.example"), "BD")
+    await sync.pull_once()
+    await sync.push_once()
+    await sync.close()
+    assert fake.contacts[contact.id].properties["email"] == "r@work.example"

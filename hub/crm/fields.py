@@ -22,7 +22,7 @@ TAG_SEPARATOR = "; "
 
 @dataclass(frozen=True)
 class HubRecord:
-    """One customer as the mapping reads it: its columns and first email / phone."""
+    """One customer as the mapping reads it: its columns and newest email / phone."""
 
     id: int
     columns: Mapping[str, Any]

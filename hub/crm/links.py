@@ -46,7 +46,8 @@ async def next_due(conn: AsyncConnection, connector_id: str) -> datetime | None:
 
 
 async def load_records(conn: AsyncConnection, ids: list[int]) -> dict[int, HubRecord]:
-    """Live (not merged away) customers with their first email and phone."""
+    """Live (not merged away) customers with their newest email and phone (the address
+    added last is the one a CRM gets: the customer's current one)."""
     rows = (
         await conn.execute(
             select(customers).where(customers.c.id.in_(ids), customers.c.merged_into.is_(None))
@@ -56,7 +57,7 @@ async def load_records(conn: AsyncConnection, ids: list[int]) -> dict[int, HubRe
     idents = await conn.execute(
         select(identities.c.customer_id, identities.c.kind, identities.c.value)
         .where(identities.c.customer_id.in_(ids), identities.c.kind.in_(("email", "phone")))
-        .order_by(identities.c.id)
+        .order_by(identities.c.id.desc())
     )
     for i in idents:
         found.setdefault(i.customer_id, {}).setdefault(i.kind, i.value)

@@ -32,7 +32,7 @@ from hub.crm.intake import pending_since
 from hub.crm.links import customer_of_remote, link, load_records
 from hub.crm.parts import SyncParts
 from hub.crm_seam import CrmContact
-from hub.customers.field_edits import edits_of, record_edits
+from hub.customers.field_edits import edits_of
 from hub.customers.records import (
     CustomerCreate,
     CustomerDefaults,
@@ -224,9 +224,7 @@ async def _write(
     for field in IDENTITY_FIELDS:
         if changes.get(field):
             try:
-                await add_identity(
-                    conn, record.id, IdentityIn(kind=field, value=changes[field]), parts.region
-                )
+                ident = IdentityIn(kind=field, value=changes[field])
+                await add_identity(conn, record.id, ident, parts.region, parts.source)
             except (ValueError, RecordRefused):
                 continue  # someone else's address, or not one: the hub keeps its own
-            await record_edits(conn, record.id, [field], parts.source, utcnow())

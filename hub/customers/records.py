@@ -12,9 +12,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.core.identity import normalize_address
+from hub.customers.field_edits import AGENT, record_edits
 from hub.customers.occasions import md_columns
 from hub.customers.views import CustomerPatch
-from hub.events.outgoing import CUSTOMER_CREATED, OutgoingEvent, emit
+from hub.events.outgoing import CUSTOMER_CREATED, CUSTOMER_UPDATED, OutgoingEvent, emit
 from hub.messages import Address
 from hub.store import utcnow
 from hub.store.schema import customers, identities, purchases
@@ -157,13 +158,25 @@ async def _insert_identity(conn: AsyncConnection, customer_id: int, addr: Addres
 
 
 async def add_identity(
-    conn: AsyncConnection, customer_id: int, ident: IdentityIn, region: str
+    conn: AsyncConnection, customer_id: int, ident: IdentityIn, region: str, source: str = AGENT
 ) -> Any:
+    """`source` says who added it (an agent, a CRM's pull) for integrations."""
     addr = _normalized(ident, region)
     if (owner := await _owner(conn, addr)) is not None:
         raise RecordRefused(f"{addr.kind} {addr.value} belongs to customer {owner}")
     new_id = await _insert_identity(conn, customer_id, addr)
+    await _identities_changed(conn, customer_id, addr.kind, source)
     return (await conn.execute(select(identities).where(identities.c.id == new_id))).one()
+
+
+async def _identities_changed(
+    conn: AsyncConnection, customer_id: int, kind: str, source: str
+) -> None:
+    """Email and phone are customer fields to integrations (a CRM maps them)."""
+    now = utcnow()
+    await record_edits(conn, customer_id, [kind], source, now)
+    data = {"customer_id": customer_id, "fields": [kind], "source": source}
+    await emit(conn, [OutgoingEvent(CUSTOMER_UPDATED, data, customer_id=customer_id)], now)
 
 
 async def remove_identity(conn: AsyncConnection, customer_id: int, identity_id: int) -> bool:
@@ -174,7 +187,12 @@ async def remove_identity(conn: AsyncConnection, customer_id: int, identity_id: 
         return False
     if len(ids) == 1:
         raise RecordRefused("a customer keeps at least one identity")
-    await conn.execute(identities.delete().where(identities.c.id == identity_id))
+    kind = (
+        await conn.execute(
+            identities.delete().where(identities.c.id == identity_id).returning(identities.c.kind)
+        )
+    ).scalar_one()
+    await _identities_changed(conn, customer_id, kind, AGENT)
     return True
 
 
