@@ -29,16 +29,16 @@ EARLIER, LATER = T0 - timedelta(minutes=1), T0 + timedelta(minutes=1)
 #  the CRM's modified time) -> does the CRM's value win?
 CASES = [
     ("crm_wins", False, None, None, EARLIER, True),
-    ("crm_wins", False, "agent", None, LATER, False),  # an agent's value is kept
-    ("crm_wins", True, "agent", None, EARLIER, True),  # unless configured
+    ("crm_wins", False, "inbox", None, LATER, False),  # an agent's value is kept
+    ("crm_wins", True, "api", None, EARLIER, True),  # unless configured
     ("hub_wins", False, None, None, LATER, True),  # the hub did not change it: no conflict
     ("hub_wins", False, "import", T0, LATER, False),  # changed since the push: hub keeps it
     ("hub_wins", False, "import", LATER, LATER, True),  # changed before the pending change
     ("most_recent", False, "crm:x", None, LATER, True),
     ("most_recent", False, "crm:x", None, EARLIER, False),
     ("most_recent", False, "crm:x", None, T0, False),  # a tie goes to the hub
-    ("most_recent", False, "agent", None, LATER, False),
-    ("most_recent", True, "agent", None, LATER, True),
+    ("most_recent", False, "api", None, LATER, False),
+    ("most_recent", True, "inbox", None, LATER, True),
 ]
 
 

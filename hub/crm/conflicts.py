@@ -10,15 +10,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from hub.crm_seam import ConflictPolicy
-
-AGENT = "agent"
+from hub.customers.field_edits import AGENT_SOURCES
 
 
 @dataclass(frozen=True)
 class FieldHistory:
     """What the hub knows of one field of one customer."""
 
-    # Who set it last ("agent", "crm:<id>", ...) and when; None: never recorded (the value
+    # Who set it last ("api", "inbox", "crm:<id>", ...) and when; None: never recorded (the value
     # came with the customer), and `edited_at` is when the customer was created.
     source: str | None
     edited_at: datetime
@@ -34,7 +33,7 @@ class Policy:
 
 def crm_value_wins(policy: Policy, field: FieldHistory, crm_modified_at: datetime) -> bool:
     """True: the CRM's (different) value replaces the hub's."""
-    if field.source == AGENT and not policy.overwrite_agent_edits:
+    if field.source in AGENT_SOURCES and not policy.overwrite_agent_edits:
         return False
     if policy.conflict == "crm_wins":
         return True

@@ -12,7 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.store.schema import customer_field_edits
 
-AGENT = "agent"
+# Edits made by people: through the API (agents' tools) and the inbox. The values they
+# typed are kept against a CRM's changes unless its sync says otherwise.
+AGENT_SOURCES = frozenset({"api", "inbox"})
 
 
 def edited_fields(values: dict[str, Any]) -> list[str]:

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.core.identity import normalize_address
-from hub.customers.field_edits import AGENT, record_edits
+from hub.customers.field_edits import record_edits
 from hub.customers.occasions import md_columns
 from hub.customers.views import CustomerPatch
 from hub.events.outgoing import CUSTOMER_CREATED, CUSTOMER_UPDATED, OutgoingEvent, emit
@@ -103,7 +103,7 @@ async def insert_customer(
     conn: AsyncConnection,
     body: CustomerCreate,
     defaults: CustomerDefaults,
-    source: str | None = None,
+    source: str = "api",
 ) -> int:
     """As create_customer; `source` labels its customer.created event (a CRM's pull: the
     record is not pushed back there)."""
@@ -130,9 +130,7 @@ async def insert_customer(
     ).scalar_one()
     for addr in addrs.values():
         await _insert_identity(conn, customer_id, addr)
-    data: dict[str, Any] = {"customer_id": customer_id}
-    if source:
-        data["source"] = source
+    data = {"customer_id": customer_id, "source": source}
     event = OutgoingEvent(CUSTOMER_CREATED, data, customer_id=customer_id)
     await emit(conn, [event], now)
     return int(customer_id)
@@ -158,7 +156,7 @@ async def _insert_identity(conn: AsyncConnection, customer_id: int, addr: Addres
 
 
 async def add_identity(
-    conn: AsyncConnection, customer_id: int, ident: IdentityIn, region: str, source: str = AGENT
+    conn: AsyncConnection, customer_id: int, ident: IdentityIn, region: str, source: str = "api"
 ) -> Any:
     """`source` says who added it (an agent, a CRM's pull) for integrations."""
     addr = _normalized(ident, region)
@@ -192,7 +190,7 @@ async def remove_identity(conn: AsyncConnection, customer_id: int, identity_id: 
             identities.delete().where(identities.c.id == identity_id).returning(identities.c.kind)
         )
     ).scalar_one()
-    await _identities_changed(conn, customer_id, kind, AGENT)
+    await _identities_changed(conn, customer_id, kind, "api")
     return True
 
 

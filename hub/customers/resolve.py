@@ -10,7 +10,6 @@ from typing import Any
 from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.events.outgoing import CUSTOMER_CREATED, OutgoingEvent, emit
 from hub.messages import Address
 from hub.store import Store, utcnow
 from hub.store.schema import customers, duplicate_suggestions, identities
@@ -165,11 +164,6 @@ async def resolve_customers(
 
     now = utcnow()
     real = await _insert_customers(store, conn, created, now)
-    await emit(
-        conn,
-        [OutgoingEvent(CUSTOMER_CREATED, {"customer_id": i}, customer_id=i) for i in real],
-        now,
-    )
 
     def resolved(cid: int) -> int:
         return real[-cid - 1] if cid < 0 else cid

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.agents.accounts import Actor
 from hub.core.identity import normalize_email, normalize_phone
-from hub.customers.field_edits import AGENT, edited_fields, record_edits
+from hub.customers.field_edits import edited_fields, record_edits
 from hub.customers.occasions import md_columns
 from hub.events.outgoing import CUSTOMER_UPDATED, OutgoingEvent, emit
 from hub.store import utcnow
@@ -174,7 +174,7 @@ async def identities_of(conn: AsyncConnection, customer_id: int) -> list[Any]:
 
 
 async def update_customer(
-    conn: AsyncConnection, customer_id: int, values: dict[str, Any], source: str = AGENT
+    conn: AsyncConnection, customer_id: int, values: dict[str, Any], source: str = "api"
 ) -> None:
     """Write the fields, record who set them, and tell integrations (customer.updated;
     `source` in the event, so a CRM does not hear back its own change)."""
