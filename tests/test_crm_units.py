@@ -11,6 +11,7 @@ from typing import Any
 import aiohttp
 import pytest
 import yaml
+from sqlalchemy import select
 
 from connectors.hubspot import HUBSPOT
 from connectors.salesforce import SALESFORCE
@@ -19,6 +20,9 @@ from hub.config.loader import ConfigError, parse_config
 from hub.connector import ConnectorRegistry, CrmSync
 from hub.crm.conflicts import FieldHistory, Policy, crm_value_wins
 from hub.crm.fields import HubRecord, Unusable, column_values, parse_value, to_properties
+from hub.crm.intake import take_in
+from hub.store.schema import crm_cursors, crm_event_marks, outgoing_events
+from tests.crm_support import new_customers, sqlite_store
 from tests.fakes.hubspot import FakeHubSpot
 from tests.support import REGISTRY, base_config
 
@@ -176,3 +180,32 @@ async def _until(check: Any, timeout: float = 10.0) -> None:
     while not check():
         assert asyncio.get_running_loop().time() < deadline, "timed out"
         await asyncio.sleep(0.05)
+
+
+async def test_the_intake_floor_passes_settled_events_only_and_prunes_their_marks(
+    tmp_path: Path,
+) -> None:
+    async with sqlite_store(tmp_path) as store:
+        await new_customers(store, [{"email": f"c{i}@example.com"} for i in range(3)])
+        async with store.write() as conn:  # event 2 "not yet committed": set aside
+            held = (
+                await conn.execute(select(outgoing_events).where(outgoing_events.c.id == 2))
+            ).one()
+            await conn.execute(outgoing_events.delete().where(outgoing_events.c.id == 2))
+        now = datetime.now(UTC)
+        assert await take_in(store, "crm", "archive", now) == 2
+        assert await _floor_and_marks(store) == (0, [1, 3])  # fresh: the floor stays
+        async with store.write() as conn:  # ... and now it commits, late
+            await conn.execute(outgoing_events.insert().values(**held._mapping))
+        assert await take_in(store, "crm", "archive", now) == 1
+        assert await take_in(store, "crm", "archive", now + timedelta(minutes=11)) == 0
+        assert await _floor_and_marks(store) == (3, [])  # settled: folded into the floor
+        await new_customers(store, [{"email": "c3@example.com"}])
+        assert await take_in(store, "crm", "archive", now + timedelta(minutes=11)) == 1
+
+
+async def _floor_and_marks(store: Any) -> tuple[int, list[int]]:
+    async with store.read() as conn:
+        floor = (await conn.execute(select(crm_cursors.c.event_floor))).scalar_one()
+        marks = (await conn.execute(select(crm_event_marks.c.event_id))).scalars().all()
+    return floor, sorted(marks)
