@@ -12,6 +12,7 @@ import pytest
 
 from connectors.hubspot import HUBSPOT, HubSpotConfig
 from hub.customers.records import CustomerCreate, IdentityIn, add_identity, create_customer
+from hub.store.schema import identities
 from tests.crm_support import (
     Clock,
     agent_edit,
@@ -363,13 +364,17 @@ async def test_an_erased_customer_is_archived_or_deleted_in_hubspot(
     cid, sync, contact = await _linked(store, fake, clock, erasure=action)
     await erase(store, cid)
     report = await sync.push_once()
-    await sync.close()
     assert report.erased == 1
     if left == "archived":
         assert fake.contacts[contact.id].archived
     else:
         assert contact.id not in fake.contacts
     assert await links(store, "hubspot") == []
+    # The privacy work removes the customer's identities; a pull must not bring it back.
+    async with store.write() as conn:
+        await conn.execute(identities.delete().where(identities.c.customer_id == cid))
+    assert (await sync.pull_once()).created == 0
+    await sync.close()
 
 
 async def test_an_event_committed_late_on_postgresql_is_not_skipped(

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from connectors.salesforce import SALESFORCE, SalesforceConfig
+from hub.store.schema import identities
 from tests.crm_support import (
     Clock,
     agent_edit,
@@ -310,9 +311,13 @@ async def test_an_erased_customer_is_archived_or_deleted_in_salesforce(
     cid, sync, contact = await _linked(store, fake, clock, erasure=action)
     await erase(store, cid)
     assert (await sync.push_once()).erased == 1
-    await sync.close()
     if action == "archive":
         assert fake.contacts[contact.id].fields["Hub_Archived__c"] is True
     else:
         assert contact.id not in fake.contacts
     assert await links(store, "salesforce") == []
+    # The privacy work removes the customer's identities; a pull must not bring it back.
+    async with store.write() as conn:
+        await conn.execute(identities.delete().where(identities.c.customer_id == cid))
+    assert (await sync.pull_once()).created == 0
+    await sync.close()

@@ -202,9 +202,11 @@ class SalesforceCrm:
         wanted |= {c.email_field, c.phone_field, c.external_id_field, "SystemModstamp"}
         wanted.discard("Id")
         stamp = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        # An archived Contact is an erased customer: a pull must not bring it back.
         soql = (
             f"SELECT Id, {', '.join(sorted(wanted))} FROM Contact "
-            f"WHERE SystemModstamp >= {stamp} ORDER BY SystemModstamp, Id"
+            f"WHERE SystemModstamp >= {stamp} AND {c.archive_field} = false "
+            "ORDER BY SystemModstamp, Id"
         )
         records, next_url = await self._query(soql, page)
         return CrmPage([self._contact(r) for r in records], next_url)

@@ -39,7 +39,7 @@ SOQL = re.compile(
     r"^SELECT (?P<fields>.+?) FROM Contact WHERE (?P<where>.+?)"
     r"(?: ORDER BY SystemModstamp, Id)?$"
 )
-SINCE = re.compile(r"^SystemModstamp >= (\S+)$")
+SINCE = re.compile(r"^SystemModstamp >= (\S+)(?: AND (\w+) = false)?$")
 IN = re.compile(r"^(\w+) IN \((.*)\)$")
 LITERAL = re.compile(r"'((?:[^'\\]|\\.)*)'")
 
@@ -309,7 +309,12 @@ class FakeSalesforce:
     def _where(self, where: str) -> list[Contact] | None:
         if since := SINCE.match(where):
             t = datetime.fromisoformat(since.group(1).replace("Z", "+00:00"))
-            return [c for c in self.contacts.values() if c.modstamp >= t]
+            flag = since.group(2)
+            return [
+                c
+                for c in self.contacts.values()
+                if c.modstamp >= t and not (flag and c.fields.get(flag))
+            ]
         if within := IN.match(where):
             values = {v.replace("\\'", "'").lower() for v in LITERAL.findall(within.group(2))}
             name = within.group(1)
