@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from connectors.hubspot import HUBSPOT, HubSpotConfig
 from hub.customers.records import CustomerCreate, IdentityIn, add_identity, create_customer
@@ -282,18 +283,12 @@ async def test_a_change_made_in_hubspot_is_pulled_into_the_hub_and_not_pushed_ba
     assert again.seen >= 2 and again.changed == 0 and again.created == 0
 
     async with store.read() as conn:
-        from sqlalchemy import select
-
-        from hub.customers.resolve import load_customer
-        from hub.store.schema import identities
-
         owner = (
             await conn.execute(
                 select(identities.c.customer_id).where(identities.c.value == stranger.id)
             )
         ).scalar_one()
-        made = await load_customer(conn, owner)
-    assert made.display_name == "Nadia"
+    assert (await customer(store, owner)).display_name == "Nadia"
 
 
 @pytest.mark.parametrize(
