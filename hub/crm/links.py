@@ -15,6 +15,10 @@ from hub.crm.fields import HubRecord
 from hub.store import Store, utcnow
 from hub.store.schema import crm_links, customers, identities
 
+# crm_links.remote_id holds this much; a CRM's record ids are far shorter (HubSpot's are
+# numbers, Salesforce's 18 characters).
+MAX_REMOTE_ID = 64
+
 
 @dataclass(frozen=True)
 class Due:

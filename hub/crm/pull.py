@@ -29,7 +29,7 @@ from hub.crm.fields import (
     parse_value,
 )
 from hub.crm.intake import pending_since
-from hub.crm.links import customer_of_remote, link, load_records
+from hub.crm.links import MAX_REMOTE_ID, customer_of_remote, link, load_records
 from hub.crm.parts import SyncParts
 from hub.crm_seam import CrmContact
 from hub.customers.field_edits import edits_of
@@ -134,6 +134,13 @@ async def apply_contact(
     parts: SyncParts, conn: AsyncConnection, contact: CrmContact, report: PullReport
 ) -> None:
     report.seen += 1
+    if not 0 < len(contact.remote_id) <= MAX_REMOTE_ID:
+        log.warning(
+            "crm record skipped connector=%s: id of %d characters",
+            parts.connector_id,
+            len(contact.remote_id),
+        )
+        return
     customer_id = await _find_customer(parts, conn, contact)
     fresh = customer_id is None
     if customer_id is None:

@@ -13,7 +13,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from hub.crm.fields import HubRecord, to_properties
-from hub.crm.links import Due, due, forget, link, load_records, pushed, retry_at_all, retry_later
+from hub.crm.links import (
+    MAX_REMOTE_ID,
+    Due,
+    due,
+    forget,
+    link,
+    load_records,
+    pushed,
+    retry_at_all,
+    retry_later,
+)
 from hub.crm.parts import SyncParts
 from hub.crm_seam import CrmChange, CrmOutcome, CrmRateLimited, CrmUnavailable, ErasureAction
 
@@ -88,6 +98,8 @@ async def _record(
             if item.erase:
                 continue
             outcome = outcomes.get(item.customer_id)
+            if outcome is not None and len(outcome.remote_id or "") > MAX_REMOTE_ID:
+                outcome = CrmOutcome(item.customer_id, error="the CRM gave an overlong record id")
             if outcome is None:  # merged away or gone: nothing of it to push
                 done.append((item, None))
             elif outcome.error is not None:

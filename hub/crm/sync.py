@@ -8,10 +8,11 @@ processes on one database, a lease lets one of them sync each connector at a tim
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from hub.channels.directory import Channel
@@ -28,56 +29,59 @@ from hub.store import Store, utcnow
 log = logging.getLogger("hub.crm")
 # A round holds its lease this long at most; a crashed holder's lease runs out by then.
 LEASE_SECONDS = 300.0
+LEASE_NAME = "crm-sync"
+# A push round stops starting batches after this long, well inside the lease.
+ROUND_SECONDS = 120.0
 
 
 @dataclass
 class CrmSyncer:
     parts: SyncParts
     lease: ConnectorStorage | None = None
+    # Push and pull take turns within this process too: a pull applied while a push of
+    # the same customer is in flight would be overwritten by the older values it sends.
+    turn: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @property
     def connector_id(self) -> str:
         return self.parts.connector_id
 
-    async def _hold(self, name: str) -> bool:
-        return self.lease is None or await self.lease.acquire_lease(name, LEASE_SECONDS)
-
-    async def _release(self, name: str) -> None:
-        if self.lease is not None:
-            await self.lease.release_lease(name)
+    @contextlib.asynccontextmanager
+    async def _round(self) -> AsyncIterator[bool]:
+        """One round at a time per connector, across the hub processes on the database
+        (a lease) and within this one (a lock); False: another holds it."""
+        async with self.turn:
+            if self.lease is not None and not await self.lease.acquire_lease(
+                LEASE_NAME, LEASE_SECONDS
+            ):
+                yield False
+                return
+            try:
+                parts = self.parts
+                # Customer events first: hub_wins must know which fields await a push.
+                while await take_in(
+                    parts.store, parts.connector_id, parts.settings.erasure, parts.now()
+                ):
+                    pass
+                yield True
+            finally:
+                if self.lease is not None:
+                    await self.lease.release_lease(LEASE_NAME)
 
     async def push_once(self) -> PushReport:
-        """Take in new customer events, then push due customers until none is due or the
-        CRM asks us to wait."""
+        """Push due customers until none is due, the CRM asks us to wait, or the round's
+        time is up (the rest is due for the next round)."""
         report = PushReport()
-        if not await self._hold("crm-push"):
-            return report
-        try:
-            parts = self.parts
-            while await take_in(
-                parts.store, parts.connector_id, parts.settings.erasure, parts.now()
-            ):
+        async with self._round() as mine:
+            deadline = time.monotonic() + ROUND_SECONDS
+            while mine and time.monotonic() < deadline and await push_batch(self.parts, report):
                 pass
-            while await push_batch(parts, report):
-                pass
-        finally:
-            await self._release("crm-push")
         return report
 
     async def pull_once(self) -> PullReport:
-        """Apply the CRM's changes since the cursor. Customer events are taken in first, so
-        hub_wins knows which fields have changes still to push."""
-        if not await self._hold("crm-push"):
-            return PullReport()
-        try:
-            parts = self.parts
-            while await take_in(
-                parts.store, parts.connector_id, parts.settings.erasure, parts.now()
-            ):
-                pass
-            return await pull_round(parts)
-        finally:
-            await self._release("crm-push")
+        """Apply the CRM's changes since the cursor."""
+        async with self._round() as mine:
+            return await pull_round(self.parts) if mine else PullReport()
 
     async def close(self) -> None:
         await self.parts.client.close()
