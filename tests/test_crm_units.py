@@ -4,6 +4,7 @@ that syncs through its scheduler."""
 from __future__ import annotations
 
 import asyncio
+import threading
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from sqlalchemy import select
 from connectors.hubspot import HUBSPOT
 from connectors.salesforce import SALESFORCE
 from hub.app import running_hub
+from hub.cli.main import build_parser
 from hub.config.loader import ConfigError, parse_config
 from hub.connector import ConnectorRegistry, CrmSync
 from hub.crm.conflicts import FieldHistory, Policy, crm_value_wins
@@ -209,3 +211,41 @@ async def _floor_and_marks(store: Any) -> tuple[int, list[int]]:
         floor = (await conn.execute(select(crm_cursors.c.event_floor))).scalar_one()
         marks = (await conn.execute(select(crm_event_marks.c.event_id))).scalars().all()
     return floor, sorted(marks)
+
+
+def test_hub_crm_sync_and_status_from_the_command_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    fake = asyncio.run_coroutine_threadsafe(FakeHubSpot("pat-cli-token").start(), loop).result()
+    try:
+        crm = {
+            "id": "crm",
+            "type": "hubspot",
+            "token": "pat-cli-token",
+            "base_url": fake.url,
+            "sync": {"fields": [{"hub": "display_name", "crm": "firstname"}]},
+        }
+        path = tmp_path / "hub.yaml"
+        # sqlite_store() makes tmp_path/hub.db, the database the config names.
+        path.write_text(_with_crm(f"sqlite+aiosqlite:///{tmp_path}/hub.db", crm))
+
+        async def seed() -> None:
+            async with sqlite_store(tmp_path) as store:
+                await new_customers(store, [{"email": "a@example.com", "display_name": "A"}])
+
+        asyncio.run(seed())
+        parser = build_parser(_registry())
+        for argv in (["crm", "sync", "crm"], ["crm", "status"]):
+            args = parser.parse_args([*argv, "--config", str(path)])
+            assert args.run(args) == 0
+        out = capsys.readouterr().out
+        assert "crm: pulled seen=0 changed=0 created=0; pushed=1 refused=0 erased=0" in out
+        assert "crm: linked=1 due=0" in out
+        assert fake.by("email", "a@example.com") is not None
+    finally:
+        asyncio.run_coroutine_threadsafe(fake.stop(), loop).result()
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join()
