@@ -266,7 +266,12 @@ async def test_a_change_made_in_hubspot_is_pulled_into_the_hub_and_not_pushed_ba
         {"firstname": "Rahim Uddin", "city": "Chattogram", "date_of_birth": "1990-04-01"},
     )
     stranger = fake.add(
-        {"email": "new@example.com", "firstname": "Nadia", "phone": "+8801912345678"}
+        {
+            "email": "new@example.com",
+            "firstname": "Nadia",
+            "phone": "+8801912345678",
+            "hub_customer_id": "9" * 30,  # no customer id of ours: matched by email instead
+        }
     )
     report = await sync.pull_once()
     assert (report.changed, report.created) == (1, 1)

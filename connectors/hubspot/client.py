@@ -240,7 +240,9 @@ class HubSpotCrm:
             remote_id=str(record["id"]),
             modified_at=datetime.fromisoformat(stamp.replace("Z", "+00:00")),
             properties=props,
-            hub_id=int(hub_id) if hub_id and hub_id.isdigit() else None,
+            hub_id=int(hub_id)
+            if hub_id and hub_id.isascii() and hub_id.isdigit() and len(hub_id) <= 18
+            else None,
             email=props.get(c.email_property),
             phone=props.get(c.phone_property),
         )

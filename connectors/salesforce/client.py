@@ -219,7 +219,9 @@ class SalesforceCrm:
             remote_id=str(record["Id"]),
             modified_at=datetime.fromisoformat(str(record["SystemModstamp"])),
             properties=props,
-            hub_id=int(hub_id) if hub_id and hub_id.isdigit() else None,
+            hub_id=int(hub_id)
+            if hub_id and hub_id.isascii() and hub_id.isdigit() and len(hub_id) <= 18
+            else None,
             email=props.get(c.email_field),
             phone=props.get(c.phone_field),
         )

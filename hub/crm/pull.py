@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import select
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.core.identity import normalize_email, normalize_phone
@@ -56,6 +57,7 @@ class PullReport:
     seen: int = 0
     changed: int = 0
     created: int = 0
+    skipped: int = 0
 
 
 async def pull_round(parts: SyncParts) -> PullReport:
@@ -75,7 +77,7 @@ async def pull_round(parts: SyncParts) -> PullReport:
         result = await parts.client.changed_since(since, page)
         async with parts.store.write() as conn:
             for contact in result.contacts:
-                await apply_contact(parts, conn, contact, report)
+                await _apply_alone(parts, conn, contact, report)
                 cursor = max(cursor or EPOCH, contact.modified_at)
             if cursor is not None:
                 await _save_cursor(parts, conn, cursor)
@@ -83,6 +85,25 @@ async def pull_round(parts: SyncParts) -> PullReport:
         if page is None:
             break
     return report
+
+
+async def _apply_alone(
+    parts: SyncParts, conn: AsyncConnection, contact: CrmContact, report: PullReport
+) -> None:
+    """One record in a savepoint: a record the database refuses (a value too long for a
+    column, an identity taken meanwhile) is skipped and logged, not retried for ever with
+    its whole page."""
+    try:
+        async with conn.begin_nested():
+            await apply_contact(parts, conn, contact, report)
+    except (IntegrityError, DataError) as exc:
+        report.skipped += 1
+        log.warning(
+            "crm record skipped connector=%s record=%s error=%s",
+            parts.connector_id,
+            contact.remote_id,
+            exc.__class__.__name__,
+        )
 
 
 async def _save_cursor(parts: SyncParts, conn: AsyncConnection, cursor: datetime) -> None:
