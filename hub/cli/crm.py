@@ -10,7 +10,7 @@ import sys
 from hub.channels.directory import Channel, ChannelDirectory
 from hub.cli.common import DEFAULT_CONFIG, SubParsers, with_config
 from hub.config.loader import Config
-from hub.connector import ConnectorRegistry
+from hub.connector import ConnectorRegistry, CrmUnavailable
 from hub.store import Store
 
 
@@ -49,6 +49,9 @@ async def run_crm_command(
         else:
             await _sync(store, config, channels[args.id])
         return 0
+    except CrmUnavailable as exc:
+        print(f"{args.id}: the CRM could not be asked: {exc}", file=sys.stderr)
+        return 1
     finally:
         await store.close()
 
