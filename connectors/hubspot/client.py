@@ -26,7 +26,9 @@ from hub.connector import (
     CrmOutcome,
     CrmPage,
     CrmRateLimited,
+    CrmUnavailable,
     ErasureAction,
+    read_json,
 )
 
 CONTACTS = "/crm/v3/objects/contacts"
@@ -34,6 +36,15 @@ PAGE_SIZE = 100
 # A request is tried this often while HubSpot answers 429 with a short wait.
 MAX_TRIES = 4
 NOT_FOUND = "OBJECT_NOT_FOUND"
+# A page of 100 contacts is far below this; an answer past it is not read.
+MAX_ANSWER_BYTES = 16 * 1024 * 1024
+
+
+def read_answer(raw: bytes) -> Any:
+    """An answer's JSON through the hub's guarded reader (None when empty)."""
+    if len(raw) > MAX_ANSWER_BYTES:
+        raise CrmUnavailable(f"hubspot: an answer over {MAX_ANSWER_BYTES} bytes")
+    return read_json(raw) if raw.strip() else None
 
 
 class HubSpotCrm:
@@ -69,7 +80,7 @@ class HubSpotCrm:
                     method, self.config.base_url + path, json=body
                 ) as resp:
                     status, headers = resp.status, resp.headers
-                    data = await resp.json(content_type=None) if resp.content_length != 0 else None
+                    data = read_answer(await resp.content.read(MAX_ANSWER_BYTES + 1))
             except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
                 raise unreachable(exc) from None
             self._note_window(headers)

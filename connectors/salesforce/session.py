@@ -11,9 +11,18 @@ import aiohttp
 
 from connectors.salesforce.errors import SESSION_EXPIRED, error_code, refusal, unreachable
 from connectors.salesforce.settings import SalesforceConfig
-from hub.connector import CrmAuthError, CrmContext, CrmRateLimited, CrmUnavailable
+from hub.connector import CrmAuthError, CrmContext, CrmRateLimited, CrmUnavailable, read_json
 
 LIMIT_INFO = re.compile(r"api-usage=(\d+)/(\d+)")
+# A query page of 2,000 Contacts is far below this; an answer past it is not read.
+MAX_ANSWER_BYTES = 32 * 1024 * 1024
+
+
+def read_answer(raw: bytes) -> Any:
+    """An answer's JSON through the hub's guarded reader (None when empty)."""
+    if len(raw) > MAX_ANSWER_BYTES:
+        raise CrmUnavailable(f"salesforce: an answer over {MAX_ANSWER_BYTES} bytes")
+    return read_json(raw) if raw.strip() else None
 
 
 class SalesforceSession:
@@ -56,7 +65,7 @@ class SalesforceSession:
                 f"{c.login_url}/services/oauth2/token", data=form
             ) as resp:
                 status = resp.status
-                body = await resp.json(content_type=None)
+                body = read_answer(await resp.content.read(MAX_ANSWER_BYTES + 1))
         except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
             raise unreachable(exc) from None
         if status >= 500:
@@ -97,8 +106,7 @@ class SalesforceSession:
                 json=body,
                 headers={"Authorization": f"Bearer {self._token}"},
             ) as resp:
-                raw = await resp.read()
-                data = await resp.json(content_type=None) if raw else None
+                data = read_answer(await resp.content.read(MAX_ANSWER_BYTES + 1))
                 return resp.status, data, resp.headers
         except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
             raise unreachable(exc) from None
