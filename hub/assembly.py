@@ -15,11 +15,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from sqlalchemy.exc import DBAPIError
 
+from hub.actions.solved import OnSolve
 from hub.agents.teams import sync_teams
+from hub.assignment.assigner import ROUND_EVERY, Assigner
 from hub.channels.broadcast import Broadcast
 from hub.channels.conversation import conversation_history
 from hub.channels.directory import ChannelDirectory
@@ -38,6 +41,7 @@ from hub.notify.alerts import AlertWatcher
 from hub.notify.post_batch import PostSweep
 from hub.notify.sweep import NotificationSweeper
 from hub.outbox.worker import OutboxWorker, WorkerHooks
+from hub.privacy.retention import RetentionJob
 from hub.proactive.campaign_sweep import CampaignSweeper
 from hub.proactive.factory import SweeperSources, campaign_sweeper, greeting_sweeper
 from hub.proactive.greeting_sweep import GreetingSweeper
@@ -45,6 +49,7 @@ from hub.scheduler import PeriodicJob
 from hub.store import Store
 from hub.store.faults import StorageUnavailable
 from hub.store.secret import hub_secret
+from hub.surveys.sending import SurveyPlanner
 from hub.web.deps import WebDeps
 
 
@@ -152,6 +157,10 @@ class Workers:
     notifier: NotificationSweeper
     sweeper: GreetingSweeper
     campaigns: CampaignSweeper
+    retention: RetentionJob
+    # Teams with automatic assignment: waiting tickets and reassignments (hub.assignment).
+    assigner: Assigner
+    # CRM connector id -> its sync (hub.crm): a push and a pull job each.
     crm: dict[str, CrmSyncer]
 
     @classmethod
@@ -201,6 +210,8 @@ class Workers:
             ),
             sweeper=greeting_sweeper(sources),
             campaigns=campaign_sweeper(sources),
+            retention=RetentionJob(core.store, config.privacy, core.secret),
+            assigner=pipeline.setup.assigner,
             crm=build_syncers(core.channels.channels, core.store, config.hub, core.instance_id),
         )
 
@@ -223,22 +234,33 @@ class Workers:
             )
             for name, s in batches
         ]
-        for cid, syncer in self.crm.items():
-            sync = syncer.parts.settings
-            jobs += [
+        retention = config.privacy.retention
+        if retention.enabled:
+            jobs.append(
+                PeriodicJob("retention", timedelta(hours=retention.every_hours), self.retention.run)
+            )
+        if self.assigner.active:
+            jobs.append(
                 PeriodicJob(
-                    f"crm-push-{cid}",
-                    timedelta(seconds=sync.push_interval_seconds),
-                    syncer.push_once,
-                    first_after=timedelta(0),
-                ),
-                PeriodicJob(
-                    f"crm-pull-{cid}",
-                    timedelta(seconds=sync.pull_interval_seconds),
-                    syncer.pull_once,
-                ),
-            ]
+                    "assignment", ROUND_EVERY, self.assigner.run_once, first_after=timedelta(0)
+                )
+            )
+        jobs += crm_jobs(self.crm)
         return jobs
+
+
+def crm_jobs(syncers: dict[str, CrmSyncer]) -> list[PeriodicJob]:
+    """Each CRM's push (first at once) and pull rounds, on its sync's intervals."""
+    jobs = []
+    for cid, syncer in syncers.items():
+        sync = syncer.parts.settings
+        push_every = timedelta(seconds=sync.push_interval_seconds)
+        pull_every = timedelta(seconds=sync.pull_interval_seconds)
+        jobs += [
+            PeriodicJob(f"crm-push-{cid}", push_every, syncer.push_once, first_after=timedelta(0)),
+            PeriodicJob(f"crm-pull-{cid}", pull_every, syncer.pull_once),
+        ]
+    return jobs
 
 
 def web_deps(
@@ -267,7 +289,28 @@ def web_deps(
         wake_outbox=core.outbox_wakeup.set,
         secret=core.secret,
         broadcast_state=lambda: broadcast.state,
+        measure=pipeline.setup.measure,
+        reports=config.reports,
+        on_solve=on_solve(core),
+        assign_now=pipeline.setup.assigner.run_once,
+        privacy=config.privacy,
     )
+
+
+def on_solve(core: Core) -> OnSolve:
+    """What a solve sets off (the CSAT survey), for the actions that solve tickets."""
+    config, channels = core.config, core.channels
+    planner = SurveyPlanner(
+        config=config.surveys,
+        replies=core.replies,
+        secret=core.secret,
+        public_url=config.web.public_url,
+        signature=config.replies.signature,
+        choice_senders=channels.choice_senders(),
+        windows=channels.reply_windows(),
+        zone=ZoneInfo(config.report_zone),
+    )
+    return OnSolve(planner, channels.reply_routes(), channels.address_kinds())
 
 
 async def listen(stack: contextlib.AsyncExitStack, web_app: web.Application, config: Config) -> int:

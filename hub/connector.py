@@ -216,6 +216,9 @@ class ConnectorType:
     add_cli: Callable[[argparse._SubParsersAction], None] | None = None  # type: ignore[type-arg]
     # Free text only within a while of the customer's last message (see ReplyWindow).
     reply_window: ReplyWindow | None = None
+    # Shows `OutboundMessage.choices` as native buttons and hands a press back as
+    # `InboundMessage.choice`; for other channels the core writes links into the text.
+    choices: bool = False
     # A CRM (HubSpot, Salesforce): not a channel; hub.crm syncs customers through the
     # client this makes, and the hub starts no Connector for it.
     crm: CrmFactory | None = None

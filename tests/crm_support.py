@@ -20,7 +20,8 @@ from hub.crm.parts import SyncParts
 from hub.crm.sync import CrmSyncer
 from hub.customers.records import CustomerCreate, IdentityIn, create_customer
 from hub.customers.views import update_customer
-from hub.events.outgoing import CUSTOMER_CREATED, CUSTOMER_ERASED, OutgoingEvent, emit
+from hub.events.outgoing import CUSTOMER_CREATED, OutgoingEvent, emit
+from hub.privacy.erase import Eraser, erase_customer
 from hub.store import Store
 from hub.store.schema import crm_links, customers, identities
 
@@ -182,13 +183,16 @@ async def agent_edit(store: Store, customer_id: int, **values: Any) -> None:
         await update_customer(conn, customer_id, values)
 
 
-async def erase(store: Store, customer_id: int) -> None:
-    """What the privacy work emits when it erases a customer."""
+async def erase(store: Store, customer_id: int, tmp: Path) -> None:
+    """An erasure as the privacy API and CLI make it (it emits customer.erased)."""
+    by = Eraser(
+        actor="tests",
+        secret=b"s" * 32,
+        now=datetime.now(UTC),
+        ledger_file=tmp / "erasure-ledger.jsonl",
+    )
     async with store.write() as conn:
-        event = OutgoingEvent(
-            CUSTOMER_ERASED, {"customer_id": customer_id}, customer_id=customer_id
-        )
-        await emit(conn, [event], datetime.now(UTC))
+        await erase_customer(conn, customer_id, "delete", by)
 
 
 async def customer(store: Store, customer_id: int) -> Any:

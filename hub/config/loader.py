@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import zoneinfo
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -14,10 +15,16 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 from hub.config.agents import AgentsConfig
 from hub.config.alerts import AlertsConfig
+from hub.config.assignment import AssignMode, check_reassign_after
+from hub.config.calendars import CONFIG_DIR, Calendars
 from hub.config.campaigns import Campaigns
 from hub.config.cross_checks import cross_check
+from hub.config.durations import Duration
 from hub.config.greetings import GreetingsConfig
 from hub.config.notify import EventKind, NotificationsConfig
+from hub.config.privacy import PrivacyConfig
+from hub.config.reports import ReportsConfig
+from hub.config.surveys import SurveysConfig
 from hub.config.yaml_source import Path_, SourceError, YamlSource, YamlSourceError, load_yaml
 from hub.connector import ConnectorConfig, ConnectorRegistry
 from hub.core.proxies import parse_networks
@@ -118,6 +125,14 @@ class ApiConfig(_Strict):
 class Team(_Strict):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")
     name: str
+    # Automatic assignment (hub.assignment): manual leaves tickets for agents to pick up.
+    assign: AssignMode = "manual"
+    # A ticket whose assignee is away or off this long goes to an available agent.
+    reassign_after: Duration = timedelta(minutes=30)
+    # Agents count as off outside this calendar (a name under `calendars:`).
+    calendar: str | None = None
+
+    _reassign_after = field_validator("reassign_after")(lambda v: check_reassign_after(v))
 
 
 Priority = Literal["low", "normal", "high", "urgent"]
@@ -210,8 +225,18 @@ class Config(_Strict):
     bot: BotConfig = Field(default_factory=BotConfig)
     notifications: NotificationsConfig = Field(default_factory=NotificationsConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    reports: ReportsConfig = Field(default_factory=ReportsConfig)
+    surveys: SurveysConfig = Field(default_factory=SurveysConfig)
+    privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
+    # Business-hours calendars by name (#14), for SLA targets counted in business time.
+    calendars: Calendars = Field(default_factory=dict)
     # Validated per type after the rest; holds ConnectorConfig subclasses once loaded.
     connectors: list[Any] = Field(default_factory=list)
+
+    @property
+    def report_zone(self) -> str:
+        """The IANA zone of the reporting day: reports.timezone, else hub.timezone."""
+        return self.reports.timezone or self.hub.timezone
 
     def connector(self, connector_id: str) -> ConnectorConfig:
         for c in self.connectors:
@@ -277,11 +302,11 @@ def parse_config(
 
     issues: list[ConfigIssue] = []
     try:
-        config = Config.model_validate(source.data)
+        config = Config.model_validate(source.data, context=_context(filename))
         broken: set[str] = set()
     except ValidationError as exc:
         issues.extend(_pydantic_issues(source, exc, ()))
-        config, broken = _valid_sections(source.data)
+        config, broken = _valid_sections(source.data, _context(filename))
 
     schema_issues = len(issues)
     config.connectors = _validate_connectors(source, registry, issues)
@@ -294,7 +319,12 @@ def parse_config(
     return config
 
 
-def _valid_sections(data: dict[str, Any]) -> tuple[Config, set[str]]:
+def _context(filename: str) -> dict[str, Any]:
+    # Files a section names (a calendar's iCalendar file) are relative to this one.
+    return {CONFIG_DIR: Path(filename).resolve().parent}
+
+
+def _valid_sections(data: dict[str, Any], context: dict[str, Any]) -> tuple[Config, set[str]]:
     """A Config of the sections that are valid on their own (the others at their defaults),
     and the names of the invalid or missing ones: the cross checks that read only valid
     sections still run beside the schema errors."""
@@ -304,7 +334,7 @@ def _valid_sections(data: dict[str, Any]) -> tuple[Config, set[str]]:
         if name not in Config.model_fields or name == "connectors":
             continue
         try:
-            Config.__pydantic_validator__.validate_assignment(config, name, value)
+            Config.__pydantic_validator__.validate_assignment(config, name, value, context=context)
             broken.discard(name)
         except ValidationError:
             broken.add(name)

@@ -17,6 +17,13 @@ Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
 def upgrade() -> None:
+    if op.get_bind().dialect.name == "sqlite":
+        # outgoing_events ids never reused (see hub.store.schema): SQLite needs the table
+        # made again with AUTOINCREMENT; its rows and indexes are copied.
+        with op.batch_alter_table(
+            "outgoing_events", recreate="always", table_kwargs={"sqlite_autoincrement": True}
+        ):
+            pass
     op.create_table(
         "crm_links",
         sa.Column("connector_id", sa.String(length=40), nullable=False),
