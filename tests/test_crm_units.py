@@ -249,3 +249,17 @@ def test_hub_crm_sync_and_status_from_the_command_line(
         asyncio.run_coroutine_threadsafe(fake.stop(), loop).result()
         loop.call_soon_threadsafe(loop.stop)
         thread.join()
+
+
+def test_two_connectors_of_one_crm_type_are_refused(tmp_path: Path) -> None:
+    crm = {
+        "id": "crm",
+        "type": "hubspot",
+        "token": "pat-x",
+        "sync": {"fields": [{"hub": "display_name", "crm": "firstname"}]},
+    }
+    data = yaml.safe_load(_with_crm(f"sqlite+aiosqlite:///{tmp_path}/h.db", crm))
+    data["connectors"].append({**crm, "id": "crm2"})
+    with pytest.raises(ConfigError) as caught:
+        parse_config(yaml.safe_dump(data), "hub.yaml", _registry())
+    assert "connectors[3].type: only one hubspot connector may sync" in str(caught.value)

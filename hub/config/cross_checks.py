@@ -88,6 +88,20 @@ def _reply_via(config: Config, registry: ConnectorRegistry) -> Found:
     return found
 
 
+def _one_crm_per_type(config: Config, registry: ConnectorRegistry) -> Found:
+    """A CRM's record ids are kept as identities of its type's kind (hub.crm): two
+    connectors of one CRM type would take each other's ids for their own."""
+    found: Found = []
+    seen: set[str] = set()
+    for i, c in enumerate(config.connectors):
+        ctype = registry.get(c.type)
+        if ctype is not None and ctype.crm is not None:
+            if c.type in seen:
+                found.append((("connectors", i, "type"), f"only one {c.type} connector may sync"))
+            seen.add(c.type)
+    return found
+
+
 CROSS_CHECKS = (
     CrossCheck(frozenset({"teams", "routing"}), _teams),
     CrossCheck(
@@ -112,5 +126,6 @@ CROSS_CHECKS = (
     ),
     CrossCheck(frozenset({"hub"}), _locale),
     CrossCheck(frozenset({"connectors"}), _reply_via),
+    CrossCheck(frozenset({"connectors"}), _one_crm_per_type),
     CrossCheck(frozenset({"calendars"}), lambda c, _r: calendars_cross_checks(c.calendars)),
 )
