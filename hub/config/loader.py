@@ -16,6 +16,7 @@ from hub.config.agents import AgentsConfig
 from hub.config.alerts import AlertsConfig
 from hub.config.campaigns import Campaigns
 from hub.config.cross_checks import cross_check
+from hub.config.duplicates import DuplicatesConfig
 from hub.config.greetings import GreetingsConfig
 from hub.config.notify import EventKind, NotificationsConfig
 from hub.config.yaml_source import Path_, SourceError, YamlSource, YamlSourceError, load_yaml
@@ -210,6 +211,7 @@ class Config(_Strict):
     bot: BotConfig = Field(default_factory=BotConfig)
     notifications: NotificationsConfig = Field(default_factory=NotificationsConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    duplicates: DuplicatesConfig = Field(default_factory=DuplicatesConfig)
     # Validated per type after the rest; holds ConnectorConfig subclasses once loaded.
     connectors: list[Any] = Field(default_factory=list)
 

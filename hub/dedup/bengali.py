@@ -11,6 +11,8 @@ has no entry for: other characters pass through unchanged.
 
 from __future__ import annotations
 
+import re
+
 _CONSONANTS = {
     "ক": "k", "খ": "kh", "গ": "g", "ঘ": "gh", "ঙ": "ng",
     "চ": "ch", "ছ": "chh", "জ": "j", "ঝ": "jh", "ঞ": "n",
@@ -37,8 +39,11 @@ _COMPOSE = {"ড" + _NUKTA: "ড়", "ঢ" + _NUKTA: "ঢ়", "য" + _NUKTA: 
 _DIGITS = {chr(0x09E6 + d): str(d) for d in range(10)}
 
 
+_BENGALI = re.compile("[\u0980-\u09ff]")
+
+
 def has_bengali(text: str) -> bool:
-    return any("\u0980" <= ch <= "\u09ff" for ch in text)
+    return _BENGALI.search(text) is not None
 
 
 def romanize(text: str) -> str:

@@ -10,7 +10,6 @@ pairs say little and would cost the most.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable, Iterator
 
 import numpy as np
@@ -66,24 +65,37 @@ def candidate_pairs(
     max_block: int = DEFAULT_MAX_BLOCK,
     keys: Callable[[Row], list[str]] = block_keys,
 ) -> Pairs:
-    """Row index pairs (i < j), each once, of the customers sharing a blocking key."""
-    blocks: dict[str, list[int]] = defaultdict(list)
+    """Row index pairs (i < j), each once, of the customers sharing a blocking key.
+
+    Blocks of one size are expanded together, as one matrix of members, so the work in
+    Python is per block size, not per block."""
+    key_ids: dict[str, int] = {}
+    block_of: list[int] = []
+    row_of: list[int] = []
     for i, r in enumerate(profiles.rows):
         for k in keys(r):
-            blocks[k].append(i)
+            block_of.append(key_ids.setdefault(k, len(key_ids)))
+            row_of.append(i)
     n = len(profiles)
+    empty = np.empty(0, dtype=np.int64)
+    if not block_of:
+        return empty, empty
+    blocks = np.asarray(block_of, dtype=np.int64)
+    order = np.argsort(blocks, kind="stable")
+    rows = np.asarray(row_of, dtype=np.int64)[order]
+    _, starts, sizes = np.unique(blocks[order], return_index=True, return_counts=True)
     codes: list[npt.NDArray[np.int64]] = []
-    for members in blocks.values():
-        size = len(members)
-        if size < 2 or size > max_block:
+    for size in range(2, max_block + 1):
+        first = starts[sizes == size]
+        if len(first) == 0:
             continue
-        m = np.asarray(members, dtype=np.int64)
+        members = rows[first[:, None] + np.arange(size)]
         a, b = np.triu_indices(size, k=1)
-        lo = np.minimum(m[a], m[b])
-        hi = np.maximum(m[a], m[b])
-        codes.append(lo * n + hi)
+        x, y = members[:, a].ravel(), members[:, b].ravel()
+        codes.append(np.minimum(x, y) * n + np.maximum(x, y))
     if not codes:
-        empty = np.empty(0, dtype=np.int64)
         return empty, empty
     unique = np.unique(np.concatenate(codes))
+    # A customer listed twice in one block (two phones with one tail) pairs with itself.
+    unique = unique[unique // n != unique % n]
     return unique // n, unique % n

@@ -30,16 +30,20 @@ _SAME = {
     "mohamed": "mohammad",
 }
 _NOT_WORD = re.compile(r"[^a-z0-9]+")
+_NOT_DIGIT = re.compile(r"[^0-9]+")
 _SOUNDEX = str.maketrans("bfpvcgjkqsxzdtlmnr", "111122222222334556", "aeiouyhw")
 
 
 @lru_cache(maxsize=65536)
 def name_tokens(text: str) -> tuple[str, ...]:
     """The words of a name, in Latin letters without accents, titles dropped."""
-    text = romanize(text).casefold()
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
-    words = _NOT_WORD.sub(" ", text).split()
+    if text.isascii():
+        words = _NOT_WORD.sub(" ", text.lower()).split()
+    else:
+        text = romanize(text).casefold()
+        text = unicodedata.normalize("NFKD", text)
+        text = "".join(ch for ch in text if not unicodedata.combining(ch))
+        words = _NOT_WORD.sub(" ", text).split()
     return tuple(_SAME.get(w, w) for w in words if w not in _TITLES)
 
 
@@ -64,7 +68,7 @@ def email_local(email: str) -> str:
 
 
 def phone_digits(value: str) -> str:
-    return "".join(ch for ch in value if ch.isdigit())
+    return _NOT_DIGIT.sub("", value)
 
 
 def soundex(word: str) -> str:

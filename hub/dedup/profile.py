@@ -7,9 +7,13 @@ blocking and scoring stages work on whole arrays instead of one pair at a time.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
 
 from hub.dedup.normalize import email_key, email_local, name_tokens, phone_digits, plain
 
@@ -76,7 +80,7 @@ def row_of(p: Profile) -> Row:
         given=tokens[0] if tokens else "",
         family=tokens[-1] if len(tokens) > 1 else "",
         words=" ".join(sorted(tokens)),
-        birthday=p.birthday.strftime("%Y%m%d") if p.birthday else "",
+        birthday=p.birthday.isoformat().replace("-", "") if p.birthday else "",
         street=rest,
         number=number,
         city=plain(p.address.get("city")),
@@ -91,19 +95,33 @@ def row_of(p: Profile) -> Row:
 
 
 class Profiles:
-    """Many profiles as columns: `ids[i]` is the customer of row i."""
+    """Many profiles as columns: `ids[i]` is the customer of row i; `column(name)` is one
+    field of every row as a NumPy object array, so picking it for a million pairs is one
+    indexing in C."""
 
     def __init__(self, profiles: Iterable[Profile]) -> None:
         rows = [(p.id, row_of(p)) for p in profiles]
         self.ids: list[int] = [i for i, _ in rows]
         self.rows: list[Row] = [r for _, r in rows]
+        self._columns: dict[str, npt.NDArray[np.object_]] = {}
 
     def __len__(self) -> int:
         return len(self.rows)
 
-    def column(self, name: str) -> list[str]:
-        return [getattr(r, name) for r in self.rows]
+    def column(self, name: str) -> npt.NDArray[np.object_]:
+        if name not in self._columns:
+            col = np.empty(len(self.rows), dtype=object)
+            col[:] = [getattr(r, name) for r in self.rows]
+            self._columns[name] = col
+        return self._columns[name]
 
-    def pick(self, name: str, index: Sequence[int]) -> list[str]:
-        rows = self.rows
-        return [getattr(rows[i], name) for i in index]
+    def derived(self, name: str, source: str, fn: Callable[[Any], Any]) -> npt.NDArray[Any]:
+        """`fn` of each row's `source` field, as a column, made once."""
+        if name not in self._columns:
+            col = np.empty(len(self.rows), dtype=object)
+            col[:] = [fn(v) for v in self.column(source)]
+            self._columns[name] = col
+        return self._columns[name]
+
+    def pick(self, name: str, index: npt.NDArray[np.int64]) -> npt.NDArray[np.object_]:
+        return self.column(name)[index]
