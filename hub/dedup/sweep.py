@@ -176,6 +176,8 @@ async def sweep(store: Store, settings: DuplicatesConfig) -> SweepResult:
     pairs = await asyncio.to_thread(detect, profiles, settings)
     async with store.write() as conn:
         known = await known_pairs(conn)
+        # "Not the same person" is for good: such a pair is neither queued nor reported.
+        pairs = [c for c in pairs if known.get((c.a, c.b), (0, "open"))[1] != "distinct"]
         queued = await queue_pairs(conn, store, pairs, known)
         merged = 0
         if settings.auto_merge:
