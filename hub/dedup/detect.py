@@ -67,11 +67,15 @@ def fuzzy_pairs(
         return []
     sims = similarities(profiles, i, j)
     score = scores(sims)
-    ids = profiles.ids
+    ids, rows = profiles.ids, profiles.rows
     out = []
     for k in np.flatnonzero(score >= threshold).tolist():
-        a, b = ids[int(i[k])], ids[int(j[k])]
-        out.append(Candidate(min(a, b), max(a, b), float(score[k]), reasons(sims, k)))
+        x, y = int(i[k]), int(j[k])
+        why = reasons(sims, k)
+        if rows[x].bengali != rows[y].bengali:
+            why += ("name compared from Bengali script in Latin letters",)
+        a, b = ids[x], ids[y]
+        out.append(Candidate(min(a, b), max(a, b), float(score[k]), why))
     return out
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from hub.dedup.bengali import has_bengali
 from hub.dedup.normalize import email_key, email_local, name_tokens, phone_digits, plain
 
 # Identity kinds that are addresses a person gives (and may share, or mistype); every other
@@ -54,6 +55,8 @@ class Row:
     exact: frozenset[str]
     # Account ids a channel vouches for, as "kind:value" (see GIVEN_KINDS).
     accounts: frozenset[str]
+    # The name was written in Bengali script (and is compared romanized).
+    bengali: bool = False
 
 
 def row_of(p: Profile) -> Row:
@@ -91,6 +94,7 @@ def row_of(p: Profile) -> Row:
         locals=tuple(sorted({email_local(e) for e in emails} - {""})),
         exact=frozenset(exact),
         accounts=frozenset(accounts),
+        bengali=has_bengali(p.name),
     )
 
 

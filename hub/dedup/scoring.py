@@ -119,11 +119,11 @@ _ALIKE_TEXT = {
 def reasons(sims: dict[str, Array], k: int) -> tuple[str, ...]:
     """What a reviewer should look at for pair k: the fields that agree, the ones that do not."""
     out: list[str] = []
-    for name, same, alike in LEVELS:
+    for name, _, alike in LEVELS:
         v = float(sims[name][k])
         if np.isnan(v) or name not in _SAME_TEXT:
             continue
-        if v >= same:
+        if v >= 0.999:
             out.append(_SAME_TEXT[name])
         elif v >= alike:
             out.append(f"{_ALIKE_TEXT[name]} ({v:.2f})")
