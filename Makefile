@@ -13,7 +13,11 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $@
 
+# The demo's customers include a few near-duplicates (config/demo-customers.csv, imported
+# idempotently), looked for once at start, so the inbox's review queue has something in it.
 run: $(STAMP)
+	$(BIN)/hub customers import config/demo-customers.csv --config config/hub.yaml --no-progress
+	$(BIN)/hub customers duplicates --config config/hub.yaml
 	$(BIN)/hub serve config/hub.yaml
 
 # Debian packages the tests use as real peers (Chromium for browser tests).
