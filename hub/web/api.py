@@ -75,6 +75,7 @@ def api_app(deps: WebDeps) -> web.Application:
     r.add_post("/customers/{id}/merge", merges.post_merge)
     r.add_post("/merges/{id}/undo", merges.post_undo)
     r.add_get("/duplicates", merges.list_duplicates)
+    r.add_post("/duplicates/{id}/distinct", merges.post_distinct)
     r.add_get("/teams", customers.list_teams)
     r.add_get("/canned-responses", customers.list_canned_handler)
     r.add_post("/canned-responses", customers.create_canned_handler)
