@@ -25,14 +25,15 @@ DEFAULT_MAX_BLOCK = 50
 
 def _name_keys(r: Row) -> Iterator[str]:
     g, f = soundex(r.given), soundex(r.family)
-    year = r.birthday[:4]
+    # Year and month: a Soundex code and a year alone make blocks of thousands at 100,000.
+    month = r.birthday[:6]
     if g and f:
         # Sorted, so swapped given and family names share it.
         yield "gf:" + "".join(sorted((g, f)))
-    if f and year:
-        yield f"fy:{f}{year}"
-    if g and year:
-        yield f"gy:{g}{year}"
+    if f and month:
+        yield f"fy:{f}{month}"
+    if g and month:
+        yield f"gy:{g}{month}"
     if r.postcode:
         if f:
             yield f"pf:{r.postcode}:{f}"
