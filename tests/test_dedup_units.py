@@ -110,3 +110,13 @@ def test_a_shared_email_is_exact_but_two_telegram_users_conflict() -> None:
     assert conflict(a, b)  # two Telegram accounts
     assert not conflict(a, c)
     assert conflict(a, Profile(4, "Ann", date(2000, 1, 1), {}, a.identities))  # birthdays
+
+
+def test_customers_with_one_phone_each_are_compared_by_it() -> None:
+    # Every row with exactly one phone: the column stays one tuple per row.
+    a = Profile(1, "Karim Uddin", None, {}, (("phone", "+8801711000001"),))
+    b = Profile(2, "Karim Udin", None, {}, (("phone", "+8801711000001"),))
+    found = find_duplicates(Profiles([a, b]), 0.5)
+    assert [(x.a, x.b, x.exact) for x in found] == [(1, 2, True)]
+    c = Profile(2, "Karim Udin", None, {}, (("phone", "+8801711000002"),))
+    assert "phone numbers alike (0.89)" in find_duplicates(Profiles([a, c]), 0.0)[0].reasons

@@ -113,17 +113,16 @@ class Profiles:
 
     def column(self, name: str) -> npt.NDArray[np.object_]:
         if name not in self._columns:
-            col = np.empty(len(self.rows), dtype=object)
-            col[:] = [getattr(r, name) for r in self.rows]
-            self._columns[name] = col
+            # fromiter: a list of equal-length tuples would become a 2-D array.
+            values = (getattr(r, name) for r in self.rows)
+            self._columns[name] = np.fromiter(values, dtype=object, count=len(self.rows))
         return self._columns[name]
 
     def derived(self, name: str, source: str, fn: Callable[[Any], Any]) -> npt.NDArray[Any]:
         """`fn` of each row's `source` field, as a column, made once."""
         if name not in self._columns:
-            col = np.empty(len(self.rows), dtype=object)
-            col[:] = [fn(v) for v in self.column(source)]
-            self._columns[name] = col
+            values = (fn(v) for v in self.column(source))
+            self._columns[name] = np.fromiter(values, dtype=object, count=len(self.rows))
         return self._columns[name]
 
     def pick(self, name: str, index: npt.NDArray[np.int64]) -> npt.NDArray[np.object_]:
