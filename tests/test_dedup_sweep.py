@@ -13,10 +13,11 @@ import pytest
 import yaml
 from sqlalchemy import select
 
+from hub.agents.accounts import Actor
 from hub.cli.main import main
 from hub.config.duplicates import DuplicatesConfig
 from hub.customers.merge import undo_merge
-from hub.dedup.review import mark_distinct
+from hub.dedup.review import mark_distinct, review_queue
 from hub.dedup.sweep import sweep
 from hub.store import Store, utcnow
 from hub.store.schema import customer_merges, customers, duplicate_suggestions, identities
@@ -174,3 +175,19 @@ def test_cli_prints_one_json_line_per_pair(
     assert any(x["a"] == ids[3] and x["b"] == ids[4] and x["score"] == 1.0 for x in lines)
     scores = [x["score"] for x in lines]
     assert scores == sorted(scores, reverse=True)
+
+
+async def test_review_queue_lists_the_likeliest_pairs_first(storage_url: str) -> None:
+    store = Store(storage_url)
+    await store.migrate()
+    try:
+        await _seed(store)
+        await sweep(store, DuplicatesConfig())
+        admin = Actor("agent", "ada", "Ada", "admin", frozenset())
+        async with store.read() as conn:
+            queue = await review_queue(conn, admin)
+        scores = [p.score for p in queue]
+        assert len(queue) >= 5 and scores == sorted(scores, reverse=True)
+        assert all(p.left.id < p.right.id and p.reasons for p in queue)
+    finally:
+        await store.close()
