@@ -7,10 +7,9 @@ from datetime import date
 import pytest
 
 from hub.dedup.bengali import romanize
-from hub.dedup.detect import find_duplicates
+from hub.dedup.detect import conflicts, find_duplicates
 from hub.dedup.normalize import email_key, name_tokens, soundex
 from hub.dedup.profile import Profile, Profiles
-from hub.dedup.sweep import conflict
 
 
 @pytest.mark.parametrize(
@@ -106,10 +105,13 @@ def test_a_shared_email_is_exact_but_two_telegram_users_conflict() -> None:
     b = Profile(2, "Ann", BD, {}, (("email", "Ann+x@example.com"), ("telegram", "2")))
     c = Profile(3, "Ann", None, {}, (("email", "ann@example.com"), ("telegram", "1")))
     found = find_duplicates(Profiles([a, b]), 0.5)
-    assert [(x.a, x.b, x.exact) for x in found] == [(1, 2, True)]
-    assert conflict(a, b)  # two Telegram accounts
-    assert not conflict(a, c)
-    assert conflict(a, Profile(4, "Ann", date(2000, 1, 1), {}, a.identities))  # birthdays
+    assert [(x.a, x.b, x.exact, x.conflicts) for x in found] == [
+        (1, 2, True, ("different telegram accounts",))
+    ]
+    assert "but different telegram accounts" in found[0].reasons  # the reviewer sees why
+    rows = Profiles([a, b, c, Profile(4, "Ann", date(2000, 1, 1), {}, a.identities)]).rows
+    assert conflicts(rows[0], rows[2]) == ()
+    assert conflicts(rows[0], rows[3]) == ("different birthdays",)
 
 
 def test_customers_with_one_phone_each_are_compared_by_it() -> None:

@@ -16,7 +16,7 @@ import numpy.typing as npt
 
 from hub.dedup.blocking import DEFAULT_MAX_BLOCK, candidate_pairs
 from hub.dedup.features import similarities
-from hub.dedup.profile import Profiles
+from hub.dedup.profile import Profiles, Row
 from hub.dedup.scoring import reasons, scores
 
 _EXACT_TEXT = {
@@ -34,6 +34,28 @@ class Candidate:
     score: float
     reasons: tuple[str, ...]
     exact: bool = False
+    # What verified says they are two people (see conflicts); an exact pair with any is
+    # never merged without a person.
+    conflicts: tuple[str, ...] = ()
+
+
+def conflicts(a: Row, b: Row) -> tuple[str, ...]:
+    """Whether anything verified says these are two people: a different birthday, or
+    different account ids on one channel (two Telegram users are two people, whatever
+    email they share). Emails, phones and web-chat cookies are given, not verified."""
+    out = []
+    if a.birthday and b.birthday and a.birthday != b.birthday:
+        out.append("different birthdays")
+    mine: dict[str, set[str]] = defaultdict(set)
+    theirs: dict[str, set[str]] = defaultdict(set)
+    for key in a.accounts:
+        mine[key.partition(":")[0]].add(key)
+    for key in b.accounts:
+        theirs[key.partition(":")[0]].add(key)
+    for kind in sorted(mine.keys() & theirs.keys()):
+        if not mine[kind] & theirs[kind]:
+            out.append(f"different {kind} accounts")
+    return tuple(out)
 
 
 def exact_pairs(profiles: Profiles) -> dict[tuple[int, int], list[str]]:
@@ -84,7 +106,12 @@ def find_duplicates(
 ) -> list[Candidate]:
     """Every pair at or above `threshold`, exact ones first, each pair once."""
     exact = exact_pairs(profiles)
-    out = [Candidate(a, b, 1.0, tuple(why), exact=True) for (a, b), why in sorted(exact.items())]
+    row = dict(zip(profiles.ids, profiles.rows, strict=True))
+    out = []
+    for (a, b), why in sorted(exact.items()):
+        against = conflicts(row[a], row[b])
+        reasons = (*why, *(f"but {c}" for c in against))
+        out.append(Candidate(a, b, 1.0, reasons, exact=True, conflicts=against))
     i, j = candidate_pairs(profiles, max_block)
     for c in fuzzy_pairs(profiles, i, j, threshold):
         if (c.a, c.b) not in exact:

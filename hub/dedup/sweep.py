@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from hub.config.duplicates import DuplicatesConfig
 from hub.customers.merge import MergeRefused, merge_customers
 from hub.dedup.detect import Candidate, find_duplicates
-from hub.dedup.profile import GIVEN_KINDS, Profile, Profiles
+from hub.dedup.profile import Profile, Profiles
 from hub.store import Store, utcnow
 from hub.store.schema import customers, duplicate_suggestions, identities
 
@@ -122,27 +122,7 @@ async def queue_pairs(
     return len(fresh)
 
 
-def _accounts(p: Profile) -> dict[str, set[str]]:
-    out: dict[str, set[str]] = {}
-    for kind, value in p.identities:
-        if kind not in GIVEN_KINDS:
-            out.setdefault(kind, set()).add(value)
-    return out
-
-
-def conflict(a: Profile, b: Profile) -> bool:
-    """Whether anything verified says these are two people: a different birthday, or
-    different account ids on one channel (two Telegram users are two people, whatever
-    email they share)."""
-    if a.birthday and b.birthday and a.birthday != b.birthday:
-        return True
-    mine, theirs = _accounts(a), _accounts(b)
-    return any(not (mine[kind] & theirs[kind]) for kind in mine.keys() & theirs.keys())
-
-
-async def auto_merge(
-    conn: AsyncConnection, pairs: list[Candidate], profiles: dict[int, Profile], known: Known
-) -> int:
+async def auto_merge(conn: AsyncConnection, pairs: list[Candidate], known: Known) -> int:
     """Merge the exact pairs without conflicts, each into the older customer (lower id).
     A chain (a = b, b = c) ends in one customer: each is merged into what its partner became."""
     into: dict[int, int] = {}
@@ -155,7 +135,7 @@ async def auto_merge(
     merged = 0
     for c in pairs:
         decided = known.get((c.a, c.b), (0, "open"))[1] != "open"
-        if not c.exact or decided or conflict(profiles[c.a], profiles[c.b]):
+        if not c.exact or decided or c.conflicts:
             continue
         survivor, other = sorted((final(c.a), final(c.b)))
         if survivor == other:
@@ -181,7 +161,7 @@ async def sweep(store: Store, settings: DuplicatesConfig) -> SweepResult:
         queued = await queue_pairs(conn, store, pairs, known)
         merged = 0
         if settings.auto_merge:
-            merged = await auto_merge(conn, pairs, {p.id: p for p in profiles}, known)
+            merged = await auto_merge(conn, pairs, known)
     log.info(
         "duplicates customers=%d pairs=%d queued=%d merged=%d",
         len(profiles),
