@@ -191,3 +191,19 @@ async def test_review_queue_lists_the_likeliest_pairs_first(storage_url: str) ->
         assert all(p.left.id < p.right.id and p.reasons for p in queue)
     finally:
         await store.close()
+
+
+async def test_a_second_sweep_changes_nothing(storage_url: str) -> None:
+    store = Store(storage_url)
+    await store.migrate()
+    try:
+        await _seed(store)
+        first = await sweep(store, DuplicatesConfig())
+        before = await _queue(store)
+        again = await sweep(store, DuplicatesConfig())
+        assert again.queued == 0 and again.pairs == first.pairs
+        assert {k: tuple(r) for k, r in (await _queue(store)).items()} == {
+            k: tuple(r) for k, r in before.items()
+        }
+    finally:
+        await store.close()

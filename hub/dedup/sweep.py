@@ -70,19 +70,29 @@ def detect(profiles: list[Profile], settings: DuplicatesConfig) -> list[Candidat
     return find_duplicates(Profiles(profiles), settings.review_threshold, settings.max_block)
 
 
-Known = dict[tuple[int, int], tuple[int, str]]
+@dataclass(frozen=True)
+class Queued:
+    id: int
+    status: str
+    score: float | None
+    reasons: list[str] | None
+
+
+Known = dict[tuple[int, int], Queued]
 
 
 async def known_pairs(conn: AsyncConnection) -> Known:
-    """Every pair ever queued: (lower id, higher id) -> (suggestion id, status)."""
+    """Every pair ever queued, by (lower id, higher id)."""
     return {
-        (r.customer_id, r.other_customer_id): (r.id, r.status)
+        (r.customer_id, r.other_customer_id): Queued(r.id, r.status, r.score, r.reasons)
         for r in await conn.execute(
             select(
                 duplicate_suggestions.c.id,
                 duplicate_suggestions.c.customer_id,
                 duplicate_suggestions.c.other_customer_id,
                 duplicate_suggestions.c.status,
+                duplicate_suggestions.c.score,
+                duplicate_suggestions.c.reasons,
             )
         )
     }
@@ -104,8 +114,8 @@ async def queue_pairs(
                 | {"customer_id": c.a, "other_customer_id": c.b, "reason": reason[:200]}
                 | {"status": "open", "created_at": now}
             )
-        elif seen[1] == "open":
-            changed.append((seen[0], row))
+        elif seen.status == "open" and (seen.score, seen.reasons) != tuple(row.values()):
+            changed.append((seen.id, row))
     if fresh:
         await conn.execute(
             store.insert(duplicate_suggestions).on_conflict_do_nothing(
@@ -134,7 +144,7 @@ async def auto_merge(conn: AsyncConnection, pairs: list[Candidate], known: Known
 
     merged = 0
     for c in pairs:
-        decided = known.get((c.a, c.b), (0, "open"))[1] != "open"
+        decided = (q := known.get((c.a, c.b))) is not None and q.status != "open"
         if not c.exact or decided or c.conflicts:
             continue
         survivor, other = sorted((final(c.a), final(c.b)))
@@ -157,7 +167,7 @@ async def sweep(store: Store, settings: DuplicatesConfig) -> SweepResult:
     async with store.write() as conn:
         known = await known_pairs(conn)
         # "Not the same person" is for good: such a pair is neither queued nor reported.
-        pairs = [c for c in pairs if known.get((c.a, c.b), (0, "open"))[1] != "distinct"]
+        pairs = [c for c in pairs if (q := known.get((c.a, c.b))) is None or q.status != "distinct"]
         queued = await queue_pairs(conn, store, pairs, known)
         merged = 0
         if settings.auto_merge:
