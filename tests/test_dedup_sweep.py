@@ -99,7 +99,18 @@ async def test_sweep_queues_alike_customers_with_scores_and_reasons(storage_url:
         # Nothing merged: every customer is still its own.
         async with store.read() as conn:
             merged = (await conn.execute(select(customers.c.merged_into))).scalars().all()
+            # The review queue shows the likeliest first, each pair once, with its reasons.
+            admin = Actor("agent", "ada", "Ada", "admin", frozenset())
+            shown = await review_queue(conn, admin)
         assert set(merged) == {None}
+        assert [p.score for p in shown] == sorted((p.score for p in shown), reverse=True)
+        assert len(shown) == len(queue) and all(p.left.id < p.right.id for p in shown)
+        # A second sweep finds the same and changes nothing.
+        again = await sweep(store, DuplicatesConfig())
+        assert again.queued == 0 and again.pairs == result.pairs
+        assert {k: tuple(r) for k, r in (await _queue(store)).items()} == {
+            k: tuple(r) for k, r in queue.items()
+        }
     finally:
         await store.close()
 
@@ -175,35 +186,3 @@ def test_cli_prints_one_json_line_per_pair(
     assert any(x["a"] == ids[3] and x["b"] == ids[4] and x["score"] == 1.0 for x in lines)
     scores = [x["score"] for x in lines]
     assert scores == sorted(scores, reverse=True)
-
-
-async def test_review_queue_lists_the_likeliest_pairs_first(storage_url: str) -> None:
-    store = Store(storage_url)
-    await store.migrate()
-    try:
-        await _seed(store)
-        await sweep(store, DuplicatesConfig())
-        admin = Actor("agent", "ada", "Ada", "admin", frozenset())
-        async with store.read() as conn:
-            queue = await review_queue(conn, admin)
-        scores = [p.score for p in queue]
-        assert len(queue) >= 5 and scores == sorted(scores, reverse=True)
-        assert all(p.left.id < p.right.id and p.reasons for p in queue)
-    finally:
-        await store.close()
-
-
-async def test_a_second_sweep_changes_nothing(storage_url: str) -> None:
-    store = Store(storage_url)
-    await store.migrate()
-    try:
-        await _seed(store)
-        first = await sweep(store, DuplicatesConfig())
-        before = await _queue(store)
-        again = await sweep(store, DuplicatesConfig())
-        assert again.queued == 0 and again.pairs == first.pairs
-        assert {k: tuple(r) for k, r in (await _queue(store)).items()} == {
-            k: tuple(r) for k, r in before.items()
-        }
-    finally:
-        await store.close()
