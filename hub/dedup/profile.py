@@ -18,9 +18,10 @@ import numpy.typing as npt
 from hub.dedup.bengali import has_bengali
 from hub.dedup.normalize import email_key, email_local, name_tokens, phone_digits, plain
 
-# Identity kinds that are addresses a person gives (and may share, or mistype); every other
-# kind is an account id a channel vouches for, except web chat's, a browser's cookie.
-GIVEN_KINDS = frozenset({"email", "phone", "webchat"})
+# Identity kinds that are addresses a person gives (and may share, or mistype), or keys of
+# another system (an import's customer_ref); every other kind is an account id a channel
+# vouches for, except web chat's, a browser's cookie.
+GIVEN_KINDS = frozenset({"email", "phone", "webchat", "customer_ref"})
 PHONE_KINDS = frozenset({"phone", "whatsapp"})
 
 
