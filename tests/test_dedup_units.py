@@ -122,3 +122,14 @@ def test_customers_with_one_phone_each_are_compared_by_it() -> None:
     assert [(x.a, x.b, x.exact) for x in found] == [(1, 2, True)]
     c = Profile(2, "Karim Udin", None, {}, (("phone", "+8801711000002"),))
     assert "phone numbers alike (0.89)" in find_duplicates(Profiles([a, c]), 0.0)[0].reasons
+
+
+def test_odd_records_neither_fail_nor_match() -> None:
+    assert find_duplicates(Profiles([]), 0.5) == []
+    odd = [
+        Profile(1, "", None, {}, ()),
+        Profile(2, "🙂🙂", None, {"street": "#", "postal_code": " "}, ()),
+        Profile(3, "\u0000x", date(2000, 2, 29), {"city": "ঢাকা"}, (("webchat", " "),)),
+        Profile(4, "y" * 500, date(1990, 1, 1), {"city": "Dhaka"}, ()),
+    ]
+    assert [(c.a, c.b) for c in find_duplicates(Profiles(odd), 0.5)] == []
