@@ -6,10 +6,12 @@ from datetime import date
 
 import pytest
 
+from hub.config.loader import ConfigError
 from hub.dedup.bengali import romanize
 from hub.dedup.detect import conflicts, find_duplicates
 from hub.dedup.normalize import email_key, name_tokens, soundex
 from hub.dedup.profile import Profile, Profiles
+from tests.support import base_config, make_config
 
 
 @pytest.mark.parametrize(
@@ -133,3 +135,23 @@ def test_odd_records_neither_fail_nor_match() -> None:
         Profile(4, "y" * 500, date(1990, 1, 1), {"city": "Dhaka"}, ()),
     ]
     assert [(c.a, c.b) for c in find_duplicates(Profiles(odd), 0.5)] == []
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ({"review_threshold": 2}, "duplicates.review_threshold: Input should be less than"),
+        ({"sweep_minutes": 3}, "duplicates: sweep_minutes is 0 (off) or at least 5"),
+        ({"auto_merge": "maybe"}, "duplicates.auto_merge: Input should be a valid boolean"),
+        ({"nope": 1}, "duplicates.nope: unknown key"),
+    ],
+)
+def test_bad_duplicates_config_names_file_line_and_key(section: dict, message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        make_config(base_config("sqlite+aiosqlite:///unused.db", duplicates=section))
+    assert str(caught.value).startswith("test.yaml:") and message in str(caught.value)
+
+
+def test_duplicates_config_defaults_keep_people_in_charge() -> None:
+    config = make_config(base_config("sqlite+aiosqlite:///unused.db"))
+    assert config.duplicates.auto_merge is False and config.duplicates.review_threshold == 0.5
