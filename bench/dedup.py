@@ -104,12 +104,15 @@ def _typo(rng: random.Random, s: str) -> str:
     return rng.choice([s[:k] + s[k + 1 :], s[:k] + s[k + 1] + s[k] + s[k + 2 :]])
 
 
-def synthetic(n: int, seed: int = 7) -> list[Profile]:
+def synthetic(n: int, seed: int = 7) -> tuple[list[Profile], dict[int, int]]:
+    """The customers, and each one's person (the id of the first record of them)."""
     rng = random.Random(seed)
     out: list[Profile] = []
+    person: dict[int, int] = {}
     for cid in range(1, n + 1):
         if out and rng.random() < 0.05:
             o = rng.choice(out)
+            person[cid] = person[o.id]
             words = [_typo(rng, w) if rng.random() < 0.5 else w for w in o.name.split()]
             if rng.random() < 0.2:
                 words.reverse()
@@ -135,11 +138,12 @@ def synthetic(n: int, seed: int = 7) -> list[Profile]:
             }
         given: list[tuple[str, str]] = []
         if rng.random() < 0.7:
-            given.append(("phone", f"+8801{rng.randrange(3, 10)}{cid * 10:08d}"))
+            given.append(("phone", f"+8801{rng.randrange(3, 10)}{rng.randrange(10**8):08d}"))
         if rng.random() < 0.5:
             given.append(("email", f"{g}.{f}{cid}@example.com"))
         out.append(Profile(cid, f"{g} {f}", birthday, address, tuple(given)))
-    return out
+        person[cid] = cid
+    return out, person
 
 
 async def _fill(store: Store, people: list[Profile]) -> None:
@@ -179,7 +183,7 @@ async def _fill(store: Store, people: list[Profile]) -> None:
 
 
 async def bench_sweep(n: int) -> None:
-    people = synthetic(n)
+    people, person = synthetic(n)
     with tempfile.TemporaryDirectory() as tmp:
         store = Store(f"sqlite+aiosqlite:///{tmp}/bench.db")
         try:
@@ -194,6 +198,16 @@ async def bench_sweep(n: int) -> None:
             print(f"sweep_pairs={len(result.pairs)}")
             print(f"sweep_cpu_seconds={time.process_time() - cpu:.1f}")
             print(f"sweep_seconds={time.perf_counter() - start:.1f}")
+            by_person: dict[int, list[int]] = {}
+            for cid, root in person.items():
+                by_person.setdefault(root, []).append(cid)
+            truth = {
+                (a, b)
+                for ids in by_person.values()
+                for k, a in enumerate(ids)
+                for b in ids[k + 1 :]
+            }
+            _report("sweep", {(c.a, c.b) for c in result.pairs}, truth)
         finally:
             await store.close()
 

@@ -123,5 +123,7 @@ def similarities(p: Profiles, i: Index, j: Index) -> dict[str, Array]:
         sims[name] = _cp(p, column, i, j, measure, scale)
     # Phones by their last digits: the same number written with or without a country code.
     sims["phone"] = _sets(p, "phones", i, j, _LEV, tail=9)
-    sims["email"] = _sets(p, "locals", i, j, _JW, tail=64)
+    # Email local parts by edit distance, not Jaro-Winkler: they are mostly the name again
+    # ("nasrin.hossain16"), so only the same one, or a typo of it, says more than the name.
+    sims["email"] = _sets(p, "locals", i, j, _LEV, tail=64)
     return sims

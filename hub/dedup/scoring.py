@@ -31,7 +31,7 @@ LEVELS: tuple[tuple[str, float, float], ...] = (
     ("postcode", 1.0, 0.75),
     ("region", 1.0, 0.99),
     ("phone", 1.0, 0.85),
-    ("email", 0.95, 0.85),
+    ("email", 1.0, 0.9),
 )
 
 # Log-odds added by each field: (present and different, same, alike); see the module doc.
@@ -103,7 +103,7 @@ _SAME_TEXT = {
     "postcode": "same postal code",
     "city": "same city",
     "phone": "same phone number",
-    "email": "same email name",
+    "email": "same email local part",
 }
 _ALIKE_TEXT = {
     "name": "names alike",
@@ -112,7 +112,7 @@ _ALIKE_TEXT = {
     "postcode": "postal codes alike",
     "city": "cities alike",
     "phone": "phone numbers alike",
-    "email": "email names alike",
+    "email": "email local parts alike",
 }
 
 
