@@ -186,3 +186,46 @@ def test_cli_prints_one_json_line_per_pair(
     assert any(x["a"] == ids[3] and x["b"] == ids[4] and x["score"] == 1.0 for x in lines)
     scores = [x["score"] for x in lines]
     assert scores == sorted(scores, reverse=True)
+
+
+async def test_auto_merge_of_a_chain_stops_where_verified_ids_disagree(tmp_path: Path) -> None:
+    store = Store(f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}")
+    await store.migrate()
+    now = utcnow()
+    try:
+        async with store.write() as conn:
+            ids = []
+            for n, idents in enumerate(
+                [
+                    [("email", "kim@example.com"), ("telegram", "1")],
+                    [("email", "kim+a@example.com"), ("phone", "+8801711000009")],
+                    [("whatsapp", "8801711000009"), ("telegram", "2")],
+                ]
+            ):
+                cid = (
+                    await conn.execute(
+                        customers.insert()
+                        .values(display_name=f"Kim {n}", locale="en", timezone="UTC")
+                        .values(address={}, tags=[], created_at=now, updated_at=now)
+                        .returning(customers.c.id)
+                    )
+                ).scalar_one()
+                ids.append(cid)
+                for kind, value in idents:
+                    await conn.execute(
+                        identities.insert().values(
+                            customer_id=cid, kind=kind, value=value, created_at=now
+                        )
+                    )
+        settings = DuplicatesConfig(auto_merge=True)
+        first = await sweep(store, settings)
+        second = await sweep(store, settings)
+        async with store.read() as conn:
+            into = dict((await conn.execute(select(customers.c.id, customers.c.merged_into))).all())
+        # One merge (a with b), then the merged record's Telegram id disagrees with c's.
+        assert first.merged == 1 and second.merged == 0
+        assert into[ids[1]] == ids[0] and into[ids[2]] is None
+        queue = await _queue(store)
+        assert "but different telegram accounts" in queue[(ids[0], ids[2])].reasons
+    finally:
+        await store.close()

@@ -134,28 +134,20 @@ async def queue_pairs(
 
 async def auto_merge(conn: AsyncConnection, pairs: list[Candidate], known: Known) -> int:
     """Merge the exact pairs without conflicts, each into the older customer (lower id).
-    A chain (a = b, b = c) ends in one customer: each is merged into what its partner became."""
-    into: dict[int, int] = {}
-
-    def final(cid: int) -> int:
-        while cid in into:
-            cid = into[cid]
-        return cid
-
+    A customer takes part in one merge per sweep: in a chain (a = b, b = c) a and c may
+    conflict, which the next sweep sees on the merged record and leaves to a person."""
+    touched: set[int] = set()
     merged = 0
     for c in pairs:
         decided = (q := known.get((c.a, c.b))) is not None and q.status != "open"
-        if not c.exact or decided or c.conflicts:
-            continue
-        survivor, other = sorted((final(c.a), final(c.b)))
-        if survivor == other:
+        if not c.exact or decided or c.conflicts or {c.a, c.b} & touched:
             continue
         try:
-            await merge_customers(conn, survivor, other, AUTO_MERGE_BY)
+            await merge_customers(conn, c.a, c.b, AUTO_MERGE_BY)
         except MergeRefused as exc:
-            log.info("duplicates auto_merge=skipped a=%s b=%s why=%s", survivor, other, exc)
+            log.info("duplicates auto_merge=skipped a=%s b=%s why=%s", c.a, c.b, exc)
             continue
-        into[other] = survivor
+        touched |= {c.a, c.b}
         merged += 1
     return merged
 
