@@ -23,7 +23,7 @@ _EXACT_TEXT = {
     "email": "same email address (case, Gmail dots and +tags aside)",
     "phone": "same phone number",
 }
-# A key many customers share (a family's one phone, a shop's address) is no person's alone.
+# A key many customers share (a family's one phone, an office's mailbox) is no one's alone.
 MAX_EXACT_GROUP = 5
 
 
