@@ -14,6 +14,14 @@ from hub.web.deps import deps_of
 from hub.web.models import MergeBody
 
 
+def add_routes(r: web.UrlDispatcher) -> None:
+    """Merging, undoing, and the duplicate review queue (api_app has enough statements)."""
+    r.add_post("/customers/{id}/merge", post_merge)
+    r.add_post("/merges/{id}/undo", post_undo)
+    r.add_get("/duplicates", list_duplicates)
+    r.add_post("/duplicates/{id}/distinct", post_distinct)
+
+
 async def list_duplicates(request: web.Request) -> web.Response:
     limit = int_param(request, "limit", 100, 1, 200)
     async with deps_of(request).store.read() as conn:
