@@ -15,7 +15,14 @@ from sqlalchemy import func, select
 
 from hub.demo.seed import has_history
 from hub.store import Store
-from hub.store.schema import customers, metric_events, sla_targets, survey_responses, tickets
+from hub.store.schema import (
+    customers,
+    duplicate_suggestions,
+    metric_events,
+    sla_targets,
+    survey_responses,
+    tickets,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -69,6 +76,13 @@ async def test_the_demo_history_fills_the_inbox_reports_and_surveys(tmp_path: Pa
             ratings = (
                 await conn.execute(select(func.count()).select_from(survey_responses))
             ).scalar()
+            review = (
+                await conn.execute(
+                    select(func.count())
+                    .select_from(duplicate_suggestions)
+                    .where(duplicate_suggestions.c.status == "open")
+                )
+            ).scalar()
             first_ticket = (await conn.execute(select(func.min(tickets.c.created_at)))).scalar()
             last_ticket = (await conn.execute(select(func.max(tickets.c.created_at)))).scalar()
         assert await has_history(store)
@@ -80,6 +94,8 @@ async def test_the_demo_history_fills_the_inbox_reports_and_surveys(tmp_path: Pa
     assert (last_ticket - first_ticket).days >= 14
     assert {"ticket_opened", "first_response", "ticket_solved", "survey_answered"} <= kinds
     assert clocks > 0 and ratings > 0
+    # The review queue is not empty: the imported near-duplicates are waiting in it.
+    assert review > 0
     # The reports CLI reads the same history: every seeded ticket was created in the range.
     today = date.today()
     span = ("--from", str(today - timedelta(days=30)), "--to", str(today + timedelta(days=1)))

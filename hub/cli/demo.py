@@ -29,6 +29,13 @@ def add_demo_cli(sub: SubParsers, registry: ConnectorRegistry) -> None:
     q.add_argument("--days", type=int, default=90)
     q.add_argument("--customers", type=int, default=300)
     q.add_argument(
+        "--import",
+        dest="import_csv",
+        default="config/demo-customers.csv",
+        help="a customers CSV imported after the history (the review queue's duplicates); "
+        "'' for none",
+    )
+    q.add_argument(
         "--seed", type=int, default=2026, help="the random seed (same seed, same history)"
     )
     q.set_defaults(
@@ -37,7 +44,9 @@ def add_demo_cli(sub: SubParsers, registry: ConnectorRegistry) -> None:
 
 
 def _seed(config: Config, args: argparse.Namespace, registry: ConnectorRegistry) -> int:
-    from hub.demo.seed import SeedRefused, has_history, seed_demo
+    from pathlib import Path
+
+    from hub.demo.seed import SeedPlan, SeedRefused, has_history, seed_demo
     from hub.store import Store
 
     if not config.hub.demo:
@@ -60,9 +69,10 @@ def _seed(config: Config, args: argparse.Namespace, registry: ConnectorRegistry)
             print("the demo database already has its history")
             return 0
     try:
-        report = asyncio.run(
-            seed_demo(config, registry, days=args.days, customers=args.customers, seed=args.seed)
+        plan = SeedPlan(
+            args.days, args.customers, args.seed, Path(args.import_csv) if args.import_csv else None
         )
+        report = asyncio.run(seed_demo(config, registry, plan))
     except SeedRefused as exc:
         print(f"hub demo seed: {exc}", file=sys.stderr)
         return EXIT_REFUSED

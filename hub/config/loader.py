@@ -18,6 +18,7 @@ from hub.config.assignment import AssignMode, check_reassign_after
 from hub.config.calendars import CONFIG_DIR, Calendars
 from hub.config.campaigns import Campaigns
 from hub.config.cross_checks import cross_check
+from hub.config.duplicates import DuplicatesConfig
 from hub.config.durations import Duration
 from hub.config.greetings import GreetingsConfig
 from hub.config.notify import NotificationsConfig
@@ -194,6 +195,7 @@ class Config(_Strict):
     calendars: Calendars = Field(default_factory=dict)
     # Service-level policies (#14); none: no ticket has a clock.
     sla: SlaConfig = Field(default_factory=SlaConfig)
+    duplicates: DuplicatesConfig = Field(default_factory=DuplicatesConfig)
     # Validated per type after the rest; holds ConnectorConfig subclasses once loaded.
     connectors: list[Any] = Field(default_factory=list)
 

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, update
@@ -27,6 +28,8 @@ from hub.assembly import on_solve, open_core
 from hub.config.loader import Config
 from hub.connector import ConnectorRegistry
 from hub.core.replies import Replies
+from hub.customers.importer import import_customers
+from hub.dedup.sweep import sweep as sweep_duplicates
 from hub.demo.people import Person, near_duplicates, people
 from hub.demo.texts import ANSWERS, CLOSING, COMMENTS, QUESTIONS
 from hub.ingest.batch import ingest_batch
@@ -74,14 +77,17 @@ async def has_history(store: Store) -> bool:
         return bool((await conn.execute(select(func.count()).select_from(tickets))).scalar())
 
 
-async def seed_demo(
-    config: Config,
-    registry: ConnectorRegistry,
-    *,
-    days: int = 90,
-    customers: int = 300,
-    seed: int = 2026,
-) -> SeedReport:
+@dataclass(frozen=True)
+class SeedPlan:
+    days: int = 90
+    customers: int = 300
+    seed: int = 2026
+    # Customers with birthdays and addresses, a few of them one person twice: the review
+    # queue's duplicates (imported like any CSV, then the duplicate sweep runs).
+    import_csv: Path | None = None
+
+
+async def seed_demo(config: Config, registry: ConnectorRegistry, plan: SeedPlan) -> SeedReport:
     """Seed the demo database; SeedRefused unless the config says `hub.demo: true` and the
     database has no tickets yet."""
     if not config.hub.demo:
@@ -111,10 +117,13 @@ async def seed_demo(
             setup,
             AfterChange(setup.measure, on_solve(core), setup.sla),
             core.channels,
-            random.Random(seed),
+            random.Random(plan.seed),
         )
         await history.load_agents()
-        report = await history.live(days, customers)
+        report = await history.live(plan.days, plan.customers)
+        if plan.import_csv is not None:
+            await import_customers(core.store, config, plan.import_csv)
+        await sweep_duplicates(core.store, config.duplicates)
         setup.clock = utcnow
         await SlaCheck(core.store, setup.sla).check(utcnow())
         await _delivered(core.store, utcnow())
