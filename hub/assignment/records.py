@@ -123,6 +123,16 @@ async def waiting_tickets(
     ]
 
 
+async def due_dates(conn: AsyncConnection, ticket_ids: Sequence[int]) -> dict[int, datetime]:
+    """The nearest SLA deadline of each ticket that has one (hub.sla writes them)."""
+    rows = await conn.execute(
+        select(tickets.c.id, tickets.c.sla_due_at).where(
+            tickets.c.id.in_(ticket_ids), tickets.c.sla_due_at.is_not(None)
+        )
+    )
+    return {r.id: r.sla_due_at for r in rows}
+
+
 async def inactive_usernames(conn: AsyncConnection) -> list[str]:
     """Agents taken out of the hub: their open tickets are reassigned at once."""
     rows = await conn.execute(select(agents.c.username).where(agents.c.active.is_(False)))
