@@ -64,6 +64,7 @@ async def test_opened_tickets_go_round_robin_up_to_capacity(storage_url: str) ->
         assert {e.data["assignee"] for e in events} == {"alice", "bob", "carol"}
 
 
+@SQLITE_ONLY
 async def test_a_solved_ticket_frees_capacity_for_a_waiting_one(storage_url: str) -> None:
     async with _hub(assign_config(storage_url)) as hub:
         await set_all(hub, "online", utcnow())
@@ -255,6 +256,7 @@ async def test_agents_count_as_off_outside_the_teams_calendar(storage_url: str) 
         assert (await assignees(hub))[ticket] == "alice"
 
 
+@SQLITE_ONLY
 async def test_erasing_a_customer_takes_their_tickets_assignment_history(storage_url: str) -> None:
     async with _hub(assign_config(storage_url)) as hub:
         await set_all(hub, "online", utcnow(), "alice")
