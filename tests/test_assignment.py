@@ -4,6 +4,7 @@ away too long; capacity, availability, skills and deadlines decide who gets what
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -272,3 +273,18 @@ async def test_erasing_a_customer_takes_their_tickets_assignment_history(storage
         assert report.counts.get("ticket_assignments") == 1
         async with hub.store.read() as conn:
             assert await assignment_history(conn, ticket) == []
+
+
+async def test_a_round_passes_over_a_ticket_another_transaction_is_changing(pg_url: str) -> None:
+    async with _hub(assign_config(pg_url)) as hub:
+        busy, idle = await _opened(hub, 2)  # nobody online: both wait
+        await set_all(hub, "online", utcnow(), "alice")
+        assigner = hub.pipeline.setup.assigner
+        async with hub.store.write() as conn:
+            # As an ingest adding a message to `busy` would, in a transaction still open.
+            await conn.execute(update(tickets).where(tickets.c.id == busy).values(tags=["x"]))
+            assert await asyncio.wait_for(assigner.run_once(), 10) == 1
+        got = await assignees(hub)
+        assert (got[busy], got[idle]) == (None, "alice")
+        assert await assigner.run_once() == 1
+        assert (await assignees(hub))[busy] == "alice"

@@ -17,6 +17,7 @@ from hub.assignment.records import (
     due_dates,
     inactive_usernames,
     lock_agents,
+    lock_free,
     lock_pointer,
     move_pointer,
     open_loads,
@@ -146,7 +147,7 @@ class Assigner:
         if fresh is None:
             stale = [m.username for m in members if _away_too_long(m, rule, now)]
             stale += await inactive_usernames(conn)
-            fresh = await waiting_tickets(conn, team_id, stale)
+            fresh = await lock_free(conn, await waiting_tickets(conn, team_id, stale))
         decided = plan(rule.mode, fresh, candidates, pointer)
         if not decided.assignments:
             return 0

@@ -123,6 +123,23 @@ async def waiting_tickets(
     ]
 
 
+async def lock_free(conn: AsyncConnection, waiting: Sequence[Waiting]) -> list[Waiting]:
+    """Lock the tickets a round may place, leaving out those another transaction is
+    changing (an ingest adding a message): waiting on them while holding rows that one may
+    want next could close a cycle. They are placed by the next round."""
+    if not waiting:
+        return []
+    free = {
+        i
+        for (i,) in await conn.execute(
+            select(tickets.c.id)
+            .where(tickets.c.id.in_([t.id for t in waiting]))
+            .with_for_update(skip_locked=True)
+        )
+    }
+    return [t for t in waiting if t.id in free]
+
+
 async def due_dates(conn: AsyncConnection, ticket_ids: Sequence[int]) -> dict[int, datetime]:
     """The nearest SLA deadline of each ticket that has one (hub.sla writes them)."""
     rows = await conn.execute(
