@@ -15,10 +15,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from sqlalchemy.exc import DBAPIError
 
+from hub.actions.solved import OnSolve
 from hub.agents.teams import sync_teams
 from hub.assignment.assigner import ROUND_EVERY, Assigner
 from hub.channels.broadcast import Broadcast
@@ -43,9 +45,11 @@ from hub.proactive.campaign_sweep import CampaignSweeper
 from hub.proactive.factory import SweeperSources, campaign_sweeper, greeting_sweeper
 from hub.proactive.greeting_sweep import GreetingSweeper
 from hub.scheduler import PeriodicJob
+from hub.sla.check import SlaCheck
 from hub.store import Store
 from hub.store.faults import StorageUnavailable
 from hub.store.secret import hub_secret
+from hub.surveys.sending import SurveyPlanner
 from hub.web.deps import WebDeps
 
 
@@ -154,6 +158,7 @@ class Workers:
     retention: RetentionJob
     # Teams with automatic assignment: waiting tickets and reassignments (hub.assignment).
     assigner: Assigner
+    sla_check: SlaCheck
 
     @classmethod
     def build(
@@ -191,11 +196,12 @@ class Workers:
                 public_url=config.web.public_url,
                 on_queued=wake,
             ),
-            # Batches ticket notifications for the connectors routing rules `notify`.
+            # Batches ticket notifications for the connectors routing rules `notify`, and
+            # the SLA warnings and breaches for those `sla:` names.
             notifier=NotificationSweeper(
                 core.store,
                 config.notifications,
-                pipeline.notify.connectors,
+                sorted({*pipeline.notify.connectors, *pipeline.setup.sla.rules.connectors}),
                 {t.id: t.name for t in config.teams},
                 public_url=config.web.public_url,
                 on_queued=wake,
@@ -204,6 +210,7 @@ class Workers:
             campaigns=campaign_sweeper(sources),
             retention=RetentionJob(core.store, config.privacy, core.secret),
             assigner=pipeline.setup.assigner,
+            sla_check=SlaCheck(core.store, pipeline.setup.sla, on_queued=wake),
         )
 
     def jobs(self, config: Config) -> list[PeriodicJob]:
@@ -236,6 +243,13 @@ class Workers:
                     "assignment", ROUND_EVERY, self.assigner.run_once, first_after=timedelta(0)
                 )
             )
+        if self.sla_check.rules.enabled:
+            check = self.sla_check
+            jobs.append(
+                PeriodicJob(
+                    "sla-check", timedelta(seconds=check.interval_seconds), check.check_once
+                )
+            )
         return jobs
 
 
@@ -262,12 +276,32 @@ def web_deps(
         replies=core.replies,
         metrics=core.metrics,
         notify=pipeline.notify,
+        sla=pipeline.setup.sla,
         wake_outbox=core.outbox_wakeup.set,
         secret=core.secret,
         broadcast_state=lambda: broadcast.state,
+        measure=pipeline.setup.measure,
+        reports=config.reports,
+        on_solve=on_solve(core),
         assign_now=pipeline.setup.assigner.run_once,
         privacy=config.privacy,
     )
+
+
+def on_solve(core: Core) -> OnSolve:
+    """What a solve sets off (the CSAT survey), for the actions that solve tickets."""
+    config, channels = core.config, core.channels
+    planner = SurveyPlanner(
+        config=config.surveys,
+        replies=core.replies,
+        secret=core.secret,
+        public_url=config.web.public_url,
+        signature=config.replies.signature,
+        choice_senders=channels.choice_senders(),
+        windows=channels.reply_windows(),
+        zone=ZoneInfo(config.report_zone),
+    )
+    return OnSolve(planner, channels.reply_routes(), channels.address_kinds())
 
 
 async def listen(stack: contextlib.AsyncExitStack, web_app: web.Application, config: Config) -> int:

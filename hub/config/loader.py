@@ -23,6 +23,9 @@ from hub.config.durations import Duration
 from hub.config.greetings import GreetingsConfig
 from hub.config.notify import EventKind, NotificationsConfig
 from hub.config.privacy import PrivacyConfig
+from hub.config.reports import ReportsConfig
+from hub.config.sla import SlaConfig
+from hub.config.surveys import SurveysConfig
 from hub.config.yaml_source import Path_, SourceError, YamlSource, YamlSourceError, load_yaml
 from hub.connector import ConnectorConfig, ConnectorRegistry
 from hub.core.proxies import parse_networks
@@ -223,11 +226,20 @@ class Config(_Strict):
     bot: BotConfig = Field(default_factory=BotConfig)
     notifications: NotificationsConfig = Field(default_factory=NotificationsConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    reports: ReportsConfig = Field(default_factory=ReportsConfig)
+    surveys: SurveysConfig = Field(default_factory=SurveysConfig)
     privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
     # Business-hours calendars by name (#14), for SLA targets counted in business time.
     calendars: Calendars = Field(default_factory=dict)
+    # Service-level policies (#14); none: no ticket has a clock.
+    sla: SlaConfig = Field(default_factory=SlaConfig)
     # Validated per type after the rest; holds ConnectorConfig subclasses once loaded.
     connectors: list[Any] = Field(default_factory=list)
+
+    @property
+    def report_zone(self) -> str:
+        """The IANA zone of the reporting day: reports.timezone, else hub.timezone."""
+        return self.reports.timezone or self.hub.timezone
 
     def connector(self, connector_id: str) -> ConnectorConfig:
         for c in self.connectors:

@@ -15,7 +15,9 @@ from hub.ingest.bounces import record_bounces
 from hub.ingest.chat_bot import bot_effects, bot_turns
 from hub.ingest.customer_match import match_customers
 from hub.ingest.dedupe import answer_duplicates, store_inbound
+from hub.ingest.measured import record_metrics
 from hub.ingest.setup import IngestSetup
+from hub.ingest.sla_clocks import move_clocks
 from hub.ingest.ticketing import assign, route, thread
 from hub.messages import InboundMessage, SubmitResult
 from hub.notify.events import TicketEvent, record_events
@@ -77,6 +79,7 @@ async def _ingest_fresh(
     ]
     await record_events(setup.store, conn, setup.notify, opened, now)
     await bot_effects(setup, conn, fresh, now, normalize)
+    await move_clocks(setup, conn, fresh, now)
     await store_attachments(conn, fresh, now)
     await record_bounces(conn, fresh)
     await acknowledge(setup, conn, fresh, now, normalize)
@@ -89,6 +92,7 @@ async def _ingest_fresh(
         ],
         now=now,
     )
+    await record_metrics(setup, conn, fresh, now)
     for a in fresh:
         ticket = a.ticket
         a.result = SubmitResult(

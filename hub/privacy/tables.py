@@ -47,15 +47,24 @@ RULES: dict[str, TableRule] = {
     "greeting_sends": TableRule("customer", ("customer_id",), anonymize={}),
     "campaign_sends": TableRule("customer", ("customer_id",), anonymize={}),
     "outgoing_events": TableRule("customer", ("customer_id",)),
+    # Reports' events (#15): kept for the counts when the person is anonymized.
+    "metric_events": TableRule("customer", ("customer_id",), anonymize={}),
+    # Answers before their surveys (a foreign key); anonymized, the ratings stay for reports.
+    "survey_responses": TableRule("ticket", ("ticket_id",), anonymize={"comment": None}),
+    "surveys": TableRule("ticket", ("ticket_id",), anonymize={}),
     "ticket_notes": TableRule("ticket", ("ticket_id",), anonymize={"body_text": "[erased]"}),
     "notification_events": TableRule("ticket", ("ticket_id",), anonymize={}),
     # Who got the ticket and why: agents' names only; removed with the person's tickets.
     "ticket_assignments": TableRule("ticket", ("ticket_id",), anonymize={}),
+    # A ticket's SLA clocks and their history (#14): policies and times, no personal data.
+    "sla_targets": TableRule("ticket", ("ticket_id",), anonymize={}),
+    "sla_events": TableRule("ticket", ("ticket_id",), anonymize={}),
     "attachments": TableRule("message", ("message_id",)),
     "message_events": TableRule("message", ("message_id",)),
     "quarantine": TableRule("special"),
     "erasure_audit": TableRule("none", reason="who erased whom and counts, no personal data"),
     "erasure_ledger": TableRule("none", reason="keyed hashes only"),
+    "metric_daily": TableRule("none", reason="daily sums per team and dimension, no person"),
     "teams": TableRule("none", reason="configuration"),
     "agents": TableRule("none", reason="agents, not customers"),
     "agent_teams": TableRule("none", reason="agents, not customers"),

@@ -12,6 +12,7 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -494,7 +495,7 @@ notification_events = Table(
     Column("id", Id, primary_key=True, autoincrement=True),
     Column("connector_id", String(40), nullable=False),
     Column("ticket_id", Id, ForeignKey("tickets.id"), nullable=False),
-    Column("kind", String(16), nullable=False),  # opened | escalated
+    Column("kind", String(16), nullable=False),  # opened | escalated | sla_warning | sla_breached
     # Why an escalation happened ("priority urgent", "tag vip"); "" for opened.
     Column("reason", String(100), nullable=False),
     Column("status", String(16), nullable=False),  # pending | batched
@@ -552,7 +553,54 @@ login_failures = Table(
 
 
 # ---- Service levels (#14): SLA clocks and deadlines -------------------------------------
-# (section kept for the SLA tables)
+# One row per clock of a ticket (hub.sla.clocks): first_response and resolution once,
+# next_response once per cycle (each customer message waiting for an answer).
+sla_targets = Table(
+    "sla_targets",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("ticket_id", Id, ForeignKey("tickets.id"), nullable=False),
+    Column("kind", String(16), nullable=False),  # first_response | next_response | resolution
+    Column("cycle", Integer, nullable=False),
+    Column("policy", String(60), nullable=False),
+    # The calendar the target counts on ("calendar-time": around the clock).
+    Column("calendar", String(40), nullable=False),
+    Column("target_seconds", Integer, nullable=False),
+    _ts("started_at"),
+    # While the clock runs: since when; with consumed_seconds (open time spent before,
+    # in earlier runs) the deadline follows. NULL while paused or stopped.
+    _ts("running_since", nullable=True),
+    Column("consumed_seconds", Float, nullable=False, default=0.0),
+    _ts("paused_since", nullable=True),
+    _ts("due_at", nullable=True),
+    Column("status", String(12), nullable=False),  # pending | achieved | breached | cancelled
+    _ts("achieved_at", nullable=True),
+    _ts("breached_at", nullable=True),
+    # When the warning (and the breach's notification) go; NULL once taken or not wanted.
+    # Only inside the team's hours, when it asks so: then at the calendar's next opening.
+    _ts("warn_at", nullable=True),
+    _ts("warned_at", nullable=True),
+    _ts("breach_notify_at", nullable=True),
+    _ts("breach_notified_at", nullable=True),
+    UniqueConstraint("ticket_id", "kind", "cycle"),
+    # The periodic check reads three ranges: due pending targets, due warnings, due
+    # breach notices; each is an index range however many tickets are open. The status
+    # leads each: with it equal and the time a range, no planner prefers another index.
+    Index("ix_sla_targets_status_due_at", "status", "due_at"),
+    Index("ix_sla_targets_status_warn_at", "status", "warn_at"),
+    Index("ix_sla_targets_status_breach_notify_at", "status", "breach_notify_at"),
+)
+
+# A ticket's SLA timeline: policies applied and re-evaluated, pauses, warnings, breaches.
+sla_events = Table(
+    "sla_events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("ticket_id", Id, ForeignKey("tickets.id"), nullable=False, index=True),
+    _ts("at"),
+    Column("what", String(24), nullable=False),
+    Column("detail", String(300), nullable=False),
+)
 
 
 # ---- Assignment (#14): agent capacity, availability, skills ------------------------------
@@ -603,11 +651,109 @@ Index(
 
 
 # ---- Metric events and rollup (#15) -------------------------------------------------------
-# (section kept for the reporting tables)
+# What reports count (hub.events.metrics), appended in the transaction of the change that
+# caused it. No foreign keys: an erased customer's events can be removed in any order.
+metric_events = Table(
+    "metric_events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("kind", String(24), nullable=False),
+    _ts("occurred_at"),
+    Column("ticket_id", Id),
+    Column("customer_id", Id),
+    Column("team_id", String(40)),
+    Column("channel", String(32)),
+    Column("agent", String(100)),
+    Column("priority", String(16)),
+    Column("tags", JSON, nullable=False, default=list),
+    # Calendar time and business time of what the event measures (a customer's wait).
+    Column("seconds", Float),
+    Column("business_seconds", Float),
+    Column("value", Integer),
+    # Reports read one kind over a range of time; the columns they group and measure by
+    # are in the index, so the table itself is not read.
+    Index(
+        "ix_metric_events_kind_time",
+        "kind",
+        "occurred_at",
+        "team_id",
+        "agent",
+        "channel",
+        "seconds",
+        "business_seconds",
+    ),
+    # A reply asks whether the ticket had its first response yet, and when the last.
+    Index("ix_metric_events_ticket", "ticket_id", "kind"),
+)
+
+# The daily rollup: per day (in reports.timezone), kind, team ('' for all) and one
+# dimension (`dim`: all, channel, agent, priority, tag; `member`: its value, '' for all).
+metric_daily = Table(
+    "metric_daily",
+    metadata,
+    Column("day", Date, primary_key=True),
+    Column("kind", String(24), primary_key=True),
+    Column("team_id", String(40), primary_key=True),
+    Column("dim", String(16), primary_key=True),
+    Column("member", String(100), primary_key=True),
+    Column("n", Integer, nullable=False),
+    # How many events had a duration, and their sum (means: sum / n).
+    Column("seconds_n", Integer, nullable=False),
+    Column("seconds_sum", Float, nullable=False),
+    Column("business_n", Integer, nullable=False),
+    Column("business_sum", Float, nullable=False),
+    Column("value_sum", Integer, nullable=False),
+    # Survey answers rated 4 or 5.
+    Column("positive", Integer, nullable=False),
+)
 
 
 # ---- CSAT surveys (#15) -------------------------------------------------------------------
-# (section kept for the survey tables)
+# One survey per solve cycle of a ticket (the customer message the solve answered), written
+# with its outbox row (hub.surveys.sending); the link's token is kept only as its sha256.
+surveys = Table(
+    "surveys",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("ticket_id", Id, ForeignKey("tickets.id"), nullable=False),
+    Column("customer_id", Id, ForeignKey("customers.id"), nullable=False),
+    # The newest customer message when the ticket was solved: a second solve without the
+    # customer writing again is the same cycle, and the unique constraint refuses it.
+    Column("cycle_message_id", Id, nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("connector_id", String(40), nullable=False),
+    Column("channel", String(32), nullable=False),  # the recipient's identity kind
+    Column("language", String(16), nullable=False),
+    # Who is credited with the rating: the agent who last answered, and the ticket's team,
+    # as they were when the survey was queued (a later reassignment changes nothing).
+    Column("agent", String(100)),
+    Column("team_id", String(40), nullable=False),
+    Column("status", String(16), nullable=False),  # queued | skipped
+    Column("note", String(300)),
+    Column("outbox_id", Id),
+    _ts("send_at"),
+    _ts("created_at"),
+    UniqueConstraint("ticket_id", "cycle_message_id"),
+    Index("ix_surveys_customer_created", "customer_id", "created_at"),
+)
+
+# At most one answer per survey (the unique survey_id); a change within the window
+# updates it, keeping when it was first given.
+survey_responses = Table(
+    "survey_responses",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("survey_id", Id, ForeignKey("surveys.id"), nullable=False, unique=True),
+    # The survey's ticket again, so erasure (hub.privacy) finds the answers by ticket.
+    Column("ticket_id", Id, ForeignKey("tickets.id"), nullable=False, index=True),
+    Column("rating", Integer, nullable=False),  # 1-5
+    Column("comment", Text),
+    Column("via", String(16), nullable=False),  # link | button
+    Column("changes", Integer, nullable=False, default=0),
+    _ts("answered_at"),
+    _ts("updated_at"),
+    Index("ix_survey_responses_answered_at", "answered_at"),
+)
 
 
 # ---- Outgoing events and webhooks (#16) ---------------------------------------------------

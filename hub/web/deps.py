@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from hub.actions.measure import Measure
+from hub.actions.solved import AfterChange, OnSolve
 from hub.channels.directory import ChannelDirectory
 from hub.channels.supervisor import Supervisor
 from hub.config.agents import AgentsConfig
@@ -17,10 +19,12 @@ from hub.config.alerts import AlertsConfig
 from hub.config.campaigns import CampaignConfig
 from hub.config.loader import ApiConfig, HubSettings, WebConfig
 from hub.config.privacy import PrivacyConfig
+from hub.config.reports import ReportsConfig
 from hub.connector import Connector
 from hub.core.metrics import Metrics
 from hub.core.replies import Replies
 from hub.notify.events import NotifyRules
+from hub.sla.clocks import SlaClocks
 from hub.store import Store
 
 
@@ -46,14 +50,26 @@ class WebDeps:
     replies: Replies
     metrics: Metrics
     notify: NotifyRules
+    # The SLA clocks agents' replies and changes move (hub.sla.clocks).
+    sla: SlaClocks
     wake_outbox: Callable[[], None]
     # The hub's signing key (opt-out links).
     secret: bytes
     broadcast_state: Callable[[], str]
+    # How agents' replies and status changes are measured for reports (hub.actions.measure).
+    measure: Measure
+    reports: ReportsConfig
     # Where erasures append their ledger entries (hub.privacy.ledger).
     privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
+    # What a solve sets off (the CSAT survey); None: nothing (tests that build deps by hand).
+    on_solve: OnSolve | None = None
     # One round of automatic assignment, run when an agent goes online (hub.assignment).
     assign_now: Callable[[], Awaitable[int]] = _no_round
+
+    @property
+    def after_change(self) -> AfterChange:
+        """What agents' changes set off, for hub.actions."""
+        return AfterChange(self.measure, self.on_solve, self.sla)
 
 
 DEPS = web.AppKey("web_deps", WebDeps)
