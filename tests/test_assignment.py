@@ -288,3 +288,39 @@ async def test_a_round_passes_over_a_ticket_another_transaction_is_changing(pg_u
         assert (got[busy], got[idle]) == (None, "alice")
         assert await assigner.run_once() == 1
         assert (await assignees(hub))[busy] == "alice"
+
+
+@SQLITE_ONLY
+async def test_in_one_ingest_batch_the_nearest_deadline_gets_the_last_place(
+    storage_url: str,
+) -> None:
+    data = assign_config(storage_url)
+    data["routing"]["rules"].append(
+        {"name": "urgent", "match": {"body": "(?i)urgent"}, "set": {"team": "support",
+                                                                    "priority": "urgent"}}
+    )  # fmt: skip
+    data["sla"] = {
+        "policies": [
+            {
+                "name": "all",
+                "targets": {
+                    "normal": {"first_response": "4h"},
+                    "urgent": {"first_response": "30m"},
+                },
+            }
+        ]
+    }
+    data["agents"]["accounts"][0]["capacity"] = 1
+    async with _hub(data) as hub:
+        await set_all(hub, "online", utcnow(), "alice")
+        msgs = [form_message("Where is my order?"), form_message("URGENT: charged twice")]
+        # Both in one group commit: the urgent one came second but is due first.
+        submits = [asyncio.create_task(hub.pipeline.submit(m)) for m in msgs]
+        await asyncio.sleep(0)
+        writer = asyncio.create_task(hub.pipeline.run())
+        try:
+            normal, urgent = await asyncio.gather(*submits)
+        finally:
+            writer.cancel()
+        got = await assignees(hub)
+        assert (got[urgent.ticket_id], got[normal.ticket_id]) == ("alice", None)

@@ -25,8 +25,7 @@ from hub.assignment.records import (
     write_assignments,
 )
 from hub.config.agents import AgentsConfig
-from hub.config.assignment import DEFAULT_CAPACITY, AssignMode
-from hub.config.loader import Team
+from hub.config.assignment import DEFAULT_CAPACITY, AssignMode, Team
 from hub.sla.calendar import Calendar
 from hub.store import Store, utcnow
 
