@@ -45,6 +45,7 @@ from hub.notify.sweep import NotificationSweeper
 from hub.outbox.worker import OutboxWorker
 from hub.proactive.campaign_sweep import CampaignSweeper
 from hub.proactive.greeting_sweep import GreetingSweeper
+from hub.reports.weekly_send import WeeklySummaries
 from hub.scheduler import Scheduler
 from hub.sla.check import SlaCheck
 from hub.web.server import build_web_app
@@ -64,6 +65,7 @@ class Hub(Core):
     campaigns: CampaignSweeper
     # The periodic SLA check: breaches, warnings and their notices (hub.sla.check).
     sla_check: SlaCheck
+    weekly: WeeklySummaries
     scheduler: Scheduler
     web_app: web.Application
     port: int
@@ -148,6 +150,7 @@ async def open_hub(config: Config, registry: ConnectorRegistry) -> AsyncIterator
             sweeper=parts.sweeper,
             campaigns=parts.campaigns,
             sla_check=parts.sla_check,
+            weekly=parts.weekly,
             scheduler=Scheduler(parts.jobs(config)),
             web_app=web_app,
             port=port,

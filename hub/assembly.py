@@ -44,12 +44,13 @@ from hub.privacy.retention import RetentionJob
 from hub.proactive.campaign_sweep import CampaignSweeper
 from hub.proactive.factory import SweeperSources, campaign_sweeper, greeting_sweeper
 from hub.proactive.greeting_sweep import GreetingSweeper
+from hub.reports.weekly_send import WeeklyDeps, WeeklySummaries
 from hub.scheduler import PeriodicJob
 from hub.sla.check import SlaCheck
 from hub.store import Store
 from hub.store.faults import StorageUnavailable
 from hub.store.secret import hub_secret
-from hub.surveys.sending import SurveyPlanner
+from hub.surveys.sending import SurveyPlanner, survey_withdrawn
 from hub.web.deps import WebDeps
 
 
@@ -159,6 +160,7 @@ class Workers:
     # Teams with automatic assignment: waiting tickets and reassignments (hub.assignment).
     assigner: Assigner
     sla_check: SlaCheck
+    weekly: WeeklySummaries
 
     @classmethod
     def build(
@@ -186,6 +188,9 @@ class Workers:
                     secret=core.secret,
                     wakeup=core.outbox_wakeup,
                     alert_targets=tuple(config.alerts.notify),
+                    on_withdrawn=functools.partial(
+                        survey_withdrawn, core.store, ZoneInfo(config.report_zone)
+                    ),
                 ),
             ),
             # Tells the operators of disabled connectors and dead-letters (`alerts.notify`).
@@ -211,6 +216,18 @@ class Workers:
             retention=RetentionJob(core.store, config.privacy, core.secret),
             assigner=pipeline.setup.assigner,
             sla_check=SlaCheck(core.store, pipeline.setup.sla, on_queued=wake),
+            # The weekly summary emails (reports.weekly), queued through the outbox.
+            weekly=WeeklySummaries(
+                WeeklyDeps(
+                    core.store,
+                    core.replies,
+                    config.web.public_url,
+                    config.report_zone,
+                    {t.id: t.name for t in config.teams},
+                    on_queued=wake,
+                ),
+                config.reports.weekly,
+            ),
         )
 
     def jobs(self, config: Config) -> list[PeriodicJob]:
@@ -220,6 +237,8 @@ class Workers:
             PeriodicJob("greetings-sweep", every, self.sweeper.sweep),
             PeriodicJob("campaign-sweep", every, self.campaigns.sweep),
         ]
+        if config.reports.weekly.summaries:
+            jobs.append(PeriodicJob("weekly-summary", self.weekly.every, self.weekly.run))
         # Team and operator batches: the first round at once, then every few seconds.
         batches: list[tuple[str, PostSweep[Any]]] = []
         if self.notifier.connectors:
@@ -285,6 +304,7 @@ def web_deps(
         on_solve=on_solve(core),
         assign_now=pipeline.setup.assigner.run_once,
         privacy=config.privacy,
+        reports_zone=config.report_zone,
     )
 
 

@@ -18,6 +18,7 @@ from hub.config.calendars import calendars_cross_checks
 from hub.config.notify import notify_cross_checks
 from hub.config.proactive_checks import proactive_cross_checks
 from hub.config.sla import sla_cross_checks
+from hub.config.weekly_summary import weekly_cross_checks
 from hub.config.yaml_source import Path_
 from hub.connector import ConnectorRegistry
 
@@ -112,6 +113,12 @@ CROSS_CHECKS = (
         lambda c, _r: assignment_cross_checks(c.teams, set(c.calendars)),
     ),
     CrossCheck(frozenset({"hub"}), _locale),
+    CrossCheck(
+        frozenset({"reports", "connectors", "teams", "hub"}),
+        lambda c, r: weekly_cross_checks(
+            c.reports.weekly, c.connectors, r, _team_ids(c), c.hub.locales
+        ),
+    ),
     CrossCheck(frozenset({"connectors"}), _reply_via),
     CrossCheck(frozenset({"calendars"}), lambda c, _r: calendars_cross_checks(c.calendars)),
     CrossCheck(

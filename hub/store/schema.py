@@ -670,6 +670,8 @@ metric_events = Table(
     Column("seconds", Float),
     Column("business_seconds", Float),
     Column("value", Integer),
+    # 1, or -1 for an event taken back (a changed survey answer): counts add weights.
+    Column("weight", Integer, nullable=False, default=1),
     # Reports read one kind over a range of time; the columns they group and measure by
     # are in the index, so the table itself is not read.
     Index(
@@ -681,6 +683,7 @@ metric_events = Table(
         "channel",
         "seconds",
         "business_seconds",
+        "ticket_id",
     ),
     # A reply asks whether the ticket had its first response yet, and when the last.
     Index("ix_metric_events_ticket", "ticket_id", "kind"),
@@ -691,10 +694,12 @@ metric_events = Table(
 metric_daily = Table(
     "metric_daily",
     metadata,
+    # The key's order is the reports' access path: one dimension and team scope, a range
+    # of days; on SQLite the rows live in the key's order (WITHOUT ROWID).
+    Column("dim", String(16), primary_key=True),
+    Column("team_id", String(40), primary_key=True),
     Column("day", Date, primary_key=True),
     Column("kind", String(24), primary_key=True),
-    Column("team_id", String(40), primary_key=True),
-    Column("dim", String(16), primary_key=True),
     Column("member", String(100), primary_key=True),
     Column("n", Integer, nullable=False),
     # How many events had a duration, and their sum (means: sum / n).
@@ -705,6 +710,21 @@ metric_daily = Table(
     Column("value_sum", Integer, nullable=False),
     # Survey answers rated 4 or 5.
     Column("positive", Integer, nullable=False),
+    sqlite_with_rowid=False,
+)
+
+
+# ---- Weekly summary email (#15) -----------------------------------------------------------
+# One row per summary and week, written in the transaction of its outbox rows: a second
+# round, a restart or a second hub process on the database sends nothing twice.
+weekly_summary_sends = Table(
+    "weekly_summary_sends",
+    metadata,
+    Column("summary", String(40), primary_key=True),
+    # The week's first local day (in the summary's zone).
+    Column("week_start", Date, primary_key=True),
+    Column("recipients", Integer, nullable=False),
+    _ts("created_at"),
 )
 
 

@@ -16,6 +16,7 @@ from hub.web import api_customers as customers
 from hub.web import api_merges as merges
 from hub.web import api_privacy as privacy
 from hub.web import api_records as records
+from hub.web import api_reports as reports
 from hub.web import api_tickets as tickets
 from hub.web.api_common import ACTOR
 from hub.web.deps import WebDeps, deps_of
@@ -86,6 +87,10 @@ def api_app(deps: WebDeps) -> web.Application:
     r.add_post("/canned-responses", customers.create_canned_handler)
     r.add_get("/canned-responses/{id}", customers.get_canned_handler)
     r.add_delete("/canned-responses/{id}", customers.delete_canned_handler)
+    r.add_get("/reports", reports.get_report)
+    r.add_get("/reports/groups.csv", reports.get_report_csv)
+    r.add_get("/reports/series.csv", reports.get_series_csv)
+    r.add_get("/reports/tickets.csv", reports.get_tickets_csv)
     return app
 
 
