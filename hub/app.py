@@ -37,6 +37,7 @@ from hub.connector import Connector, ConnectorRegistry
 from hub.core.heap import settle_heap
 from hub.core.language import warm_up
 from hub.core.replies import Replies, TemplateProblem
+from hub.crm.sync import CrmSyncer
 from hub.faq.bot import FaqBot
 from hub.ingest.pipeline import Pipeline
 from hub.ingest.setup import IngestSetup
@@ -69,6 +70,8 @@ class Hub(Core):
     scheduler: Scheduler
     web_app: web.Application
     port: int
+    # CRM connector id -> its sync (hub.crm); its rounds are scheduler jobs.
+    crm: dict[str, CrmSyncer]
 
     async def serve(self, on_started: Callable[[Hub], None] | None = None) -> None:
         """Run the workers until cancelled; `on_started` once they all run."""
@@ -136,6 +139,8 @@ async def open_hub(config: Config, registry: ConnectorRegistry) -> AsyncIterator
         connectors, supervisors = create_connectors(core, pipeline)
         stack.push_async_callback(stop_connectors, connectors)
         parts = Workers.build(core, pipeline, connectors, supervisors)
+        for syncer in parts.crm.values():
+            stack.push_async_callback(syncer.close)
         web_app = build_web_app(web_deps(core, pipeline, connectors, supervisors))
         warm_up()
         port = await listen(stack, web_app, config)
@@ -154,6 +159,7 @@ async def open_hub(config: Config, registry: ConnectorRegistry) -> AsyncIterator
             scheduler=Scheduler(parts.jobs(config)),
             web_app=web_app,
             port=port,
+            crm=parts.crm,
         )
 
 

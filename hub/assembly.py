@@ -34,6 +34,7 @@ from hub.connector import Connector, ConnectorRegistry, HubContext
 from hub.core.identity import normalize_email, normalize_phone
 from hub.core.metrics import Metrics
 from hub.core.replies import Replies
+from hub.crm.sync import CrmSyncer, build_syncers
 from hub.faq.bot import FaqBot
 from hub.ingest.pipeline import Pipeline
 from hub.notify.alerts import AlertWatcher
@@ -110,6 +111,8 @@ def create_connectors(
     connectors: dict[str, Connector] = {}
     supervisors: dict[str, Supervisor] = {}
     for cid, channel in core.channels.channels.items():
+        if channel.type.crm is not None:
+            continue  # a CRM, not a channel: hub.crm syncs it (Workers.crm)
         connector = channel.type.create(channel.config, _context(core, pipeline, cid, supervisors))
         connectors[cid] = connector
         supervisors[cid] = Supervisor(cid, connector)
@@ -161,6 +164,8 @@ class Workers:
     assigner: Assigner
     sla_check: SlaCheck
     weekly: WeeklySummaries
+    # CRM connector id -> its sync (hub.crm): a push and a pull job each.
+    crm: dict[str, CrmSyncer]
 
     @classmethod
     def build(
@@ -228,6 +233,7 @@ class Workers:
                 ),
                 config.reports.weekly,
             ),
+            crm=build_syncers(core.channels.channels, core.store, config.hub, core.instance_id),
         )
 
     def jobs(self, config: Config) -> list[PeriodicJob]:
@@ -269,7 +275,22 @@ class Workers:
                     "sla-check", timedelta(seconds=check.interval_seconds), check.check_once
                 )
             )
+        jobs += crm_jobs(self.crm)
         return jobs
+
+
+def crm_jobs(syncers: dict[str, CrmSyncer]) -> list[PeriodicJob]:
+    """Each CRM's push (first at once) and pull rounds, on its sync's intervals."""
+    jobs = []
+    for cid, syncer in syncers.items():
+        sync = syncer.parts.settings
+        push_every = timedelta(seconds=sync.push_interval_seconds)
+        pull_every = timedelta(seconds=sync.pull_interval_seconds)
+        jobs += [
+            PeriodicJob(f"crm-push-{cid}", push_every, syncer.push_once, first_after=timedelta(0)),
+            PeriodicJob(f"crm-pull-{cid}", pull_every, syncer.pull_once),
+        ]
+    return jobs
 
 
 def web_deps(

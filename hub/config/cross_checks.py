@@ -90,6 +90,20 @@ def _reply_via(config: Config, registry: ConnectorRegistry) -> Found:
     return found
 
 
+def _one_crm_per_type(config: Config, registry: ConnectorRegistry) -> Found:
+    """A CRM's record ids are kept as identities of its type's kind (hub.crm): two
+    connectors of one CRM type would take each other's ids for their own."""
+    found: Found = []
+    seen: set[str] = set()
+    for i, c in enumerate(config.connectors):
+        ctype = registry.get(c.type)
+        if ctype is not None and ctype.crm is not None:
+            if c.type in seen:
+                found.append((("connectors", i, "type"), f"only one {c.type} connector may sync"))
+            seen.add(c.type)
+    return found
+
+
 CROSS_CHECKS = (
     CrossCheck(frozenset({"teams", "routing"}), _teams),
     CrossCheck(
@@ -120,6 +134,7 @@ CROSS_CHECKS = (
         ),
     ),
     CrossCheck(frozenset({"connectors"}), _reply_via),
+    CrossCheck(frozenset({"connectors"}), _one_crm_per_type),
     CrossCheck(frozenset({"calendars"}), lambda c, _r: calendars_cross_checks(c.calendars)),
     CrossCheck(
         frozenset({"sla", "teams", "connectors", "calendars"}),

@@ -41,6 +41,9 @@ class HubSettings(_Strict):
     # Signs opt-out links and thread markers. Unset: a random key kept in the database,
     # shared by every hub process on it.
     secret_key: SecretStr | None = None
+    # The shipped demo: `hub demo seed` fills its database (make run does it when empty).
+    # Never set it on a production config: nothing else may be seeded.
+    demo: bool = False
 
     @field_validator("timezone")
     @classmethod

@@ -793,12 +793,69 @@ outgoing_events = Table(
     Column("data", JSON, nullable=False),
     _ts("created_at"),
     Index("ix_outgoing_events_created_at", "created_at"),
+    # Ids are never reused on SQLite either: an erasure deletes a person's events, and
+    # without AUTOINCREMENT the next event would take a deleted newest id, one a CRM sync
+    # (hub.crm.intake) has taken in already. PostgreSQL's sequences never reuse ids.
+    sqlite_autoincrement=True,
 )
 # (section kept for the webhook tables)
 
 
 # ---- CRM sync (#16) -----------------------------------------------------------------------
-# (section kept for the CRM sync tables)
+# Each customer as one CRM connector knows it (hub.crm): the record's id there (also kept
+# as an identity of the connector's kind, for lookups) and whether the hub has a change to
+# push (due_at set). No foreign key: an erased customer's row stays until the erasure has
+# reached the CRM.
+crm_links = Table(
+    "crm_links",
+    metadata,
+    Column("connector_id", String(40), primary_key=True),
+    Column("customer_id", Id, primary_key=True, autoincrement=False),
+    Column("remote_id", String(64)),
+    # Bumped by every change taken in: a push clears due_at only if none came in meanwhile.
+    Column("version", Integer, nullable=False, default=0),
+    # NULL: nothing to push. Else the earliest the next attempt may run.
+    _ts("due_at", nullable=True),
+    # When the oldest change not yet pushed was made (hub_wins keeps fields edited since).
+    _ts("changed_at", nullable=True),
+    Column("erase", String(16)),  # delete | archive, once the customer was erased
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", String(500)),
+    _ts("pushed_at", nullable=True),
+    Index("ix_crm_links_due", "connector_id", "due_at"),
+)
+
+# The customer events each CRM connector has taken in. Marks, not a cursor alone: ids from
+# a sequence can commit out of order on PostgreSQL, and a cursor would skip the late one.
+# Marks below crm_cursors.event_floor are pruned (hub.crm.intake).
+crm_event_marks = Table(
+    "crm_event_marks",
+    metadata,
+    Column("connector_id", String(40), primary_key=True),
+    Column("event_id", Id, primary_key=True, autoincrement=False),
+)
+
+crm_cursors = Table(
+    "crm_cursors",
+    metadata,
+    Column("connector_id", String(40), primary_key=True),
+    # Every customer event with an id at or below this is taken in.
+    Column("event_floor", Id, nullable=False, default=0),
+    # The CRM's modified time the next pull starts from (less the overlap).
+    _ts("pulled_until", nullable=True),
+    _ts("updated_at"),
+)
+
+# Who last set each customer field and when (hub.customers.field_edits): an agent's edit is
+# kept against CRM changes unless configured, and most_recent compares these times.
+customer_field_edits = Table(
+    "customer_field_edits",
+    metadata,
+    Column("customer_id", Id, primary_key=True, autoincrement=False),
+    Column("field", String(40), primary_key=True),
+    Column("source", String(48), nullable=False),  # agent | crm:<connector id>
+    _ts("edited_at"),
+)
 
 
 # ---- Duplicate detection (#17) ------------------------------------------------------------
