@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import zoneinfo
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,12 +13,11 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 from hub.config.agents import AgentsConfig
 from hub.config.alerts import AlertsConfig
-from hub.config.assignment import AssignMode, check_reassign_after
+from hub.config.assignment import Team
 from hub.config.calendars import CONFIG_DIR, Calendars
 from hub.config.campaigns import Campaigns
 from hub.config.cross_checks import cross_check
 from hub.config.duplicates import DuplicatesConfig
-from hub.config.durations import Duration
 from hub.config.greetings import GreetingsConfig
 from hub.config.notify import NotificationsConfig
 from hub.config.privacy import PrivacyConfig
@@ -125,19 +123,6 @@ class ApiToken(_Strict):
 
 class ApiConfig(_Strict):
     tokens: list[ApiToken] = Field(default_factory=list)
-
-
-class Team(_Strict):
-    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")
-    name: str
-    # Automatic assignment (hub.assignment): manual leaves tickets for agents to pick up.
-    assign: AssignMode = "manual"
-    # A ticket whose assignee is away or off this long goes to an available agent.
-    reassign_after: Duration = timedelta(minutes=30)
-    # Agents count as off outside this calendar (a name under `calendars:`).
-    calendar: str | None = None
-
-    _reassign_after = field_validator("reassign_after")(lambda v: check_reassign_after(v))
 
 
 class RepliesConfig(_Strict):
