@@ -277,12 +277,41 @@ async def measure(url: str, runs: int) -> dict[str, float]:
     return out
 
 
+async def _kept_pg(name: str) -> str:
+    """The URL of database `name` beside HUB_TEST_PG's, created if missing."""
+    import asyncpg
+
+    from tests.support import PG_DSN
+
+    admin = await asyncpg.connect(PG_DSN)
+    try:
+        if not await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+            await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    base = PG_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+    return f"{base}/{name}"
+
+
+async def _has_tickets(url: str) -> bool:
+    from sqlalchemy import func, select
+
+    store = Store(url)
+    try:
+        await store.migrate()
+        async with store.read() as conn:
+            return bool((await conn.execute(select(func.count()).select_from(tickets))).scalar())
+    finally:
+        await store.close()
+
+
 async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tickets", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--no-pg", action="store_true")
     parser.add_argument("--keep", help="an SQLite file to fill once and reuse (for profiling)")
+    parser.add_argument("--keep-pg", help="a PostgreSQL database name to fill once and reuse")
     args = parser.parse_args()
     results: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -294,11 +323,19 @@ async def main() -> int:
             print(f"sqlite: filled {counts} in {time.perf_counter() - t0:.0f} s")
         results["sqlite"] = await measure(url, args.runs)
     if not args.no_pg and await pg_available() is None:
-        async with pg_database() as pg_url:
-            t0 = time.perf_counter()
-            counts = await fill(pg_url, args.tickets)
-            print(f"postgresql: filled {counts} in {time.perf_counter() - t0:.0f} s")
+        if args.keep_pg:
+            pg_url = await _kept_pg(args.keep_pg)
+            if not await _has_tickets(pg_url):
+                t0 = time.perf_counter()
+                counts = await fill(pg_url, args.tickets)
+                print(f"postgresql: filled {counts} in {time.perf_counter() - t0:.0f} s")
             results["postgresql"] = await measure(pg_url, args.runs)
+        else:
+            async with pg_database() as pg_url:
+                t0 = time.perf_counter()
+                counts = await fill(pg_url, args.tickets)
+                print(f"postgresql: filled {counts} in {time.perf_counter() - t0:.0f} s")
+                results["postgresql"] = await measure(pg_url, args.runs)
     ok = True
     for dialect, figs in results.items():
         target = TARGET_90_SQLITE if dialect == "sqlite" else TARGET_90_PG
