@@ -1,6 +1,7 @@
 """Report times on a year of history: 100,000 tickets and 1,000,000 messages.
 
-Run: `.venv/bin/python bench/reports.py [--tickets 100000] [--no-pg] [--runs 20]`.
+Run: `.venv/bin/python bench/reports.py [--tickets 100000] [--no-pg] [--runs 20]` (`--keep FILE`
+and `--keep-pg NAME` fill an SQLite file or a PostgreSQL database once and reuse it).
 
 Fills a fresh SQLite database (and a fresh PostgreSQL one at HUB_TEST_PG, skipped when
 unreachable, then VACUUM ANALYZE as autovacuum would) with bulk inserts, not through the
