@@ -36,6 +36,17 @@ class DroppedAttachment:
 
 
 @dataclass(frozen=True)
+class Choice:
+    """One answer a customer can pick with a tap (a survey's rating): `label` is shown,
+    `payload` is opaque to the connector, which hands it back as `InboundMessage.choice`
+    when that button is pressed. The core signs payloads; at most 64 ASCII bytes (Telegram's
+    callback_data limit), so every channel can carry them as they are."""
+
+    label: str
+    payload: str
+
+
+@dataclass(frozen=True)
 class InboundMessage:
     """One message a connector received, normalized.
 
@@ -80,6 +91,9 @@ class InboundMessage:
     # it to the request, so the same key with another request is refused
     # (IdempotencyConflict) instead of answered with the first request's ticket.
     client_key: bool = False
+    # The payload of the `Choice` the sender picked (a button press, a quick reply), as the
+    # core gave it; `text` is then the choice's label.
+    choice: str | None = None
 
 
 @dataclass(frozen=True)
@@ -91,8 +105,22 @@ class TicketAlert:
     subject: str
     team: str  # the team's display name
     priority: str
-    event: str  # "opened" or "escalated"
-    reason: str = ""  # why it is escalated: "priority urgent", "tag vip"
+    # "opened", "escalated", or "sla_warning" / "sla_breached" (a service-level deadline)
+    event: str
+    # Why it is escalated ("priority urgent", "tag vip"), or which deadline ("first response
+    # due 2027-01-05 10:30 UTC").
+    reason: str = ""
+
+    @property
+    def what(self) -> str:
+        """What happened, in a few words, for every service's line."""
+        if self.event == "escalated":
+            return f"escalated: {self.reason}"
+        if self.event == "sla_warning":
+            return f"SLA warning: {self.reason}"
+        if self.event == "sla_breached":
+            return f"SLA breached: {self.reason}"
+        return f"new, {self.reason}" if self.reason else "new"
 
 
 @dataclass(frozen=True)
@@ -155,6 +183,9 @@ class OutboundMessage:
     template: str | None = None
     # A proactive message's approved template with its parameters (hub.proactive.templates).
     template_message: TemplateMessage | None = None
+    # Answers to offer as buttons (a survey's 1-5): a connector that can shows them natively
+    # (inline keyboard, reply buttons, quick replies); `text` still asks the question.
+    choices: tuple[Choice, ...] = ()
 
 
 @dataclass(frozen=True)

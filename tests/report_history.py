@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 
 from hub.actions.measure import Measure
 from hub.actions.reply import AgentReply, reply
+from hub.actions.solved import AfterChange
 from hub.actions.ticket_update import TicketChange, update_ticket
 from hub.agents.accounts import Actor
 from hub.app import Hub
@@ -136,7 +137,7 @@ async def write_history(hub: Hub) -> dict[str, int]:
 
     async def answer(actor: Actor, ticket: int, now: datetime, status: str | None = None) -> None:
         draft = AgentReply(ticket, "Thanks, on it.", status=status)
-        await reply(hub.store, actor, draft, hub.channels, measure=measure(now))
+        await reply(hub.store, actor, draft, hub.channels, after=AfterChange(measure(now)))
 
     async def change(actor: Actor, ticket: int, status: str, now: datetime) -> None:
         await update_ticket(
@@ -145,7 +146,7 @@ async def write_history(hub: Hub) -> dict[str, int]:
             ticket,
             TicketChange(status=status),
             notify=hub.pipeline.notify,
-            measure=measure(now),
+            after=AfterChange(measure(now)),
         )
 
     ids = {}

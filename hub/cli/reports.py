@@ -9,6 +9,7 @@ import json
 import sys
 
 from hub.cli.common import DEFAULT_CONFIG, SubParsers, with_config
+from hub.cli.weekly import add_weekly_cli
 from hub.config.loader import Config
 from hub.connector import ConnectorRegistry
 from hub.reports.request import BUCKETS, GROUPS
@@ -17,6 +18,7 @@ from hub.reports.request import BUCKETS, GROUPS
 def add_reports_cli(sub: SubParsers, registry: ConnectorRegistry) -> None:
     p = sub.add_parser("reports", help="report figures (what the Reports page shows)")
     rsub = p.add_subparsers(dest="reports_command", required=True)
+    add_weekly_cli(rsub, registry)  # `hub reports weekly`: the weekly summary emails
     q = rsub.add_parser(
         "summary",
         help="the figures of a range of days, optionally per group or time bucket",

@@ -17,7 +17,8 @@ from hub.ingest.customer_match import match_customers
 from hub.ingest.dedupe import answer_duplicates, store_inbound
 from hub.ingest.measured import record_metrics
 from hub.ingest.setup import IngestSetup
-from hub.ingest.ticketing import route, thread
+from hub.ingest.sla_clocks import move_clocks
+from hub.ingest.ticketing import assign, route, thread
 from hub.messages import InboundMessage, SubmitResult
 from hub.notify.events import TicketEvent, record_events
 from hub.outbox.enqueue import enqueue_outbound_many
@@ -69,6 +70,7 @@ async def _ingest_fresh(
         now,
         new_customers={a.customer.id for a in fresh if a.new_customer},
     )
+    await assign(setup, conn, fresh, now)
     # Rules with `notify` tell a team's channel; the sweep batches these rows.
     opened = [
         TicketEvent(a.ticket.id, a.request.route.rule, "opened")
@@ -77,6 +79,7 @@ async def _ingest_fresh(
     ]
     await record_events(setup.store, conn, setup.notify, opened, now)
     await bot_effects(setup, conn, fresh, now, normalize)
+    await move_clocks(setup, conn, fresh, now)
     await store_attachments(conn, fresh, now)
     await record_bounces(conn, fresh)
     await acknowledge(setup, conn, fresh, now, normalize)

@@ -16,9 +16,11 @@ from hub.actions.reply import cancel_scheduled, reply
 from hub.actions.ticket_status import ActionRefused
 from hub.actions.ticket_update import update_ticket
 from hub.agents.accounts import agent_usernames
+from hub.assignment.records import assignment_history
 from hub.core.edge_text import parse_id
 from hub.core.safe_html import sanitize_html
 from hub.customers.views import identities_of
+from hub.sla.timeline import ticket_sla
 from hub.tickets.access import NotAllowed, TicketNotFound, ticket_for
 from hub.tickets.canned import CannedProblem, canned_context, get_canned, list_canned, render_canned
 from hub.tickets.queries import (
@@ -32,6 +34,7 @@ from hub.tickets.queries import (
 from hub.tickets.records import STATUSES, ticket_ref
 from hub.web.deps import WebDeps, deps_of
 from hub.web.inbox.auth import session_of
+from hub.web.inbox.availability_views import header_availability
 from hub.web.inbox.pages import PREFIX, read_form, render, see_other
 from hub.web.models import NoteBody, ReplyBody, TicketPatch, problems
 
@@ -68,6 +71,7 @@ async def ticket_page(request: web.Request) -> web.Response:
         entries = await conversation(conn, ticket_id)
         ids = await identities_of(conn, ticket.customer_id)
         assignees = await agent_usernames(conn, ticket.team_id)
+        assignments = await assignment_history(conn, ticket_id)
         others = await list_tickets(
             conn,
             actor,
@@ -77,6 +81,7 @@ async def ticket_page(request: web.Request) -> web.Response:
         customer_zone = ticket.customer_timezone
         team_name = ticket.team_name
         canned = await list_canned(conn, actor, ticket.team_id)
+        sla = await ticket_sla(conn, ticket_id)
         draft, preview_error, chosen = "", None, None
         if (canned_id := parse_id(request.query.get("canned"))) is not None:
             found = await get_canned(conn, actor, canned_id)
@@ -104,16 +109,20 @@ async def ticket_page(request: web.Request) -> web.Response:
         {
             "actor": actor,
             "csrf": session.csrf_token,
+            "availability": await header_availability(request),
+            "here": request.path_qs,
             "ticket": ticket,
             "ref": ticket_ref(ticket.id),
             "team_name": team_name,
             "entries": shown,
             "identities": ids,
             "assignees": assignees,
+            "assignments": assignments,
             "statuses": STATUSES,
             "priorities": PRIORITIES,
             "canned": canned,
             "other_tickets": [t for t in others if t["id"] != ticket_id],
+            "sla": sla,
             "customer_zone": customer_zone,
             "senders": sorted(c for c, k in deps.channels.address_kinds().items() if k),
             "chosen": chosen,
@@ -163,7 +172,12 @@ async def ticket_update(request: web.Request) -> web.Response:
             }
         )
         await update_ticket(
-            deps.store, actor, ticket_id, patch.change(), notify=deps.notify, measure=deps.measure
+            deps.store,
+            actor,
+            ticket_id,
+            patch.change(),
+            notify=deps.notify,
+            after=deps.after_change,
         )
         return "Saved."
 
@@ -188,7 +202,12 @@ async def ticket_reply(request: web.Request) -> web.Response:
             raise ActionRefused("the reply is empty")
         draft = body.draft(ticket_id, body.text)
         sent = await reply(
-            deps.store, actor, draft, deps.channels, deps.wake_outbox, measure=deps.measure
+            deps.store,
+            actor,
+            draft,
+            deps.channels,
+            deps.wake_outbox,
+            after=deps.after_change,
         )
         if sent.send_at:
             return f"Reply to {sent.recipient} scheduled for {sent.send_at}."
