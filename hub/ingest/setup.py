@@ -61,7 +61,7 @@ class IngestSetup:
         self.notify = NotifyRules(self.config.routing, self.config.notifications)
         self.team_names = {t.id: t.name for t in self.config.teams}
         self.assigner = build_assigner(self.store, self.config)
-        self.sla = SlaClocks(sla_rules(self.config), clock=self._now)
+        self.sla = SlaClocks(sla_rules(self.config), clock=self._now, zone=self.measure.zone)
 
     def _now(self) -> datetime:
         return self.clock()

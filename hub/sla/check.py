@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from hub.events.outgoing import SLA_BREACHED, SLA_WARNING, OutgoingEvent, emit
 from hub.sla.clocks import SlaClocks
 from hub.sla.deadline import label
+from hub.sla.outcomes import BREACHED, Outcome, record_outcomes
 from hub.sla.policy import SlaRules
 from hub.store import Store
 from hub.store.schema import notification_events, sla_events, sla_targets, tickets
@@ -120,6 +121,10 @@ class SlaCheck:
             now,
         )  # fmt: skip
         await _timeline(conn, rows, "breached", now)
+        # Counted when the deadline passed, not when the check saw it.
+        await record_outcomes(
+            conn, [Outcome(r.ticket_id, BREACHED, r.due_at) for r in rows], self.clocks.zone
+        )
         return len(rows)
 
     async def _notice(self, conn: AsyncConnection, now: datetime, which: str) -> int:

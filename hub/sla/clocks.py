@@ -19,13 +19,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.sla.deadline import ClockState, label, schedule, spent
+from hub.sla.outcomes import ACHIEVED, BREACHED, TAKEN_BACK, Outcome, record_outcomes
 from hub.sla.policy import Applied, SlaRules, Target, TicketFacts
 from hub.sla.rows import (
     OPEN_TARGET,
@@ -53,13 +54,26 @@ def _seconds(d: timedelta) -> float:
     return d.total_seconds()
 
 
+def _outcome(ticket_id: int, was: str, now_is: str | None, at: datetime) -> list[Outcome]:
+    """What a status move of one target counts for the reports."""
+    if was == "pending" and now_is in (ACHIEVED, BREACHED):
+        return [Outcome(ticket_id, now_is, at)]
+    if was == ACHIEVED and now_is == "pending":
+        return [Outcome(ticket_id, TAKEN_BACK, at)]
+    return []
+
+
 class SlaClocks:
     """Every clock change, given the rules; a hub with no policies does nothing here."""
 
-    def __init__(self, rules: SlaRules, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self, rules: SlaRules, clock: Callable[[], datetime] = utcnow, zone: tzinfo = UTC
+    ) -> None:
         self.rules = rules
         # The time agents' actions happen at; tests move it instead of waiting.
         self.clock = clock
+        # The reporting day's zone, for the outcomes' metric events (hub.sla.outcomes).
+        self.zone = zone
 
     # ---- opening -------------------------------------------------------------------
 
@@ -154,8 +168,11 @@ class SlaClocks:
             )
         ).all()
         log = []
+        outcomes = []
         for r in rows:
             late = r.status == "breached" or (r.due_at is not None and r.due_at < now)
+            if r.status == "pending":  # a breach the check marked is counted already
+                outcomes.append(Outcome(ticket_id, BREACHED if late else ACHIEVED, now))
             values: dict[str, Any] = {**STOPPED, "achieved_at": now}
             if late:
                 del values["due_at"]  # the deadline it missed stays on record
@@ -167,6 +184,7 @@ class SlaClocks:
             what = "answered late" if late else "achieved"
             log.append((ticket_id, what, f"{label(r.kind, r.cycle)} {what}"))
         await log_events(conn, log, now)
+        await record_outcomes(conn, outcomes, self.zone)
         await refresh_due(conn, [ticket_id])
 
     # ---- status ------------------------------------------------------------------
@@ -181,6 +199,7 @@ class SlaClocks:
             return
         targets = await targets_of(conn, ticket_ids)
         log: list[tuple[int, str, str]] = []
+        outcomes: list[Outcome] = []
         for ticket_id, rows in targets.items():
             for r in rows:
                 change = self._on_status(r, r.ticket_status, now)
@@ -188,9 +207,11 @@ class SlaClocks:
                     continue
                 values, what = change
                 await conn.execute(update(sla_targets).where(_T.id == r.id).values(values))
+                outcomes += _outcome(ticket_id, r.status, values.get("status"), now)
                 if what:
                     log.append((ticket_id, what, f"{label(r.kind, r.cycle)} {what}"))
         await log_events(conn, log, now)
+        await record_outcomes(conn, outcomes, self.zone)
         if log:
             await refresh_due(conn, list(targets))
 
