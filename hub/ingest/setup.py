@@ -16,6 +16,7 @@ from hub.core.metrics import Metrics
 from hub.core.replies import Replies
 from hub.faq.bot import FaqBot
 from hub.notify.events import NotifyRules
+from hub.sla.calendars import build_calendars
 from hub.sla.clocks import SlaClocks
 from hub.sla.setup import sla_rules
 from hub.store import Store, utcnow
@@ -55,8 +56,15 @@ class IngestSetup:
     sla: SlaClocks = field(init=False)
 
     def __post_init__(self) -> None:
-        # One clock for the batch, its metric events and its SLA clocks: `clock`.
-        self.measure = replace(Measure.of_zone(self.config.report_zone), clock=self._now)
+        # One clock for the batch, its metric events and its SLA clocks: `clock`. Business
+        # time in the reports counts on each team's calendar (teams[].calendar).
+        calendars = build_calendars(self.config.calendars)
+        by_team = {t.id: calendars[t.calendar] for t in self.config.teams if t.calendar}
+        self.measure = replace(
+            Measure.of_zone(self.config.report_zone),
+            clock=self._now,
+            calendar_for=lambda team: by_team.get(team) if team else None,
+        )
         self.router = Router(self.config.routing)
         self.notify = NotifyRules(self.config.routing, self.config.notifications)
         self.team_names = {t.id: t.name for t in self.config.teams}
