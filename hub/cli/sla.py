@@ -49,6 +49,12 @@ def add_sla_cli(sub: SubParsers, registry: ConnectorRegistry) -> None:
     recompute = ssub.add_parser(
         "recompute", help="every running SLA deadline again, after a calendar or policy edit"
     )
+    recompute.add_argument(
+        "--calendar",
+        action="append",
+        dest="calendars",
+        help="only clocks on this calendar (repeatable); default: every clock",
+    )
     for q in (due, elapsed, recompute):
         q.add_argument("--config", default=DEFAULT_CONFIG)
     p.set_defaults(
@@ -60,7 +66,7 @@ def add_sla_cli(sub: SubParsers, registry: ConnectorRegistry) -> None:
 
 def run_sla_command(config: Config, args: argparse.Namespace) -> int:
     if args.sla_command == "recompute":
-        return asyncio.run(_recompute(config))
+        return asyncio.run(_recompute(config, args.calendars))
     try:
         if args.sla_command == "due":
             _due(config, args)
@@ -72,12 +78,17 @@ def run_sla_command(config: Config, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _recompute(config: Config) -> int:
+async def _recompute(config: Config, calendars: list[str] | None) -> int:
     """Last line for scripts: `recomputed=<clocks whose deadline moved>`."""
+    for name in calendars or ():
+        if name not in config.calendars and name != "calendar-time":
+            known = sorted(config.calendars)
+            print(f"hub sla recompute: {UnknownCalendar(name, known)}", file=sys.stderr)
+            return EXIT_CONFIG
     store = Store(config.storage.url)
     try:
         await store.migrate()
-        done = await recompute_deadlines(store, sla_rules(config))
+        done = await recompute_deadlines(store, sla_rules(config), calendars)
     finally:
         await store.close()
     print(f"clocks={done.clocks} running")

@@ -9,14 +9,15 @@ before or after, never half of one.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, select, true, update
 
 from hub.sla.clocks import refresh_due
-from hub.sla.deadline import ClockState, schedule
+from hub.sla.deadline import ClockState, due_at, schedule
 from hub.sla.policy import SlaRules
 from hub.store import Store
 from hub.store.schema import sla_targets, tickets
@@ -43,9 +44,14 @@ class Recomputed:
     moved: int
 
 
-async def recompute_deadlines(store: Store, rules: SlaRules) -> Recomputed:
-    """Every running, pending clock on the current calendars and targets."""
+async def recompute_deadlines(
+    store: Store, rules: SlaRules, calendars: Collection[str] | None = None
+) -> Recomputed:
+    """Every running, pending clock on the current calendars and targets; with
+    `calendars`, only the clocks counted on those (after an edit of one calendar, the
+    others cannot move; a policy edit needs them all)."""
     after, clocks, moved = 0, 0, 0
+    only = _T.calendar.in_(sorted(calendars)) if calendars is not None else true()
     while True:
         async with store.write() as conn:
             rows = (
@@ -56,7 +62,9 @@ async def recompute_deadlines(store: Store, rules: SlaRules) -> Recomputed:
                         tickets.c.team_id, tickets.c.priority,
                     )
                     .join(tickets, tickets.c.id == _T.ticket_id)
-                    .where(_T.id > after, _T.status == "pending", _T.running_since.is_not(None))
+                    .where(
+                        _T.id > after, _T.status == "pending", _T.running_since.is_not(None), only
+                    )
                     .order_by(_T.id)
                     .limit(PAGE)
                 )
@@ -77,7 +85,8 @@ async def recompute_deadlines(store: Store, rules: SlaRules) -> Recomputed:
 
 
 def _recomputed(rules: SlaRules, r: Any) -> dict[str, Any] | None:
-    """The row's new values, or None when nothing changes."""
+    """The row's new values, or None when nothing changes (most rows: only the deadline is
+    computed for them, the notice times only for the clocks that moved)."""
     applied = rules.applied_policy(r.policy, r.priority)
     target = applied.targets.get(r.kind) if applied else None
     # A policy or target removed since: the clock keeps the terms it started on.
@@ -86,11 +95,12 @@ def _recomputed(rules: SlaRules, r: Any) -> dict[str, Any] | None:
     state = ClockState(
         timedelta(seconds=seconds), timedelta(seconds=r.consumed_seconds), r.running_since, calendar
     )
+    due = due_at(state)
+    if due == r.due_at and seconds == r.target_seconds and calendar.name == r.calendar:
+        return None
     values = schedule(
         state, rules.notifying(r.policy, r.team_id), rules.warn_before, r.warned_at is not None
     )
-    if values["due_at"] == r.due_at and seconds == r.target_seconds:
-        return None
     return {
         "target_id": r.id,
         "new_calendar": calendar.name,
