@@ -23,7 +23,7 @@ from hub.store import Store
 from hub.store.schema import sla_targets, tickets
 
 _T = sla_targets.c
-PAGE = 5000
+PAGE = 10_000
 
 _WRITE = (
     update(sla_targets)
