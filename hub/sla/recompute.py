@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import bindparam, select, true, update
 
 from hub.sla.clocks import refresh_due
-from hub.sla.deadline import ClockState, due_at, schedule
+from hub.sla.deadline import ClockState, due_at, notices
 from hub.sla.policy import SlaRules
 from hub.store import Store
 from hub.store.schema import sla_targets, tickets
@@ -98,9 +98,8 @@ def _recomputed(rules: SlaRules, r: Any) -> dict[str, Any] | None:
     due = due_at(state)
     if due == r.due_at and seconds == r.target_seconds and calendar.name == r.calendar:
         return None
-    values = schedule(
-        state, rules.notifying(r.policy, r.team_id), rules.warn_before, r.warned_at is not None
-    )
+    notifying = rules.notifying(r.policy, r.team_id)
+    values = notices(due, r.running_since, notifying, rules.warn_before, r.warned_at is not None)
     return {
         "target_id": r.id,
         "new_calendar": calendar.name,
