@@ -191,6 +191,11 @@ async def test_priority_change_recomputes_from_the_original_start(
         clock.at(t0, minutes=11)
         await api(http, hub, "PATCH", f"/tickets/{ticket}", {"priority": "normal"})
         back = await clocks_of(hub, ticket)
+        clock.at(t0, minutes=12)
+        await api(http, hub, "POST", f"/tickets/{ticket}/reply", {"text": "Sorry for the wait"})
+        clock.at(t0, minutes=13)
+        assert await post_form(http, hub, "jo@example.com", "Thanks, and?") == ticket
+        cycle = (await clocks_of(hub, ticket))["next_response", 1]
         async with hub.store.read() as conn:
             history = [
                 r.detail
@@ -204,5 +209,7 @@ async def test_priority_change_recomputes_from_the_original_start(
     assert back["first_response", 1].status == "breached"
     assert back["resolution", 1].policy == "standard"
     assert back["resolution", 1].due_at == t0 + timedelta(hours=4)
+    # The customer's next message is timed by the policy the ticket is under now.
+    assert (cycle.policy, cycle.due_at) == ("standard", t0 + timedelta(minutes=33))
     assert len(history) == 2 and "priority normal -> urgent" in history[0]
     assert "policy urgent-care" in history[0] and "policy standard" in history[1]
