@@ -14,6 +14,7 @@ $(STAMP): pyproject.toml
 	touch $@
 
 run: $(STAMP)
+	$(BIN)/hub demo seed --if-empty --config config/hub.yaml
 	$(BIN)/hub serve config/hub.yaml
 
 # Debian packages the tests use as real peers (Chromium for browser tests).

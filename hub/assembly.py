@@ -15,11 +15,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from sqlalchemy.exc import DBAPIError
 
+from hub.actions.solved import OnSolve
 from hub.agents.teams import sync_teams
+from hub.assignment.assigner import ROUND_EVERY, Assigner
 from hub.channels.broadcast import Broadcast
 from hub.channels.conversation import conversation_history
 from hub.channels.directory import ChannelDirectory
@@ -31,20 +34,24 @@ from hub.connector import Connector, ConnectorRegistry, HubContext
 from hub.core.identity import normalize_email, normalize_phone
 from hub.core.metrics import Metrics
 from hub.core.replies import Replies
+from hub.crm.sync import CrmSyncer, build_syncers
 from hub.faq.bot import FaqBot
 from hub.ingest.pipeline import Pipeline
 from hub.notify.alerts import AlertWatcher
 from hub.notify.post_batch import PostSweep
 from hub.notify.sweep import NotificationSweeper
 from hub.outbox.worker import OutboxWorker, WorkerHooks
+from hub.privacy.retention import RetentionJob
 from hub.proactive.campaign_sweep import CampaignSweeper
 from hub.proactive.factory import SweeperSources, campaign_sweeper, greeting_sweeper
 from hub.proactive.greeting_sweep import GreetingSweeper
+from hub.reports.weekly_send import WeeklyDeps, WeeklySummaries
 from hub.scheduler import PeriodicJob
 from hub.sla.check import SlaCheck
 from hub.store import Store
 from hub.store.faults import StorageUnavailable
 from hub.store.secret import hub_secret
+from hub.surveys.sending import SurveyPlanner, survey_withdrawn
 from hub.web.deps import WebDeps
 
 
@@ -104,6 +111,8 @@ def create_connectors(
     connectors: dict[str, Connector] = {}
     supervisors: dict[str, Supervisor] = {}
     for cid, channel in core.channels.channels.items():
+        if channel.type.crm is not None:
+            continue  # a CRM, not a channel: hub.crm syncs it (Workers.crm)
         connector = channel.type.create(channel.config, _context(core, pipeline, cid, supervisors))
         connectors[cid] = connector
         supervisors[cid] = Supervisor(cid, connector)
@@ -150,7 +159,13 @@ class Workers:
     notifier: NotificationSweeper
     sweeper: GreetingSweeper
     campaigns: CampaignSweeper
+    retention: RetentionJob
+    # Teams with automatic assignment: waiting tickets and reassignments (hub.assignment).
+    assigner: Assigner
     sla_check: SlaCheck
+    weekly: WeeklySummaries
+    # CRM connector id -> its sync (hub.crm): a push and a pull job each.
+    crm: dict[str, CrmSyncer]
 
     @classmethod
     def build(
@@ -178,6 +193,9 @@ class Workers:
                     secret=core.secret,
                     wakeup=core.outbox_wakeup,
                     alert_targets=tuple(config.alerts.notify),
+                    on_withdrawn=functools.partial(
+                        survey_withdrawn, core.store, ZoneInfo(config.report_zone)
+                    ),
                 ),
             ),
             # Tells the operators of disabled connectors and dead-letters (`alerts.notify`).
@@ -200,7 +218,22 @@ class Workers:
             ),
             sweeper=greeting_sweeper(sources),
             campaigns=campaign_sweeper(sources),
+            retention=RetentionJob(core.store, config.privacy, core.secret),
+            assigner=pipeline.setup.assigner,
             sla_check=SlaCheck(core.store, pipeline.setup.sla, on_queued=wake),
+            # The weekly summary emails (reports.weekly), queued through the outbox.
+            weekly=WeeklySummaries(
+                WeeklyDeps(
+                    core.store,
+                    core.replies,
+                    config.web.public_url,
+                    config.report_zone,
+                    {t.id: t.name for t in config.teams},
+                    on_queued=wake,
+                ),
+                config.reports.weekly,
+            ),
+            crm=build_syncers(core.channels.channels, core.store, config.hub, core.instance_id),
         )
 
     def jobs(self, config: Config) -> list[PeriodicJob]:
@@ -210,6 +243,8 @@ class Workers:
             PeriodicJob("greetings-sweep", every, self.sweeper.sweep),
             PeriodicJob("campaign-sweep", every, self.campaigns.sweep),
         ]
+        if config.reports.weekly.summaries:
+            jobs.append(PeriodicJob("weekly-summary", self.weekly.every, self.weekly.run))
         # Team and operator batches: the first round at once, then every few seconds.
         batches: list[tuple[str, PostSweep[Any]]] = []
         if self.notifier.connectors:
@@ -222,6 +257,17 @@ class Workers:
             )
             for name, s in batches
         ]
+        retention = config.privacy.retention
+        if retention.enabled:
+            jobs.append(
+                PeriodicJob("retention", timedelta(hours=retention.every_hours), self.retention.run)
+            )
+        if self.assigner.active:
+            jobs.append(
+                PeriodicJob(
+                    "assignment", ROUND_EVERY, self.assigner.run_once, first_after=timedelta(0)
+                )
+            )
         if self.sla_check.rules.enabled:
             check = self.sla_check
             jobs.append(
@@ -229,7 +275,22 @@ class Workers:
                     "sla-check", timedelta(seconds=check.interval_seconds), check.check_once
                 )
             )
+        jobs += crm_jobs(self.crm)
         return jobs
+
+
+def crm_jobs(syncers: dict[str, CrmSyncer]) -> list[PeriodicJob]:
+    """Each CRM's push (first at once) and pull rounds, on its sync's intervals."""
+    jobs = []
+    for cid, syncer in syncers.items():
+        sync = syncer.parts.settings
+        push_every = timedelta(seconds=sync.push_interval_seconds)
+        pull_every = timedelta(seconds=sync.pull_interval_seconds)
+        jobs += [
+            PeriodicJob(f"crm-push-{cid}", push_every, syncer.push_once, first_after=timedelta(0)),
+            PeriodicJob(f"crm-pull-{cid}", pull_every, syncer.pull_once),
+        ]
+    return jobs
 
 
 def web_deps(
@@ -259,7 +320,29 @@ def web_deps(
         wake_outbox=core.outbox_wakeup.set,
         secret=core.secret,
         broadcast_state=lambda: broadcast.state,
+        measure=pipeline.setup.measure,
+        reports=config.reports,
+        on_solve=on_solve(core),
+        assign_now=pipeline.setup.assigner.run_once,
+        privacy=config.privacy,
+        reports_zone=config.report_zone,
     )
+
+
+def on_solve(core: Core) -> OnSolve:
+    """What a solve sets off (the CSAT survey), for the actions that solve tickets."""
+    config, channels = core.config, core.channels
+    planner = SurveyPlanner(
+        config=config.surveys,
+        replies=core.replies,
+        secret=core.secret,
+        public_url=config.web.public_url,
+        signature=config.replies.signature,
+        choice_senders=channels.choice_senders(),
+        windows=channels.reply_windows(),
+        zone=ZoneInfo(config.report_zone),
+    )
+    return OnSolve(planner, channels.reply_routes(), channels.address_kinds())
 
 
 async def listen(stack: contextlib.AsyncExitStack, web_app: web.Application, config: Config) -> int:

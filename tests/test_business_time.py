@@ -23,6 +23,7 @@ BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")
 LORD_HOWE = ZoneInfo("Australia/Lord_Howe")
 DHAKA = ZoneInfo("Asia/Dhaka")
+SANTIAGO = ZoneInfo("America/Santiago")
 H, M = timedelta(hours=1), timedelta(minutes=1)
 MICRO = timedelta(microseconds=1)
 
@@ -76,6 +77,13 @@ TABLE = [
         "2027-03-06T01:00",
         30 * M,
         "2027-03-06T01:30",
+    ),
+    (
+        "a night across the year end, New Year's Day a holiday",
+        {**NIGHTS, "holidays": {"country": "DE"}},
+        "2027-12-31T23:00",
+        2 * H,
+        "2028-01-01T01:00",
     ),
     ("24:00 runs on into the next day", ROUND, "2027-03-08T23:30", H, "2027-03-09T00:30"),
     ("Friday 24:00 to Monday 00:00", ROUND, "2027-03-05T23:30", H, "2027-03-08T00:30"),
@@ -180,6 +188,10 @@ DST_DAYS = [
     (NEW_YORK, "2027-11-07", 25 * H, ("00:30-02:30", 3 * H)),
     (LORD_HOWE, "2027-10-03", 23 * H + 30 * M, ("01:00-03:00", 90 * M)),
     (LORD_HOWE, "2027-04-04", 24 * H + 30 * M, ("01:00-03:00", 150 * M)),
+    # Santiago moves its clocks at midnight: 00:00 does not exist on 5 September 2027, and
+    # 23:00-24:00 on 3 April comes twice.
+    (SANTIAGO, "2027-09-05", 23 * H, ("00:00-08:00", 7 * H)),
+    (SANTIAGO, "2027-04-03", 25 * H, ("20:00-24:00", 5 * H)),
 ]
 
 

@@ -183,6 +183,12 @@ BAD = [
         "'2027-02-30' is not valid: day is out of range for month",
     ),
     (
+        "not a date in a list",
+        '    hours:\n      mon: ["09:00-17:00"]\n    holidays:\n      dates: [2027-01-01, 2027-13-01]\n',
+        "dates:",
+        "holidays.dates[1]: '2027-13-01' is not valid: month must be in 1..12",
+    ),
+    (
         "unknown country",
         '    hours:\n      mon: ["09:00-17:00"]\n    holidays:\n      country: XX\n',
         "country: XX",

@@ -10,14 +10,15 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from hub.actions.measure import StatusChange, measure_reply
 from hub.actions.recipient import recipient
+from hub.actions.solved import AfterChange, StatusMove, after_status_change
 from hub.actions.ticket_status import ActionRefused, status_values
 from hub.agents.accounts import Actor
 from hub.channels.directory import ChannelDirectory, ReplyRoute
 from hub.channels.reply_window import WindowClosed, WindowedReply, window_template
 from hub.outbox.enqueue import enqueue_outbound
 from hub.outbox.entries import cancel_scheduled_send
-from hub.sla.clocks import NO_CLOCKS, SlaClocks
 from hub.store import Store, utcnow
 from hub.store.schema import customers, messages, outbox, tickets
 from hub.tickets.access import ticket_for
@@ -55,12 +56,13 @@ async def reply(
     channels: ChannelDirectory,
     on_outbox: Callable[[], None] = lambda: None,
     *,
-    sla: SlaClocks = NO_CLOCKS,
+    after: AfterChange,
 ) -> ReplyResult:
     """Queue the reply over the channel the customer last wrote on (or `via`, a connector
-    the agent picked), in one transaction with the ticket's change and its SLA clocks (a
-    reply scheduled for later answers nobody yet: the clocks run on)."""
-    ticket_id = draft.ticket_id
+    the agent picked), in one transaction with the ticket's change, its metric events (a
+    reply scheduled for later counts when it is due) and its SLA clocks (such a reply
+    answers nobody yet: the clocks run on)."""
+    ticket_id, measure, sla = draft.ticket_id, after.measure, after.sla
     routes, kinds, windows = (
         channels.reply_routes(),
         channels.address_kinds(),
@@ -93,7 +95,7 @@ async def reply(
                 select(customers.c.locale).where(customers.c.id == ticket.customer_id)
             )
         ).scalar_one()
-        now = sla.clock()
+        now = measure.clock()
         window = windows.get(route.connector_id)
         template_ref = None
         if window is not None:
@@ -109,11 +111,7 @@ async def reply(
             except WindowClosed as exc:
                 raise ActionRefused(str(exc)) from None
         # A channel without a reply window has no templates to ask for: the text goes as is.
-        ref = ticket_ref(ticket_id)
-        subject = f"Re: {ticket.subject} [#{ref}]" if ticket.subject else f"Your request [#{ref}]"
-        # A string, whatever the channel kept: Telegram's message ids are numbers.
-        found_id = (last_in.meta or {}).get("message_id")
-        reply_to_id = str(found_id) if found_id is not None else None
+        subject, reply_to_id = _threading(ticket, last_in)
         outbox_id = await enqueue_outbound(
             store,
             conn,
@@ -136,11 +134,12 @@ async def reply(
         message_id = (
             await conn.execute(select(outbox.c.message_id).where(outbox.c.id == outbox_id))
         ).scalar_one()
-        meta = {"kind": "agent_reply", "to": to.value, "agent": actor.name}
-        if template_ref is not None:
-            meta["template"] = template_ref
-        if draft.send_at is not None and draft.send_at > now:
-            meta["send_at"] = draft.send_at.astimezone(UTC).isoformat()
+        meta = _meta(
+            actor,
+            to.value,
+            template_ref,
+            draft.send_at if draft.send_at is not None and draft.send_at > now else None,
+        )
         # enqueue_outbound records kind and recipient; the inbox also shows who answered.
         await conn.execute(update(messages).where(messages.c.id == message_id).values(meta=meta))
         new_status = draft.status or ("open" if ticket.status == "new" else None)
@@ -148,6 +147,12 @@ async def reply(
         if new_status is not None and new_status != ticket.status:
             values.update(await status_values(conn, ticket, new_status))
         await conn.execute(update(tickets).where(tickets.c.id == ticket_id).values(values))
+        # An integration's message is no person's reply: it counts as outgoing only.
+        change = StatusChange(now, actor.username if actor.kind == "agent" else None)
+        due = draft.send_at if draft.send_at is not None and draft.send_at > now else now
+        await measure_reply(conn, measure, ticket, change, due, new_status)
+        move = StatusMove(ticket, values.get("status"), now, not_before=due)
+        await after_status_change(store, conn, after.on_solve, move)
         if draft.send_at is None or draft.send_at <= now:
             await sla.agent_replied(conn, ticket_id, now)
         if "status" in values:
@@ -156,6 +161,32 @@ async def reply(
     return ReplyResult(
         int(message_id), int(outbox_id), route.connector_id, to.value, meta.get("send_at")
     )
+
+
+def _threading(ticket: Any, last_in: Any) -> tuple[str, str | None]:
+    """The reply's subject, and the channel's id of the message it answers."""
+    ref = ticket_ref(ticket.id)
+    subject = f"Re: {ticket.subject} [#{ref}]" if ticket.subject else f"Your request [#{ref}]"
+    # A string, whatever the channel kept: Telegram's message ids are numbers.
+    found_id = (last_in.meta or {}).get("message_id")
+    return subject, (str(found_id) if found_id is not None else None)
+
+
+def _meta(
+    actor: Actor, to: str, template_ref: str | None, later: datetime | None
+) -> dict[str, Any]:
+    # The username too: ratings and reports credit the agent by it (hub.surveys).
+    meta: dict[str, Any] = {
+        "kind": "agent_reply",
+        "to": to,
+        "agent": actor.name,
+        "agent_username": actor.username,
+    }
+    if template_ref is not None:
+        meta["template"] = template_ref
+    if later is not None:
+        meta["send_at"] = later.astimezone(UTC).isoformat()
+    return meta
 
 
 async def cancel_scheduled(store: Store, actor: Actor, ticket_id: int, message_id: int) -> None:

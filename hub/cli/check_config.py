@@ -21,7 +21,14 @@ def run_check_config(args: argparse.Namespace, registry: ConnectorRegistry) -> i
         return EXIT_CONFIG
     from hub.core.replies import Replies
 
-    problems = Replies(config.replies.templates_dir, config.hub.default_locale).check()
+    replies = Replies(config.replies.templates_dir, config.hub.default_locale)
+    problems = replies.check()
+    survey = config.surveys.template
+    if config.surveys.enabled and not replies.has(survey, config.hub.default_locale):
+        problems.append(
+            f"{args.config}: surveys.template: no {config.hub.default_locale}/{survey}.txt.j2 "
+            f"under {config.replies.templates_dir}"
+        )
     for problem in problems:
         print(problem, file=sys.stderr)
     if problems:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import re
 import zoneinfo
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import phonenumbers
 from babel import Locale, UnknownLocaleError
@@ -14,12 +14,18 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 from hub.config.agents import AgentsConfig
 from hub.config.alerts import AlertsConfig
+from hub.config.assignment import AssignMode, check_reassign_after
 from hub.config.calendars import CONFIG_DIR, Calendars
 from hub.config.campaigns import Campaigns
 from hub.config.cross_checks import cross_check
+from hub.config.durations import Duration
 from hub.config.greetings import GreetingsConfig
-from hub.config.notify import EventKind, NotificationsConfig
+from hub.config.notify import NotificationsConfig
+from hub.config.privacy import PrivacyConfig
+from hub.config.reports import ReportsConfig
+from hub.config.routing import RoutingConfig
 from hub.config.sla import SlaConfig
+from hub.config.surveys import SurveysConfig
 from hub.config.yaml_source import Path_, SourceError, YamlSource, YamlSourceError, load_yaml
 from hub.connector import ConnectorConfig, ConnectorRegistry
 from hub.core.proxies import parse_networks
@@ -37,6 +43,9 @@ class HubSettings(_Strict):
     # Signs opt-out links and thread markers. Unset: a random key kept in the database,
     # shared by every hub process on it.
     secret_key: SecretStr | None = None
+    # The shipped demo: `hub demo seed` fills its database (make run does it when empty).
+    # Never set it on a production config: nothing else may be seeded.
+    demo: bool = False
 
     @field_validator("timezone")
     @classmethod
@@ -120,48 +129,14 @@ class ApiConfig(_Strict):
 class Team(_Strict):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")
     name: str
+    # Automatic assignment (hub.assignment): manual leaves tickets for agents to pick up.
+    assign: AssignMode = "manual"
+    # A ticket whose assignee is away or off this long goes to an available agent.
+    reassign_after: Duration = timedelta(minutes=30)
+    # Agents count as off outside this calendar (a name under `calendars:`).
+    calendar: str | None = None
 
-
-Priority = Literal["low", "normal", "high", "urgent"]
-
-
-class RuleMatch(_Strict):
-    channel: str | None = None
-    connector: str | None = None
-    subject: str | None = None
-    body: str | None = None
-    tags: list[str] = Field(default_factory=list)
-    locale: str | None = None
-
-    @field_validator("subject", "body")
-    @classmethod
-    def _regex(cls, v: str | None) -> str | None:
-        if v is not None:
-            try:
-                re.compile(v)
-            except re.error as exc:
-                raise ValueError(f"not a valid regular expression: {exc}") from None
-        return v
-
-
-class RuleSet(_Strict):
-    team: str
-    priority: Priority | None = None
-    tags: list[str] = Field(default_factory=list)
-
-
-class Rule(_Strict):
-    name: str
-    match: RuleMatch = Field(default_factory=RuleMatch)
-    set: RuleSet
-    # Notification connectors (slack, teams) told when this rule's tickets open or escalate.
-    notify: list[str] = Field(default_factory=list)
-    notify_on: list[EventKind] = Field(default_factory=lambda: ["opened", "escalated"])
-
-
-class RoutingConfig(_Strict):
-    fallback_team: str
-    rules: list[Rule] = Field(default_factory=list)
+    _reassign_after = field_validator("reassign_after")(lambda v: check_reassign_after(v))
 
 
 class RepliesConfig(_Strict):
@@ -212,12 +187,20 @@ class Config(_Strict):
     bot: BotConfig = Field(default_factory=BotConfig)
     notifications: NotificationsConfig = Field(default_factory=NotificationsConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    reports: ReportsConfig = Field(default_factory=ReportsConfig)
+    surveys: SurveysConfig = Field(default_factory=SurveysConfig)
+    privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
     # Business-hours calendars by name (#14), for SLA targets counted in business time.
     calendars: Calendars = Field(default_factory=dict)
     # Service-level policies (#14); none: no ticket has a clock.
     sla: SlaConfig = Field(default_factory=SlaConfig)
     # Validated per type after the rest; holds ConnectorConfig subclasses once loaded.
     connectors: list[Any] = Field(default_factory=list)
+
+    @property
+    def report_zone(self) -> str:
+        """The IANA zone of the reporting day: reports.timezone, else hub.timezone."""
+        return self.reports.timezone or self.hub.timezone
 
     def connector(self, connector_id: str) -> ConnectorConfig:
         for c in self.connectors:

@@ -4,9 +4,12 @@ to every step of a batch."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from hub.actions.measure import Measure
+from hub.assignment.assigner import Assigner
+from hub.assignment.setup import build_assigner
 from hub.channels.directory import ReplyRoute
 from hub.config.loader import Config
 from hub.core.metrics import Metrics
@@ -45,10 +48,20 @@ class IngestSetup:
     router: Router = field(init=False)
     notify: NotifyRules = field(init=False)
     team_names: dict[str, str] = field(init=False)
+    # How the batch's metric events are measured (the reporting day's zone).
+    measure: Measure = field(init=False)
+    # Places tickets opened for teams with automatic assignment, in the batch's transaction.
+    assigner: Assigner = field(init=False)
     sla: SlaClocks = field(init=False)
 
     def __post_init__(self) -> None:
+        # One clock for the batch, its metric events and its SLA clocks: `clock`.
+        self.measure = replace(Measure.of_zone(self.config.report_zone), clock=self._now)
         self.router = Router(self.config.routing)
         self.notify = NotifyRules(self.config.routing, self.config.notifications)
         self.team_names = {t.id: t.name for t in self.config.teams}
-        self.sla = SlaClocks(sla_rules(self.config))
+        self.assigner = build_assigner(self.store, self.config)
+        self.sla = SlaClocks(sla_rules(self.config), clock=self._now)
+
+    def _now(self) -> datetime:
+        return self.clock()

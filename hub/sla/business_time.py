@@ -54,6 +54,7 @@ class BusinessCalendar:
         self._schedule = schedule
         self._search_years = search_years
         self._year = lru_cache(maxsize=_CACHED_YEARS)(self._build)
+        self._last: YearBlock | None = None
 
     def __repr__(self) -> str:
         return f"BusinessCalendar({self.name!r}, {self.zone.key})"
@@ -127,13 +128,17 @@ class BusinessCalendar:
         return build_year(self._schedule, year)
 
     def _block_of(self, at: int) -> YearBlock:
+        last = self._last
+        if last is not None and last.start <= at < last.end:
+            return last  # a sweep's tickets mostly fall in one year
         year = from_us(at).astimezone(self.zone).year
         block = self._year(year)
         # A new year's midnight that is skipped or repeated moves the block's edge.
         if at < block.start:
-            return self._year(year - 1)
-        if at >= block.end:
-            return self._year(year + 1)
+            block = self._year(year - 1)
+        elif at >= block.end:
+            block = self._year(year + 1)
+        self._last = block
         return block
 
     def _next(self, block: YearBlock) -> YearBlock:

@@ -120,6 +120,9 @@ customers = Table(
     Column("birthday_md", Integer, index=True),
     Column("anniversary_md", Integer, index=True),
     Column("since_md", Integer, index=True, default=_since_md),
+    # Set when the person was erased in anonymize mode (hub.privacy): the row stays, empty,
+    # so reports keep their counts.
+    _ts("erased_at", nullable=True),
 )
 
 identities = Table(
@@ -601,15 +604,176 @@ sla_events = Table(
 
 
 # ---- Assignment (#14): agent capacity, availability, skills ------------------------------
-# (section kept for the assignment tables)
+# Each agent's availability as they set it (inbox or API). No row: off, so an agent who
+# never said they are working gets no tickets.
+agent_availability = Table(
+    "agent_availability",
+    metadata,
+    Column("agent_id", Id, ForeignKey("agents.id"), primary_key=True),
+    Column("availability", String(8), nullable=False),  # online | away | off
+    # Since when: a ticket of an agent away or off for a team's `reassign_after` moves on.
+    _ts("since"),
+)
+
+# Per team, the agent who got the last ticket: round robin goes on after them. The row
+# is locked while a team's tickets are assigned, so hub processes take turns per team.
+assignment_pointers = Table(
+    "assignment_pointers",
+    metadata,
+    Column("team_id", String(40), ForeignKey("teams.id"), primary_key=True),
+    Column("last_agent", String(64)),
+    _ts("updated_at"),
+)
+
+# The ticket's assignment history: who got it, from whom, and why.
+ticket_assignments = Table(
+    "ticket_assignments",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("ticket_id", Id, ForeignKey("tickets.id"), nullable=False, index=True),
+    Column("assignee", String(64), nullable=False),
+    Column("previous", String(64)),
+    Column("reason", String(16), nullable=False),  # opened | waiting | reassigned | manual
+    _ts("created_at"),
+)
+
+# An agent's open tickets, counted against their capacity on every assignment round.
+Index("ix_tickets_assignee_status", tickets.c.assignee, tickets.c.status)
+# A team's unassigned tickets, which every round looks for among all the open ones.
+Index(
+    "ix_tickets_unassigned",
+    tickets.c.team_id,
+    tickets.c.status,
+    tickets.c.created_at,
+    sqlite_where=text("assignee IS NULL"),
+    postgresql_where=text("assignee IS NULL"),
+)
 
 
 # ---- Metric events and rollup (#15) -------------------------------------------------------
-# (section kept for the reporting tables)
+# What reports count (hub.events.metrics), appended in the transaction of the change that
+# caused it. No foreign keys: an erased customer's events can be removed in any order.
+metric_events = Table(
+    "metric_events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("kind", String(24), nullable=False),
+    _ts("occurred_at"),
+    Column("ticket_id", Id),
+    Column("customer_id", Id),
+    Column("team_id", String(40)),
+    Column("channel", String(32)),
+    Column("agent", String(100)),
+    Column("priority", String(16)),
+    Column("tags", JSON, nullable=False, default=list),
+    # Calendar time and business time of what the event measures (a customer's wait).
+    Column("seconds", Float),
+    Column("business_seconds", Float),
+    Column("value", Integer),
+    # 1, or -1 for an event taken back (a changed survey answer): counts add weights.
+    Column("weight", Integer, nullable=False, default=1),
+    # Reports read one kind over a range of time; the columns they group and measure by
+    # are in the index, so the table itself is not read.
+    Index(
+        "ix_metric_events_kind_time",
+        "kind",
+        "occurred_at",
+        "team_id",
+        "agent",
+        "channel",
+        "seconds",
+        "business_seconds",
+        "ticket_id",
+    ),
+    # A reply asks whether the ticket had its first response yet, and when the last.
+    Index("ix_metric_events_ticket", "ticket_id", "kind"),
+)
+
+# The daily rollup: per day (in reports.timezone), kind, team ('' for all) and one
+# dimension (`dim`: all, channel, agent, priority, tag; `member`: its value, '' for all).
+metric_daily = Table(
+    "metric_daily",
+    metadata,
+    # The key's order is the reports' access path: one dimension and team scope, a range
+    # of days; on SQLite the rows live in the key's order (WITHOUT ROWID).
+    Column("dim", String(16), primary_key=True),
+    Column("team_id", String(40), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("kind", String(24), primary_key=True),
+    Column("member", String(100), primary_key=True),
+    Column("n", Integer, nullable=False),
+    # How many events had a duration, and their sum (means: sum / n).
+    Column("seconds_n", Integer, nullable=False),
+    Column("seconds_sum", Float, nullable=False),
+    Column("business_n", Integer, nullable=False),
+    Column("business_sum", Float, nullable=False),
+    Column("value_sum", Integer, nullable=False),
+    # Survey answers rated 4 or 5.
+    Column("positive", Integer, nullable=False),
+    sqlite_with_rowid=False,
+)
+
+
+# ---- Weekly summary email (#15) -----------------------------------------------------------
+# One row per summary and week, written in the transaction of its outbox rows: a second
+# round, a restart or a second hub process on the database sends nothing twice.
+weekly_summary_sends = Table(
+    "weekly_summary_sends",
+    metadata,
+    Column("summary", String(40), primary_key=True),
+    # The week's first local day (in the summary's zone).
+    Column("week_start", Date, primary_key=True),
+    Column("recipients", Integer, nullable=False),
+    _ts("created_at"),
+)
 
 
 # ---- CSAT surveys (#15) -------------------------------------------------------------------
-# (section kept for the survey tables)
+# One survey per solve cycle of a ticket (the customer message the solve answered), written
+# with its outbox row (hub.surveys.sending); the link's token is kept only as its sha256.
+surveys = Table(
+    "surveys",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("ticket_id", Id, ForeignKey("tickets.id"), nullable=False),
+    Column("customer_id", Id, ForeignKey("customers.id"), nullable=False),
+    # The newest customer message when the ticket was solved: a second solve without the
+    # customer writing again is the same cycle, and the unique constraint refuses it.
+    Column("cycle_message_id", Id, nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("connector_id", String(40), nullable=False),
+    Column("channel", String(32), nullable=False),  # the recipient's identity kind
+    Column("language", String(16), nullable=False),
+    # Who is credited with the rating: the agent who last answered, and the ticket's team,
+    # as they were when the survey was queued (a later reassignment changes nothing).
+    Column("agent", String(100)),
+    Column("team_id", String(40), nullable=False),
+    Column("status", String(16), nullable=False),  # queued | skipped
+    Column("note", String(300)),
+    Column("outbox_id", Id),
+    _ts("send_at"),
+    _ts("created_at"),
+    UniqueConstraint("ticket_id", "cycle_message_id"),
+    Index("ix_surveys_customer_created", "customer_id", "created_at"),
+)
+
+# At most one answer per survey (the unique survey_id); a change within the window
+# updates it, keeping when it was first given.
+survey_responses = Table(
+    "survey_responses",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("survey_id", Id, ForeignKey("surveys.id"), nullable=False, unique=True),
+    # The survey's ticket again, so erasure (hub.privacy) finds the answers by ticket.
+    Column("ticket_id", Id, ForeignKey("tickets.id"), nullable=False, index=True),
+    Column("rating", Integer, nullable=False),  # 1-5
+    Column("comment", Text),
+    Column("via", String(16), nullable=False),  # link | button
+    Column("changes", Integer, nullable=False, default=0),
+    _ts("answered_at"),
+    _ts("updated_at"),
+    Index("ix_survey_responses_answered_at", "answered_at"),
+)
 
 
 # ---- Outgoing events and webhooks (#16) ---------------------------------------------------
@@ -629,12 +793,69 @@ outgoing_events = Table(
     Column("data", JSON, nullable=False),
     _ts("created_at"),
     Index("ix_outgoing_events_created_at", "created_at"),
+    # Ids are never reused on SQLite either: an erasure deletes a person's events, and
+    # without AUTOINCREMENT the next event would take a deleted newest id, one a CRM sync
+    # (hub.crm.intake) has taken in already. PostgreSQL's sequences never reuse ids.
+    sqlite_autoincrement=True,
 )
 # (section kept for the webhook tables)
 
 
 # ---- CRM sync (#16) -----------------------------------------------------------------------
-# (section kept for the CRM sync tables)
+# Each customer as one CRM connector knows it (hub.crm): the record's id there (also kept
+# as an identity of the connector's kind, for lookups) and whether the hub has a change to
+# push (due_at set). No foreign key: an erased customer's row stays until the erasure has
+# reached the CRM.
+crm_links = Table(
+    "crm_links",
+    metadata,
+    Column("connector_id", String(40), primary_key=True),
+    Column("customer_id", Id, primary_key=True, autoincrement=False),
+    Column("remote_id", String(64)),
+    # Bumped by every change taken in: a push clears due_at only if none came in meanwhile.
+    Column("version", Integer, nullable=False, default=0),
+    # NULL: nothing to push. Else the earliest the next attempt may run.
+    _ts("due_at", nullable=True),
+    # When the oldest change not yet pushed was made (hub_wins keeps fields edited since).
+    _ts("changed_at", nullable=True),
+    Column("erase", String(16)),  # delete | archive, once the customer was erased
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", String(500)),
+    _ts("pushed_at", nullable=True),
+    Index("ix_crm_links_due", "connector_id", "due_at"),
+)
+
+# The customer events each CRM connector has taken in. Marks, not a cursor alone: ids from
+# a sequence can commit out of order on PostgreSQL, and a cursor would skip the late one.
+# Marks below crm_cursors.event_floor are pruned (hub.crm.intake).
+crm_event_marks = Table(
+    "crm_event_marks",
+    metadata,
+    Column("connector_id", String(40), primary_key=True),
+    Column("event_id", Id, primary_key=True, autoincrement=False),
+)
+
+crm_cursors = Table(
+    "crm_cursors",
+    metadata,
+    Column("connector_id", String(40), primary_key=True),
+    # Every customer event with an id at or below this is taken in.
+    Column("event_floor", Id, nullable=False, default=0),
+    # The CRM's modified time the next pull starts from (less the overlap).
+    _ts("pulled_until", nullable=True),
+    _ts("updated_at"),
+)
+
+# Who last set each customer field and when (hub.customers.field_edits): an agent's edit is
+# kept against CRM changes unless configured, and most_recent compares these times.
+customer_field_edits = Table(
+    "customer_field_edits",
+    metadata,
+    Column("customer_id", Id, primary_key=True, autoincrement=False),
+    Column("field", String(40), primary_key=True),
+    Column("source", String(48), nullable=False),  # agent | crm:<connector id>
+    _ts("edited_at"),
+)
 
 
 # ---- Duplicate detection (#17) ------------------------------------------------------------
@@ -642,4 +863,26 @@ outgoing_events = Table(
 
 
 # ---- Privacy: erasure audit, ledger, retention (#17) --------------------------------------
+# Who erased which customer number when, in which mode, with per-table counts: no personal
+# data (hub.privacy.erase).
+erasure_audit = Table(
+    "erasure_audit",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("customer_id", Id, nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("mode", String(16), nullable=False),  # delete | anonymize
+    Column("counts", JSON, nullable=False),
+    _ts("created_at"),
+)
+
+# Keyed hashes of erased identities, so `hub customers reapply-erasures` can erase them again
+# after a backup is restored (hub.privacy.ledger).
+erasure_ledger = Table(
+    "erasure_ledger",
+    metadata,
+    Column("key_hash", String(64), primary_key=True),
+    Column("mode", String(16), nullable=False),
+    _ts("erased_at"),
+)
 # (section kept for the privacy tables)

@@ -61,6 +61,8 @@ class Ticket:
     team_id: str
     subject: str | None
     created_at: datetime
+    # A solved ticket the customer's new message opened again (touch_ticket).
+    reopened: bool = False
 
     @property
     def ref(self) -> str:
@@ -200,6 +202,9 @@ async def open_tickets(
 
 async def touch_ticket(conn: AsyncConnection, ticket_id: int, now: datetime) -> Ticket:
     """A new message on a ticket: a solved one opens again, since the customer answered."""
+    before = (
+        await conn.execute(select(tickets.c.status).where(tickets.c.id == ticket_id))
+    ).scalar_one()
     row = (
         await conn.execute(
             update(tickets)
@@ -214,7 +219,7 @@ async def touch_ticket(conn: AsyncConnection, ticket_id: int, now: datetime) -> 
             .returning(tickets.c.id, tickets.c.team_id, tickets.c.subject, tickets.c.created_at)
         )
     ).one()
-    return Ticket(row.id, row.team_id, row.subject, row.created_at)
+    return Ticket(row.id, row.team_id, row.subject, row.created_at, reopened=before == "solved")
 
 
 async def close_open_ticket(conn: AsyncConnection, key: str, now: datetime) -> Ticket | None:

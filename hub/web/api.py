@@ -11,9 +11,12 @@ from aiohttp import web
 from hub.agents.accounts import Actor, integration_actor
 from hub.agents.auth import token_actor
 from hub.core.edge_text import header_bytes
+from hub.web import api_availability as availability
 from hub.web import api_customers as customers
 from hub.web import api_merges as merges
+from hub.web import api_privacy as privacy
 from hub.web import api_records as records
+from hub.web import api_reports as reports
 from hub.web import api_tickets as tickets
 from hub.web.api_common import ACTOR
 from hub.web.deps import WebDeps, deps_of
@@ -57,6 +60,8 @@ def api_app(deps: WebDeps) -> web.Application:
     r = app.router
     r.add_get("/openapi.json", openapi)
     r.add_get("/me", customers.me)
+    r.add_get("/me/availability", availability.get_mine)
+    r.add_put("/me/availability", availability.put_mine)
     r.add_get("/tickets", tickets.list_tickets_handler)
     r.add_get("/tickets/{id}", tickets.get_ticket)
     r.add_patch("/tickets/{id}", tickets.patch_ticket)
@@ -73,6 +78,8 @@ def api_app(deps: WebDeps) -> web.Application:
     r.add_get("/customers/{id}", customers.get_customer)
     r.add_patch("/customers/{id}", customers.patch_customer)
     r.add_post("/customers/{id}/merge", merges.post_merge)
+    r.add_get("/customers/{id}/export", privacy.get_export)
+    r.add_post("/customers/{id}/erase", privacy.post_erase)
     r.add_post("/merges/{id}/undo", merges.post_undo)
     r.add_get("/duplicates", merges.list_duplicates)
     r.add_get("/teams", customers.list_teams)
@@ -80,6 +87,10 @@ def api_app(deps: WebDeps) -> web.Application:
     r.add_post("/canned-responses", customers.create_canned_handler)
     r.add_get("/canned-responses/{id}", customers.get_canned_handler)
     r.add_delete("/canned-responses/{id}", customers.delete_canned_handler)
+    r.add_get("/reports", reports.get_report)
+    r.add_get("/reports/groups.csv", reports.get_report_csv)
+    r.add_get("/reports/series.csv", reports.get_series_csv)
+    r.add_get("/reports/tickets.csv", reports.get_tickets_csv)
     return app
 
 
