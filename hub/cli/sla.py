@@ -5,10 +5,10 @@ shell, or puts the running SLA clocks on an edited calendar or policy.
     hub sla elapsed --calendar dhaka-office --from 2027-02-18T15:30 --to 2027-02-22T10:00
     hub sla recompute --calendar dhaka-office     # after editing that calendar
 
-The last line is for scripts: `due=<ISO 8601 in the calendar's offset>` or
-`elapsed_minutes=<whole minutes, rounded down>` or `recomputed=<clocks moved>`. A time without
-an offset is the calendar's
-local time. A bad duration, time or calendar name is exit code 2, as a bad config is.
+The last line is for scripts: `due=<ISO 8601 in the calendar's offset>`,
+`elapsed_minutes=<whole minutes, rounded down>` or `recomputed=<clocks moved>`. A time
+without an offset is the calendar's local time. A bad duration, time or calendar name is
+exit code 2, as a bad config is.
 """
 
 from __future__ import annotations
