@@ -1,11 +1,13 @@
-"""The faults users report of other helpdesks' SLAs, each a test on the running hub
-(SQLite and PostgreSQL, the hub's clock moved by the test): zammad#1620, zammad#5177,
-chatwoot#10178, zammad#390, zammad#4432; and a re-evaluation from the original start."""
+"""The faults users report of other helpdesks' SLAs, each a test on the running hub (the
+hub's clock moved by the test): zammad#1620, zammad#5177, chatwoot#10178, zammad#390,
+zammad#4432; and a re-evaluation from the original start. On SQLite: the same statements
+run on PostgreSQL in test_sla_e2e and test_sla_views, which cover both."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -30,6 +32,11 @@ OFFICE = {
         "holidays": {"dates": ["2026-11-30"]},
     }
 }
+
+
+@pytest.fixture
+def storage_url(tmp_path: Path) -> str:
+    return f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}"
 
 
 @pytest.fixture
