@@ -20,7 +20,8 @@ Then, through the hub's Store and `SlaCheck`:
   once. Printed: the median and the 95th percentile in ms, and what the rounds did.
 - idle: the same check where nothing is due (the read-only probe most rounds are).
 - recompute: a holiday added to the calendar on the day after NOW, then
-  `recompute_deadlines` on every running clock: seconds, and how many moved.
+  `recompute_deadlines` on every running clock of that calendar (`hub sla recompute
+  --calendar dhaka-office`): seconds, and how many moved.
 
 Targets: `sla_check_ms` (the median round) < 200; recompute < 10 s.
 """
@@ -194,7 +195,7 @@ async def main(n: int, rounds: int) -> None:
         )
         edited = {**CALENDAR, "holidays": {"country": "BD", "dates": ["2027-03-04"]}}
         t = time.perf_counter()
-        again = await recompute_deadlines(store, rules_with(edited))
+        again = await recompute_deadlines(store, rules_with(edited), {"dhaka-office"})
         seconds = time.perf_counter() - t
         print(f"recompute_seconds={seconds:.2f} running={again.clocks} moved={again.moved}")
         await store.close()

@@ -1,11 +1,13 @@
-"""The faults users report of other helpdesks' SLAs, each a test on the running hub
-(SQLite and PostgreSQL, the hub's clock moved by the test): zammad#1620, zammad#5177,
-chatwoot#10178, zammad#390, zammad#4432; and a re-evaluation from the original start."""
+"""The faults users report of other helpdesks' SLAs, each a test on the running hub (the
+hub's clock moved by the test): zammad#1620, zammad#5177, chatwoot#10178, zammad#390,
+zammad#4432; and a re-evaluation from the original start. On SQLite: the same statements
+run on PostgreSQL in test_sla_e2e and test_sla_views, which cover both."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -30,6 +32,11 @@ OFFICE = {
         "holidays": {"dates": ["2026-11-30"]},
     }
 }
+
+
+@pytest.fixture
+def storage_url(tmp_path: Path) -> str:
+    return f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}"
 
 
 @pytest.fixture
@@ -191,6 +198,11 @@ async def test_priority_change_recomputes_from_the_original_start(
         clock.at(t0, minutes=11)
         await api(http, hub, "PATCH", f"/tickets/{ticket}", {"priority": "normal"})
         back = await clocks_of(hub, ticket)
+        clock.at(t0, minutes=12)
+        await api(http, hub, "POST", f"/tickets/{ticket}/reply", {"text": "Sorry for the wait"})
+        clock.at(t0, minutes=13)
+        assert await post_form(http, hub, "jo@example.com", "Thanks, and?") == ticket
+        cycle = (await clocks_of(hub, ticket))["next_response", 1]
         async with hub.store.read() as conn:
             history = [
                 r.detail
@@ -204,5 +216,7 @@ async def test_priority_change_recomputes_from_the_original_start(
     assert back["first_response", 1].status == "breached"
     assert back["resolution", 1].policy == "standard"
     assert back["resolution", 1].due_at == t0 + timedelta(hours=4)
+    # The customer's next message is timed by the policy the ticket is under now.
+    assert (cycle.policy, cycle.due_at) == ("standard", t0 + timedelta(minutes=33))
     assert len(history) == 2 and "priority normal -> urgent" in history[0]
     assert "policy urgent-care" in history[0] and "policy standard" in history[1]

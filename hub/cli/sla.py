@@ -3,10 +3,12 @@ shell, or puts the running SLA clocks on an edited calendar or policy.
 
     hub sla due --calendar dhaka-office --start 2027-02-18T15:30+06:00 --duration 90m
     hub sla elapsed --calendar dhaka-office --from 2027-02-18T15:30 --to 2027-02-22T10:00
+    hub sla recompute --calendar dhaka-office     # after editing that calendar
 
-The last line is for scripts: `due=<ISO 8601 in the calendar's offset>` or
-`elapsed_minutes=<whole minutes, rounded down>`. A time without an offset is the calendar's
-local time. A bad duration, time or calendar name is exit code 2, as a bad config is.
+The last line is for scripts: `due=<ISO 8601 in the calendar's offset>`,
+`elapsed_minutes=<whole minutes, rounded down>` or `recomputed=<clocks moved>`. A time
+without an offset is the calendar's local time. A bad duration, time or calendar name is
+exit code 2, as a bad config is.
 """
 
 from __future__ import annotations
@@ -49,6 +51,12 @@ def add_sla_cli(sub: SubParsers, registry: ConnectorRegistry) -> None:
     recompute = ssub.add_parser(
         "recompute", help="every running SLA deadline again, after a calendar or policy edit"
     )
+    recompute.add_argument(
+        "--calendar",
+        action="append",
+        dest="calendars",
+        help="only clocks on this calendar (repeatable); default: every clock",
+    )
     for q in (due, elapsed, recompute):
         q.add_argument("--config", default=DEFAULT_CONFIG)
     p.set_defaults(
@@ -60,7 +68,7 @@ def add_sla_cli(sub: SubParsers, registry: ConnectorRegistry) -> None:
 
 def run_sla_command(config: Config, args: argparse.Namespace) -> int:
     if args.sla_command == "recompute":
-        return asyncio.run(_recompute(config))
+        return asyncio.run(_recompute(config, args.calendars))
     try:
         if args.sla_command == "due":
             _due(config, args)
@@ -72,12 +80,17 @@ def run_sla_command(config: Config, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _recompute(config: Config) -> int:
+async def _recompute(config: Config, calendars: list[str] | None) -> int:
     """Last line for scripts: `recomputed=<clocks whose deadline moved>`."""
+    for name in calendars or ():
+        if name not in config.calendars and name != "calendar-time":
+            known = sorted(config.calendars)
+            print(f"hub sla recompute: {UnknownCalendar(name, known)}", file=sys.stderr)
+            return EXIT_CONFIG
     store = Store(config.storage.url)
     try:
         await store.migrate()
-        done = await recompute_deadlines(store, sla_rules(config))
+        done = await recompute_deadlines(store, sla_rules(config), calendars)
     finally:
         await store.close()
     print(f"clocks={done.clocks} running")

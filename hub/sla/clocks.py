@@ -144,7 +144,7 @@ class SlaClocks:
             cycles = [r for r in mine if r.kind == "next_response"]
             if any(r.achieved_at is None and r.status in ("pending", "breached") for r in cycles):
                 continue  # the oldest unanswered message already started the cycle
-            applied = self.rules.applied_policy(mine[0].policy, t.priority)
+            applied = self.rules.applied_policy(_current_policy(mine), t.priority)
             target = applied.targets.get("next_response") if applied else None
             if applied is None or target is None:
                 continue
@@ -365,6 +365,13 @@ class SlaClocks:
         if new:
             await conn.execute(sla_targets.insert(), new)
         return [f"{label(r['kind'], 1)} starts" for r in new]
+
+
+def _current_policy(rows: Sequence[Any]) -> str:
+    """The policy a ticket is under now: a re-evaluation rewrites the running clocks, and
+    leaves met ones with the policy they were met under."""
+    running = [r for r in rows if r.status == "pending"]
+    return max(running or rows, key=lambda r: r.id).policy
 
 
 NO_CLOCKS = SlaClocks(SlaRules.none())

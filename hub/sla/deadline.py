@@ -61,10 +61,19 @@ def schedule(
     running segment began (a target shorter than the warning gets its breach only), or it
     already went. With business-hours-only notices both wait for the calendar to open.
     """
-    due = due_at(state)
-    if due is None:
+    return notices(due_at(state), state.running_since, notifying, warn_before, warned)
+
+
+def notices(
+    due: datetime | None,
+    since: datetime | None,
+    notifying: Notifying,
+    warn_before: timedelta,
+    warned: bool,
+) -> dict[str, Any]:
+    """`schedule` for a deadline already worked out."""
+    if due is None or since is None:
         return {"due_at": None, "warn_at": None, "breach_notify_at": None}
-    assert state.running_since is not None
     warn = due - warn_before
-    warn_at = notifying.when(warn) if warn > state.running_since and not warned else None
+    warn_at = notifying.when(warn) if warn > since and not warned else None
     return {"due_at": due, "warn_at": warn_at, "breach_notify_at": notifying.when(due)}

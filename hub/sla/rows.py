@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, select, update
+from sqlalchemy import and_, case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.store.schema import sla_events, sla_targets, tickets
@@ -60,28 +60,16 @@ async def refresh_due(conn: AsyncConnection, ticket_ids: Sequence[int]) -> None:
     """tickets.sla_due_at: the nearest deadline not met yet (a breached one included, so
     "due first" puts overdue tickets on top); NULL without one.
 
-    Read by ticket id alone and reduced here: a correlated MIN with the status condition
-    in SQL lets SQLite's planner pick the (status, due_at) index and scan every pending
-    clock once per ticket."""
+    One statement. The targets are found by ticket alone and the rest is inside MIN: a
+    status condition in the WHERE lets SQLite's planner pick the (status, due_at) index
+    and scan every pending clock once per ticket."""
     if not ticket_ids:
         return
-    ids = sorted(set(ticket_ids))
-    nearest: dict[int, datetime | None] = dict.fromkeys(ids)
-    rows = await conn.execute(
-        select(_T.ticket_id, _T.due_at, _T.status, _T.achieved_at).where(_T.ticket_id.in_(ids))
+    nearest = (
+        select(func.min(case((OPEN_TARGET, _T.due_at))))
+        .where(_T.ticket_id == tickets.c.id)
+        .scalar_subquery()
     )
-    for r in rows:
-        if r.due_at is None or r.achieved_at is not None or r.status not in _COUNTED:
-            continue
-        seen = nearest[r.ticket_id]
-        if seen is None or r.due_at < seen:
-            nearest[r.ticket_id] = r.due_at
-    await conn.execute(_SET_DUE, [{"ticket": t, "due": d} for t, d in nearest.items()])
-
-
-_COUNTED = ("pending", "breached")
-_SET_DUE = (
-    update(tickets)
-    .where(tickets.c.id == bindparam("ticket"))
-    .values(sla_due_at=bindparam("due", type_=tickets.c.sla_due_at.type))
-)
+    await conn.execute(
+        update(tickets).where(tickets.c.id.in_(sorted(set(ticket_ids)))).values(sla_due_at=nearest)
+    )
