@@ -15,6 +15,7 @@ from hub.config.agents import agents_cross_checks
 from hub.config.alerts import alerts_cross_checks
 from hub.config.notify import notify_cross_checks
 from hub.config.proactive_checks import proactive_cross_checks
+from hub.config.webhooks import webhooks_cross_checks
 from hub.config.yaml_source import Path_
 from hub.connector import ConnectorRegistry
 
@@ -106,4 +107,5 @@ CROSS_CHECKS = (
     ),
     CrossCheck(frozenset({"hub"}), _locale),
     CrossCheck(frozenset({"connectors"}), _reply_via),
+    CrossCheck(frozenset({"webhooks"}), lambda c, _r: webhooks_cross_checks(c.webhooks)),
 )

@@ -18,6 +18,7 @@ from hub.config.campaigns import Campaigns
 from hub.config.cross_checks import cross_check
 from hub.config.greetings import GreetingsConfig
 from hub.config.notify import EventKind, NotificationsConfig
+from hub.config.webhooks import WebhooksConfig
 from hub.config.yaml_source import Path_, SourceError, YamlSource, YamlSourceError, load_yaml
 from hub.connector import ConnectorConfig, ConnectorRegistry
 from hub.core.proxies import parse_networks
@@ -210,6 +211,8 @@ class Config(_Strict):
     bot: BotConfig = Field(default_factory=BotConfig)
     notifications: NotificationsConfig = Field(default_factory=NotificationsConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    # Signed outgoing webhooks (hub.webhooks); none: events are kept, nothing is posted.
+    webhooks: WebhooksConfig = Field(default_factory=list)
     # Validated per type after the rest; holds ConnectorConfig subclasses once loaded.
     connectors: list[Any] = Field(default_factory=list)
 
