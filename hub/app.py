@@ -47,6 +47,7 @@ from hub.proactive.campaign_sweep import CampaignSweeper
 from hub.proactive.greeting_sweep import GreetingSweeper
 from hub.scheduler import Scheduler
 from hub.web.server import build_web_app
+from hub.webhooks.dispatcher import WebhookDispatcher
 
 log = logging.getLogger("hub")
 
@@ -61,6 +62,7 @@ class Hub(Core):
     notifier: NotificationSweeper
     sweeper: GreetingSweeper
     campaigns: CampaignSweeper
+    webhooks: WebhookDispatcher
     scheduler: Scheduler
     web_app: web.Application
     port: int
@@ -131,6 +133,8 @@ async def open_hub(config: Config, registry: ConnectorRegistry) -> AsyncIterator
         connectors, supervisors = create_connectors(core, pipeline)
         stack.push_async_callback(stop_connectors, connectors)
         parts = Workers.build(core, pipeline, connectors, supervisors)
+        stack.push_async_callback(parts.webhooks.close)
+        await parts.webhooks.start()
         web_app = build_web_app(web_deps(core, pipeline, connectors, supervisors))
         warm_up()
         port = await listen(stack, web_app, config)
@@ -144,6 +148,7 @@ async def open_hub(config: Config, registry: ConnectorRegistry) -> AsyncIterator
             notifier=parts.notifier,
             sweeper=parts.sweeper,
             campaigns=parts.campaigns,
+            webhooks=parts.webhooks,
             scheduler=Scheduler(parts.jobs(config)),
             web_app=web_app,
             port=port,

@@ -45,6 +45,7 @@ from hub.store import Store
 from hub.store.faults import StorageUnavailable
 from hub.store.secret import hub_secret
 from hub.web.deps import WebDeps
+from hub.webhooks.dispatcher import WebhookDispatcher
 
 
 @dataclass
@@ -140,6 +141,9 @@ async def stop_connectors(connectors: dict[str, Connector]) -> None:
             await connector.stop()
 
 
+WEBHOOK_ROUND_SECONDS = 1.0
+
+
 @dataclass
 class Workers:
     """The parts that send: the outbox, the team and operator batches, the sweeps."""
@@ -149,6 +153,8 @@ class Workers:
     notifier: NotificationSweeper
     sweeper: GreetingSweeper
     campaigns: CampaignSweeper
+    # Posts outgoing events to webhook endpoints (config `webhooks:` and the API's).
+    webhooks: WebhookDispatcher
 
     @classmethod
     def build(
@@ -197,6 +203,9 @@ class Workers:
             ),
             sweeper=greeting_sweeper(sources),
             campaigns=campaign_sweeper(sources),
+            webhooks=WebhookDispatcher(
+                core.store, config.webhooks, alert_targets=tuple(config.alerts.notify)
+            ),
         )
 
     def jobs(self, config: Config) -> list[PeriodicJob]:
@@ -205,6 +214,14 @@ class Workers:
         jobs = [
             PeriodicJob("greetings-sweep", every, self.sweeper.sweep),
             PeriodicJob("campaign-sweep", every, self.campaigns.sweep),
+            # Every second, whether or not the config lists endpoints (the API may add
+            # some): a fresh event goes out within about a second; an idle round is reads.
+            PeriodicJob(
+                "webhooks",
+                timedelta(seconds=WEBHOOK_ROUND_SECONDS),
+                self.webhooks.run_round,
+                first_after=timedelta(0),
+            ),
         ]
         # Team and operator batches: the first round at once, then every few seconds.
         batches: list[tuple[str, PostSweep[Any]]] = []

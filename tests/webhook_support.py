@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -75,14 +74,6 @@ class Receiver:
             self._runner = None
 
 
-async def receiver_running(**kwargs: Any) -> AsyncIterator[Receiver]:
-    r = await Receiver(**kwargs).start()
-    try:
-        yield r
-    finally:
-        await r.stop()
-
-
 class Clock:
     """A clock the test moves by hand (near real time: receivers reject old timestamps)."""
 
@@ -104,3 +95,17 @@ def tamper(body: bytes) -> bytes:
     data = json.loads(body)
     data["data"]["tampered"] = True
     return json.dumps(data).encode()
+
+
+async def wait_for_types(receiver: Receiver, types: list[str], timeout: float = 15.0) -> list[Any]:
+    """The verified payloads once `types` were all received (in any order), else fail."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        got = receiver.verified()
+        seen = [p["type"] for p in got]
+        if all(seen.count(t) >= types.count(t) for t in set(types)):
+            return got
+        if loop.time() > deadline:
+            raise AssertionError(f"expected {types}, received {seen}")
+        await asyncio.sleep(0.05)

@@ -21,6 +21,7 @@ from hub.store import Store, utcnow
 from hub.store.schema import customers, messages, outbox, tickets
 from hub.tickets.access import ticket_for
 from hub.tickets.records import ticket_ref
+from hub.tickets.status_events import emit_status_change
 
 
 @dataclass(frozen=True)
@@ -143,6 +144,9 @@ async def reply(
         values: dict[str, Any] = {"updated_at": now}
         if new_status is not None and new_status != ticket.status:
             values.update(await status_values(conn, ticket, new_status))
+            await emit_status_change(
+                conn, ticket_id, ticket.customer_id, (ticket.status, new_status), now
+            )
         await conn.execute(update(tickets).where(tickets.c.id == ticket_id).values(values))
     on_outbox()
     return ReplyResult(

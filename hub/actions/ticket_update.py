@@ -13,6 +13,7 @@ from hub.notify.events import NotifyRules, TicketEvent, record_events
 from hub.store import Store, utcnow
 from hub.store.schema import tickets
 from hub.tickets.access import ticket_for
+from hub.tickets.status_events import emit_status_change
 
 _UNSET: Any = object()
 
@@ -53,6 +54,10 @@ async def update_ticket(
         if values:
             values["updated_at"] = utcnow()
             await conn.execute(update(tickets).where(tickets.c.id == ticket_id).values(values))
+            if "status" in values:
+                await emit_status_change(
+                    conn, ticket_id, row.customer_id, (row.status, values["status"]), utcnow()
+                )
         reasons = notify.escalations(
             row.priority, values.get("priority", row.priority), row.tags, values.get("tags", ())
         )

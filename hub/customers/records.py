@@ -11,8 +11,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.core.identity import normalize_address
+from hub.customers.change_events import customer_created
 from hub.customers.occasions import md_columns
 from hub.customers.views import CustomerPatch
+from hub.events.outgoing import emit
 from hub.messages import Address
 from hub.store import utcnow
 from hub.store.schema import customers, identities, purchases
@@ -103,6 +105,7 @@ async def create_customer(
     ).scalar_one()
     for addr in addrs.values():
         await _insert_identity(conn, customer_id, addr)
+    await emit(conn, [customer_created(int(customer_id), "api")], now)
     return int(customer_id)
 
 

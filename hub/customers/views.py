@@ -13,7 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.agents.accounts import Actor
 from hub.core.identity import normalize_email, normalize_phone
+from hub.customers.change_events import customer_updated
 from hub.customers.occasions import md_columns
+from hub.events.outgoing import emit
 from hub.store import utcnow
 from hub.store.schema import (
     consents,
@@ -171,13 +173,17 @@ async def identities_of(conn: AsyncConnection, customer_id: int) -> list[Any]:
     ).all()
 
 
-async def update_customer(conn: AsyncConnection, customer_id: int, values: dict[str, Any]) -> None:
+async def update_customer(
+    conn: AsyncConnection, customer_id: int, values: dict[str, Any], source: str = "api"
+) -> None:
     if values:
+        now = utcnow()
         await conn.execute(
             update(customers)
             .where(customers.c.id == customer_id)
-            .values(**md_columns(values), updated_at=utcnow())
+            .values(**md_columns(values), updated_at=now)
         )
+        await emit(conn, [customer_updated(customer_id, values, source)], now)
 
 
 async def list_suggestions(conn: AsyncConnection, actor: Actor, limit: int = 100) -> list[Any]:

@@ -15,6 +15,7 @@ from hub.web import api_customers as customers
 from hub.web import api_merges as merges
 from hub.web import api_records as records
 from hub.web import api_tickets as tickets
+from hub.web import api_webhooks as webhooks
 from hub.web.api_common import ACTOR
 from hub.web.deps import WebDeps, deps_of
 from hub.web.openapi import openapi_document
@@ -80,6 +81,16 @@ def api_app(deps: WebDeps) -> web.Application:
     r.add_post("/canned-responses", customers.create_canned_handler)
     r.add_get("/canned-responses/{id}", customers.get_canned_handler)
     r.add_delete("/canned-responses/{id}", customers.delete_canned_handler)
+    r.add_get("/webhooks", webhooks.list_webhooks)
+    r.add_post("/webhooks", webhooks.create_webhook)
+    r.add_get("/webhooks/{webhook_id}", webhooks.get_webhook)
+    r.add_delete("/webhooks/{webhook_id}", webhooks.delete_webhook)
+    r.add_post("/webhooks/{webhook_id}/enable", webhooks.enable_webhook)
+    r.add_post("/webhooks/{webhook_id}/disable", webhooks.disable_webhook)
+    r.add_get("/webhooks/{webhook_id}/deliveries", webhooks.list_deliveries)
+    r.add_post(
+        "/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver", webhooks.redeliver_handler
+    )
     return app
 
 

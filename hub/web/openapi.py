@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from hub.customers.records import CustomerCreate, IdentityIn, PurchaseIn
 from hub.customers.views import CustomerPatch
 from hub.tickets.records import STATUSES
+from hub.web.api_webhooks import WebhookCreate
 from hub.web.models import CannedBody, MergeBody, NoteBody, ReplyBody, TicketPatch
 from hub.web.openapi_schemas import (
     INT,
@@ -22,6 +23,7 @@ from hub.web.openapi_schemas import (
     nullable,
     ref,
 )
+from hub.web.openapi_webhooks import webhook_paths, webhook_schemas
 
 
 def _body_schema(model: type[BaseModel], components: dict[str, Any]) -> dict[str, Any]:
@@ -109,6 +111,8 @@ def openapi_document(server_url: str) -> dict[str, Any]:
     new_customer = _body_schema(CustomerCreate, c)
     new_identity = _body_schema(IdentityIn, c)
     new_purchase = _body_schema(PurchaseIn, c)
+    c.update(webhook_schemas())
+    webhook_bodies = {"WebhookCreate": _body_schema(WebhookCreate, c)}
 
     def arr(key: str, item: str) -> dict[str, Any]:
         return json_object({key: {"type": "array", "items": ref(item)}})
@@ -306,6 +310,7 @@ def openapi_document(server_url: str) -> dict[str, Any]:
             ),
         },
     }
+    paths.update(webhook_paths(_op, webhook_bodies.__getitem__))
     return {
         "openapi": "3.1.0",
         "info": {"title": "Hub API", "version": "1"},

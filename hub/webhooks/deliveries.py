@@ -113,9 +113,15 @@ async def release_stale(store: Store, worker_id: str) -> None:
         )
 
 
-async def redeliver(conn: AsyncConnection, delivery_id: int, now: datetime) -> Any:
-    """Send again (same webhook-id), with a fresh round of attempts; the log keeps the old."""
-    row = (await conn.execute(select(webhook_deliveries).where(wd.id == delivery_id))).first()
+async def redeliver(
+    conn: AsyncConnection, delivery_id: int, now: datetime, endpoint_id: str | None = None
+) -> Any:
+    """Send again (same webhook-id), with a fresh round of attempts; the log keeps the old.
+    A disabled endpoint's delivery waits until the endpoint is enabled."""
+    query = select(webhook_deliveries).where(wd.id == delivery_id)
+    if endpoint_id is not None:
+        query = query.where(wd.endpoint_id == endpoint_id)
+    row = (await conn.execute(query)).first()
     if row is None:
         raise NoSuchDelivery(f"no webhook delivery {delivery_id}")
     await conn.execute(

@@ -33,11 +33,11 @@ def address_problem(ip: str) -> str | None:
     if mapped is not None:
         addr = mapped
     for flag, what in (
+        ("is_unspecified", "unspecified"),
         ("is_loopback", "loopback"),
         ("is_link_local", "link-local"),
         ("is_private", "private"),
         ("is_multicast", "multicast"),
-        ("is_unspecified", "unspecified"),
         ("is_reserved", "reserved"),
     ):
         if getattr(addr, flag):

@@ -42,8 +42,9 @@ class DispatchSettings:
     batch_size: int = 64
     # Longer than the longest timeout (60 s): a batch's posts run side by side.
     lease_seconds: float = 90.0
-    # One round stops claiming after this long, so a backlog shares the process fairly.
-    round_seconds: float = 5.0
+    # One round stops claiming after this long: under the job's 1 s interval, so a backlog
+    # is worked off round after round without the scheduler skipping a tick.
+    round_seconds: float = 0.8
     retry: RetryPolicy = field(default_factory=RetryPolicy)
 
 

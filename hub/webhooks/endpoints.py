@@ -15,7 +15,6 @@ from hub.config.webhooks import WebhookEndpointConfig
 from hub.notify.alerts import resolve_webhook_alerts
 from hub.store import Store
 from hub.store.schema import webhook_attempts, webhook_deliveries, webhook_endpoints
-from hub.webhooks.signing import new_secret
 
 ACTIVE, DISABLED, REMOVED = "active", "disabled", "removed"
 ep = webhook_endpoints.c
@@ -158,17 +157,16 @@ async def api_secrets(conn: AsyncConnection) -> dict[str, str]:
 
 async def create_endpoint(
     conn: AsyncConnection, cfg: WebhookEndpointConfig, now: datetime
-) -> tuple[Endpoint, str]:
-    """A new API endpoint with a fresh secret, returned this once. `cfg.secret` is ignored."""
+) -> Endpoint:
+    """A new API endpoint signing with `cfg.secret` (shown to its creator once)."""
     taken = (await conn.execute(select(ep.id).where(ep.id == cfg.id))).first()
     if taken is not None:
         raise EndpointRefused(f"the id {cfg.id!r} is taken (ids stay taken after removal)")
-    secret = new_secret()
     await conn.execute(
         webhook_endpoints.insert().values(
             id=cfg.id,
             source="api",
-            secret=secret,
+            secret=cfg.secret.get_secret_value(),
             status=ACTIVE,
             consecutive_failures=0,
             created_at=now,
@@ -176,7 +174,7 @@ async def create_endpoint(
             **_settings(cfg),
         )
     )
-    return await get_endpoint(conn, cfg.id), secret
+    return await get_endpoint(conn, cfg.id)
 
 
 async def delete_endpoint(conn: AsyncConnection, endpoint_id: str) -> None:

@@ -101,5 +101,5 @@ async def customer_update(request: web.Request) -> web.Response:
         visible = await customer_visible(conn, session.actor, customer_id)
         if not visible:
             return _refused(visible)
-        await update_customer(conn, customer_id, values)
+        await update_customer(conn, customer_id, values, source="inbox")
     return see_other(f"{back}?{urlencode({'notice': 'Saved.'})}")
