@@ -40,8 +40,9 @@ MAX_ANSWER = 64 * 1024
 @dataclass(frozen=True)
 class DispatchSettings:
     batch_size: int = 64
-    # Longer than the longest timeout (60 s): a batch's posts run side by side.
-    lease_seconds: float = 90.0
+    # A claim's lease: the longest timeout of the endpoints twice over plus this margin (a
+    # batch's posts run side by side), so a dead process's claims come free soon after.
+    lease_margin_seconds: float = 10.0
     # One round stops claiming after this long: under the job's 1 s interval, so a backlog
     # is worked off round after round without the scheduler skipping a tick.
     round_seconds: float = 0.8
@@ -125,9 +126,9 @@ class WebhookDispatcher:
         if not await deliveries.any_due(self.store, now):
             return result
         s = self.settings
-        claimed = await deliveries.claim(
-            self.store, self.worker_id, now, s.lease_seconds, s.batch_size
-        )
+        longest = max((e.timeout_seconds for e in endpoints.values()), default=0.0)
+        lease = 2 * longest + s.lease_margin_seconds
+        claimed = await deliveries.claim(self.store, self.worker_id, now, lease, s.batch_size)
         if not claimed:
             return result
         attempts = await asyncio.gather(*(self._attempt(c, endpoints) for c in claimed))
