@@ -637,7 +637,7 @@ webhook_deliveries = Table(
     _ts("created_at"),
     _ts("delivered_at", nullable=True),
     UniqueConstraint("endpoint_id", "event_id"),
-    Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+    Index("ix_webhook_deliveries_due", "endpoint_id", "status", "next_attempt_at"),
     Index("ix_webhook_deliveries_order", "endpoint_id", "customer_id", "status", "event_id"),
     Index("ix_webhook_deliveries_event_id", "event_id"),
 )

@@ -3,6 +3,7 @@ writer on SQLite), a customer's events in order per endpoint, and their log."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -52,28 +53,45 @@ def _head_of_queue() -> Any:
     )
 
 
-async def any_due(store: Store, now: datetime) -> bool:
-    """A cheap read before taking the write lock to claim."""
+async def any_due(store: Store, endpoint_ids: Sequence[str], now: datetime) -> bool:
+    """A cheap read before taking the write lock to claim. Only active endpoints' rows are
+    looked at (by index): a disabled endpoint's backlog costs a round nothing."""
+    if not endpoint_ids:
+        return False
     async with store.read() as conn:
         row = (
             await conn.execute(
-                select(wd.id).where(wd.status == PENDING, wd.next_attempt_at <= now).limit(1)
+                select(wd.id)
+                .where(
+                    wd.endpoint_id.in_(endpoint_ids),
+                    wd.status == PENDING,
+                    wd.next_attempt_at <= now,
+                )
+                .limit(1)
             )
         ).first()
     return row is not None
 
 
 async def claim(
-    store: Store, worker_id: str, now: datetime, lease_seconds: float, limit: int
+    store: Store,
+    endpoint_ids: Sequence[str],
+    worker_id: str,
+    now: datetime,
+    lease: tuple[float, int],
 ) -> list[Claimed]:
+    """Up to `lease[1]` due deliveries of the active `endpoint_ids`, leased for `lease[0]` s."""
+    lease_seconds, limit = lease
     async with store.write() as conn:
         due = (
             select(wd.id)
             .join(webhook_endpoints, webhook_endpoints.c.id == wd.endpoint_id)
             .where(
+                wd.endpoint_id.in_(endpoint_ids),
                 wd.status == PENDING,
                 wd.next_attempt_at <= now,
                 or_(wd.lease_until.is_(None), wd.lease_until < now),
+                # Checked again under the claim: another process may have disabled it.
                 webhook_endpoints.c.status == "active",
                 _head_of_queue(),
             )

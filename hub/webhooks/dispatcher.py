@@ -26,7 +26,13 @@ from hub.config.webhooks import WebhookEndpointConfig
 from hub.store import Store, utcnow
 from hub.webhooks import deliveries
 from hub.webhooks.destinations import DestinationRefused, GuardedResolver, literal_problem
-from hub.webhooks.endpoints import Endpoint, api_secrets, list_endpoints, sync_config_endpoints
+from hub.webhooks.endpoints import (
+    ACTIVE,
+    Endpoint,
+    api_secrets,
+    list_endpoints,
+    sync_config_endpoints,
+)
 from hub.webhooks.fanout import fan_out, pending_fanout
 from hub.webhooks.outcomes import Attempt, Recorder, RetryPolicy
 from hub.webhooks.signing import event_body, signed_headers, signing_keys
@@ -123,12 +129,14 @@ class WebhookDispatcher:
         now = self.clock()
         if await pending_fanout(self.store):
             result.fanned_out = await fan_out(self.store, list(endpoints.values()), now)
-        if not await deliveries.any_due(self.store, now):
+        active = [e for e in endpoints.values() if e.status == ACTIVE]
+        ids = [e.id for e in active]
+        if not await deliveries.any_due(self.store, ids, now):
             return result
         s = self.settings
-        longest = max((e.timeout_seconds for e in endpoints.values()), default=0.0)
-        lease = 2 * longest + s.lease_margin_seconds
-        claimed = await deliveries.claim(self.store, self.worker_id, now, lease, s.batch_size)
+        longest = max(e.timeout_seconds for e in active)
+        lease = (2 * longest + s.lease_margin_seconds, s.batch_size)
+        claimed = await deliveries.claim(self.store, ids, self.worker_id, now, lease)
         if not claimed:
             return result
         attempts = await asyncio.gather(*(self._attempt(c, endpoints) for c in claimed))

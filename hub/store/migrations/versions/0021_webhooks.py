@@ -91,7 +91,9 @@ def _webhook_tables() -> None:
         ),
     )
     with op.batch_alter_table("webhook_deliveries", schema=None) as batch_op:
-        batch_op.create_index("ix_webhook_deliveries_due", ["status", "next_attempt_at"])
+        batch_op.create_index(
+            "ix_webhook_deliveries_due", ["endpoint_id", "status", "next_attempt_at"]
+        )
         batch_op.create_index(
             "ix_webhook_deliveries_order", ["endpoint_id", "customer_id", "status", "event_id"]
         )
