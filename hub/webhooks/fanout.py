@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, literal, select, text, update
 
 from hub.store import Store
 from hub.store.schema import outgoing_events, webhook_deliveries
@@ -34,53 +34,64 @@ async def fan_out(
 ) -> int:
     """Deliveries for up to `limit` events not yet fanned out; how many events it took.
 
-    An endpoint hears of events recorded since it was created; a disabled one still gets
-    its rows (they wait until it is enabled), a removed one none.
+    In SQL, not row by row in Python: the events are marked (one statement, so one
+    snapshot on PostgreSQL: none committed meanwhile is marked without its deliveries),
+    then each endpoint's rows are copied from the marked events. An endpoint hears of
+    events recorded since it was created; a disabled one still gets its rows (they wait
+    until it is enabled), a removed one none.
     """
     async with store.write() as conn:
         if store.dialect == "postgresql":
-            got = (
-                await conn.execute(
-                    text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": _FANOUT_LOCK}
-                )
-            ).scalar()
-            if not got:
+            lock = text("SELECT pg_try_advisory_xact_lock(:k)")
+            if not (await conn.execute(lock, {"k": _FANOUT_LOCK})).scalar():
                 return 0  # another process is fanning out right now
-        rows = (
-            await conn.execute(
-                select(ev.id, ev.type, ev.customer_id, ev.created_at)
-                .where(ev.fanned_out_at.is_(None))
-                .order_by(ev.id)
-                .limit(limit)
+        batch = (
+            select(ev.id).where(ev.fanned_out_at.is_(None)).order_by(ev.id).limit(limit)
+        ).scalar_subquery()
+        ids = (
+            (
+                await conn.execute(
+                    update(outgoing_events)
+                    .where(ev.id.in_(batch))
+                    .values(fanned_out_at=now)
+                    .returning(ev.id)
+                )
             )
-        ).all()
-        if not rows:
-            return 0
-        deliveries = [
-            {
-                "endpoint_id": e.id,
-                "event_id": r.id,
-                "customer_id": r.customer_id,
-                "status": "pending",
-                "attempts": 0,
-                "next_attempt_at": now,
-                "created_at": now,
-            }
-            for r in rows
-            for e in endpoints
-            if e.wants(r.type) and r.created_at >= e.created_at
-        ]
-        if deliveries:
-            await conn.execute(
-                store.insert(webhook_deliveries).on_conflict_do_nothing(
-                    index_elements=["endpoint_id", "event_id"]
-                ),
-                deliveries,
-            )
-        await conn.execute(
-            update(outgoing_events).where(ev.id.in_([r.id for r in rows])).values(fanned_out_at=now)
+            .scalars()
+            .all()
         )
-    return len(rows)
+        if not ids:
+            return 0
+        marked = (ev.id >= min(ids), ev.id <= max(ids), ev.fanned_out_at == now)
+        for e in endpoints:
+            rows = select(
+                literal(e.id),
+                ev.id,
+                ev.customer_id,
+                literal("pending"),
+                literal(0),
+                literal(now, type_=ev.created_at.type),
+                literal(now, type_=ev.created_at.type),
+            ).where(*marked, ev.created_at >= e.created_at)
+            if "*" not in e.events:
+                rows = rows.where(ev.type.in_(e.events))
+            await conn.execute(
+                store.insert(webhook_deliveries)
+                .from_select(_COLUMNS, rows.order_by(ev.id))
+                .on_conflict_do_nothing(index_elements=["endpoint_id", "event_id"])
+            )
+    return len(ids)
+
+
+_COLUMNS = [
+    "endpoint_id",
+    "event_id",
+    "customer_id",
+    "status",
+    "attempts",
+    "next_attempt_at",
+    "created_at",
+]
 
 
 async def unfanned_count(store: Store) -> int:
