@@ -155,3 +155,9 @@ def test_check_config_refuses_a_private_destination(
     data["webhooks"][0]["allow_private"] = True  # type: ignore[index]
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     assert run_check_config(args, REGISTRY) == 0
+
+
+def test_a_secret_of_the_wrong_type_is_not_echoed(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        make_config(_config_with(tmp_path, url="https://x.example/h", secret=98765432123))
+    assert "valid string" in str(caught.value) and "98765432123" not in str(caught.value)

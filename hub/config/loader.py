@@ -357,7 +357,8 @@ def _pydantic_issues(source: YamlSource, exc: ValidationError, prefix: Path_) ->
             message = err["msg"].removeprefix("Value error, ")
             if err["type"] not in ("value_error",) and "input" in err:
                 shown = repr(err["input"])
-                if len(shown) < 60 and "token" not in str(loc) and "password" not in str(loc):
+                secret = any(w in str(loc) for w in ("token", "password", "secret"))
+                if len(shown) < 60 and not secret:
                     message += f" (got {shown})"
         issues.append(_at(source, loc, message))
     return issues
