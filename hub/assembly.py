@@ -37,6 +37,7 @@ from hub.notify.alerts import AlertWatcher
 from hub.notify.post_batch import PostSweep
 from hub.notify.sweep import NotificationSweeper
 from hub.outbox.worker import OutboxWorker, WorkerHooks
+from hub.privacy.retention import RetentionJob
 from hub.proactive.campaign_sweep import CampaignSweeper
 from hub.proactive.factory import SweeperSources, campaign_sweeper, greeting_sweeper
 from hub.proactive.greeting_sweep import GreetingSweeper
@@ -153,6 +154,7 @@ class Workers:
     notifier: NotificationSweeper
     sweeper: GreetingSweeper
     campaigns: CampaignSweeper
+    retention: RetentionJob
     # Posts outgoing events to webhook endpoints (config `webhooks:` and the API's).
     webhooks: WebhookDispatcher
 
@@ -203,6 +205,7 @@ class Workers:
             ),
             sweeper=greeting_sweeper(sources),
             campaigns=campaign_sweeper(sources),
+            retention=RetentionJob(core.store, config.privacy, core.secret),
             webhooks=WebhookDispatcher(
                 core.store, config.webhooks, alert_targets=tuple(config.alerts.notify)
             ),
@@ -235,6 +238,11 @@ class Workers:
             )
             for name, s in batches
         ]
+        retention = config.privacy.retention
+        if retention.enabled:
+            jobs.append(
+                PeriodicJob("retention", timedelta(hours=retention.every_hours), self.retention.run)
+            )
         return jobs
 
 
@@ -264,6 +272,7 @@ def web_deps(
         wake_outbox=core.outbox_wakeup.set,
         secret=core.secret,
         broadcast_state=lambda: broadcast.state,
+        privacy=config.privacy,
     )
 
 

@@ -139,6 +139,8 @@ async def telegram_hub(
     connector: dict[str, Any] | None = None,
     outbox: dict[str, Any] | None = None,
     wait_ready: bool = True,
+    extra_connectors: tuple[dict[str, Any], ...] = (),
+    extra_config: dict[str, Any] | None = None,
 ) -> AsyncIterator[Rig]:
     apis = {b.connector_id: await FakeBotApi(b.token, b.username).start() for b in bots}
     for api in apis.values():
@@ -152,6 +154,8 @@ async def telegram_hub(
     data["connectors"] += [
         telegram_entry(b, apis[b.connector_id], mode, **(connector or {})) for b in bots
     ]
+    data["connectors"] += list(extra_connectors)
+    data.update(extra_config or {})
     if outbox:
         data["outbox"] = {**data["outbox"], **outbox}
     try:

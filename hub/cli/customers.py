@@ -1,4 +1,4 @@
-"""`hub customers import FILE`: contacts and purchases from CSV."""
+"""`hub customers import FILE`: contacts and purchases from CSV; export and erasure."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import asyncio
 
 from hub.cli.common import DEFAULT_CONFIG, SubParsers, with_config
+from hub.cli.customer_privacy import add_privacy_cli
 from hub.config.loader import Config
 from hub.connector import ConnectorRegistry
 
@@ -26,7 +27,8 @@ def add_customers_cli(sub: SubParsers, registry: ConnectorRegistry) -> None:
     q.add_argument(
         "--no-progress", action="store_true", help="no progress bar (none when not a terminal)"
     )
-    p.set_defaults(run=lambda args: with_config(args.config, registry, lambda c: _import(c, args)))
+    q.set_defaults(run=lambda args: with_config(args.config, registry, lambda c: _import(c, args)))
+    add_privacy_cli(csub, registry)
 
 
 def _import(config: Config, args: argparse.Namespace) -> int:

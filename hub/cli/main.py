@@ -1,4 +1,4 @@
-"""`hub serve | check-config | outbox … | customers import … | campaigns preview … |
+"""`hub serve | check-config | outbox … | customers import … | campaigns preview … | sla … |
 webhooks …`"""
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from hub.cli.faq import add_faq_cli
 from hub.cli.greetings import add_greetings_cli
 from hub.cli.outbox import add_outbox_cli
 from hub.cli.serve import add_serve_cli
+from hub.cli.sla import add_sla_cli
 from hub.cli.webhooks import add_webhooks_cli
 from hub.connector import ConnectorRegistry
 
@@ -45,6 +46,7 @@ def build_parser(registry: ConnectorRegistry) -> argparse.ArgumentParser:
     add_agents_cli(sub, registry)
     add_campaigns_cli(sub, registry)
     add_faq_cli(sub)
+    add_sla_cli(sub, registry)
     add_webhooks_cli(sub, registry)
     for name in registry.names():
         ctype = registry.get(name)

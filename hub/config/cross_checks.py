@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from hub.config.agents import agents_cross_checks
 from hub.config.alerts import alerts_cross_checks
+from hub.config.calendars import calendars_cross_checks
 from hub.config.notify import notify_cross_checks
 from hub.config.proactive_checks import proactive_cross_checks
 from hub.config.webhooks import webhooks_cross_checks
@@ -107,5 +108,6 @@ CROSS_CHECKS = (
     ),
     CrossCheck(frozenset({"hub"}), _locale),
     CrossCheck(frozenset({"connectors"}), _reply_via),
+    CrossCheck(frozenset({"calendars"}), lambda c, _r: calendars_cross_checks(c.calendars)),
     CrossCheck(frozenset({"webhooks"}), lambda c, _r: webhooks_cross_checks(c.webhooks)),
 )

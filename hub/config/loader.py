@@ -14,10 +14,12 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 from hub.config.agents import AgentsConfig
 from hub.config.alerts import AlertsConfig
+from hub.config.calendars import CONFIG_DIR, Calendars
 from hub.config.campaigns import Campaigns
 from hub.config.cross_checks import cross_check
 from hub.config.greetings import GreetingsConfig
 from hub.config.notify import EventKind, NotificationsConfig
+from hub.config.privacy import PrivacyConfig
 from hub.config.webhooks import WebhooksConfig
 from hub.config.yaml_source import Path_, SourceError, YamlSource, YamlSourceError, load_yaml
 from hub.connector import ConnectorConfig, ConnectorRegistry
@@ -211,6 +213,9 @@ class Config(_Strict):
     bot: BotConfig = Field(default_factory=BotConfig)
     notifications: NotificationsConfig = Field(default_factory=NotificationsConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
+    # Business-hours calendars by name (#14), for SLA targets counted in business time.
+    calendars: Calendars = Field(default_factory=dict)
     # Signed outgoing webhooks (hub.webhooks); none: events are kept, nothing is posted.
     webhooks: WebhooksConfig = Field(default_factory=list)
     # Validated per type after the rest; holds ConnectorConfig subclasses once loaded.
@@ -280,11 +285,11 @@ def parse_config(
 
     issues: list[ConfigIssue] = []
     try:
-        config = Config.model_validate(source.data)
+        config = Config.model_validate(source.data, context=_context(filename))
         broken: set[str] = set()
     except ValidationError as exc:
         issues.extend(_pydantic_issues(source, exc, ()))
-        config, broken = _valid_sections(source.data)
+        config, broken = _valid_sections(source.data, _context(filename))
 
     schema_issues = len(issues)
     config.connectors = _validate_connectors(source, registry, issues)
@@ -297,7 +302,12 @@ def parse_config(
     return config
 
 
-def _valid_sections(data: dict[str, Any]) -> tuple[Config, set[str]]:
+def _context(filename: str) -> dict[str, Any]:
+    # Files a section names (a calendar's iCalendar file) are relative to this one.
+    return {CONFIG_DIR: Path(filename).resolve().parent}
+
+
+def _valid_sections(data: dict[str, Any], context: dict[str, Any]) -> tuple[Config, set[str]]:
     """A Config of the sections that are valid on their own (the others at their defaults),
     and the names of the invalid or missing ones: the cross checks that read only valid
     sections still run beside the schema errors."""
@@ -307,7 +317,7 @@ def _valid_sections(data: dict[str, Any]) -> tuple[Config, set[str]]:
         if name not in Config.model_fields or name == "connectors":
             continue
         try:
-            Config.__pydantic_validator__.validate_assignment(config, name, value)
+            Config.__pydantic_validator__.validate_assignment(config, name, value, context=context)
             broken.discard(name)
         except ValidationError:
             broken.add(name)

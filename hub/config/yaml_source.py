@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import yaml
@@ -130,7 +131,14 @@ def _build(
         loader.flatten_mapping(node)
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = loader.construct_object(key_node, deep=True)
+            known_errors = len(errors)
+            key = _scalar(loader, key_node, path, errors)
+            if len(errors) > known_errors:
+                continue
+            if isinstance(key, date):
+                # Per-date keys (a calendar's overrides): kept as their ISO text, so every
+                # key path stays text or a number; the section's model parses the date.
+                key = key.isoformat()
             if not isinstance(key, str | int):
                 errors.append(SourceError(key_node.start_mark.line + 1, path, "keys must be text"))
                 continue
@@ -148,10 +156,24 @@ def _build(
             _build(loader, item, (*path, i), lines, errors, env)
             for i, item in enumerate(node.value)
         ]
-    value = loader.construct_object(node, deep=True)
+    value = _scalar(loader, node, path, errors)
     if isinstance(value, str) and "${" in value:
         value = _substitute(value, node.start_mark.line + 1, path, errors, env)
     return value
+
+
+def _scalar(
+    loader: yaml.SafeLoader, node: yaml.Node, path: Path_, errors: list[SourceError]
+) -> Any:
+    """The node's value; a value YAML recognises but cannot build (2027-02-30 as a date) is
+    an error at its line, not a crash of the loader."""
+    try:
+        return loader.construct_object(node, deep=True)
+    except (ValueError, OverflowError) as exc:
+        errors.append(
+            SourceError(node.start_mark.line + 1, path, f"{node.value!r} is not valid: {exc}")
+        )
+        return None
 
 
 def _substitute(

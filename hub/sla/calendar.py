@@ -7,7 +7,7 @@ are pure: `add` and `elapsed` are exact inverses of each other.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 
@@ -15,7 +15,7 @@ class Calendar(Protocol):
     name: str
 
     def add(self, start: datetime, duration: timedelta) -> datetime:
-        """The instant `duration` of open time after `start` (aware datetimes in and out)."""
+        """The instant `duration` of open time after `start` (aware datetimes in, UTC out)."""
         ...
 
     def elapsed(self, a: datetime, b: datetime) -> timedelta:
@@ -32,11 +32,13 @@ class Calendar(Protocol):
 class _AroundTheClock:
     name = "calendar-time"
 
+    # In UTC: `start + duration` on a ZoneInfo datetime is wall-clock arithmetic, an hour
+    # off across a DST change, and so is `b - a` when both share one ZoneInfo.
     def add(self, start: datetime, duration: timedelta) -> datetime:
-        return start + duration
+        return start.astimezone(UTC) + duration
 
     def elapsed(self, a: datetime, b: datetime) -> timedelta:
-        return b - a
+        return b.astimezone(UTC) - a.astimezone(UTC)
 
     def is_open(self, t: datetime) -> bool:
         return True

@@ -119,6 +119,9 @@ customers = Table(
     Column("birthday_md", Integer, index=True),
     Column("anniversary_md", Integer, index=True),
     Column("since_md", Integer, index=True, default=_since_md),
+    # Set when the person was erased in anonymize mode (hub.privacy): the row stays, empty,
+    # so reports keep their counts.
+    _ts("erased_at", nullable=True),
 )
 
 identities = Table(
@@ -664,4 +667,26 @@ webhook_attempts = Table(
 
 
 # ---- Privacy: erasure audit, ledger, retention (#17) --------------------------------------
+# Who erased which customer number when, in which mode, with per-table counts: no personal
+# data (hub.privacy.erase).
+erasure_audit = Table(
+    "erasure_audit",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("customer_id", Id, nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("mode", String(16), nullable=False),  # delete | anonymize
+    Column("counts", JSON, nullable=False),
+    _ts("created_at"),
+)
+
+# Keyed hashes of erased identities, so `hub customers reapply-erasures` can erase them again
+# after a backup is restored (hub.privacy.ledger).
+erasure_ledger = Table(
+    "erasure_ledger",
+    metadata,
+    Column("key_hash", String(64), primary_key=True),
+    Column("mode", String(16), nullable=False),
+    _ts("erased_at"),
+)
 # (section kept for the privacy tables)

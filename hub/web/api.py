@@ -13,6 +13,7 @@ from hub.agents.auth import token_actor
 from hub.core.edge_text import header_bytes
 from hub.web import api_customers as customers
 from hub.web import api_merges as merges
+from hub.web import api_privacy as privacy
 from hub.web import api_records as records
 from hub.web import api_tickets as tickets
 from hub.web import api_webhooks as webhooks
@@ -74,6 +75,8 @@ def api_app(deps: WebDeps) -> web.Application:
     r.add_get("/customers/{id}", customers.get_customer)
     r.add_patch("/customers/{id}", customers.patch_customer)
     r.add_post("/customers/{id}/merge", merges.post_merge)
+    r.add_get("/customers/{id}/export", privacy.get_export)
+    r.add_post("/customers/{id}/erase", privacy.post_erase)
     r.add_post("/merges/{id}/undo", merges.post_undo)
     r.add_get("/duplicates", merges.list_duplicates)
     r.add_get("/teams", customers.list_teams)
@@ -81,16 +84,7 @@ def api_app(deps: WebDeps) -> web.Application:
     r.add_post("/canned-responses", customers.create_canned_handler)
     r.add_get("/canned-responses/{id}", customers.get_canned_handler)
     r.add_delete("/canned-responses/{id}", customers.delete_canned_handler)
-    r.add_get("/webhooks", webhooks.list_webhooks)
-    r.add_post("/webhooks", webhooks.create_webhook)
-    r.add_get("/webhooks/{webhook_id}", webhooks.get_webhook)
-    r.add_delete("/webhooks/{webhook_id}", webhooks.delete_webhook)
-    r.add_post("/webhooks/{webhook_id}/enable", webhooks.enable_webhook)
-    r.add_post("/webhooks/{webhook_id}/disable", webhooks.disable_webhook)
-    r.add_get("/webhooks/{webhook_id}/deliveries", webhooks.list_deliveries)
-    r.add_post(
-        "/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver", webhooks.redeliver_handler
-    )
+    webhooks.add_routes(r)
     return app
 
 

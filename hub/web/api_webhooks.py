@@ -163,3 +163,14 @@ async def redeliver_handler(request: web.Request) -> web.Response:
             raise error(404, str(exc)) from None
     status: Literal["pending"] = "pending"
     return web.json_response({"id": row.id, "status": status}, status=202)
+
+
+def add_routes(r: web.UrlDispatcher) -> None:
+    r.add_get("/webhooks", list_webhooks)
+    r.add_post("/webhooks", create_webhook)
+    r.add_get("/webhooks/{webhook_id}", get_webhook)
+    r.add_delete("/webhooks/{webhook_id}", delete_webhook)
+    r.add_post("/webhooks/{webhook_id}/enable", enable_webhook)
+    r.add_post("/webhooks/{webhook_id}/disable", disable_webhook)
+    r.add_get("/webhooks/{webhook_id}/deliveries", list_deliveries)
+    r.add_post("/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver", redeliver_handler)

@@ -6,7 +6,7 @@ which builds the deps and the web app from them."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiohttp import web
 
@@ -16,6 +16,7 @@ from hub.config.agents import AgentsConfig
 from hub.config.alerts import AlertsConfig
 from hub.config.campaigns import CampaignConfig
 from hub.config.loader import ApiConfig, HubSettings, WebConfig
+from hub.config.privacy import PrivacyConfig
 from hub.connector import Connector
 from hub.core.metrics import Metrics
 from hub.core.replies import Replies
@@ -45,6 +46,8 @@ class WebDeps:
     # The hub's signing key (opt-out links).
     secret: bytes
     broadcast_state: Callable[[], str]
+    # Where erasures append their ledger entries (hub.privacy.ledger).
+    privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
 
 
 DEPS = web.AppKey("web_deps", WebDeps)

@@ -6,13 +6,12 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from pydantic import BaseModel
-
 from hub.customers.records import CustomerCreate, IdentityIn, PurchaseIn
 from hub.customers.views import CustomerPatch
 from hub.tickets.records import STATUSES
-from hub.web.api_webhooks import WebhookCreate
 from hub.web.models import CannedBody, MergeBody, NoteBody, ReplyBody, TicketPatch
+from hub.web.openapi_parts import body_schema, op, path_param, query_param
+from hub.web.openapi_privacy import privacy_paths
 from hub.web.openapi_schemas import (
     INT,
     PRIORITIES,
@@ -23,75 +22,10 @@ from hub.web.openapi_schemas import (
     nullable,
     ref,
 )
-from hub.web.openapi_webhooks import webhook_paths, webhook_schemas
+from hub.web.openapi_webhooks import webhook_paths
 
-
-def _body_schema(model: type[BaseModel], components: dict[str, Any]) -> dict[str, Any]:
-    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
-    components.update(schema.pop("$defs", {}))
-    components[model.__name__] = schema
-    return ref(model.__name__)
-
-
-def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
-ERR = ref("Error")
-_ERRORS = {
-    "400": _json(ERR, "a query parameter is not valid"),
-    "401": _json(ERR, "no valid bearer token"),
-    "403": _json(ERR, "the token's agent may not see this (another team's)"),
-    "404": _json(ERR, "no such thing"),
-}
-
-
-def _op(
-    summary: str,
-    ok: tuple[str, dict[str, Any] | None, str],
-    errors: tuple[str, ...] = ("400", "401", "403", "404"),
-    *,
-    params: list[dict[str, Any]] | None = None,
-    body: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    status, schema, what = ok
-    responses: dict[str, Any] = {
-        status: _json(schema, what) if schema is not None else {"description": what}
-    }
-    for code in errors:
-        responses[code] = _ERRORS.get(code) or _json(ERR, _EXTRA[code])
-    op: dict[str, Any] = {"summary": summary, "responses": responses}
-    if params:
-        op["parameters"] = params
-    if body is not None:
-        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
-        op["responses"].setdefault("422", _json(ERR, _EXTRA["422"]))
-    return op
-
-
-_EXTRA = {
-    "409": "the change cannot be made in the ticket's state (the message says why)",
-    "422": "the body is not valid",
-}
-
-
-def _q(name: str, schema: dict[str, Any], description: str = "") -> dict[str, Any]:
-    return {
-        "name": name,
-        "in": "query",
-        "required": False,
-        "schema": schema,
-        "description": description,
-    }
-
-
-def _path(name: str = "id") -> dict[str, Any]:
-    return {
-        "name": name,
-        "in": "path",
-        "required": True,
-        "schema": {"type": "integer", "minimum": 0},
-    }
+# Short names: the path table below is read as a table.
+_body_schema, _op, _q, _path = body_schema, op, query_param, path_param
 
 
 _PAGE = [
@@ -111,8 +45,6 @@ def openapi_document(server_url: str) -> dict[str, Any]:
     new_customer = _body_schema(CustomerCreate, c)
     new_identity = _body_schema(IdentityIn, c)
     new_purchase = _body_schema(PurchaseIn, c)
-    c.update(webhook_schemas())
-    webhook_bodies = {"WebhookCreate": _body_schema(WebhookCreate, c)}
 
     def arr(key: str, item: str) -> dict[str, Any]:
         return json_object({key: {"type": "array", "items": ref(item)}})
@@ -310,7 +242,8 @@ def openapi_document(server_url: str) -> dict[str, Any]:
             ),
         },
     }
-    paths.update(webhook_paths(_op, webhook_bodies.__getitem__))
+    paths.update(privacy_paths(c))
+    paths.update(webhook_paths(c))
     return {
         "openapi": "3.1.0",
         "info": {"title": "Hub API", "version": "1"},

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from hub.config.webhooks import ENDPOINT_ID
+from hub.web.api_webhooks import WebhookCreate
+from hub.web.openapi_parts import body_schema, op
 from hub.web.openapi_schemas import INT, STR, TIME, json_object, nullable, ref
-
-Op = Callable[..., dict[str, Any]]
 
 
 def webhook_schemas() -> dict[str, Any]:
@@ -58,8 +57,9 @@ def webhook_schemas() -> dict[str, Any]:
     }
 
 
-def webhook_paths(op: Op, body: Callable[[str], dict[str, Any]]) -> dict[str, Any]:
-    """`op` builds an operation (openapi._op); `body(name)` a request body's schema."""
+def webhook_paths(components: dict[str, Any]) -> dict[str, Any]:
+    """The /webhooks paths; their schemas are added to `components`."""
+    components.update(webhook_schemas())
     hook = {
         "name": "webhook_id",
         "in": "path",
@@ -88,7 +88,7 @@ def webhook_paths(op: Op, body: Callable[[str], dict[str, Any]]) -> dict[str, An
                 "Create an endpoint (admins); the answer holds its secret, shown this once",
                 ("201", ref("WebhookCreated"), "created"),
                 ("400", "401", "403", "409"),
-                body=body("WebhookCreate"),
+                body=body_schema(WebhookCreate, components),
             ),
         },
         "/webhooks/{webhook_id}": {
