@@ -4,15 +4,18 @@ clock is moved by hand: retries and Retry-After are waited for without sleeping.
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from sqlalchemy import select
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+from hub.cli.main import main
 from hub.config.webhooks import WebhookEndpointConfig
 from hub.events.outgoing import (
     CUSTOMER_CREATED,
@@ -25,6 +28,7 @@ from hub.store import Store
 from hub.store.schema import alert_events, outgoing_events, webhook_endpoints
 from hub.webhooks.deliveries import delivery_log
 from hub.webhooks.dispatcher import WebhookDispatcher
+from tests.support import base_config
 from tests.webhook_support import OLD_SECRET, SECRET, Clock, Receiver, endpoint_config, tamper
 
 
@@ -243,3 +247,48 @@ async def test_a_loopback_destination_is_refused_without_allow_private(
     async with sqlite_store.read() as conn:
         [entry] = await delivery_log(conn, "bridge")
     assert "destination refused" in entry["last_error"]
+
+
+async def test_an_erased_event_is_not_sent(sqlite_store: Store, receiver: Receiver) -> None:
+    clock = Clock()
+    hooks = dispatcher(sqlite_store, clock, endpoint_config(receiver.url))
+    await hooks.start()
+    receiver.answers = [(503, {})]
+    await record(sqlite_store, clock, OutgoingEvent(TICKET_CREATED, {"ticket_id": 1}, 1, 1))
+    await hooks.run_once()
+    async with sqlite_store.write() as conn:  # what an erasure does to the customer's events
+        await conn.execute(outgoing_events.delete())
+    clock.advance(60)
+    result = await hooks.run_once()
+    await hooks.close()
+    assert result.attempted == 1 and len(receiver.received) == 1
+    async with sqlite_store.read() as conn:
+        [entry] = await delivery_log(conn, "bridge")
+    assert entry["status"] == "failed" and entry["last_error"] == "the event was erased"
+
+
+async def test_the_cli_lists_endpoints_and_redelivers(
+    sqlite_store: Store, receiver: Receiver, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    clock = Clock()
+    hooks = dispatcher(sqlite_store, clock, endpoint_config(receiver.url))
+    await hooks.start()
+    [key] = await record(sqlite_store, clock, OutgoingEvent(TICKET_CREATED, {"n": 1}, 1, 1))
+    await hooks.run_once()
+    data = base_config(str(sqlite_store.engine.url), webhooks=[endpoint_config(receiver.url)])
+    path = tmp_path / "hub.yaml"
+    path.write_text(yaml.safe_dump(data))
+    cli = ["--log-level", "WARNING", "webhooks"]
+    assert await asyncio.to_thread(main, [*cli, "list", "--config", str(path)]) == 0
+    assert await asyncio.to_thread(main, [*cli, "log", "bridge", "--config", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "bridge" in out and "active" in out and f"webhook-id={key}" in out
+    async with sqlite_store.read() as conn:
+        [entry] = await delivery_log(conn, "bridge")
+    redeliver = [*cli, "redeliver", str(entry["id"]), "--config", str(path)]
+    assert await asyncio.to_thread(main, redeliver) == 0
+    assert await asyncio.to_thread(main, [*cli, "redeliver", "999", "--config", str(path)]) == 1
+    clock.advance(60)  # the CLI queued it at the real time, a little after the test's clock
+    assert (await hooks.run_once()).delivered == 1
+    await hooks.close()
+    assert [d.headers["webhook-id"] for d in receiver.received] == [key, key]

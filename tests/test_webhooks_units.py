@@ -161,3 +161,23 @@ def test_a_secret_of_the_wrong_type_is_not_echoed(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         make_config(_config_with(tmp_path, url="https://x.example/h", secret=98765432123))
     assert "valid string" in str(caught.value) and "98765432123" not in str(caught.value)
+
+
+def test_the_operators_alert_names_the_endpoint_and_how_to_enable_it() -> None:
+    from types import SimpleNamespace
+
+    from hub.config.alerts import AlertsConfig
+    from hub.notify.alerts import AlertWatcher
+    from hub.store import Store
+
+    watcher = AlertWatcher(
+        Store("sqlite+aiosqlite:///:memory:"), AlertsConfig(), {}, public_url="http://hub"
+    )
+    row = SimpleNamespace(
+        kind="webhook_disabled", connector_id="crm-bridge", detail="410 Gone from https://x"
+    )
+    title, body = watcher._render([row])
+    assert title == "Hub alert: webhook endpoint crm-bridge disabled"
+    assert "- webhook crm-bridge: 410 Gone from https://x" in body
+    assert "POST /api/v1/webhooks/crm-bridge/enable" in body
+    assert "connector" not in body
