@@ -27,7 +27,7 @@ from hub.events.outgoing import (
 from hub.store import Store
 from hub.store.schema import alert_events, outgoing_events, webhook_endpoints
 from hub.webhooks.deliveries import delivery_log
-from hub.webhooks.dispatcher import WebhookDispatcher
+from hub.webhooks.dispatcher import DispatchSettings, WebhookDispatcher
 from tests.support import base_config
 from tests.webhook_support import OLD_SECRET, SECRET, Clock, Receiver, endpoint_config, tamper
 
@@ -64,6 +64,8 @@ def dispatcher(
         [WebhookEndpointConfig.model_validate(e) for e in endpoints],
         clock=clock,
         rng=random.Random(7),
+        # A round goes on while there is work, however slow a loaded machine makes it.
+        settings=DispatchSettings(round_seconds=60),
         **kw,
     )
 

@@ -163,7 +163,7 @@ def test_a_secret_of_the_wrong_type_is_not_echoed(tmp_path: Path) -> None:
     assert "valid string" in str(caught.value) and "98765432123" not in str(caught.value)
 
 
-def test_the_operators_alert_names_the_endpoint_and_how_to_enable_it() -> None:
+def test_the_operators_alert_names_the_endpoint_and_how_to_enable_it(tmp_path: Path) -> None:
     from types import SimpleNamespace
 
     from hub.config.alerts import AlertsConfig
@@ -171,7 +171,7 @@ def test_the_operators_alert_names_the_endpoint_and_how_to_enable_it() -> None:
     from hub.store import Store
 
     watcher = AlertWatcher(
-        Store("sqlite+aiosqlite:///:memory:"), AlertsConfig(), {}, public_url="http://hub"
+        Store(f"sqlite+aiosqlite:///{tmp_path}/h.db"), AlertsConfig(), {}, public_url="http://hub"
     )
     row = SimpleNamespace(
         kind="webhook_disabled", connector_id="crm-bridge", detail="410 Gone from https://x"
