@@ -90,6 +90,7 @@ class WebhookDispatcher:
             for c in configured
         }
         self._api_keys: dict[str, tuple[bytes, ...]] = {}
+        self._by_secret: dict[str, tuple[bytes, ...]] = {}
         self._sessions: dict[bool, aiohttp.ClientSession] = {}
         self._started = False
 
@@ -129,7 +130,9 @@ class WebhookDispatcher:
         now = self.clock()
         if await pending_fanout(self.store):
             result.fanned_out = await fan_out(self.store, list(endpoints.values()), now)
-        active = [e for e in endpoints.values() if e.status == ACTIVE]
+        # An endpoint this process has no secret for (another process runs a newer config
+        # file) is left to the processes that have it.
+        active = [e for e in endpoints.values() if e.status == ACTIVE and self._keys(e) is not None]
         ids = [e.id for e in active]
         if not await deliveries.any_due(self.store, ids, now):
             return result
@@ -148,10 +151,17 @@ class WebhookDispatcher:
     async def _endpoints(self) -> dict[str, Endpoint]:
         async with self.store.read() as conn:
             found = await list_endpoints(conn)
-            if any(e.source == "api" and e.id not in self._api_keys for e in found):
-                for eid, secret in (await api_secrets(conn)).items():
-                    self._api_keys.setdefault(eid, signing_keys(secret, None))
+            if any(e.source == "api" for e in found):
+                # Read each round: an endpoint deleted and made again has a new secret.
+                secrets = await api_secrets(conn)
+                self._api_keys = {eid: self._derived(secret) for eid, secret in secrets.items()}
         return {e.id: e for e in found}
+
+    def _derived(self, secret: str) -> tuple[bytes, ...]:
+        keys = self._by_secret.get(secret)
+        if keys is None:
+            keys = self._by_secret[secret] = signing_keys(secret, None)
+        return keys
 
     def _keys(self, endpoint: Endpoint) -> tuple[bytes, ...] | None:
         if endpoint.source == "config":
@@ -164,10 +174,7 @@ class WebhookDispatcher:
         if c.event_key is None or c.type is None or c.created_at is None:
             return Attempt(c, endpoint, at, None, "the event was erased", 0, moot=True)
         keys = self._keys(endpoint)
-        if keys is None:
-            # A config endpoint whose entry this process's config lacks (another process
-            # runs a newer file): leave it to a process that has the secret.
-            return Attempt(c, endpoint, at, None, "no secret for this endpoint here", 0)
+        assert keys is not None  # only endpoints with keys are claimed
         body = event_body(c.type, c.created_at, c.data or {})
         headers = signed_headers(keys, c.event_key, int(at.timestamp()), body)
         headers["user-agent"] = USER_AGENT

@@ -161,7 +161,7 @@ async def create_endpoint(
     """A new API endpoint signing with `cfg.secret` (shown to its creator once)."""
     taken = (await conn.execute(select(ep.id).where(ep.id == cfg.id))).first()
     if taken is not None:
-        raise EndpointRefused(f"the id {cfg.id!r} is taken (ids stay taken after removal)")
+        raise EndpointRefused(f"the id {cfg.id!r} is taken")
     await conn.execute(
         webhook_endpoints.insert().values(
             id=cfg.id,
