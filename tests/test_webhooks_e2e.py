@@ -3,7 +3,9 @@ the Standard Webhooks reference library; admins manage endpoints through /api/v1
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -155,3 +157,33 @@ async def test_admins_manage_endpoints_through_the_api(
         await other.stop()
     assert all(d.error is None for d in receiver.received + other.received)
     assert Webhook(made["secret"]).verify(other.received[0].body, other.received[0].headers)
+
+
+async def test_a_410_disables_the_endpoint_and_tells_the_operators_on_slack(
+    tmp_path: Path, smtp: SmtpSink, receiver: Receiver
+) -> None:
+    from tests.fakes.chat_webhooks import FakeSlackWebhook
+    from tests.test_alerts import with_alerts
+
+    slack = await FakeSlackWebhook().start()
+    receiver.answers = [(410, {})]
+    data = inbox_config(
+        f"sqlite+aiosqlite:///{tmp_path}/h.db",
+        smtp.port,
+        webhooks=[endpoint_config(receiver.url, events=["ticket.created"])],
+    )
+    config = make_config(with_alerts(data, ["ops-slack"], **{"ops-slack": slack.url}))
+    try:
+        async with hub_running(config) as hub, aiohttp.ClientSession(headers=AUTH) as http:
+            await post_form(http, hub, email="gone@example.com", message="Hello")
+            await slack.wait_for(lambda: any("webhook" in t for t in slack.texts()))
+            async with http.get(hub_url(hub, "/api/v1/webhooks/bridge")) as resp:
+                shown = await resp.json()
+            await post_form(http, hub, email="later@example.com", message="Hello again")
+            await asyncio.sleep(1.5)  # a round or two: nothing goes to a disabled endpoint
+    finally:
+        await slack.stop()
+    [text] = [t for t in slack.texts() if "webhook" in t]
+    assert "webhook endpoint bridge disabled" in text and "410 Gone" in text
+    assert shown["status"] == "disabled" and "410" in shown["disabled_reason"]
+    assert len(receiver.received) == 1

@@ -1,4 +1,5 @@
-"""Operator alerts: a connector disabled (or not ready for too long), sends dead-lettered.
+"""Operator alerts: a connector disabled (or not ready for too long), sends dead-lettered,
+a webhook endpoint disabled (hub.webhooks, written where it is disabled).
 
 Each becomes a row of `alert_events` per alert connector (`alerts.notify`), and a sweep
 turns the pending rows into plain-text posts through the outbox, like ticket
