@@ -13,6 +13,10 @@ Run: `.venv/bin/python bench/webhooks.py` (`--quick` for a short run).
    measure ingest; and live (the dispatcher also posts every event to the receiver
    process while the load runs, in the hub's one process: three posts per message).
 
+3. The CPU alone of recording a message's three events and fanning them out, against
+   the hub's CPU per message: on a machine shared with other work the throughput ratios
+   swing with the neighbours' load, CPU time much less.
+
 The last line is the headline: `webhook_deliveries_per_s=<...>`.
 """
 
@@ -148,6 +152,66 @@ async def bench_deliveries(events: int, customers: int, workdir: Path) -> float:
     return rate
 
 
+# --- 3. what emitting costs, alone ------------------------------------------------------
+
+
+async def bench_emit_cpu(workdir: Path, messages: int = 6400) -> tuple[float, float]:
+    """CPU ms per web-form message of recording its three events (in group commits of 64,
+    as ingest does) and of fanning them out to one endpoint: a figure the neighbours'
+    load moves much less than the throughput ratios."""
+    from hub.config.webhooks import WebhookEndpointConfig
+    from hub.events.outgoing import OutgoingEvent, emit
+    from hub.store import Store, utcnow
+    from hub.webhooks.endpoints import list_endpoints, sync_config_endpoints
+    from hub.webhooks.fanout import fan_out
+
+    store = Store(f"sqlite+aiosqlite:///{workdir / 'emit.db'}")
+    await store.migrate()
+    cfg = WebhookEndpointConfig.model_validate(endpoint("http://127.0.0.1:9"))
+    await sync_config_endpoints(store, [cfg], utcnow())
+
+    def three(cid: int) -> list[OutgoingEvent]:
+        common = {"customer_id": cid, "channel": "webform", "connector_id": "contact"}
+        return [
+            OutgoingEvent("customer.created", {"customer_id": cid, "locale": "en"}, cid),
+            OutgoingEvent(
+                "ticket.created",
+                {
+                    **common,
+                    "ticket_id": cid,
+                    "ref": f"T-{cid}",
+                    "team_id": "support",
+                    "priority": "normal",
+                    "subject": "Question",
+                },
+                cid,
+                cid,
+            ),
+            OutgoingEvent(
+                "message.received", {**common, "message_id": cid, "ticket_id": cid}, cid, cid
+            ),
+        ]
+
+    async def commits(with_events: bool) -> float:
+        cpu = time.process_time()
+        for b in range(0, messages, 64):
+            async with store.write() as conn:
+                if with_events:
+                    await emit(conn, [e for c in range(b, b + 64) for e in three(c)], utcnow())
+        return time.process_time() - cpu
+
+    emit_ms = (await commits(True) - await commits(False)) * 1000 / messages
+    async with store.read() as conn:
+        endpoints = await list_endpoints(conn)
+    cpu = time.process_time()
+    while await fan_out(store, endpoints, utcnow()):
+        pass
+    fan_ms = (time.process_time() - cpu) * 1000 / messages
+    await store.close()
+    print(f"emit_cpu_ms_per_msg={emit_ms:.3f} fanout_cpu_ms_per_msg={fan_ms:.3f} (3 events each)")
+    return emit_ms, fan_ms
+
+
 # --- 2. ingest with and without an endpoint ---------------------------------------------
 
 
@@ -202,6 +266,12 @@ async def bench_main(args: argparse.Namespace) -> None:
         workdir = Path(tmp)
         r = await bench_ingest(args, workdir)
         rate = await bench_deliveries(args.events, args.customers, workdir)
+        emit_ms, fan_ms = await bench_emit_cpu(workdir)
+    added = (emit_ms + fan_ms) / r["without_cpu_ms"]
+    print(
+        f"emitting and fan-out add {added:.1%} to the hub's CPU per message "
+        f"({r['without_cpu_ms']:.3f} ms without an endpoint)"
+    )
     print(
         f"cpu_ms_per_msg: without={r['without_cpu_ms']:.3f} parked={r['parked_cpu_ms']:.3f} "
         f"live={r['live_cpu_ms']:.3f} (live: the hub also posts 3 webhooks per message)"
