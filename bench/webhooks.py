@@ -152,6 +152,51 @@ async def bench_deliveries(events: int, customers: int, workdir: Path) -> float:
     return rate
 
 
+# --- 2. ingest with and without an endpoint ---------------------------------------------
+
+
+async def parked_endpoint(storage_url: str, base: str) -> None:
+    """The endpoint in the store before the hub starts, disabled: the hub keeps it so.
+    Its events are recorded and fanned out into delivery rows; none is posted."""
+    from hub.config.webhooks import WebhookEndpointConfig
+    from hub.store import Store, utcnow
+    from hub.webhooks.endpoints import set_enabled, sync_config_endpoints
+
+    store = Store(storage_url)
+    await store.migrate()
+    await sync_config_endpoints(
+        store, [WebhookEndpointConfig.model_validate(endpoint(base))], utcnow()
+    )
+    async with store.write() as conn:
+        await set_enabled(conn, "bench", False, utcnow(), "parked by the bench")
+    await store.close()
+
+
+async def bench_ingest(args: argparse.Namespace, workdir: Path) -> dict[str, float]:
+    """Each hub run's ratio to the mean of the bare runs just before and after it."""
+    sys.path.insert(0, str(HERE.parent))
+    from ingest_webform import bench_bare, bench_hub  # type: ignore[import-not-found]
+
+    bare = [await bench_bare("bare#1", args)]
+    ratios: dict[str, float] = {}
+    async with receiver() as base:
+        for name in ("without", "parked", "live"):
+            url = f"sqlite+aiosqlite:///{workdir / (name + '.db')}"
+            extra = {} if name == "without" else {"webhooks": [endpoint(base)]}
+            if name == "parked":
+                await parked_endpoint(url, base)
+            before = (await received(base))["ok"]
+            hub = await bench_hub(f"sqlite ({name})", url, workdir, args, **extra)
+            print(hub.line(), flush=True)
+            if name == "live":
+                got = (await received(base))["ok"] - before
+                print(f"sqlite (live): the receiver verified {got} deliveries meanwhile")
+            bare.append(await bench_bare(f"bare#{len(bare) + 1}", args))
+            ratios[name] = hub.rate / ((bare[-2].rate + bare[-1].rate) / 2)
+            ratios[f"{name}_cpu_ms"] = hub.cpu_ms_per_msg
+    return ratios
+
+
 # --- 3. what emitting costs, alone ------------------------------------------------------
 
 
@@ -210,51 +255,6 @@ async def bench_emit_cpu(workdir: Path, messages: int = 6400) -> tuple[float, fl
     await store.close()
     print(f"emit_cpu_ms_per_msg={emit_ms:.3f} fanout_cpu_ms_per_msg={fan_ms:.3f} (3 events each)")
     return emit_ms, fan_ms
-
-
-# --- 2. ingest with and without an endpoint ---------------------------------------------
-
-
-async def parked_endpoint(storage_url: str, base: str) -> None:
-    """The endpoint in the store before the hub starts, disabled: the hub keeps it so.
-    Its events are recorded and fanned out into delivery rows; none is posted."""
-    from hub.config.webhooks import WebhookEndpointConfig
-    from hub.store import Store, utcnow
-    from hub.webhooks.endpoints import set_enabled, sync_config_endpoints
-
-    store = Store(storage_url)
-    await store.migrate()
-    await sync_config_endpoints(
-        store, [WebhookEndpointConfig.model_validate(endpoint(base))], utcnow()
-    )
-    async with store.write() as conn:
-        await set_enabled(conn, "bench", False, utcnow(), "parked by the bench")
-    await store.close()
-
-
-async def bench_ingest(args: argparse.Namespace, workdir: Path) -> dict[str, float]:
-    """Each hub run's ratio to the mean of the bare runs just before and after it."""
-    sys.path.insert(0, str(HERE.parent))
-    from ingest_webform import bench_bare, bench_hub  # type: ignore[import-not-found]
-
-    bare = [await bench_bare("bare#1", args)]
-    ratios: dict[str, float] = {}
-    async with receiver() as base:
-        for name in ("without", "parked", "live"):
-            url = f"sqlite+aiosqlite:///{workdir / (name + '.db')}"
-            extra = {} if name == "without" else {"webhooks": [endpoint(base)]}
-            if name == "parked":
-                await parked_endpoint(url, base)
-            before = (await received(base))["ok"]
-            hub = await bench_hub(f"sqlite ({name})", url, workdir, args, **extra)
-            print(hub.line(), flush=True)
-            if name == "live":
-                got = (await received(base))["ok"] - before
-                print(f"sqlite (live): the receiver verified {got} deliveries meanwhile")
-            bare.append(await bench_bare(f"bare#{len(bare) + 1}", args))
-            ratios[name] = hub.rate / ((bare[-2].rate + bare[-1].rate) / 2)
-            ratios[f"{name}_cpu_ms"] = hub.cpu_ms_per_msg
-    return ratios
 
 
 async def bench_main(args: argparse.Namespace) -> None:
