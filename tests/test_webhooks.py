@@ -294,3 +294,22 @@ async def test_the_cli_lists_endpoints_and_redelivers(
     assert (await hooks.run_once()).delivered == 1
     await hooks.close()
     assert [d.headers["webhook-id"] for d in receiver.received] == [key, key]
+
+
+async def test_a_name_resolving_to_loopback_is_refused_at_delivery(
+    sqlite_store: Store, receiver: Receiver
+) -> None:
+    # As a DNS rebind would: the name passed the check elsewhere, and now resolves to
+    # loopback. The resolver the client connects with refuses it; nothing is sent.
+    clock = Clock()
+    url = receiver.url.replace("127.0.0.1", "localhost")
+    hooks = dispatcher(sqlite_store, clock, endpoint_config(url, allow_private=False))
+    await hooks.start()
+    await record(sqlite_store, clock, OutgoingEvent(TICKET_CREATED, {"ticket_id": 1}, 1, 1))
+    result = await hooks.run_once()
+    await hooks.close()
+    assert (result.attempted, result.delivered, receiver.received) == (1, 0, [])
+    async with sqlite_store.read() as conn:
+        [entry] = await delivery_log(conn, "bridge")
+    assert entry["last_error"].startswith("destination refused: localhost resolves to")
+    assert entry["status"] == "pending"  # retried later: a name may resolve elsewhere again
