@@ -25,13 +25,15 @@ pytestmark = pytest.mark.slow
 FORM = "/channels/contact/"
 
 
-def hub_file(tmp_path: Path, name: str, storage_url: str, smtp: SmtpSink, url: str) -> HubProcess:
+def hub_file(
+    tmp_path: Path, name: str, storage_url: str, smtp: SmtpSink, url: str, timeout: float = 30
+) -> HubProcess:
     port = free_port()
     data = base_config(
         storage_url,
         smtp.port,
         web={"host": "127.0.0.1", "port": port, "public_url": f"http://127.0.0.1:{port}"},
-        webhooks=[endpoint_config(url, timeout_seconds=30)],
+        webhooks=[endpoint_config(url, timeout_seconds=timeout)],
         bot={"faq": None},
     )
     config_file = tmp_path / f"{name}.yaml"
@@ -47,11 +49,12 @@ async def post(http: aiohttp.ClientSession, hub: HubProcess, email: str) -> Any:
 
 
 async def test_a_hub_killed_before_delivering_delivers_after_restart(
-    tmp_path: Path, smtp: SmtpSink
+    storage_url: str, tmp_path: Path, smtp: SmtpSink
 ) -> None:
-    storage_url = f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}"
     receiver = await Receiver(hold=asyncio.Event()).start()  # takes the POST, never answers
-    first = hub_file(tmp_path, "first", storage_url, smtp, receiver.url)
+    # On PostgreSQL the restarted hub waits out the dead one's lease: twice the timeout
+    # and 10 s. (On SQLite, one process, it frees them at start.)
+    first = hub_file(tmp_path, "first", storage_url, smtp, receiver.url, timeout=2)
     second = HubProcess(first.config_file, tmp_path / "second.log", first.port)
     try:
         await first.start()
@@ -69,6 +72,7 @@ async def test_a_hub_killed_before_delivering_delivers_after_restart(
         got = await wait_for_types(
             receiver,
             ["customer.created"] * 2 + ["ticket.created", "message.received", "message.sent"],
+            timeout=60,
         )
     finally:
         await first.stop()
