@@ -181,3 +181,18 @@ def test_the_operators_alert_names_the_endpoint_and_how_to_enable_it(tmp_path: P
     assert "- webhook crm-bridge: 410 Gone from https://x" in body
     assert "POST /api/v1/webhooks/crm-bridge/enable" in body
     assert "connector" not in body
+
+
+def test_a_tick_skipped_while_a_round_runs_is_not_warned(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import logging
+
+    import hub.scheduler  # noqa: F401  (installs the filter)
+
+    aps = logging.getLogger("apscheduler.scheduler")
+    aps.warning(
+        'Execution of job "webhooks" skipped: maximum number of running instances reached (1)'
+    )
+    aps.warning("something else")
+    assert [r.getMessage() for r in caplog.records] == ["something else"]
