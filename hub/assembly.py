@@ -15,11 +15,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from sqlalchemy.exc import DBAPIError
 
+from hub.actions.solved import OnSolve
 from hub.agents.teams import sync_teams
+from hub.assignment.assigner import ROUND_EVERY, Assigner
 from hub.channels.broadcast import Broadcast
 from hub.channels.conversation import conversation_history
 from hub.channels.directory import ChannelDirectory
@@ -45,6 +48,7 @@ from hub.scheduler import PeriodicJob
 from hub.store import Store
 from hub.store.faults import StorageUnavailable
 from hub.store.secret import hub_secret
+from hub.surveys.sending import SurveyPlanner
 from hub.web.deps import WebDeps
 from hub.webhooks.dispatcher import WebhookDispatcher
 
@@ -155,6 +159,8 @@ class Workers:
     sweeper: GreetingSweeper
     campaigns: CampaignSweeper
     retention: RetentionJob
+    # Teams with automatic assignment: waiting tickets and reassignments (hub.assignment).
+    assigner: Assigner
     # Posts outgoing events to webhook endpoints (config `webhooks:` and the API's).
     webhooks: WebhookDispatcher
 
@@ -206,6 +212,7 @@ class Workers:
             sweeper=greeting_sweeper(sources),
             campaigns=campaign_sweeper(sources),
             retention=RetentionJob(core.store, config.privacy, core.secret),
+            assigner=pipeline.setup.assigner,
             webhooks=WebhookDispatcher(
                 core.store, config.webhooks, alert_targets=tuple(config.alerts.notify)
             ),
@@ -243,6 +250,12 @@ class Workers:
             jobs.append(
                 PeriodicJob("retention", timedelta(hours=retention.every_hours), self.retention.run)
             )
+        if self.assigner.active:
+            jobs.append(
+                PeriodicJob(
+                    "assignment", ROUND_EVERY, self.assigner.run_once, first_after=timedelta(0)
+                )
+            )
         return jobs
 
 
@@ -272,8 +285,28 @@ def web_deps(
         wake_outbox=core.outbox_wakeup.set,
         secret=core.secret,
         broadcast_state=lambda: broadcast.state,
+        measure=pipeline.setup.measure,
+        reports=config.reports,
+        on_solve=on_solve(core),
+        assign_now=pipeline.setup.assigner.run_once,
         privacy=config.privacy,
     )
+
+
+def on_solve(core: Core) -> OnSolve:
+    """What a solve sets off (the CSAT survey), for the actions that solve tickets."""
+    config, channels = core.config, core.channels
+    planner = SurveyPlanner(
+        config=config.surveys,
+        replies=core.replies,
+        secret=core.secret,
+        public_url=config.web.public_url,
+        signature=config.replies.signature,
+        choice_senders=channels.choice_senders(),
+        windows=channels.reply_windows(),
+        zone=ZoneInfo(config.report_zone),
+    )
+    return OnSolve(planner, channels.reply_routes(), channels.address_kinds())
 
 
 async def listen(stack: contextlib.AsyncExitStack, web_app: web.Application, config: Config) -> int:

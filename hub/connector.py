@@ -202,6 +202,9 @@ class ConnectorType:
     add_cli: Callable[[argparse._SubParsersAction], None] | None = None  # type: ignore[type-arg]
     # Free text only within a while of the customer's last message (see ReplyWindow).
     reply_window: ReplyWindow | None = None
+    # Shows `OutboundMessage.choices` as native buttons and hands a press back as
+    # `InboundMessage.choice`; for other channels the core writes links into the text.
+    choices: bool = False
 
 
 class ConnectorRegistry:

@@ -36,6 +36,17 @@ class DroppedAttachment:
 
 
 @dataclass(frozen=True)
+class Choice:
+    """One answer a customer can pick with a tap (a survey's rating): `label` is shown,
+    `payload` is opaque to the connector, which hands it back as `InboundMessage.choice`
+    when that button is pressed. The core signs payloads; at most 64 ASCII bytes (Telegram's
+    callback_data limit), so every channel can carry them as they are."""
+
+    label: str
+    payload: str
+
+
+@dataclass(frozen=True)
 class InboundMessage:
     """One message a connector received, normalized.
 
@@ -80,6 +91,9 @@ class InboundMessage:
     # it to the request, so the same key with another request is refused
     # (IdempotencyConflict) instead of answered with the first request's ticket.
     client_key: bool = False
+    # The payload of the `Choice` the sender picked (a button press, a quick reply), as the
+    # core gave it; `text` is then the choice's label.
+    choice: str | None = None
 
 
 @dataclass(frozen=True)
@@ -155,6 +169,9 @@ class OutboundMessage:
     template: str | None = None
     # A proactive message's approved template with its parameters (hub.proactive.templates).
     template_message: TemplateMessage | None = None
+    # Answers to offer as buttons (a survey's 1-5): a connector that can shows them natively
+    # (inline keyboard, reply buttons, quick replies); `text` still asks the question.
+    choices: tuple[Choice, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -116,6 +116,7 @@ async def meta_hub(
     product: str = "whatsapp",
     token: str = TOKEN,
     agents: bool = False,
+    sections: dict[str, Any] | None = None,
 ) -> AsyncIterator[Rig]:
     cfg = connector_config(product, api, token)
     # With agents (sam, bill, ada) who can log in to the inbox.
@@ -123,6 +124,8 @@ async def meta_hub(
     data["connectors"] = [*data["connectors"], cfg]
     # Every message becomes a ticket message: the FAQ bot is tested elsewhere.
     data["bot"] = {"faq": None}
+    # Other config sections as given (surveys, ...).
+    data.update(sections or {})
     async with hub_running(make_config(data)) as hub:
         rig = Rig(hub, api, cfg["id"])
         if token in api.tokens:

@@ -25,6 +25,8 @@ ALLOWED = (
     re.compile(r"^/channels/.*"),
     # A greeting's unsubscribe link: the unguessable token in the URL is the credential.
     re.compile(r"^/unsubscribe/[^/]+$"),
+    # A CSAT survey's link: likewise (hub.web.survey_page).
+    re.compile(r"^/survey/[^/]+$"),
 )
 
 

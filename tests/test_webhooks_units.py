@@ -160,7 +160,7 @@ def test_check_config_refuses_a_private_destination(
 def test_a_secret_of_the_wrong_type_is_not_echoed(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         make_config(_config_with(tmp_path, url="https://x.example/h", secret=98765432123))
-    assert "valid string" in str(caught.value) and "98765432123" not in str(caught.value)
+    assert "must be text" in str(caught.value) and "98765432123" not in str(caught.value)
 
 
 def test_the_operators_alert_names_the_endpoint_and_how_to_enable_it(tmp_path: Path) -> None:

@@ -22,6 +22,8 @@ WHATSAPP = ConnectorType(
     chat=True,
     # Free text within 24 hours of the customer's last message, else an approved template.
     reply_window=ReplyWindow(hours=24, template_for=_whatsapp_template),
+    # Interactive reply buttons or a list (choices.py).
+    choices=True,
 )
 
 MESSENGER = ConnectorType(
@@ -31,6 +33,7 @@ MESSENGER = ConnectorType(
     sends_to=("messenger",),
     chat=True,
     reply_window=ReplyWindow(hours=24),
+    choices=True,  # quick replies
 )
 
 INSTAGRAM = ConnectorType(
@@ -40,6 +43,7 @@ INSTAGRAM = ConnectorType(
     sends_to=("instagram",),
     chat=True,
     reply_window=ReplyWindow(hours=24),
+    choices=True,  # quick replies
 )
 
 CONNECTOR_TYPES = (WHATSAPP, MESSENGER, INSTAGRAM)

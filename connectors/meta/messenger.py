@@ -159,6 +159,10 @@ def _message(message: dict[str, Any], mid: str, src: _Source) -> None:
                 reply_to=sender,
                 received_at=src.at,
                 meta=meta,
+                # A quick reply or button tapped gives back the payload we sent with it.
+                choice=payload
+                if isinstance(payload := meta.get("payload"), str) and payload
+                else None,
             ),
             tuple(media),
         )

@@ -14,6 +14,7 @@ from typing import Any
 
 import aiohttp
 
+from connectors.meta.choices import WHATSAPP_BODY_CHARS, quick_replies, whatsapp_interactive
 from connectors.meta.errors import GraphError
 from connectors.meta.graph import GraphClient
 from connectors.meta.settings import WhatsAppConfig
@@ -95,7 +96,15 @@ def _template_message(
 
 
 def whatsapp_steps(msg: OutboundMessage) -> list[str | Attachment]:
-    return [*split_text(msg.text, WHATSAPP_TEXT_CHARS), *msg.attachments]
+    # With choices, the last part is an interactive message's body, which is shorter.
+    limit = WHATSAPP_BODY_CHARS if msg.choices else WHATSAPP_TEXT_CHARS
+    return [*split_text(msg.text, limit), *msg.attachments]
+
+
+def _with_choices(msg: OutboundMessage, step: str, limit: int) -> bool:
+    """Whether this text part carries the message's choices: the last one does."""
+    texts = split_text(msg.text, limit)
+    return bool(msg.choices) and bool(texts) and step == texts[-1]
 
 
 async def whatsapp_step(
@@ -106,7 +115,14 @@ async def whatsapp_step(
         "recipient_type": "individual",
         "to": whatsapp_to(msg),
     }
-    if isinstance(step, str):
+    interactive = (
+        whatsapp_interactive(step, msg.choices)
+        if isinstance(step, str) and _with_choices(msg, step, WHATSAPP_BODY_CHARS)
+        else None
+    )
+    if interactive is not None:
+        body.update(type="interactive", interactive=interactive)
+    elif isinstance(step, str):
         body.update(type="text", text={"body": step, "preview_url": False})
     else:
         form = aiohttp.FormData()
@@ -143,6 +159,12 @@ def first_id(answer: dict[str, Any]) -> str:
     raise GraphError(200, {"message": "the send answer has no message id"})
 
 
+def messaging_steps_text(msg: OutboundMessage) -> list[str]:
+    if msg.to.kind == "instagram":
+        return split_text(msg.text, INSTAGRAM_TEXT_BYTES, lambda s: len(s.encode()))
+    return split_text(msg.text, MESSENGER_TEXT_CHARS)
+
+
 def messaging_steps(msg: OutboundMessage, channel: str) -> list[str | Attachment]:
     if msg.to.kind != channel:
         raise PermanentSendError(f"cannot send to a {msg.to.kind!r} address over {channel}")
@@ -154,8 +176,8 @@ def messaging_steps(msg: OutboundMessage, channel: str) -> list[str | Attachment
                 "Instagram takes files only by public URL, which the hub does not serve; "
                 "send the text alone or answer on another channel"
             )
-        return list(split_text(msg.text, INSTAGRAM_TEXT_BYTES, lambda s: len(s.encode())))
-    return [*split_text(msg.text, MESSENGER_TEXT_CHARS), *msg.attachments]
+        return list(messaging_steps_text(msg))
+    return [*messaging_steps_text(msg), *msg.attachments]
 
 
 async def messaging_step(
@@ -163,7 +185,12 @@ async def messaging_step(
 ) -> str:
     recipient = {"id": msg.to.value}
     if isinstance(step, str):
-        body = {"recipient": recipient, "messaging_type": "RESPONSE", "message": {"text": step}}
+        message: dict[str, Any] = {"text": step}
+        # Instagram's parts are cut by bytes, Messenger's by characters: either way, the
+        # last part of the text is where the quick replies go.
+        if msg.choices and step == messaging_steps_text(msg)[-1]:
+            message["quick_replies"] = quick_replies(msg.choices)
+        body = {"recipient": recipient, "messaging_type": "RESPONSE", "message": message}
         return first_id(await graph.post_json(f"{account_id}/messages", body))
     kind = step.content_type.split("/")[0]
     kind = kind if kind in ("image", "video", "audio") else "file"

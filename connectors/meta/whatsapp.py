@@ -127,10 +127,17 @@ def _message(
                 received_at=at,
                 auto_submitted=kind == "system",
                 meta=meta,
+                # A tapped reply button or list row gives back the id we sent with it.
+                choice=_choice(meta) if kind == "interactive" else None,
             ),
             media,
         )
     )
+
+
+def _choice(meta: dict[str, Any]) -> str | None:
+    reply_id = meta.get("reply_id")
+    return reply_id if isinstance(reply_id, str) and reply_id else None
 
 
 def _change(kind: str, m: dict[str, Any], said: _Said, out: Parsed) -> None:

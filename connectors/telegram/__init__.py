@@ -11,6 +11,8 @@ TELEGRAM = ConnectorType(
     # Chat ids: a private chat's id is its user's id, the identity the hub keeps.
     sends_to=("telegram",),
     chat=True,
+    # Inline keyboards, pressed buttons back as callback_query (callbacks.py).
+    choices=True,
 )
 
 CONNECTOR_TYPES = (TELEGRAM,)

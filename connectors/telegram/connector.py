@@ -15,12 +15,13 @@ import logging
 from typing import Any
 
 from aiohttp import web
-from telegram import Bot, InputFile
+from telegram import Bot, InlineKeyboardMarkup, InputFile
 from telegram.error import ChatMigrated, TelegramError
 
 from connectors.http_body import read_bounded
 from connectors.parts import send_in_parts
 from connectors.telegram.botapi import BotLink, FloodControl, RedactToken, make_bot
+from connectors.telegram.callbacks import PressedButton, keyboard, parse_callback
 from connectors.telegram.errors import SEND_REFUSALS, flood_control, send_failure, start_failure
 from connectors.telegram.media import fetch_media
 from connectors.telegram.outgoing import MAX_MESSAGE_CHARS, send_method, split_text
@@ -173,6 +174,9 @@ class TelegramConnector:
         bot = self._bot
         assert bot is not None
         try:
+            pressed = parse_callback(raw, self.ctx.locales) if isinstance(raw, dict) else None
+            if pressed is not None:
+                return await self._pressed(bot, pressed)
             parsed = parse_update(
                 raw,
                 bot_id=self.config.bot_id,
@@ -219,6 +223,35 @@ class TelegramConnector:
         )
         return "duplicate" if result.duplicate else "stored"
 
+    async def _pressed(self, bot: Bot, pressed: PressedButton) -> str:
+        """A button press: handed to the core as the choice it stands for, then answered,
+        so the customer's app stops its spinner. Raises IngestUnavailable."""
+        result = await self.ctx.submit(
+            InboundMessage(
+                channel="telegram",
+                connector_id=self.config.id,
+                external_id=f"{self.config.bot_id}:cb:{pressed.callback_id}",
+                sender=pressed.sender,
+                text=pressed.label,
+                language=pressed.language,
+                reply_to=pressed.reply_to,
+                choice=pressed.data,
+                meta={"update_id": pressed.update_id, "callback_query": True},
+            )
+        )
+        try:
+            # Best effort: a query answered late (or twice) changes nothing stored.
+            await self.flood.call(
+                bot.answer_callback_query(pressed.callback_id, text=f"✓ {pressed.label}")
+            )
+        except TelegramError as exc:
+            self.log.info(
+                "telegram callback answer failed connector=%s error=%s",
+                self.config.id,
+                exc.__class__.__name__,
+            )
+        return "duplicate" if result.duplicate else "stored"
+
     # -- sending --------------------------------------------------------------------
 
     async def send(self, msg: OutboundMessage) -> str:
@@ -234,28 +267,42 @@ class TelegramConnector:
             raise flood_control(wait)
         value = msg.to.value
         chat_id: int | str = int(value) if value.lstrip("-").isdigit() else value
-        steps: list[str | Attachment] = [*split_text(msg.text), *msg.attachments]
+        texts = split_text(msg.text)
+        steps: list[str | Attachment] = [*texts, *msg.attachments]
+        # The buttons go under the last part of the text, where the question ends.
+        markup = keyboard(msg.choices) if texts else None
+        last_text = texts[-1] if texts else None
         if not steps:
             raise PermanentSendError("the message has neither text nor attachments")
 
         async def send_one(step: str | Attachment) -> str:
             nonlocal chat_id
             try:
-                return str(await self._send_step(bot, chat_id, step, msg))
+                return str(await self._send_step(bot, chat_id, step, msg, buttons(step)))
             except ChatMigrated as exc:
                 # The group became a supergroup under a new id; same conversation.
                 chat_id = int(exc.new_chat_id)
-                return str(await self._send_step(bot, chat_id, step, msg))
+                return str(await self._send_step(bot, chat_id, step, msg, buttons(step)))
+
+        def buttons(step: str | Attachment) -> InlineKeyboardMarkup | None:
+            return markup if step is last_text else None
 
         sent = await send_in_parts(self.ctx.storage, msg.idempotency_key, steps, send_one)
         return ",".join(sent)
 
     async def _send_step(
-        self, bot: Bot, chat_id: int | str, step: str | Attachment, msg: OutboundMessage
+        self,
+        bot: Bot,
+        chat_id: int | str,
+        step: str | Attachment,
+        msg: OutboundMessage,
+        markup: InlineKeyboardMarkup | None = None,
     ) -> int:
         try:
             if isinstance(step, str):
-                message = await self.flood.call(bot.send_message(chat_id, step))
+                message = await self.flood.call(
+                    bot.send_message(chat_id, step, reply_markup=markup)
+                )
             else:
                 upload = InputFile(step.content, filename=step.filename)
                 if send_method(step.content_type, len(step.content)) == "sendPhoto":

@@ -27,7 +27,14 @@ from hub.connector import ConnectorNotReady, HubContext, backoff_delay
 # that a typed method exists, which is the point.
 warnings.filterwarnings("ignore", message=r"Please use 'Bot\.getUpdates'", category=PTBUserWarning)
 
-ALLOWED_UPDATES = ("message", "edited_message", "channel_post", "edited_channel_post")
+ALLOWED_UPDATES = (
+    "message",
+    "edited_message",
+    "channel_post",
+    "edited_channel_post",
+    # Presses of the inline buttons our messages carry (connectors.telegram.callbacks).
+    "callback_query",
+)
 OFFSET_KEY = "poll_offset"
 # After a week without updates Telegram may restart update ids at random, so an old
 # offset could skip new updates. Telegram itself still holds what we never confirmed.

@@ -21,6 +21,8 @@ WEBCHAT = ConnectorType(
     create=WebChatConnector,
     sends_to=("webchat",),
     chat=True,
+    # Buttons under the message in the widget (widget.js `choices`).
+    choices=True,
 )
 
 CONNECTOR_TYPES = (WEBCHAT,)

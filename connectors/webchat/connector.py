@@ -85,6 +85,8 @@ class WebChatConnector:
             "text": msg.text,
             "at": _now(),
         }
+        if msg.choices:
+            frame["choices"] = protocol.choices_frame(msg.choices)
         tabs = self.sessions.deliver(msg.to.value, frame)
         await self.ctx.publish(self._topic, {"visitor": msg.to.value, "frame": frame})
         # With no tab open the reply still counts as delivered: it is stored with the
@@ -287,6 +289,7 @@ class WebChatConnector:
             language=language if chat.command == "start" else None,
             reply_to=Address("webchat", sock.visitor, contact.name),
             meta={"command": chat.command} if chat.command else {},
+            choice=chat.choice,
         )
         try:
             result = await self.ctx.submit(msg)
@@ -298,7 +301,7 @@ class WebChatConnector:
             elif not isinstance(exc, IngestUnavailable):
                 self.ctx.logger.exception("webchat submit failed connector=%s", self.config.id)
             raise submit_failure(exc, chat.client_id) from None
-        if not result.duplicate and chat.command != "start":
+        if not result.duplicate and chat.command != "start" and chat.choice is None:
             # The visitor's other tabs show what was said in this one.
             echo = {
                 "type": "message",
@@ -311,7 +314,8 @@ class WebChatConnector:
         return {
             "type": "ack",
             "id": chat.client_id,
-            "message": f"m{result.message_id}",
+            # A pressed choice is recorded where it belongs (a survey), not as a message.
+            "message": f"m{result.message_id}" if result.message_id else None,
             "ticket": result.ticket_ref,
             "duplicate": result.duplicate,
         }

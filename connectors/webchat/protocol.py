@@ -3,11 +3,12 @@
 Client -> hub (JSON text frames):
   {"type": "hello", "token": str | null, "language": "bn-BD"}       first, once
   {"type": "message", "id": str, "text": str, "command"?: "human" | "start",
-   "name"?: str, "email"?: str, "phone"?: str}
+   "choice"?: str (a button's payload), "name"?: str, "email"?: str, "phone"?: str}
   {"type": "identify", "name"?: str, "email"?: str, "phone"?: str}   checks a contact form
 Hub -> client:
   welcome {token, new, start, history[], max_chars}, ack {id, message, ticket, duplicate},
-  message {id, dir, text, at}, identified {name, email, phone}, error {code, text, id?, ...}
+  message {id, dir, text, at, choices?: [{label, payload}]}, identified {name, email, phone},
+  error {code, text, id?, ...}
 """
 
 from __future__ import annotations
@@ -20,9 +21,11 @@ from typing import Any
 
 from connectors.webchat.errors import FrameError
 from hub.connector import HostileBody, JsonLimits, read_json
-from hub.messages import Address
+from hub.messages import Address, Choice
 
 CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# A choice's payload as the core makes them (hub.messages.Choice: at most 64 bytes).
+CHOICE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 COMMANDS = frozenset({"human", "start"})
 # What a /start message says in the ticket; the widget shows no bubble for it.
 START_TEXT = "/start"
@@ -50,6 +53,8 @@ class ChatMessage:
     client_id: str
     text: str
     command: str | None
+    # The payload of the button the visitor pressed (its label is the text).
+    choice: str | None = None
 
 
 def decode(raw: str) -> dict[str, Any]:
@@ -100,7 +105,14 @@ def parse_message(data: dict[str, Any], max_chars: int) -> ChatMessage:
         raise FrameError("empty", "Please write a message.", client_id)
     if len(text) > max_chars:
         raise FrameError("too_long", _too_long(max_chars), client_id, max_chars=max_chars)
-    return ChatMessage(client_id, text, command)
+    choice = data.get("choice")
+    if choice is not None and (not isinstance(choice, str) or not CHOICE.match(choice)):
+        raise FrameError("invalid", "A choice is the payload of a button we sent.", client_id)
+    return ChatMessage(client_id, text, command, choice)
+
+
+def choices_frame(choices: tuple[Choice, ...]) -> list[dict[str, str]]:
+    return [{"label": c.label, "payload": c.payload} for c in choices]
 
 
 def _too_long(max_chars: int) -> str:

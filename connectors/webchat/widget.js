@@ -187,6 +187,24 @@
   function show(frame) {
     if (state.rendered[frame.id]) return;
     state.rendered[frame.id] = bubble(frame.dir, frame.text, frame.at);
+    if (frame.choices && frame.choices.length) choices(state.rendered[frame.id], frame.choices);
+  }
+  // Answers offered as buttons (a survey's 1-5): a press goes to the hub as the choice's
+  // payload, shown as the pressed button, not as a message bubble.
+  function choices(li, list) {
+    var row = el("div", { class: "hc-choices", role: "group" });
+    list.slice(0, 10).forEach(function (c) {
+      var b = el("button", { type: "button", class: "hc-choice", "aria-pressed": "false" }, c.label);
+      b.addEventListener("click", function () {
+        row.querySelectorAll(".hc-choice").forEach(function (other) {
+          other.setAttribute("aria-pressed", "false");
+        });
+        b.setAttribute("aria-pressed", "true");
+        queue(c.label, null, true, c.payload);
+      });
+      row.appendChild(b);
+    });
+    li.appendChild(row);
   }
   function showPending(m) {
     if (m.hidden || state.pendingEls[m.id]) return;
@@ -210,11 +228,13 @@
     if (!state.ready) return;
     var frame = { type: "message", id: m.id, text: m.text };
     if (m.command) frame.command = m.command;
+    if (m.choice) frame.choice = m.choice;
     if (m.contact) for (var k in m.contact) if (m.contact[k]) frame[k] = m.contact[k];
     state.ws.send(JSON.stringify(frame));
   }
-  function queue(text, command, hidden) {
-    var m = { id: hidden ? command : newId(), text: text, command: command, hidden: !!hidden };
+  function queue(text, command, hidden, choice) {
+    var m = { id: hidden && command ? command : newId(), text: text, command: command, hidden: !!hidden };
+    if (choice) m.choice = choice;
     if (state.contact && !hidden) {
       m.contact = state.contact; // the identities travel with the next message
       state.contact = null;

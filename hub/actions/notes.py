@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.agents.accounts import Actor
 from hub.store import Store, utcnow
@@ -30,3 +33,13 @@ async def add_note(store: Store, actor: Actor, ticket_id: int, text: str) -> int
                 )
             ).scalar_one()
         )
+
+
+async def system_note(conn: AsyncConnection, ticket_id: int, text: str, now: datetime) -> None:
+    """A note the hub itself writes (why something did not happen), in the caller's
+    transaction."""
+    await conn.execute(
+        ticket_notes.insert().values(
+            ticket_id=ticket_id, agent_id=None, author="hub", body_text=text, created_at=now
+        )
+    )

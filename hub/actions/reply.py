@@ -9,8 +9,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hub.actions.measure import StatusChange, measure_reply
 from hub.actions.recipient import recipient
+from hub.actions.solved import AfterChange, StatusMove, after_status_change
 from hub.actions.ticket_status import ActionRefused, status_values
 from hub.agents.accounts import Actor
 from hub.channels.directory import ChannelDirectory, ReplyRoute
@@ -54,10 +57,13 @@ async def reply(
     draft: AgentReply,
     channels: ChannelDirectory,
     on_outbox: Callable[[], None] = lambda: None,
+    *,
+    after: AfterChange,
 ) -> ReplyResult:
     """Queue the reply over the channel the customer last wrote on (or `via`, a connector
-    the agent picked), in one transaction with the ticket's change."""
-    ticket_id = draft.ticket_id
+    the agent picked), in one transaction with the ticket's change and its metric events
+    (a reply scheduled for later counts when it is due)."""
+    ticket_id, measure = draft.ticket_id, after.measure
     routes, kinds, windows = (
         channels.reply_routes(),
         channels.address_kinds(),
@@ -90,7 +96,7 @@ async def reply(
                 select(customers.c.locale).where(customers.c.id == ticket.customer_id)
             )
         ).scalar_one()
-        now = utcnow()
+        now = measure.clock()
         window = windows.get(route.connector_id)
         template_ref = None
         if window is not None:
@@ -133,7 +139,13 @@ async def reply(
         message_id = (
             await conn.execute(select(outbox.c.message_id).where(outbox.c.id == outbox_id))
         ).scalar_one()
-        meta = {"kind": "agent_reply", "to": to.value, "agent": actor.name}
+        # The username too: ratings and reports credit the agent by it (hub.surveys).
+        meta = {
+            "kind": "agent_reply",
+            "to": to.value,
+            "agent": actor.name,
+            "agent_username": actor.username,
+        }
         if template_ref is not None:
             meta["template"] = template_ref
         if draft.send_at is not None and draft.send_at > now:
@@ -141,17 +153,29 @@ async def reply(
         # enqueue_outbound records kind and recipient; the inbox also shows who answered.
         await conn.execute(update(messages).where(messages.c.id == message_id).values(meta=meta))
         new_status = draft.status or ("open" if ticket.status == "new" else None)
-        values: dict[str, Any] = {"updated_at": now}
-        if new_status is not None and new_status != ticket.status:
-            values.update(await status_values(conn, ticket, new_status))
-            await emit_status_change(
-                conn, ticket_id, ticket.customer_id, (ticket.status, new_status), now
-            )
+        values: dict[str, Any] = {"updated_at": now, **await _status(conn, ticket, new_status, now)}
         await conn.execute(update(tickets).where(tickets.c.id == ticket_id).values(values))
+        # An integration's message is no person's reply: it counts as outgoing only.
+        change = StatusChange(now, actor.username if actor.kind == "agent" else None)
+        due = draft.send_at if draft.send_at is not None and draft.send_at > now else now
+        await measure_reply(conn, measure, ticket, change, due, new_status)
+        move = StatusMove(ticket, values.get("status"), now, not_before=due)
+        await after_status_change(store, conn, after.on_solve, move)
     on_outbox()
     return ReplyResult(
         int(message_id), int(outbox_id), route.connector_id, to.value, meta.get("send_at")
     )
+
+
+async def _status(
+    conn: AsyncConnection, ticket: Any, new_status: str | None, now: datetime
+) -> dict[str, Any]:
+    """The columns of the ticket's new status (none if it stays), its outgoing event recorded."""
+    if new_status is None or new_status == ticket.status:
+        return {}
+    change = (ticket.status, new_status)
+    await emit_status_change(conn, ticket.id, ticket.customer_id, change, now)
+    return await status_values(conn, ticket, new_status)
 
 
 async def cancel_scheduled(store: Store, actor: Actor, ticket_id: int, message_id: int) -> None:

@@ -7,10 +7,13 @@ from typing import Any
 
 from sqlalchemy import update
 
+from hub.actions.measure import StatusChange, status_events
+from hub.actions.solved import AfterChange, StatusMove, after_status_change
 from hub.actions.ticket_status import ActionRefused, status_values
 from hub.agents.accounts import Actor, agent_usernames
+from hub.assignment.records import Assigned, record_assignments
 from hub.notify.events import NotifyRules, TicketEvent, record_events
-from hub.store import Store, utcnow
+from hub.store import Store
 from hub.store.schema import tickets
 from hub.tickets.access import ticket_for
 from hub.tickets.status_events import emit_status_change
@@ -33,14 +36,22 @@ async def update_ticket(
     change: TicketChange,
     *,
     notify: NotifyRules,
+    after: AfterChange,
 ) -> None:
     """Apply the change; an escalation (priority raised, a VIP tag added) is queued for
     the channels `notify` names for the ticket's routing rule, in the same transaction."""
     async with store.write() as conn:
         row = await ticket_for(conn, actor, ticket_id)
         values: dict[str, Any] = {}
+        measure = after.measure
+        now = measure.clock()
+        agent = actor.username if actor.kind == "agent" else None
         if change.status is not None and change.status != row.status:
             values.update(await status_values(conn, row, change.status))
+            await measure.record(
+                conn,
+                await status_events(conn, measure, row, change.status, StatusChange(now, agent)),
+            )
         if change.priority is not None:
             values["priority"] = change.priority
         if change.tags is not None:
@@ -52,14 +63,22 @@ async def update_ticket(
                 raise ActionRefused(f"{change.assignee!r} is not an agent of team {row.team_id}")
             values["assignee"] = change.assignee
         if values:
-            values["updated_at"] = utcnow()
+            values["updated_at"] = now
             await conn.execute(update(tickets).where(tickets.c.id == ticket_id).values(values))
+            move = StatusMove(row, values.get("status"), now)
+            await after_status_change(store, conn, after.on_solve, move)
             if "status" in values:
                 await emit_status_change(
-                    conn, ticket_id, row.customer_id, (row.status, values["status"]), utcnow()
+                    conn, ticket_id, row.customer_id, (row.status, values["status"]), now
                 )
         reasons = notify.escalations(
             row.priority, values.get("priority", row.priority), row.tags, values.get("tags", ())
         )
         events = [TicketEvent(ticket_id, row.route_rule, "escalated", r) for r in reasons]
-        await record_events(store, conn, notify, events, utcnow())
+        await record_events(store, conn, notify, events, now)
+        if values.get("assignee") is not None:
+            # A person's pick, in the ticket's assignment history beside the automatic ones.
+            picked = Assigned(
+                ticket_id, row.customer_id, row.team_id, values["assignee"], row.assignee, "manual"
+            )
+            await record_assignments(conn, [picked], values["updated_at"])

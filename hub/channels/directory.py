@@ -88,5 +88,9 @@ class ChannelDirectory:
             ch.id for ch in self.channels.values() if ch.type.threads_by == "reference"
         )
 
+    def choice_senders(self) -> frozenset[str]:
+        """Connectors that show `OutboundMessage.choices` as buttons (ConnectorType.choices)."""
+        return frozenset(ch.id for ch in self.channels.values() if ch.type.choices)
+
     def chats(self) -> frozenset[str]:
         return frozenset(ch.id for ch in self.channels.values() if ch.type.chat)

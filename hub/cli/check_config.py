@@ -24,7 +24,14 @@ def run_check_config(args: argparse.Namespace, registry: ConnectorRegistry) -> i
         return EXIT_CONFIG
     from hub.core.replies import Replies
 
-    problems = Replies(config.replies.templates_dir, config.hub.default_locale).check()
+    replies = Replies(config.replies.templates_dir, config.hub.default_locale)
+    problems = replies.check()
+    survey = config.surveys.template
+    if config.surveys.enabled and not replies.has(survey, config.hub.default_locale):
+        problems.append(
+            f"{args.config}: surveys.template: no {config.hub.default_locale}/{survey}.txt.j2 "
+            f"under {config.replies.templates_dir}"
+        )
     if config.webhooks:
         text = Path(args.config).read_text(encoding="utf-8")
         problems += asyncio.run(webhook_destination_problems(args.config, text, config))

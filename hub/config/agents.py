@@ -8,6 +8,8 @@ from jinja2 import TemplateSyntaxError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from hub.config.assignment import DEFAULT_CAPACITY, Skills
+
 Role = Literal["agent", "admin"]
 USERNAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
 
@@ -29,6 +31,9 @@ class AgentAccount(_Strict):
     # a plain password is hashed at start and never stored as given.
     password_hash: SecretStr | None = None
     password: SecretStr | None = None
+    # Automatic assignment: open tickets at once, and what the agent can take.
+    capacity: int = Field(default=DEFAULT_CAPACITY, ge=0, le=10_000)
+    skills: Skills = Field(default_factory=Skills)
 
     @field_validator("password_hash")
     @classmethod

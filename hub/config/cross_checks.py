@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from hub.config.agents import agents_cross_checks
 from hub.config.alerts import alerts_cross_checks
+from hub.config.assignment import assignment_cross_checks
 from hub.config.calendars import calendars_cross_checks
 from hub.config.notify import notify_cross_checks
 from hub.config.proactive_checks import proactive_cross_checks
@@ -105,6 +106,10 @@ CROSS_CHECKS = (
     CrossCheck(
         frozenset({"greetings", "campaigns", "connectors"}),
         lambda c, r: proactive_cross_checks(c.greetings, c.campaigns, c.connectors, r),
+    ),
+    CrossCheck(
+        frozenset({"teams", "calendars"}),
+        lambda c, _r: assignment_cross_checks(c.teams, set(c.calendars)),
     ),
     CrossCheck(frozenset({"hub"}), _locale),
     CrossCheck(frozenset({"connectors"}), _reply_via),

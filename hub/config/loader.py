@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import zoneinfo
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -14,12 +15,16 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 from hub.config.agents import AgentsConfig
 from hub.config.alerts import AlertsConfig
+from hub.config.assignment import AssignMode, check_reassign_after
 from hub.config.calendars import CONFIG_DIR, Calendars
 from hub.config.campaigns import Campaigns
 from hub.config.cross_checks import cross_check
+from hub.config.durations import Duration
 from hub.config.greetings import GreetingsConfig
 from hub.config.notify import EventKind, NotificationsConfig
 from hub.config.privacy import PrivacyConfig
+from hub.config.reports import ReportsConfig
+from hub.config.surveys import SurveysConfig
 from hub.config.webhooks import WebhooksConfig
 from hub.config.yaml_source import Path_, SourceError, YamlSource, YamlSourceError, load_yaml
 from hub.connector import ConnectorConfig, ConnectorRegistry
@@ -121,6 +126,14 @@ class ApiConfig(_Strict):
 class Team(_Strict):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")
     name: str
+    # Automatic assignment (hub.assignment): manual leaves tickets for agents to pick up.
+    assign: AssignMode = "manual"
+    # A ticket whose assignee is away or off this long goes to an available agent.
+    reassign_after: Duration = timedelta(minutes=30)
+    # Agents count as off outside this calendar (a name under `calendars:`).
+    calendar: str | None = None
+
+    _reassign_after = field_validator("reassign_after")(lambda v: check_reassign_after(v))
 
 
 Priority = Literal["low", "normal", "high", "urgent"]
@@ -213,13 +226,19 @@ class Config(_Strict):
     bot: BotConfig = Field(default_factory=BotConfig)
     notifications: NotificationsConfig = Field(default_factory=NotificationsConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    reports: ReportsConfig = Field(default_factory=ReportsConfig)
+    surveys: SurveysConfig = Field(default_factory=SurveysConfig)
     privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
     # Business-hours calendars by name (#14), for SLA targets counted in business time.
     calendars: Calendars = Field(default_factory=dict)
-    # Signed outgoing webhooks (hub.webhooks); none: events are kept, nothing is posted.
-    webhooks: WebhooksConfig = Field(default_factory=list)
+    webhooks: WebhooksConfig = Field(default_factory=list)  # signed events out: hub.webhooks
     # Validated per type after the rest; holds ConnectorConfig subclasses once loaded.
     connectors: list[Any] = Field(default_factory=list)
+
+    @property
+    def report_zone(self) -> str:
+        """The IANA zone of the reporting day: reports.timezone, else hub.timezone."""
+        return self.reports.timezone or self.hub.timezone
 
     def connector(self, connector_id: str) -> ConnectorConfig:
         for c in self.connectors:
@@ -367,8 +386,7 @@ def _pydantic_issues(source: YamlSource, exc: ValidationError, prefix: Path_) ->
             message = err["msg"].removeprefix("Value error, ")
             if err["type"] not in ("value_error",) and "input" in err:
                 shown = repr(err["input"])
-                secret = any(w in str(loc) for w in ("token", "password", "secret"))
-                if len(shown) < 60 and not secret:
+                if len(shown) < 60 and "token" not in str(loc) and "password" not in str(loc):
                     message += f" (got {shown})"
         issues.append(_at(source, loc, message))
     return issues

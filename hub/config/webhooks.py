@@ -104,6 +104,14 @@ class WebhookEndpointConfig(BaseModel):
     def _events(cls, v: list[str]) -> list[str]:
         return check_events(v)
 
+    @field_validator("secret", "previous_secret", mode="before")
+    @classmethod
+    def _text(cls, v: object) -> object:
+        # A value error, not pydantic's type error: the loader never echoes the value.
+        if v is not None and not isinstance(v, str | SecretStr):
+            raise ValueError("must be text: 'whsec_' followed by base64")
+        return v
+
     @field_validator("secret", "previous_secret")
     @classmethod
     def _secret(cls, v: SecretStr | None) -> SecretStr | None:

@@ -22,8 +22,9 @@ from hub.ingest.bounces import record_bounces
 from hub.ingest.chat_bot import bot_effects, bot_turns
 from hub.ingest.customer_match import match_customers
 from hub.ingest.dedupe import answer_duplicates, store_inbound
+from hub.ingest.measured import record_metrics
 from hub.ingest.setup import IngestSetup
-from hub.ingest.ticketing import route, thread
+from hub.ingest.ticketing import assign, route, thread
 from hub.messages import InboundMessage, SubmitResult
 from hub.notify.events import TicketEvent, record_events
 from hub.outbox.enqueue import enqueue_outbound_many
@@ -75,6 +76,7 @@ async def _ingest_fresh(
         now,
         new_customers={a.customer.id for a in fresh if a.new_customer},
     )
+    await assign(setup, conn, fresh, now)
     # Rules with `notify` tell a team's channel; the sweep batches these rows.
     opened = [
         TicketEvent(a.ticket.id, a.request.route.rule, "opened")
@@ -97,6 +99,7 @@ async def _ingest_fresh(
         ],
         now=now,
     )
+    await record_metrics(setup, conn, fresh, now)
     for a in fresh:
         ticket = a.ticket
         a.result = SubmitResult(

@@ -22,7 +22,9 @@ from hub.messages import InboundMessage, SubmitResult
 from hub.notify.events import NotifyRules
 from hub.store import utcnow
 from hub.store.faults import fault_reason
-from hub.tickets.records import TicketRace
+from hub.surveys.answers import AnswerRules, answer_by_button
+from hub.surveys.tokens import is_survey_choice
+from hub.tickets.records import TicketRace, ticket_ref
 
 log = logging.getLogger("hub.ingest.pipeline")
 
@@ -67,9 +69,33 @@ class Pipeline:
 
     async def submit(self, msg: InboundMessage) -> SubmitResult:
         """Store the message durably; returns only after its transaction committed."""
+        if is_survey_choice(msg.choice):
+            return await self._survey_answer(msg)
         future: asyncio.Future[SubmitResult] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait(Pending(msg, future))
         return await future
+
+    async def _survey_answer(self, msg: InboundMessage) -> SubmitResult:
+        """A rating button pressed: recorded on its survey, not a message from the customer,
+        so it neither reopens the solved ticket nor opens a new one."""
+        assert msg.choice is not None
+        try:
+            survey = await answer_by_button(
+                self.setup.store,
+                self.setup.secret,
+                msg.choice,
+                now=utcnow(),
+                rules=AnswerRules(
+                    self.setup.config.surveys.change_window_days, self.setup.measure.zone
+                ),
+            )
+        except (OperationalError, DBAPIError, OSError) as exc:
+            raise self._storage_failed(exc) from None
+        if survey is None:
+            # Forged, or pressed after the window: nothing stored, nothing to retry.
+            return SubmitResult(0, None, None, 0, duplicate=True)
+        ref = ticket_ref(survey.ticket_id)
+        return SubmitResult(0, survey.ticket_id, ref, survey.customer_id, duplicate=False)
 
     async def run(self) -> None:
         """The single writer: takes whatever is queued, commits it as one group."""

@@ -6,6 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from hub.actions.measure import Measure
+from hub.assignment.assigner import Assigner
+from hub.assignment.setup import build_assigner
 from hub.channels.directory import ReplyRoute
 from hub.config.loader import Config
 from hub.core.metrics import Metrics
@@ -40,8 +43,14 @@ class IngestSetup:
     router: Router = field(init=False)
     notify: NotifyRules = field(init=False)
     team_names: dict[str, str] = field(init=False)
+    # How the batch's metric events are measured (the reporting day's zone).
+    measure: Measure = field(init=False)
+    # Places tickets opened for teams with automatic assignment, in the batch's transaction.
+    assigner: Assigner = field(init=False)
 
     def __post_init__(self) -> None:
+        self.measure = Measure.of_zone(self.config.report_zone)
         self.router = Router(self.config.routing)
         self.notify = NotifyRules(self.config.routing, self.config.notifications)
         self.team_names = {t.id: t.name for t in self.config.teams}
+        self.assigner = build_assigner(self.store, self.config)

@@ -8,6 +8,8 @@ from datetime import datetime
 from sqlalchemy import bindparam, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hub.assignment.policy import Waiting
+from hub.config.assignment import language_of
 from hub.ingest.arrival import Arrival, conversation, has_hints
 from hub.ingest.bounces import ticket_of_bounced
 from hub.ingest.setup import IngestSetup
@@ -119,6 +121,26 @@ async def _hinted_ticket(
         found = await find_or_open_tickets(setup.store, conn, [req], now)
         return found[0]
     return await open_ticket(setup.store, conn, req, now), True
+
+
+async def assign(
+    setup: IngestSetup, conn: AsyncConnection, fresh: list[Arrival], now: datetime
+) -> None:
+    """Tickets opened for teams that assign automatically get their agent now."""
+    if not setup.assigner.active:
+        return
+    opened = [
+        (
+            a.ticket.team_id,
+            Waiting(
+                a.ticket.id, language_of(a.customer.locale), a.msg.channel, a.ticket.created_at
+            ),
+        )
+        for a in fresh
+        if a.ticket is not None and a.opened
+    ]
+    if opened:
+        await setup.assigner.assign_opened(conn, opened, now)
 
 
 async def _link(conn: AsyncConnection, linked: list[Arrival]) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from hub.messages import Address, Notice, OutboundMessage, TemplateMessage
+from hub.messages import Address, Choice, Notice, OutboundMessage, TemplateMessage
 from hub.tickets.records import ticket_ref
 from hub.tickets.thread_match import make_marker
 
@@ -30,12 +30,23 @@ def outbound_message(row: Any, template: TemplateMessage | None, secret: bytes) 
         notice=_notice(row),
         template=row.template,
         template_message=template,
+        choices=_choices(row),
     )
+
+
+def _choices(row: Any) -> tuple[Choice, ...]:
+    """A survey's buttons; unreadable ones are left out (the text still asks the question)."""
+    raw = (row.payload or {}).get("choices") or ()
+    try:
+        return tuple(Choice(str(c["label"]), str(c["payload"])) for c in raw)
+    except (KeyError, TypeError):
+        log.warning("unreadable choices outbox=%s; sending text", row.id)
+        return ()
 
 
 def _notice(row: Any) -> Notice | None:
     """A notification's structure; one that cannot be read is sent as its plain text."""
-    if not row.payload or "template" in row.payload:
+    if not row.payload or "alerts" not in row.payload:
         return None
     try:
         return Notice.from_json(row.payload)

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.messages import Address, TemplateMessage
+from hub.messages import Address, Choice, TemplateMessage
 from hub.store import Store
 from hub.store.schema import messages, outbox
 
@@ -49,6 +49,11 @@ class Outbound:
     template_message: TemplateMessage | None = None
     # "Send later": the worker claims only rows that are due (None: now).
     send_at: datetime | None = None
+    # Buttons to offer (a survey's ratings), kept in `payload` (hub.outbox.compose).
+    choices: tuple[Choice, ...] = ()
+    # A message the customer may refuse (a survey): cancelled at send time if the customer
+    # has opted out on this channel by then; unlike `consent_channel`, no opt-in is needed.
+    unless_opted_out: str | None = None
 
 
 async def enqueue_outbound(
@@ -187,5 +192,16 @@ def _outbox_row(out: Outbound, key: str, message_id: int, now: datetime) -> dict
         "consent_channel": out.consent_channel,
         "list_unsubscribe": out.list_unsubscribe,
         "template": out.template,
-        "payload": ({"template": out.template_message.to_json()} if out.template_message else None),
+        "payload": _payload(out),
     }
+
+
+def _payload(out: Outbound) -> dict[str, Any] | None:
+    payload: dict[str, Any] = {}
+    if out.template_message:
+        payload["template"] = out.template_message.to_json()
+    if out.choices:
+        payload["choices"] = [{"label": c.label, "payload": c.payload} for c in out.choices]
+    if out.unless_opted_out:
+        payload["unless_opted_out"] = out.unless_opted_out
+    return payload or None

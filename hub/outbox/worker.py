@@ -31,7 +31,7 @@ from hub.connector import (
 from hub.core.metrics import Metrics
 from hub.core.periodic import backoff_delay, cancelling
 from hub.core.ratelimit import TokenBucket
-from hub.customers.consent import OPT_IN, consent_status
+from hub.customers.consent import OPT_IN, OPT_OUT, consent_status
 from hub.messages import OutboundMessage
 from hub.outbox.compose import outbound_message, template_message
 from hub.outbox.lease import Lease
@@ -151,6 +151,10 @@ class OutboxWorker:
         if row.consent_channel and not await self._has_consent(row):
             await self.outcomes.cancel(row, f"no consent on {row.consent_channel} at send time")
             return
+        refusable = (row.payload or {}).get("unless_opted_out")
+        if refusable and await self._opted_out(row, refusable):
+            await self.outcomes.cancel(row, f"opted out of {refusable} before send time")
+            return
         try:
             template = template_message(row)
         except (KeyError, TypeError, ValueError) as exc:
@@ -201,3 +205,7 @@ class OutboxWorker:
         async with self.store.read() as conn:
             status = await consent_status(conn, row.customer_id, row.consent_channel)
         return status == OPT_IN
+
+    async def _opted_out(self, row: Any, channel: str) -> bool:
+        async with self.store.read() as conn:
+            return await consent_status(conn, row.customer_id, channel) == OPT_OUT

@@ -12,6 +12,7 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -556,15 +557,156 @@ login_failures = Table(
 
 
 # ---- Assignment (#14): agent capacity, availability, skills ------------------------------
-# (section kept for the assignment tables)
+# Each agent's availability as they set it (inbox or API). No row: off, so an agent who
+# never said they are working gets no tickets.
+agent_availability = Table(
+    "agent_availability",
+    metadata,
+    Column("agent_id", Id, ForeignKey("agents.id"), primary_key=True),
+    Column("availability", String(8), nullable=False),  # online | away | off
+    # Since when: a ticket of an agent away or off for a team's `reassign_after` moves on.
+    _ts("since"),
+)
+
+# Per team, the agent who got the last ticket: round robin goes on after them. The row
+# is locked while a team's tickets are assigned, so hub processes take turns per team.
+assignment_pointers = Table(
+    "assignment_pointers",
+    metadata,
+    Column("team_id", String(40), ForeignKey("teams.id"), primary_key=True),
+    Column("last_agent", String(64)),
+    _ts("updated_at"),
+)
+
+# The ticket's assignment history: who got it, from whom, and why.
+ticket_assignments = Table(
+    "ticket_assignments",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("ticket_id", Id, ForeignKey("tickets.id"), nullable=False, index=True),
+    Column("assignee", String(64), nullable=False),
+    Column("previous", String(64)),
+    Column("reason", String(16), nullable=False),  # opened | waiting | reassigned | manual
+    _ts("created_at"),
+)
+
+# An agent's open tickets, counted against their capacity on every assignment round.
+Index("ix_tickets_assignee_status", tickets.c.assignee, tickets.c.status)
+# A team's unassigned tickets, which every round looks for among all the open ones.
+Index(
+    "ix_tickets_unassigned",
+    tickets.c.team_id,
+    tickets.c.status,
+    tickets.c.created_at,
+    sqlite_where=text("assignee IS NULL"),
+    postgresql_where=text("assignee IS NULL"),
+)
 
 
 # ---- Metric events and rollup (#15) -------------------------------------------------------
-# (section kept for the reporting tables)
+# What reports count (hub.events.metrics), appended in the transaction of the change that
+# caused it. No foreign keys: an erased customer's events can be removed in any order.
+metric_events = Table(
+    "metric_events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("kind", String(24), nullable=False),
+    _ts("occurred_at"),
+    Column("ticket_id", Id),
+    Column("customer_id", Id),
+    Column("team_id", String(40)),
+    Column("channel", String(32)),
+    Column("agent", String(100)),
+    Column("priority", String(16)),
+    Column("tags", JSON, nullable=False, default=list),
+    # Calendar time and business time of what the event measures (a customer's wait).
+    Column("seconds", Float),
+    Column("business_seconds", Float),
+    Column("value", Integer),
+    # Reports read one kind over a range of time; the columns they group and measure by
+    # are in the index, so the table itself is not read.
+    Index(
+        "ix_metric_events_kind_time",
+        "kind",
+        "occurred_at",
+        "team_id",
+        "agent",
+        "channel",
+        "seconds",
+        "business_seconds",
+    ),
+    # A reply asks whether the ticket had its first response yet, and when the last.
+    Index("ix_metric_events_ticket", "ticket_id", "kind"),
+)
+
+# The daily rollup: per day (in reports.timezone), kind, team ('' for all) and one
+# dimension (`dim`: all, channel, agent, priority, tag; `member`: its value, '' for all).
+metric_daily = Table(
+    "metric_daily",
+    metadata,
+    Column("day", Date, primary_key=True),
+    Column("kind", String(24), primary_key=True),
+    Column("team_id", String(40), primary_key=True),
+    Column("dim", String(16), primary_key=True),
+    Column("member", String(100), primary_key=True),
+    Column("n", Integer, nullable=False),
+    # How many events had a duration, and their sum (means: sum / n).
+    Column("seconds_n", Integer, nullable=False),
+    Column("seconds_sum", Float, nullable=False),
+    Column("business_n", Integer, nullable=False),
+    Column("business_sum", Float, nullable=False),
+    Column("value_sum", Integer, nullable=False),
+    # Survey answers rated 4 or 5.
+    Column("positive", Integer, nullable=False),
+)
 
 
 # ---- CSAT surveys (#15) -------------------------------------------------------------------
-# (section kept for the survey tables)
+# One survey per solve cycle of a ticket (the customer message the solve answered), written
+# with its outbox row (hub.surveys.sending); the link's token is kept only as its sha256.
+surveys = Table(
+    "surveys",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("ticket_id", Id, ForeignKey("tickets.id"), nullable=False),
+    Column("customer_id", Id, ForeignKey("customers.id"), nullable=False),
+    # The newest customer message when the ticket was solved: a second solve without the
+    # customer writing again is the same cycle, and the unique constraint refuses it.
+    Column("cycle_message_id", Id, nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("connector_id", String(40), nullable=False),
+    Column("channel", String(32), nullable=False),  # the recipient's identity kind
+    Column("language", String(16), nullable=False),
+    # Who is credited with the rating: the agent who last answered, and the ticket's team,
+    # as they were when the survey was queued (a later reassignment changes nothing).
+    Column("agent", String(100)),
+    Column("team_id", String(40), nullable=False),
+    Column("status", String(16), nullable=False),  # queued | skipped
+    Column("note", String(300)),
+    Column("outbox_id", Id),
+    _ts("send_at"),
+    _ts("created_at"),
+    UniqueConstraint("ticket_id", "cycle_message_id"),
+    Index("ix_surveys_customer_created", "customer_id", "created_at"),
+)
+
+# At most one answer per survey (the unique survey_id); a change within the window
+# updates it, keeping when it was first given.
+survey_responses = Table(
+    "survey_responses",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("survey_id", Id, ForeignKey("surveys.id"), nullable=False, unique=True),
+    # The survey's ticket again, so erasure (hub.privacy) finds the answers by ticket.
+    Column("ticket_id", Id, ForeignKey("tickets.id"), nullable=False, index=True),
+    Column("rating", Integer, nullable=False),  # 1-5
+    Column("comment", Text),
+    Column("via", String(16), nullable=False),  # link | button
+    Column("changes", Integer, nullable=False, default=0),
+    _ts("answered_at"),
+    _ts("updated_at"),
+    Index("ix_survey_responses_answered_at", "answered_at"),
+)
 
 
 # ---- Outgoing events and webhooks (#16) ---------------------------------------------------

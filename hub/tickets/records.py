@@ -62,6 +62,8 @@ class Ticket:
     team_id: str
     subject: str | None
     created_at: datetime
+    # A solved ticket the customer's new message opened again (touch_ticket).
+    reopened: bool = False
 
     @property
     def ref(self) -> str:
@@ -222,7 +224,9 @@ async def touch_ticket(conn: AsyncConnection, ticket_id: int, now: datetime) -> 
     ).one()
     if before.status in ("solved", "pending"):
         await emit_status_change(conn, ticket_id, before.customer_id, (before.status, "open"), now)
-    return Ticket(row.id, row.team_id, row.subject, row.created_at)
+    return Ticket(
+        row.id, row.team_id, row.subject, row.created_at, reopened=before.status == "solved"
+    )
 
 
 async def close_open_ticket(conn: AsyncConnection, key: str, now: datetime) -> Ticket | None:

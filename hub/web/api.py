@@ -11,6 +11,7 @@ from aiohttp import web
 from hub.agents.accounts import Actor, integration_actor
 from hub.agents.auth import token_actor
 from hub.core.edge_text import header_bytes
+from hub.web import api_availability as availability
 from hub.web import api_customers as customers
 from hub.web import api_merges as merges
 from hub.web import api_privacy as privacy
@@ -59,6 +60,8 @@ def api_app(deps: WebDeps) -> web.Application:
     r = app.router
     r.add_get("/openapi.json", openapi)
     r.add_get("/me", customers.me)
+    r.add_get("/me/availability", availability.get_mine)
+    r.add_put("/me/availability", availability.put_mine)
     r.add_get("/tickets", tickets.list_tickets_handler)
     r.add_get("/tickets/{id}", tickets.get_ticket)
     r.add_patch("/tickets/{id}", tickets.patch_ticket)

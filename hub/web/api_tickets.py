@@ -11,6 +11,7 @@ from hub.actions.reply import cancel_scheduled, reply
 from hub.actions.ticket_status import ActionRefused
 from hub.actions.ticket_update import update_ticket
 from hub.agents.teams import team_name
+from hub.assignment.records import assignment_history
 from hub.core.edge_text import parse_id
 from hub.tickets.access import NotAllowed, TicketNotFound, ticket_for
 from hub.tickets.canned import CannedProblem, canned_context, get_canned, render_canned
@@ -79,11 +80,13 @@ async def get_ticket(request: web.Request) -> web.Response:
     async with deps_of(request).store.read() as conn:
         row = await _visible_ticket(request, conn, ticket_id)
         history = await ticket_history(conn, ticket_id)
+        assignments = await assignment_history(conn, ticket_id)
     return web.json_response(
         {
             **ticket_json(row),
             "messages": [message_json(m, history.delivery.get(m.id)) for m in history.messages],
             "notes": [row_json(n) for n in history.notes],
+            "assignments": [row_json(a) for a in assignments],
         }
     )
 
@@ -103,7 +106,16 @@ async def patch_ticket(request: web.Request) -> web.Response:
     deps, actor = deps_of(request), actor_of(request)
     ticket_id = path_id(request)
     body = await read_body(request, TicketPatch)
-    await _mapped(update_ticket(deps.store, actor, ticket_id, body.change(), notify=deps.notify))
+    await _mapped(
+        update_ticket(
+            deps.store,
+            actor,
+            ticket_id,
+            body.change(),
+            notify=deps.notify,
+            after=deps.after_change,
+        )
+    )
     async with deps.store.read() as conn:
         row = await _visible_ticket(request, conn, ticket_id)
     return web.json_response(ticket_json(row))
@@ -140,7 +152,14 @@ async def post_reply(request: web.Request) -> web.Response:
         text = await _canned_text(request, ticket_id, body.canned_response_id)
     assert text is not None
     sent = await _mapped(
-        reply(deps.store, actor, body.draft(ticket_id, text), deps.channels, deps.wake_outbox)
+        reply(
+            deps.store,
+            actor,
+            body.draft(ticket_id, text),
+            deps.channels,
+            deps.wake_outbox,
+            after=deps.after_change,
+        )
     )
     return web.json_response(
         {

@@ -10,6 +10,7 @@ from hub.customers.records import CustomerCreate, IdentityIn, PurchaseIn
 from hub.customers.views import CustomerPatch
 from hub.tickets.records import STATUSES
 from hub.web.models import CannedBody, MergeBody, NoteBody, ReplyBody, TicketPatch
+from hub.web.openapi_assignment import assignment_paths
 from hub.web.openapi_parts import body_schema, op, path_param, query_param
 from hub.web.openapi_privacy import privacy_paths
 from hub.web.openapi_schemas import (
@@ -243,6 +244,7 @@ def openapi_document(server_url: str) -> dict[str, Any]:
         },
     }
     paths.update(privacy_paths(c))
+    paths.update(assignment_paths(c))
     paths.update(webhook_paths(c))
     return {
         "openapi": "3.1.0",

@@ -143,6 +143,16 @@ def component_schemas() -> dict[str, Any]:
             ),
         ]
     }
+    assignment = json_object(
+        {
+            "id": INT,
+            "ticket_id": INT,
+            "assignee": STR,
+            "previous": nullable(STR),
+            "reason": {"enum": ["opened", "waiting", "reassigned", "manual"]},
+            "created_at": TIME,
+        }
+    )
     ticket_detail = {
         "allOf": [
             ref("Ticket"),
@@ -150,6 +160,8 @@ def component_schemas() -> dict[str, Any]:
                 {
                     "messages": {"type": "array", "items": ref("Message")},
                     "notes": {"type": "array", "items": ref("Note")},
+                    # Automatic assignments (hub.assignment), oldest first.
+                    "assignments": {"type": "array", "items": assignment},
                 }
             ),
         ]

@@ -18,6 +18,7 @@ from hub.web.api import api_app
 from hub.web.deps import DEPS, WebDeps, deps_of
 from hub.web.health import healthz, readyz
 from hub.web.inbox import inbox_app
+from hub.web.survey_page import survey_app
 from hub.web.unsubscribe import unsubscribe_app
 
 log = logging.getLogger("hub.web")
@@ -60,6 +61,7 @@ def build_web_app(deps: WebDeps) -> web.Application:
     app.add_subapp("/api/v1/", api_app(deps))
     app.add_subapp("/inbox/", inbox_app(deps))
     app.add_subapp("/unsubscribe/", unsubscribe_app())
+    app.add_subapp("/survey/", survey_app(deps.on_solve.planner.config if deps.on_solve else None))
     for cid, connector in deps.connectors.items():
         sub = connector.web_app()
         if sub is not None:

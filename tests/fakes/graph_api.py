@@ -235,6 +235,10 @@ class FakeGraphApi:
             kind = body.get("type")
             if not to or kind not in body:
                 return self._error(400, 100, "(#100) Invalid parameter")
+            if kind == "interactive" and (problem := _interactive_problem(body[kind])):
+                return self._error(
+                    400, 131009, f"(#131009) Parameter value is not valid: {problem}"
+                )
             if to in self.window_closed and kind != "template":
                 return self._error(
                     400,
@@ -253,8 +257,58 @@ class FakeGraphApi:
         recipient = (body.get("recipient") or {}).get("id")
         if not recipient or not body.get("message"):
             return self._error(400, 100, "(#100) param recipient must be non-empty.")
+        if (problem := _quick_replies_problem(body["message"])) is not None:
+            return self._error(400, 100, f"(#100) {problem}")
         mid = new_id or f"m_FAKE{next(self._ids):06d}"
         return web.json_response({"recipient_id": recipient, "message_id": mid})
+
+
+def _interactive_problem(inter: Any) -> str | None:
+    """What the Cloud API refuses in an interactive message: 1-3 reply buttons (title <= 20,
+    id <= 256), or a list of 1-10 rows (title <= 24, id <= 200) behind a button <= 20;
+    a body of 1-1024 characters."""
+    body = ((inter or {}).get("body") or {}).get("text") or ""
+    action = (inter or {}).get("action") or {}
+    if not 1 <= len(body) <= 1024:
+        return "body text must be 1-1024 characters"
+    if inter.get("type") == "button":
+        buttons = action.get("buttons") or []
+        if not 1 <= len(buttons) <= 3:
+            return "buttons must have 1-3 items"
+        for b in buttons:
+            reply = b.get("reply") or {}
+            if (
+                not 1 <= len(reply.get("title") or "") <= 20
+                or not 1 <= len(reply.get("id") or "") <= 256
+            ):
+                return "button title (1-20) or id (1-256) out of range"
+        return None
+    if inter.get("type") == "list":
+        rows = [r for sec in action.get("sections") or [] for r in sec.get("rows") or []]
+        if not 1 <= len(action.get("button") or "") <= 20:
+            return "list button must be 1-20 characters"
+        if not 1 <= len(rows) <= 10:
+            return "a list has 1-10 rows"
+        for r in rows:
+            if not 1 <= len(r.get("title") or "") <= 24 or not 1 <= len(r.get("id") or "") <= 200:
+                return "row title (1-24) or id (1-200) out of range"
+        return None
+    return f"unsupported interactive type {inter.get('type')!r}"
+
+
+def _quick_replies_problem(message: Any) -> str | None:
+    """Messenger and Instagram take up to 13 quick replies: title <= 20, payload <= 1000."""
+    replies = message.get("quick_replies") if isinstance(message, dict) else None
+    if replies is None:
+        return None
+    if not 1 <= len(replies) <= 13:
+        return "quick_replies must have 1-13 items"
+    for q in replies:
+        if q.get("content_type") != "text" or not 1 <= len(q.get("title") or "") <= 20:
+            return "a text quick reply needs a title of 1-20 characters"
+        if not 1 <= len(q.get("payload") or "") <= 1000:
+            return "quick reply payload must be 1-1000 characters"
+    return None
 
 
 async def _multipart(

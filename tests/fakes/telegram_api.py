@@ -31,6 +31,8 @@ class Call:
     # Uploaded files by field name: (filename, content).
     files: dict[str, tuple[str, bytes]] = field(default_factory=dict)
     at: float = field(default_factory=time.monotonic)
+    # The message_id of the message the call sent, if it sent one.
+    result_id: int = 0
 
 
 @dataclass
@@ -55,6 +57,11 @@ class FakeBotApi:
         self._new_updates = asyncio.Condition()
         self._failures: dict[str, list[Failure]] = {}
         self._next_message_id = 1000
+        # message_id -> the message as sent (with its reply_markup), for presses.
+        self.sent_messages: dict[int, dict[str, Any]] = {}
+        self._queries = 0
+        # callback_query ids answered with answerCallbackQuery.
+        self.answered: set[str] = set()
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -72,6 +79,22 @@ class FakeBotApi:
     ) -> None:
         """The next call of `method` gets this error instead of its answer."""
         self._failures.setdefault(method, []).append(Failure(status, description, retry_after))
+
+    def press(self, sent: Call, data: str, user: dict[str, Any], update_id: int) -> dict[str, Any]:
+        """The callback_query update Telegram sends when `user` presses the inline button
+        with callback_data `data` under the message `sent` (a sendMessage call)."""
+        self._queries += 1
+        message = self.sent_messages[sent.result_id]
+        return {
+            "update_id": update_id,
+            "callback_query": {
+                "id": f"{self.bot_id}{self._queries:06d}",
+                "from": {"is_bot": False, **user},
+                "message": message,
+                "chat_instance": f"-{self.bot_id}",
+                "data": data,
+            },
+        }
 
     async def push_updates(self, updates: Iterable[dict[str, Any]]) -> None:
         """Queue updates for getUpdates, as Telegram does while no webhook is set."""
@@ -140,6 +163,8 @@ class FakeBotApi:
         result = await handler(params, files)
         if isinstance(result, Failure):
             return _error(result)
+        if isinstance(result, dict) and "message_id" in result:
+            self.calls[-1].result_id = result["message_id"]
         return web.json_response({"ok": True, "result": result})
 
     async def _file(self, request: web.Request) -> web.StreamResponse:
@@ -227,6 +252,13 @@ class FakeBotApi:
             return Failure(400, "Bad Request: message is too long")
         return self._message(params, text=text)
 
+    async def _m_answerCallbackQuery(self, params: dict[str, Any], files: Any) -> Any:
+        query_id = str(params.get("callback_query_id") or "")
+        if not query_id.startswith(str(self.bot_id)) or len(str(params.get("text", ""))) > 200:
+            return Failure(400, "Bad Request: query is too old and response timeout expired")
+        self.answered.add(query_id)
+        return True
+
     async def _m_sendPhoto(self, params: dict[str, Any], files: Any) -> Any:
         if "photo" not in files and not params.get("photo"):
             return Failure(400, "Bad Request: there is no photo in the request")
@@ -246,15 +278,21 @@ class FakeBotApi:
             return Failure(400, "Bad Request: chat_id is empty")
         if chat_id in self.blocked_chats:
             return Failure(403, "Forbidden: bot was blocked by the user")
+        markup = params.get("reply_markup")
+        if markup is not None and (problem := _keyboard_problem(markup)):
+            return Failure(400, f"Bad Request: {problem}")
         self._next_message_id += 1
         chat: dict[str, Any] = {"id": _int(chat_id) or 0, "type": "private"}
-        return {
+        message = {
             "message_id": self._next_message_id,
             "from": self._me(),
             "chat": chat,
             "date": int(time.time()),
             **content,
+            **({"reply_markup": markup} if markup is not None else {}),
         }
+        self.sent_messages[self._next_message_id] = message
+        return message
 
 
 async def _read_params(request: web.Request) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -279,8 +317,30 @@ async def _read_params(request: web.Request) -> tuple[dict[str, Any], dict[str, 
 
 
 _JSON_PARAMS = frozenset(
-    {"offset", "limit", "timeout", "allowed_updates", "drop_pending_updates", "max_connections"}
+    {
+        "offset",
+        "limit",
+        "timeout",
+        "allowed_updates",
+        "drop_pending_updates",
+        "max_connections",
+        "reply_markup",
+    }
 )
+
+
+def _keyboard_problem(markup: Any) -> str | None:
+    """What Telegram would refuse in an inline keyboard: callback_data is 1-64 bytes."""
+    if not isinstance(markup, dict) or not isinstance(markup.get("inline_keyboard"), list):
+        return "can't parse reply keyboard markup JSON object"
+    for row in markup["inline_keyboard"]:
+        for button in row:
+            data = button.get("callback_data")
+            if not button.get("text"):
+                return "BUTTON_TEXT_EMPTY"
+            if data is not None and not 1 <= len(str(data).encode()) <= 64:
+                return "BUTTON_DATA_INVALID"
+    return None
 
 
 def _decode(value: Any) -> Any:

@@ -7,7 +7,13 @@ from aiohttp import web
 from hub.agents.accounts import sync_agents
 from hub.tickets.canned import sync_canned
 from hub.web.deps import WebDeps
-from hub.web.inbox import customer_pages, merge_pages, queue_views, ticket_views
+from hub.web.inbox import (
+    availability_views,
+    customer_pages,
+    merge_pages,
+    queue_views,
+    ticket_views,
+)
 from hub.web.inbox.auth import (
     THROTTLE,
     inbox_guard,
@@ -42,6 +48,7 @@ def inbox_app(deps: WebDeps) -> web.Application:
     app.router.add_get("/attachments/{id}", ticket_views.attachment_download)
     app.router.add_get("/customers/{id}", customer_pages.customer_page)
     app.router.add_post("/customers/{id}", customer_pages.customer_update)
+    app.router.add_post("/availability", availability_views.inbox_set)
     app.router.add_get("/duplicates", merge_pages.duplicates_page)
     app.router.add_post("/merges", merge_pages.merge)
     app.router.add_post("/merges/{id}/undo", merge_pages.undo)

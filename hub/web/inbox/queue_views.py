@@ -10,6 +10,7 @@ from hub.tickets.queries import TicketFilter, list_tickets, newest_ticket_id, qu
 from hub.tickets.records import STATUSES
 from hub.web.deps import deps_of
 from hub.web.inbox.auth import session_of
+from hub.web.inbox.availability_views import header_availability
 from hub.web.inbox.pages import render, render_text
 from hub.web.models import Priority
 
@@ -64,6 +65,8 @@ async def queue_page(request: web.Request) -> web.Response:
         {
             "actor": actor,
             "csrf": session.csrf_token,
+            "availability": await header_availability(request),
+            "here": request.path_qs,
             "tickets": rows,
             "queues": queues,
             "filters": raw,

@@ -16,6 +16,7 @@ from hub.actions.reply import cancel_scheduled, reply
 from hub.actions.ticket_status import ActionRefused
 from hub.actions.ticket_update import update_ticket
 from hub.agents.accounts import agent_usernames
+from hub.assignment.records import assignment_history
 from hub.core.edge_text import parse_id
 from hub.core.safe_html import sanitize_html
 from hub.customers.views import identities_of
@@ -32,6 +33,7 @@ from hub.tickets.queries import (
 from hub.tickets.records import STATUSES, ticket_ref
 from hub.web.deps import WebDeps, deps_of
 from hub.web.inbox.auth import session_of
+from hub.web.inbox.availability_views import header_availability
 from hub.web.inbox.pages import PREFIX, read_form, render, see_other
 from hub.web.models import NoteBody, ReplyBody, TicketPatch, problems
 
@@ -68,6 +70,7 @@ async def ticket_page(request: web.Request) -> web.Response:
         entries = await conversation(conn, ticket_id)
         ids = await identities_of(conn, ticket.customer_id)
         assignees = await agent_usernames(conn, ticket.team_id)
+        assignments = await assignment_history(conn, ticket_id)
         others = await list_tickets(
             conn,
             actor,
@@ -104,12 +107,15 @@ async def ticket_page(request: web.Request) -> web.Response:
         {
             "actor": actor,
             "csrf": session.csrf_token,
+            "availability": await header_availability(request),
+            "here": request.path_qs,
             "ticket": ticket,
             "ref": ticket_ref(ticket.id),
             "team_name": team_name,
             "entries": shown,
             "identities": ids,
             "assignees": assignees,
+            "assignments": assignments,
             "statuses": STATUSES,
             "priorities": PRIORITIES,
             "canned": canned,
@@ -162,7 +168,14 @@ async def ticket_update(request: web.Request) -> web.Response:
                 "tags": tags,
             }
         )
-        await update_ticket(deps.store, actor, ticket_id, patch.change(), notify=deps.notify)
+        await update_ticket(
+            deps.store,
+            actor,
+            ticket_id,
+            patch.change(),
+            notify=deps.notify,
+            after=deps.after_change,
+        )
         return "Saved."
 
     return await _act(request, act)
@@ -185,7 +198,14 @@ async def ticket_reply(request: web.Request) -> web.Response:
         if body.text is None:
             raise ActionRefused("the reply is empty")
         draft = body.draft(ticket_id, body.text)
-        sent = await reply(deps.store, actor, draft, deps.channels, deps.wake_outbox)
+        sent = await reply(
+            deps.store,
+            actor,
+            draft,
+            deps.channels,
+            deps.wake_outbox,
+            after=deps.after_change,
+        )
         if sent.send_at:
             return f"Reply to {sent.recipient} scheduled for {sent.send_at}."
         return f"Reply queued to {sent.recipient} via {sent.connector_id}."

@@ -1,0 +1,183 @@
+"""Metric events: what reports count, one row per thing that happened, written in the
+transaction of the change that caused it (append-only), with the daily rollup kept current
+in the same statement group.
+
+The rollup holds, per day in the operator's reporting time zone and per kind, one row for
+every team ('' for all teams) and single dimension (`dim`, `member`): ("all", ""), ("channel", c),
+("agent", a), ("priority", p) and ("tag", t) for each of the event's tags. An event adds
+to each of its rows (an upsert adding counts and sums), so a report over a year reads a
+few thousand rows and nothing is ever rescanned. Tags are a dimension of their own: a
+ticket with two tags counts once in the totals and once under each tag.
+
+Callers compute the durations (hub.actions.measure): this layer sits below tickets and
+knows no calendars.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, tzinfo
+from typing import Any
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from hub.store.schema import metric_daily, metric_events
+
+TICKET_OPENED = "ticket_opened"
+TICKET_SOLVED = "ticket_solved"
+TICKET_REOPENED = "ticket_reopened"
+# The first human reply on a ticket: `seconds` since the ticket opened. Acknowledgements,
+# the bot, campaigns, greetings and notes never count.
+FIRST_RESPONSE = "first_response"
+# Every later human reply: `seconds` the customer waited (since their oldest message no
+# human had answered yet), None when they had not written since the last reply.
+REPLY = "reply"
+# A chat the bot handed to a person; `value`: the FAQ answers the chat got before it.
+BOT_HANDOVER = "bot_handover"
+FAQ_ANSWERED = "faq_answered"
+# An SLA target met or missed (hub.sla); `seconds`: how long it took.
+SLA_ACHIEVED = "sla_achieved"
+SLA_BREACHED = "sla_breached"
+SURVEY_SENT = "survey_sent"
+# `value`: the rating, 1-5; credited to the agent and team captured when it was sent.
+SURVEY_ANSWERED = "survey_answered"
+MESSAGE_IN = "message_in"
+MESSAGE_OUT = "message_out"
+
+KINDS = (
+    TICKET_OPENED,
+    TICKET_SOLVED,
+    TICKET_REOPENED,
+    FIRST_RESPONSE,
+    REPLY,
+    BOT_HANDOVER,
+    FAQ_ANSWERED,
+    SLA_ACHIEVED,
+    SLA_BREACHED,
+    SURVEY_SENT,
+    SURVEY_ANSWERED,
+    MESSAGE_IN,
+    MESSAGE_OUT,
+)
+
+# The rollup's dimensions besides the team; "all" is the row every event adds to.
+DIMENSIONS = ("all", "channel", "agent", "priority", "tag")
+# A CSAT rating counted as satisfied (of 1-5).
+POSITIVE_RATING = 4
+
+
+@dataclass(frozen=True)
+class MetricEvent:
+    kind: str
+    occurred_at: datetime
+    ticket_id: int | None = None
+    customer_id: int | None = None
+    team: str | None = None
+    channel: str | None = None
+    # The agent's username: who replied, solved, or is credited with a survey.
+    agent: str | None = None
+    priority: str | None = None
+    tags: tuple[str, ...] = ()
+    # Calendar time and business time (None where no business calendar applies).
+    seconds: float | None = None
+    business_seconds: float | None = None
+    value: int | None = None
+
+
+async def record(conn: AsyncConnection, events: Sequence[MetricEvent], zone: tzinfo) -> None:
+    """Record events in the caller's transaction and add them to the daily rollup, whose
+    days are those of `zone` (the operator's `reports.timezone`)."""
+    if not events:
+        return
+    unknown = {e.kind for e in events} - set(KINDS)
+    if unknown:
+        raise ValueError(f"unknown metric event kinds: {sorted(unknown)}")
+    await conn.execute(metric_events.insert(), [_event_row(e) for e in events])
+    rows = rollup_rows(events, zone)
+    await conn.execute(_upsert(conn.dialect.name), rows)
+
+
+def _event_row(e: MetricEvent) -> dict[str, Any]:
+    return {
+        "kind": e.kind,
+        "occurred_at": e.occurred_at,
+        "ticket_id": e.ticket_id,
+        "customer_id": e.customer_id,
+        "team_id": e.team,
+        "channel": e.channel,
+        "agent": e.agent,
+        "priority": e.priority,
+        "tags": list(e.tags),
+        "seconds": e.seconds,
+        "business_seconds": e.business_seconds,
+        "value": e.value,
+    }
+
+
+_SUMS = ("n", "seconds_n", "seconds_sum", "business_n", "business_sum", "value_sum", "positive")
+
+
+def _keys(e: MetricEvent) -> Iterable[tuple[str, str, str]]:
+    """(team, dimension, value) of every rollup row the event adds to."""
+    dims: list[tuple[str, str]] = [("all", "")]
+    if e.channel:
+        dims.append(("channel", e.channel))
+    if e.agent:
+        dims.append(("agent", e.agent))
+    if e.priority:
+        dims.append(("priority", e.priority))
+    dims.extend(("tag", t) for t in sorted(set(e.tags)) if t)
+    teams = ("", e.team) if e.team else ("",)
+    for team in teams:
+        for dim, value in dims:
+            yield team, dim, value
+
+
+def rollup_rows(events: Iterable[MetricEvent], zone: tzinfo) -> list[dict[str, Any]]:
+    """The rollup rows the events add, summed per key first: a batch of a hundred
+    messages adds to a few dozen rows."""
+    sums: dict[tuple[date, str, str, str, str], list[float]] = defaultdict(
+        lambda: [0, 0, 0.0, 0, 0.0, 0, 0]
+    )
+    for e in events:
+        day = e.occurred_at.astimezone(zone).date()
+        add = (
+            1,
+            1 if e.seconds is not None else 0,
+            e.seconds or 0.0,
+            1 if e.business_seconds is not None else 0,
+            e.business_seconds or 0.0,
+            e.value or 0,
+            1 if e.kind == SURVEY_ANSWERED and (e.value or 0) >= POSITIVE_RATING else 0,
+        )
+        for team, dim, value in _keys(e):
+            acc = sums[(day, e.kind, team, dim, value)]
+            for i, v in enumerate(add):
+                acc[i] += v
+    return [
+        {"day": k[0], "kind": k[1], "team_id": k[2], "dim": k[3], "member": k[4]}
+        | dict(zip(_SUMS, acc, strict=True))
+        for k, acc in sorted(sums.items())
+    ]
+
+
+_UPSERTS: dict[str, Any] = {}
+
+
+def _upsert(dialect: str) -> Any:
+    """INSERT ... ON CONFLICT DO UPDATE adding the sums; built once per dialect. Rows are
+    sorted by key, so two writers take their row locks in one order (no deadlock)."""
+    try:
+        return _UPSERTS[dialect]
+    except KeyError:
+        pass
+    insert = sqlite.insert if dialect == "sqlite" else postgresql.insert
+    stmt = insert(metric_daily)
+    made = _UPSERTS[dialect] = stmt.on_conflict_do_update(
+        index_elements=["day", "kind", "team_id", "dim", "member"],
+        set_={name: metric_daily.c[name] + stmt.excluded[name] for name in _SUMS},
+    )
+    return made
