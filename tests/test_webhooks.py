@@ -313,3 +313,26 @@ async def test_a_name_resolving_to_loopback_is_refused_at_delivery(
         [entry] = await delivery_log(conn, "bridge")
     assert entry["last_error"].startswith("destination refused: localhost resolves to")
     assert entry["status"] == "pending"  # retried later: a name may resolve elsewhere again
+
+
+async def test_each_endpoint_gets_its_own_batch(sqlite_store: Store, receiver: Receiver) -> None:
+    other = await Receiver().start()
+    clock = Clock()
+    hooks = WebhookDispatcher(
+        sqlite_store,
+        [
+            WebhookEndpointConfig.model_validate(endpoint_config(receiver.url)),
+            WebhookEndpointConfig.model_validate({**endpoint_config(other.url), "id": "other"}),
+        ],
+        clock=clock,
+        settings=DispatchSettings(batch_size=2),
+    )
+    await hooks.start()
+    for n in range(5):
+        await record(sqlite_store, clock, OutgoingEvent(TICKET_CREATED, {"n": n}, n, n))
+    result = await hooks.run_once()
+    await hooks.close()
+    await other.stop()
+    # A backlog at one endpoint never takes the other's turn.
+    assert result.attempted == 4
+    assert (len(receiver.received), len(other.received)) == (2, 2)

@@ -122,7 +122,9 @@ class WebhookDispatcher:
                 return total
 
     async def run_once(self) -> RoundResult:
-        """One fan-out and one batch of deliveries."""
+        """One fan-out, then one batch of deliveries for each active endpoint, side by side:
+        each claims its own (one endpoint's backlog never takes another's turn) and records
+        its own (one's slow receiver does not hold the others' results)."""
         if not self._started:
             await self.start()
         result = RoundResult()
@@ -133,16 +135,22 @@ class WebhookDispatcher:
         # An endpoint this process has no secret for (another process runs a newer config
         # file) is left to the processes that have it.
         active = [e for e in endpoints.values() if e.status == ACTIVE and self._keys(e) is not None]
-        ids = [e.id for e in active]
-        if not await deliveries.any_due(self.store, ids, now):
+        for r in await asyncio.gather(*(self._batch(e, now) for e in active)):
+            result.attempted += r.attempted
+            result.delivered += r.delivered
+            result.disabled += r.disabled
+        return result
+
+    async def _batch(self, endpoint: Endpoint, now: datetime) -> RoundResult:
+        result = RoundResult()
+        if not await deliveries.any_due(self.store, [endpoint.id], now):
             return result
         s = self.settings
-        longest = max(e.timeout_seconds for e in active)
-        lease = (2 * longest + s.lease_margin_seconds, s.batch_size)
-        claimed = await deliveries.claim(self.store, ids, self.worker_id, now, lease)
+        lease = (2 * endpoint.timeout_seconds + s.lease_margin_seconds, s.batch_size)
+        claimed = await deliveries.claim(self.store, [endpoint.id], self.worker_id, now, lease)
         if not claimed:
             return result
-        attempts = await asyncio.gather(*(self._attempt(c, endpoints) for c in claimed))
+        attempts = await asyncio.gather(*(self._attempt(c, endpoint) for c in claimed))
         result.attempted = len(attempts)
         result.delivered = sum(1 for a in attempts if a.ok)
         result.disabled = await self.recorder.record(attempts, self.clock())
@@ -168,8 +176,7 @@ class WebhookDispatcher:
             return self._config_keys.get(endpoint.id)
         return self._api_keys.get(endpoint.id)
 
-    async def _attempt(self, c: deliveries.Claimed, endpoints: dict[str, Endpoint]) -> Attempt:
-        endpoint = endpoints[c.endpoint_id]
+    async def _attempt(self, c: deliveries.Claimed, endpoint: Endpoint) -> Attempt:
         at = self.clock()
         if c.event_key is None or c.type is None or c.created_at is None:
             return Attempt(c, endpoint, at, None, "the event was erased", 0, moot=True)
