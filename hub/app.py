@@ -46,6 +46,7 @@ from hub.outbox.worker import OutboxWorker
 from hub.proactive.campaign_sweep import CampaignSweeper
 from hub.proactive.greeting_sweep import GreetingSweeper
 from hub.scheduler import Scheduler
+from hub.sla.check import SlaCheck
 from hub.web.server import build_web_app
 from hub.webhooks.dispatcher import WebhookDispatcher
 
@@ -62,6 +63,8 @@ class Hub(Core):
     notifier: NotificationSweeper
     sweeper: GreetingSweeper
     campaigns: CampaignSweeper
+    # The periodic SLA check: breaches, warnings and their notices (hub.sla.check).
+    sla_check: SlaCheck
     webhooks: WebhookDispatcher
     scheduler: Scheduler
     web_app: web.Application
@@ -148,6 +151,7 @@ async def open_hub(config: Config, registry: ConnectorRegistry) -> AsyncIterator
             notifier=parts.notifier,
             sweeper=parts.sweeper,
             campaigns=parts.campaigns,
+            sla_check=parts.sla_check,
             webhooks=parts.webhooks,
             scheduler=Scheduler(parts.jobs(config)),
             web_app=web_app,

@@ -45,6 +45,7 @@ from hub.proactive.campaign_sweep import CampaignSweeper
 from hub.proactive.factory import SweeperSources, campaign_sweeper, greeting_sweeper
 from hub.proactive.greeting_sweep import GreetingSweeper
 from hub.scheduler import PeriodicJob
+from hub.sla.check import SlaCheck
 from hub.store import Store
 from hub.store.faults import StorageUnavailable
 from hub.store.secret import hub_secret
@@ -161,6 +162,7 @@ class Workers:
     retention: RetentionJob
     # Teams with automatic assignment: waiting tickets and reassignments (hub.assignment).
     assigner: Assigner
+    sla_check: SlaCheck
     # Posts outgoing events to webhook endpoints (config `webhooks:` and the API's).
     webhooks: WebhookDispatcher
 
@@ -200,11 +202,12 @@ class Workers:
                 public_url=config.web.public_url,
                 on_queued=wake,
             ),
-            # Batches ticket notifications for the connectors routing rules `notify`.
+            # Batches ticket notifications for the connectors routing rules `notify`, and
+            # the SLA warnings and breaches for those `sla:` names.
             notifier=NotificationSweeper(
                 core.store,
                 config.notifications,
-                pipeline.notify.connectors,
+                sorted({*pipeline.notify.connectors, *pipeline.setup.sla.rules.connectors}),
                 {t.id: t.name for t in config.teams},
                 public_url=config.web.public_url,
                 on_queued=wake,
@@ -213,6 +216,7 @@ class Workers:
             campaigns=campaign_sweeper(sources),
             retention=RetentionJob(core.store, config.privacy, core.secret),
             assigner=pipeline.setup.assigner,
+            sla_check=SlaCheck(core.store, pipeline.setup.sla, on_queued=wake),
             webhooks=WebhookDispatcher(
                 core.store, config.webhooks, alert_targets=tuple(config.alerts.notify)
             ),
@@ -256,6 +260,13 @@ class Workers:
                     "assignment", ROUND_EVERY, self.assigner.run_once, first_after=timedelta(0)
                 )
             )
+        if self.sla_check.rules.enabled:
+            check = self.sla_check
+            jobs.append(
+                PeriodicJob(
+                    "sla-check", timedelta(seconds=check.interval_seconds), check.check_once
+                )
+            )
         return jobs
 
 
@@ -282,6 +293,7 @@ def web_deps(
         replies=core.replies,
         metrics=core.metrics,
         notify=pipeline.notify,
+        sla=pipeline.setup.sla,
         wake_outbox=core.outbox_wakeup.set,
         secret=core.secret,
         broadcast_state=lambda: broadcast.state,

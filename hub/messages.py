@@ -105,8 +105,22 @@ class TicketAlert:
     subject: str
     team: str  # the team's display name
     priority: str
-    event: str  # "opened" or "escalated"
-    reason: str = ""  # why it is escalated: "priority urgent", "tag vip"
+    # "opened", "escalated", or "sla_warning" / "sla_breached" (a service-level deadline)
+    event: str
+    # Why it is escalated ("priority urgent", "tag vip"), or which deadline ("first response
+    # due 2027-01-05 10:30 UTC").
+    reason: str = ""
+
+    @property
+    def what(self) -> str:
+        """What happened, in a few words, for every service's line."""
+        if self.event == "escalated":
+            return f"escalated: {self.reason}"
+        if self.event == "sla_warning":
+            return f"SLA warning: {self.reason}"
+        if self.event == "sla_breached":
+            return f"SLA breached: {self.reason}"
+        return f"new, {self.reason}" if self.reason else "new"
 
 
 @dataclass(frozen=True)

@@ -25,12 +25,9 @@ def escape(text: str) -> str:
 
 
 def alert_line(a: TicketAlert) -> str:
-    what = f"escalated: {a.reason}" if a.event == "escalated" else "new"
-    if a.event == "opened" and a.reason:
-        what += f", {a.reason}"
     return (
         f"• *<{a.url}|{a.ref}>* {escape(a.subject)} — {escape(a.team)} · "
-        f"{escape(a.priority)} · {escape(what)}"
+        f"{escape(a.priority)} · {escape(a.what)}"
     )
 
 

@@ -30,10 +30,10 @@ def escape(text: str) -> str:
 
 
 def alert_text(a: TicketAlert) -> str:
-    what = f"escalated: {a.reason}" if a.event == "escalated" else "new"
-    if a.event == "opened" and a.reason:
-        what += f", {a.reason}"
-    return f"**[{a.ref}]({a.url})** {escape(a.subject)} — {escape(a.team)} · {a.priority} · {what}"
+    return (
+        f"**[{a.ref}]({a.url})** {escape(a.subject)} — {escape(a.team)} · {a.priority} · "
+        f"{escape(a.what)}"
+    )
 
 
 def _inbox_url(notice: Notice) -> str | None:

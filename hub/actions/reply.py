@@ -61,9 +61,10 @@ async def reply(
     after: AfterChange,
 ) -> ReplyResult:
     """Queue the reply over the channel the customer last wrote on (or `via`, a connector
-    the agent picked), in one transaction with the ticket's change and its metric events
-    (a reply scheduled for later counts when it is due)."""
-    ticket_id, measure = draft.ticket_id, after.measure
+    the agent picked), in one transaction with the ticket's change, its metric events (a
+    reply scheduled for later counts when it is due) and its SLA clocks (such a reply
+    answers nobody yet: the clocks run on)."""
+    ticket_id, measure, sla = draft.ticket_id, after.measure, after.sla
     routes, kinds, windows = (
         channels.reply_routes(),
         channels.address_kinds(),
@@ -112,11 +113,7 @@ async def reply(
             except WindowClosed as exc:
                 raise ActionRefused(str(exc)) from None
         # A channel without a reply window has no templates to ask for: the text goes as is.
-        ref = ticket_ref(ticket_id)
-        subject = f"Re: {ticket.subject} [#{ref}]" if ticket.subject else f"Your request [#{ref}]"
-        # A string, whatever the channel kept: Telegram's message ids are numbers.
-        found_id = (last_in.meta or {}).get("message_id")
-        reply_to_id = str(found_id) if found_id is not None else None
+        subject, reply_to_id = _threading(ticket, last_in)
         outbox_id = await enqueue_outbound(
             store,
             conn,
@@ -139,17 +136,12 @@ async def reply(
         message_id = (
             await conn.execute(select(outbox.c.message_id).where(outbox.c.id == outbox_id))
         ).scalar_one()
-        # The username too: ratings and reports credit the agent by it (hub.surveys).
-        meta = {
-            "kind": "agent_reply",
-            "to": to.value,
-            "agent": actor.name,
-            "agent_username": actor.username,
-        }
-        if template_ref is not None:
-            meta["template"] = template_ref
-        if draft.send_at is not None and draft.send_at > now:
-            meta["send_at"] = draft.send_at.astimezone(UTC).isoformat()
+        meta = _meta(
+            actor,
+            to.value,
+            template_ref,
+            draft.send_at if draft.send_at is not None and draft.send_at > now else None,
+        )
         # enqueue_outbound records kind and recipient; the inbox also shows who answered.
         await conn.execute(update(messages).where(messages.c.id == message_id).values(meta=meta))
         new_status = draft.status or ("open" if ticket.status == "new" else None)
@@ -161,10 +153,40 @@ async def reply(
         await measure_reply(conn, measure, ticket, change, due, new_status)
         move = StatusMove(ticket, values.get("status"), now, not_before=due)
         await after_status_change(store, conn, after.on_solve, move)
+        if draft.send_at is None or draft.send_at <= now:
+            await sla.agent_replied(conn, ticket_id, now)
+        if "status" in values:
+            await sla.status_changed(conn, [ticket_id], now)
     on_outbox()
     return ReplyResult(
         int(message_id), int(outbox_id), route.connector_id, to.value, meta.get("send_at")
     )
+
+
+def _threading(ticket: Any, last_in: Any) -> tuple[str, str | None]:
+    """The reply's subject, and the channel's id of the message it answers."""
+    ref = ticket_ref(ticket.id)
+    subject = f"Re: {ticket.subject} [#{ref}]" if ticket.subject else f"Your request [#{ref}]"
+    # A string, whatever the channel kept: Telegram's message ids are numbers.
+    found_id = (last_in.meta or {}).get("message_id")
+    return subject, (str(found_id) if found_id is not None else None)
+
+
+def _meta(
+    actor: Actor, to: str, template_ref: str | None, later: datetime | None
+) -> dict[str, Any]:
+    # The username too: ratings and reports credit the agent by it (hub.surveys).
+    meta: dict[str, Any] = {
+        "kind": "agent_reply",
+        "to": to,
+        "agent": actor.name,
+        "agent_username": actor.username,
+    }
+    if template_ref is not None:
+        meta["template"] = template_ref
+    if later is not None:
+        meta["send_at"] = later.astimezone(UTC).isoformat()
+    return meta
 
 
 async def _status(

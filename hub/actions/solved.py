@@ -16,6 +16,7 @@ from hub.actions.notes import system_note
 from hub.actions.recipient import recipient
 from hub.actions.ticket_status import ActionRefused
 from hub.channels.directory import ReplyRoute
+from hub.sla.clocks import NO_CLOCKS, SlaClocks
 from hub.store import Store
 from hub.store.schema import messages
 from hub.surveys.sending import SKIPPED, SolvedTicket, SurveyOutcome, SurveyPlanner, queue_survey
@@ -34,11 +35,14 @@ class OnSolve:
 
 @dataclass(frozen=True)
 class AfterChange:
-    """What an agent's change sets off besides itself: its metric events (hub.actions.measure)
-    and, on a solve, the CSAT survey (None: none, as in tests that build the parts by hand)."""
+    """What an agent's change sets off besides itself: its metric events (hub.actions.measure),
+    its SLA clocks and, on a solve, the CSAT survey (None: none, as in tests that build the
+    parts by hand). One clock for all: `measure.clock`."""
 
     measure: Measure
     on_solve: OnSolve | None = None
+    # The SLA clocks the change moves (hub.sla.clocks); NO_CLOCKS: none.
+    sla: SlaClocks = NO_CLOCKS
 
 
 @dataclass(frozen=True)

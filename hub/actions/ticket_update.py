@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.actions.measure import StatusChange, status_events
 from hub.actions.solved import AfterChange, StatusMove, after_status_change
@@ -13,6 +15,7 @@ from hub.actions.ticket_status import ActionRefused, status_values
 from hub.agents.accounts import Actor, agent_usernames
 from hub.assignment.records import Assigned, record_assignments
 from hub.notify.events import NotifyRules, TicketEvent, record_events
+from hub.sla.clocks import SlaClocks
 from hub.store import Store
 from hub.store.schema import tickets
 from hub.tickets.access import ticket_for
@@ -39,7 +42,9 @@ async def update_ticket(
     after: AfterChange,
 ) -> None:
     """Apply the change; an escalation (priority raised, a VIP tag added) is queued for
-    the channels `notify` names for the ticket's routing rule, in the same transaction."""
+    the channels `notify` names for the ticket's routing rule, and the SLA clocks follow
+    (a new status moves them, a new priority or tags re-evaluate the policy), in the same
+    transaction."""
     async with store.write() as conn:
         row = await ticket_for(conn, actor, ticket_id)
         values: dict[str, Any] = {}
@@ -71,6 +76,7 @@ async def update_ticket(
                 await emit_status_change(
                     conn, ticket_id, row.customer_id, (row.status, values["status"]), now
                 )
+        await _move_clocks(conn, after.sla, row, values, now)
         reasons = notify.escalations(
             row.priority, values.get("priority", row.priority), row.tags, values.get("tags", ())
         )
@@ -82,3 +88,20 @@ async def update_ticket(
                 ticket_id, row.customer_id, row.team_id, values["assignee"], row.assignee, "manual"
             )
             await record_assignments(conn, [picked], values["updated_at"])
+
+
+async def _move_clocks(
+    conn: AsyncConnection, sla: SlaClocks, row: Any, values: dict[str, Any], now: datetime
+) -> None:
+    if "status" in values:
+        await sla.status_changed(conn, [row.id], now)
+    changed = [
+        f"{field} {row_value} -> {new}"
+        for field, row_value, new in (
+            ("priority", row.priority, values.get("priority", row.priority)),
+            ("tags", sorted(row.tags or ()), values.get("tags", sorted(row.tags or ()))),
+        )
+        if row_value != new
+    ]
+    if changed:
+        await sla.reevaluate(conn, row.id, "; ".join(changed), now)

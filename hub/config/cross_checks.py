@@ -17,6 +17,7 @@ from hub.config.assignment import assignment_cross_checks
 from hub.config.calendars import calendars_cross_checks
 from hub.config.notify import notify_cross_checks
 from hub.config.proactive_checks import proactive_cross_checks
+from hub.config.sla import sla_cross_checks
 from hub.config.webhooks import webhooks_cross_checks
 from hub.config.yaml_source import Path_
 from hub.connector import ConnectorRegistry
@@ -114,5 +115,9 @@ CROSS_CHECKS = (
     CrossCheck(frozenset({"hub"}), _locale),
     CrossCheck(frozenset({"connectors"}), _reply_via),
     CrossCheck(frozenset({"calendars"}), lambda c, _r: calendars_cross_checks(c.calendars)),
+    CrossCheck(
+        frozenset({"sla", "teams", "connectors", "calendars"}),
+        lambda c, r: sla_cross_checks(c.sla, _team_ids(c), set(c.calendars), c.connectors, r),
+    ),
     CrossCheck(frozenset({"webhooks"}), lambda c, _r: webhooks_cross_checks(c.webhooks)),
 )

@@ -24,6 +24,7 @@ from hub.ingest.customer_match import match_customers
 from hub.ingest.dedupe import answer_duplicates, store_inbound
 from hub.ingest.measured import record_metrics
 from hub.ingest.setup import IngestSetup
+from hub.ingest.sla_clocks import move_clocks
 from hub.ingest.ticketing import assign, route, thread
 from hub.messages import InboundMessage, SubmitResult
 from hub.notify.events import TicketEvent, record_events
@@ -85,6 +86,7 @@ async def _ingest_fresh(
     ]
     await record_events(setup.store, conn, setup.notify, opened, now)
     await bot_effects(setup, conn, fresh, now, normalize)
+    await move_clocks(setup, conn, fresh, now)
     await store_attachments(conn, fresh, now)
     await record_bounces(conn, fresh)
     await acknowledge(setup, conn, fresh, now, normalize)

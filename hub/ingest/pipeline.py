@@ -20,7 +20,6 @@ from hub.ingest.batch import ingest_batch
 from hub.ingest.setup import IngestSetup
 from hub.messages import InboundMessage, SubmitResult
 from hub.notify.events import NotifyRules
-from hub.store import utcnow
 from hub.store.faults import fault_reason
 from hub.surveys.answers import AnswerRules, answer_by_button
 from hub.surveys.tokens import is_survey_choice
@@ -84,7 +83,7 @@ class Pipeline:
                 self.setup.store,
                 self.setup.secret,
                 msg.choice,
-                now=utcnow(),
+                now=self.setup.clock(),
                 rules=AnswerRules(
                     self.setup.config.surveys.change_window_days, self.setup.measure.zone
                 ),
@@ -157,7 +156,7 @@ class Pipeline:
             return
 
     async def _transaction(self, batch: list[Pending]) -> list[SubmitResult | Exception]:
-        now = utcnow()
+        now = self.setup.clock()
         results: list[SubmitResult | Exception] = []
         async with self.setup.store.write() as conn:
             for part in self._split_after_end([p.msg for p in batch]):

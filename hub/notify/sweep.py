@@ -68,16 +68,26 @@ def build_notice(events: Sequence[Any], facts: dict[int, TicketFacts], inbox_url
                 subject=subject,
                 team=f.team,
                 priority=f.priority,
-                event="opened" if "opened" in kinds[ticket_id] else "escalated",
+                event=_event(kinds[ticket_id]),
                 reason=", ".join(reasons[ticket_id]),
             )
         )
     return Notice(_title(alerts), tuple(alerts))
 
 
+# The one line a ticket gets for the kinds of its events in a batch: the most telling.
+EVENT_ORDER = ("opened", "sla_breached", "sla_warning", "escalated")
+
+
+def _event(kinds: set[str]) -> str:
+    return next((k for k in EVENT_ORDER if k in kinds), "escalated")
+
+
 def _title(alerts: list[TicketAlert]) -> str:
     teams = list(dict.fromkeys(a.team for a in alerts))
     where = f" in {', '.join(teams)}" if len(teams) <= 3 else f" in {len(teams)} teams"
+    if all(a.event.startswith("sla_") for a in alerts):
+        return _sla_title(alerts, where)
     new = sum(a.event == "opened" for a in alerts)
     escalated = len(alerts) - new
     if not escalated:
@@ -85,6 +95,15 @@ def _title(alerts: list[TicketAlert]) -> str:
     if not new:
         return f"{escalated} ticket{_s(escalated)} escalated{where}"
     return f"{len(alerts)} tickets{where}: {new} new, {escalated} escalated"
+
+
+def _sla_title(alerts: list[TicketAlert], where: str) -> str:
+    breached = sum(a.event == "sla_breached" for a in alerts)
+    warned = len(alerts) - breached
+    parts = [f"{breached} SLA breach{'es' if breached != 1 else ''}"] if breached else []
+    if warned:
+        parts.append(f"{warned} SLA deadline{_s(warned)} near")
+    return ", ".join(parts) + where
 
 
 def _s(n: int) -> str:

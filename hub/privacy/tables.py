@@ -60,6 +60,9 @@ RULES: dict[str, TableRule] = {
     "notification_events": TableRule("ticket", ("ticket_id",), anonymize={}),
     # Who got the ticket and why: agents' names only; removed with the person's tickets.
     "ticket_assignments": TableRule("ticket", ("ticket_id",), anonymize={}),
+    # A ticket's SLA clocks and their history (#14): policies and times, no personal data.
+    "sla_targets": TableRule("ticket", ("ticket_id",), anonymize={}),
+    "sla_events": TableRule("ticket", ("ticket_id",), anonymize={}),
     "attachments": TableRule("message", ("message_id",)),
     "message_events": TableRule("message", ("message_id",)),
     "quarantine": TableRule("special"),

@@ -495,7 +495,7 @@ notification_events = Table(
     Column("id", Id, primary_key=True, autoincrement=True),
     Column("connector_id", String(40), nullable=False),
     Column("ticket_id", Id, ForeignKey("tickets.id"), nullable=False),
-    Column("kind", String(16), nullable=False),  # opened | escalated
+    Column("kind", String(16), nullable=False),  # opened | escalated | sla_warning | sla_breached
     # Why an escalation happened ("priority urgent", "tag vip"); "" for opened.
     Column("reason", String(100), nullable=False),
     Column("status", String(16), nullable=False),  # pending | batched
@@ -553,7 +553,54 @@ login_failures = Table(
 
 
 # ---- Service levels (#14): SLA clocks and deadlines -------------------------------------
-# (section kept for the SLA tables)
+# One row per clock of a ticket (hub.sla.clocks): first_response and resolution once,
+# next_response once per cycle (each customer message waiting for an answer).
+sla_targets = Table(
+    "sla_targets",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("ticket_id", Id, ForeignKey("tickets.id"), nullable=False),
+    Column("kind", String(16), nullable=False),  # first_response | next_response | resolution
+    Column("cycle", Integer, nullable=False),
+    Column("policy", String(60), nullable=False),
+    # The calendar the target counts on ("calendar-time": around the clock).
+    Column("calendar", String(40), nullable=False),
+    Column("target_seconds", Integer, nullable=False),
+    _ts("started_at"),
+    # While the clock runs: since when; with consumed_seconds (open time spent before,
+    # in earlier runs) the deadline follows. NULL while paused or stopped.
+    _ts("running_since", nullable=True),
+    Column("consumed_seconds", Float, nullable=False, default=0.0),
+    _ts("paused_since", nullable=True),
+    _ts("due_at", nullable=True),
+    Column("status", String(12), nullable=False),  # pending | achieved | breached | cancelled
+    _ts("achieved_at", nullable=True),
+    _ts("breached_at", nullable=True),
+    # When the warning (and the breach's notification) go; NULL once taken or not wanted.
+    # Only inside the team's hours, when it asks so: then at the calendar's next opening.
+    _ts("warn_at", nullable=True),
+    _ts("warned_at", nullable=True),
+    _ts("breach_notify_at", nullable=True),
+    _ts("breach_notified_at", nullable=True),
+    UniqueConstraint("ticket_id", "kind", "cycle"),
+    # The periodic check reads three ranges: due pending targets, due warnings, due
+    # breach notices; each is an index range however many tickets are open. The status
+    # leads each: with it equal and the time a range, no planner prefers another index.
+    Index("ix_sla_targets_status_due_at", "status", "due_at"),
+    Index("ix_sla_targets_status_warn_at", "status", "warn_at"),
+    Index("ix_sla_targets_status_breach_notify_at", "status", "breach_notify_at"),
+)
+
+# A ticket's SLA timeline: policies applied and re-evaluated, pauses, warnings, breaches.
+sla_events = Table(
+    "sla_events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("ticket_id", Id, ForeignKey("tickets.id"), nullable=False, index=True),
+    _ts("at"),
+    Column("what", String(24), nullable=False),
+    Column("detail", String(300), nullable=False),
+)
 
 
 # ---- Assignment (#14): agent capacity, availability, skills ------------------------------

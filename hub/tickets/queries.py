@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import JSON, and_, cast, exists, false, func, literal, or_, select, true
@@ -41,8 +41,28 @@ class TicketFilter:
     team: str | None = None
     customer_id: int | None = None
     q: str | None = None
+    # "breached": a deadline passed unmet; "due_soon": the next one within the hour.
+    sla: str | None = None
+    # "recent" (last message first) or "due" (nearest SLA deadline first).
+    sort: str = "recent"
     limit: int = 50
     offset: int = 0
+
+
+SLA_FILTERS = ("breached", "due_soon")
+SORTS = ("recent", "due")
+DUE_SOON = timedelta(hours=1)
+
+
+def sla_state(due: datetime | None, now: datetime) -> str | None:
+    """What a ticket's nearest SLA deadline (tickets.sla_due_at) says: breached, due_soon,
+    on_track, or None without one. A breached target keeps its passed deadline there until
+    it is met, so the one column answers both badges and filters."""
+    if due is None:
+        return None
+    if due <= now:
+        return "breached"
+    return "due_soon" if due <= now + DUE_SOON else "on_track"
 
 
 def visible_to(actor: Actor) -> Any:
@@ -127,7 +147,22 @@ async def _filtered(
         where.append(json_list_contains(tickets.c.tags, dialect, f.tag))
     if f.q and f.q.strip():
         where.append(await _search(conn, f.q, phone_region))
+    if f.sla is not None:
+        where.append(_sla_where(f.sla, utcnow()))
     return where
+
+
+def _sla_where(which: str, now: datetime) -> Any:
+    due = tickets.c.sla_due_at
+    if which == "breached":
+        return due <= now
+    return and_(due > now, due <= now + DUE_SOON)
+
+
+def _order(f: TicketFilter) -> tuple[Any, ...]:
+    if f.sort == "due":
+        return (tickets.c.sla_due_at.asc().nulls_last(), tickets.c.id.asc())
+    return (tickets.c.last_message_at.desc(), tickets.c.id.desc())
 
 
 _LIST_COLUMNS = (
@@ -144,13 +179,14 @@ _LIST_COLUMNS = (
     tickets.c.created_at,
     tickets.c.updated_at,
     tickets.c.last_message_at,
+    tickets.c.sla_due_at,
 )
 
 
 async def list_tickets(
     conn: AsyncConnection, actor: Actor, f: TicketFilter, phone_region: str
 ) -> list[dict[str, Any]]:
-    order = (tickets.c.last_message_at.desc(), tickets.c.id.desc())
+    order = _order(f)
     # The page's ids first: on the queue index that needs no table rows, so only the
     # fifty shown are read and joined, not every open ticket of the team.
     page = (
@@ -166,7 +202,28 @@ async def list_tickets(
         .where(tickets.c.id.in_(page.scalar_subquery()))
         .order_by(*order)
     )
-    return [{**r._mapping, "ref": ticket_ref(r.id)} for r in await conn.execute(query)]
+    now = utcnow()
+    return [
+        {**r._mapping, "ref": ticket_ref(r.id), "sla_state": sla_state(r.sla_due_at, now)}
+        for r in await conn.execute(query)
+    ]
+
+
+async def my_sla_counts(conn: AsyncConnection, actor: Actor) -> dict[str, int]:
+    """The actor's own open tickets past a deadline, and due within the hour: the notice
+    an assignee sees on the queue page, beside the team channel's warnings."""
+    now = utcnow()
+    due = tickets.c.sla_due_at
+    mine = and_(tickets.c.assignee == actor.username, tickets.c.status.in_(OPEN_STATUSES))
+    row = (
+        await conn.execute(
+            select(
+                func.count().filter(due <= now),
+                func.count().filter(and_(due > now, due <= now + DUE_SOON)),
+            ).where(mine, due.is_not(None))
+        )
+    ).one()
+    return {"breached": int(row[0]), "due_soon": int(row[1])}
 
 
 async def queue_counts(conn: AsyncConnection, actor: Actor) -> dict[str, dict[str, int]]:

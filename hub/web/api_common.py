@@ -14,6 +14,8 @@ from hub.agents.accounts import Actor
 from hub.core.edge_text import parse_id
 from hub.core.guarded_json import BadText, HostileBody, bad_text, loads
 from hub.core.safe_html import sanitize_html
+from hub.store import utcnow
+from hub.tickets.queries import sla_state
 from hub.tickets.records import ticket_ref
 from hub.web.models import problems
 
@@ -107,6 +109,8 @@ def ticket_json(row: Any) -> dict[str, Any]:
     out = {k: plain(v) for k, v in data.items()}
     out["ref"] = ticket_ref(data["id"])
     out["tags"] = list(data.get("tags") or [])
+    # The nearest SLA deadline's badge, as the inbox shows it (hub.tickets.queries).
+    out["sla_state"] = sla_state(data.get("sla_due_at"), utcnow())
     return out
 
 

@@ -13,10 +13,11 @@ from hub.actions.ticket_update import update_ticket
 from hub.agents.teams import team_name
 from hub.assignment.records import assignment_history
 from hub.core.edge_text import parse_id
+from hub.sla.timeline import ticket_sla
 from hub.tickets.access import NotAllowed, TicketNotFound, ticket_for
 from hub.tickets.canned import CannedProblem, canned_context, get_canned, render_canned
 from hub.tickets.history import ticket_history
-from hub.tickets.queries import TicketFilter, list_tickets
+from hub.tickets.queries import SLA_FILTERS, SORTS, TicketFilter, list_tickets
 from hub.tickets.records import STATUSES
 from hub.web.api_common import (
     MAX_PAGE,
@@ -58,6 +59,8 @@ async def list_tickets_handler(request: web.Request) -> web.Response:
         team=text_param(request, "team"),
         customer_id=customer_id,
         q=text_param(request, "q"),
+        sla=_choice(request, "sla", SLA_FILTERS),
+        sort=_choice(request, "sort", SORTS) or "recent",
         limit=int_param(request, "limit", 50, 1, MAX_PAGE),
         offset=int_param(request, "offset", 0, 0, 10**9),
     )
@@ -81,12 +84,14 @@ async def get_ticket(request: web.Request) -> web.Response:
         row = await _visible_ticket(request, conn, ticket_id)
         history = await ticket_history(conn, ticket_id)
         assignments = await assignment_history(conn, ticket_id)
+        sla = await ticket_sla(conn, ticket_id)
     return web.json_response(
         {
             **ticket_json(row),
             "messages": [message_json(m, history.delivery.get(m.id)) for m in history.messages],
             "notes": [row_json(n) for n in history.notes],
             "assignments": [row_json(a) for a in assignments],
+            "sla": sla.to_json(),
         }
     )
 

@@ -24,6 +24,7 @@ from hub.connector import Connector
 from hub.core.metrics import Metrics
 from hub.core.replies import Replies
 from hub.notify.events import NotifyRules
+from hub.sla.clocks import SlaClocks
 from hub.store import Store
 
 
@@ -49,6 +50,8 @@ class WebDeps:
     replies: Replies
     metrics: Metrics
     notify: NotifyRules
+    # The SLA clocks agents' replies and changes move (hub.sla.clocks).
+    sla: SlaClocks
     wake_outbox: Callable[[], None]
     # The hub's signing key (opt-out links).
     secret: bytes
@@ -66,7 +69,7 @@ class WebDeps:
     @property
     def after_change(self) -> AfterChange:
         """What agents' changes set off, for hub.actions."""
-        return AfterChange(self.measure, self.on_solve)
+        return AfterChange(self.measure, self.on_solve, self.sla)
 
 
 DEPS = web.AppKey("web_deps", WebDeps)

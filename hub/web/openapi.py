@@ -8,6 +8,7 @@ from typing import Any
 
 from hub.customers.records import CustomerCreate, IdentityIn, PurchaseIn
 from hub.customers.views import CustomerPatch
+from hub.tickets.queries import SLA_FILTERS, SORTS
 from hub.tickets.records import STATUSES
 from hub.web.models import CannedBody, MergeBody, NoteBody, ReplyBody, TicketPatch
 from hub.web.openapi_assignment import assignment_paths
@@ -59,6 +60,8 @@ def openapi_document(server_url: str) -> dict[str, Any]:
         _q("team", _TEXT),
         _q("customer", {"type": "integer", "minimum": 0}),
         _q("q", _TEXT, "customer name, email, phone, ticket number or text"),
+        _q("sla", {"enum": list(SLA_FILTERS)}, "breached, or due within the hour"),
+        _q("sort", {"enum": list(SORTS)}, "recent (default) or due: nearest deadline first"),
         *_PAGE,
     ]
     replied = json_object(
@@ -87,7 +90,7 @@ def openapi_document(server_url: str) -> dict[str, Any]:
         "/me": {"get": _op("Who the token acts as", ("200", me, "the actor"), ("401",))},
         "/tickets": {
             "get": _op(
-                "Tickets the caller may see, newest activity first",
+                "Tickets the caller may see, newest activity first (or nearest deadline, sort=due)",
                 ("200", arr("tickets", "Ticket"), "tickets"),
                 ("400", "401"),
                 params=ticket_filters,

@@ -49,8 +49,35 @@ def component_schemas() -> dict[str, Any]:
             "created_at": TIME,
             "updated_at": TIME,
             "last_message_at": TIME,
+            "sla_due_at": {**nullable(TIME), "description": "the nearest SLA deadline not met"},
+            "sla_state": {
+                **nullable({"enum": ["breached", "due_soon", "on_track"]}),
+                "description": "breached: a deadline passed unmet; due_soon: within the hour",
+            },
         },
         optional=("customer_name",),
+    )
+    sla_clock = json_object(
+        {
+            "kind": {"enum": ["first_response", "next_response", "resolution"]},
+            "cycle": INT,
+            "label": STR,
+            "policy": STR,
+            "calendar": STR,
+            "status": {"enum": ["pending", "achieved", "breached", "cancelled"]},
+            "started_at": TIME,
+            "due_at": {**nullable(TIME), "description": "null while paused or stopped"},
+            "paused": {"type": "boolean"},
+            "achieved_at": nullable(TIME),
+            "breached_at": nullable(TIME),
+        }
+    )
+    sla_event = json_object({"at": TIME, "what": STR, "detail": STR})
+    ticket_sla = json_object(
+        {
+            "clocks": {"type": "array", "items": ref("SlaClock")},
+            "timeline": {"type": "array", "items": ref("SlaEvent")},
+        }
     )
     message = json_object(
         {
@@ -162,6 +189,7 @@ def component_schemas() -> dict[str, Any]:
                     "notes": {"type": "array", "items": ref("Note")},
                     # Automatic assignments (hub.assignment), oldest first.
                     "assignments": {"type": "array", "items": assignment},
+                    "sla": ref("TicketSla"),
                 }
             ),
         ]
@@ -190,6 +218,9 @@ def component_schemas() -> dict[str, Any]:
         "MergeResult": merge,
         "Ticket": ticket,
         "TicketDetail": ticket_detail,
+        "SlaClock": sla_clock,
+        "SlaEvent": sla_event,
+        "TicketSla": ticket_sla,
         "Message": message,
         "Note": note,
         "Customer": customer,

@@ -6,7 +6,15 @@ from aiohttp import web
 
 from hub.agents.accounts import Actor
 from hub.agents.teams import team_names
-from hub.tickets.queries import TicketFilter, list_tickets, newest_ticket_id, queue_counts
+from hub.tickets.queries import (
+    SLA_FILTERS,
+    SORTS,
+    TicketFilter,
+    list_tickets,
+    my_sla_counts,
+    newest_ticket_id,
+    queue_counts,
+)
 from hub.tickets.records import STATUSES
 from hub.web.deps import deps_of
 from hub.web.inbox.auth import session_of
@@ -16,7 +24,7 @@ from hub.web.models import Priority
 
 PAGE = 50
 PRIORITIES: tuple[str, ...] = Priority.__args__  # type: ignore[attr-defined]
-FILTER_KEYS = ("status", "channel", "assignee", "priority", "tag", "team", "q")
+FILTER_KEYS = ("status", "channel", "assignee", "priority", "tag", "team", "q", "sla", "sort")
 
 
 def _filter(request: web.Request, actor: Actor) -> tuple[TicketFilter, dict[str, str]]:
@@ -27,6 +35,8 @@ def _filter(request: web.Request, actor: Actor) -> tuple[TicketFilter, dict[str,
         raise web.HTTPBadRequest(text="unknown status")
     if raw["priority"] not in ("", *PRIORITIES):
         raise web.HTTPBadRequest(text="unknown priority")
+    if raw["sla"] not in ("", *SLA_FILTERS) or raw["sort"] not in ("", *SORTS):
+        raise web.HTTPBadRequest(text="unknown SLA filter or sort")
     try:
         page = max(1, min(10_000, int(request.query.get("page", "1"))))
     except ValueError:
@@ -40,6 +50,8 @@ def _filter(request: web.Request, actor: Actor) -> tuple[TicketFilter, dict[str,
         tag=raw["tag"] or None,
         team=raw["team"] or None,
         q=raw["q"] or None,
+        sla=raw["sla"] or None,
+        sort=raw["sort"] or "recent",
         limit=PAGE,
         offset=(page - 1) * PAGE,
     )
@@ -56,6 +68,7 @@ async def queue_page(request: web.Request) -> web.Response:
         counts = await queue_counts(conn, actor)
         names = await team_names(conn)
         newest = await newest_ticket_id(conn, actor)
+        mine = await my_sla_counts(conn, actor)
     queues = [
         {"id": t, "name": names.get(t, t), "counts": counts.get(t, {})}
         for t in sorted(names if actor.is_admin else actor.teams)
@@ -73,6 +86,7 @@ async def queue_page(request: web.Request) -> web.Response:
             "statuses": STATUSES,
             "priorities": PRIORITIES,
             "newest": newest,
+            "my_sla": mine,
             "poll_ms": int(deps.agents.poll_seconds * 1000),
             "page": f.offset // PAGE + 1,
             "has_more": len(rows) == PAGE,
