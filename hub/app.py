@@ -37,6 +37,7 @@ from hub.connector import Connector, ConnectorRegistry
 from hub.core.heap import settle_heap
 from hub.core.language import warm_up
 from hub.core.replies import Replies, TemplateProblem
+from hub.crm.sync import CrmSyncer
 from hub.faq.bot import FaqBot
 from hub.ingest.pipeline import Pipeline
 from hub.ingest.setup import IngestSetup
@@ -45,6 +46,7 @@ from hub.notify.sweep import NotificationSweeper
 from hub.outbox.worker import OutboxWorker
 from hub.proactive.campaign_sweep import CampaignSweeper
 from hub.proactive.greeting_sweep import GreetingSweeper
+from hub.reports.weekly_send import WeeklySummaries
 from hub.scheduler import Scheduler
 from hub.sla.check import SlaCheck
 from hub.web.server import build_web_app
@@ -65,10 +67,13 @@ class Hub(Core):
     campaigns: CampaignSweeper
     # The periodic SLA check: breaches, warnings and their notices (hub.sla.check).
     sla_check: SlaCheck
+    weekly: WeeklySummaries
     webhooks: WebhookDispatcher
     scheduler: Scheduler
     web_app: web.Application
     port: int
+    # CRM connector id -> its sync (hub.crm); its rounds are scheduler jobs.
+    crm: dict[str, CrmSyncer]
 
     async def serve(self, on_started: Callable[[Hub], None] | None = None) -> None:
         """Run the workers until cancelled; `on_started` once they all run."""
@@ -136,6 +141,8 @@ async def open_hub(config: Config, registry: ConnectorRegistry) -> AsyncIterator
         connectors, supervisors = create_connectors(core, pipeline)
         stack.push_async_callback(stop_connectors, connectors)
         parts = Workers.build(core, pipeline, connectors, supervisors)
+        for syncer in parts.crm.values():
+            stack.push_async_callback(syncer.close)
         stack.push_async_callback(parts.webhooks.close)
         await parts.webhooks.start()
         web_app = build_web_app(web_deps(core, pipeline, connectors, supervisors))
@@ -152,10 +159,12 @@ async def open_hub(config: Config, registry: ConnectorRegistry) -> AsyncIterator
             sweeper=parts.sweeper,
             campaigns=parts.campaigns,
             sla_check=parts.sla_check,
+            weekly=parts.weekly,
             webhooks=parts.webhooks,
             scheduler=Scheduler(parts.jobs(config)),
             web_app=web_app,
             port=port,
+            crm=parts.crm,
         )
 
 

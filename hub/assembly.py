@@ -34,6 +34,7 @@ from hub.connector import Connector, ConnectorRegistry, HubContext
 from hub.core.identity import normalize_email, normalize_phone
 from hub.core.metrics import Metrics
 from hub.core.replies import Replies
+from hub.crm.sync import CrmSyncer, build_syncers
 from hub.faq.bot import FaqBot
 from hub.ingest.pipeline import Pipeline
 from hub.notify.alerts import AlertWatcher
@@ -44,12 +45,13 @@ from hub.privacy.retention import RetentionJob
 from hub.proactive.campaign_sweep import CampaignSweeper
 from hub.proactive.factory import SweeperSources, campaign_sweeper, greeting_sweeper
 from hub.proactive.greeting_sweep import GreetingSweeper
+from hub.reports.weekly_send import WeeklyDeps, WeeklySummaries
 from hub.scheduler import PeriodicJob
 from hub.sla.check import SlaCheck
 from hub.store import Store
 from hub.store.faults import StorageUnavailable
 from hub.store.secret import hub_secret
-from hub.surveys.sending import SurveyPlanner
+from hub.surveys.sending import SurveyPlanner, survey_withdrawn
 from hub.web.deps import WebDeps
 from hub.webhooks.dispatcher import WebhookDispatcher
 
@@ -110,6 +112,8 @@ def create_connectors(
     connectors: dict[str, Connector] = {}
     supervisors: dict[str, Supervisor] = {}
     for cid, channel in core.channels.channels.items():
+        if channel.type.crm is not None:
+            continue  # a CRM, not a channel: hub.crm syncs it (Workers.crm)
         connector = channel.type.create(channel.config, _context(core, pipeline, cid, supervisors))
         connectors[cid] = connector
         supervisors[cid] = Supervisor(cid, connector)
@@ -163,6 +167,9 @@ class Workers:
     # Teams with automatic assignment: waiting tickets and reassignments (hub.assignment).
     assigner: Assigner
     sla_check: SlaCheck
+    weekly: WeeklySummaries
+    # CRM connector id -> its sync (hub.crm): a push and a pull job each.
+    crm: dict[str, CrmSyncer]
     # Posts outgoing events to webhook endpoints (config `webhooks:` and the API's).
     webhooks: WebhookDispatcher
 
@@ -192,6 +199,9 @@ class Workers:
                     secret=core.secret,
                     wakeup=core.outbox_wakeup,
                     alert_targets=tuple(config.alerts.notify),
+                    on_withdrawn=functools.partial(
+                        survey_withdrawn, core.store, ZoneInfo(config.report_zone)
+                    ),
                 ),
             ),
             # Tells the operators of disabled connectors and dead-letters (`alerts.notify`).
@@ -217,6 +227,19 @@ class Workers:
             retention=RetentionJob(core.store, config.privacy, core.secret),
             assigner=pipeline.setup.assigner,
             sla_check=SlaCheck(core.store, pipeline.setup.sla, on_queued=wake),
+            # The weekly summary emails (reports.weekly), queued through the outbox.
+            weekly=WeeklySummaries(
+                WeeklyDeps(
+                    core.store,
+                    core.replies,
+                    config.web.public_url,
+                    config.report_zone,
+                    {t.id: t.name for t in config.teams},
+                    on_queued=wake,
+                ),
+                config.reports.weekly,
+            ),
+            crm=build_syncers(core.channels.channels, core.store, config.hub, core.instance_id),
             webhooks=WebhookDispatcher(
                 core.store, config.webhooks, alert_targets=tuple(config.alerts.notify)
             ),
@@ -237,6 +260,8 @@ class Workers:
                 first_after=timedelta(0),
             ),
         ]
+        if config.reports.weekly.summaries:
+            jobs.append(PeriodicJob("weekly-summary", self.weekly.every, self.weekly.run))
         # Team and operator batches: the first round at once, then every few seconds.
         batches: list[tuple[str, PostSweep[Any]]] = []
         if self.notifier.connectors:
@@ -267,7 +292,22 @@ class Workers:
                     "sla-check", timedelta(seconds=check.interval_seconds), check.check_once
                 )
             )
+        jobs += crm_jobs(self.crm)
         return jobs
+
+
+def crm_jobs(syncers: dict[str, CrmSyncer]) -> list[PeriodicJob]:
+    """Each CRM's push (first at once) and pull rounds, on its sync's intervals."""
+    jobs = []
+    for cid, syncer in syncers.items():
+        sync = syncer.parts.settings
+        push_every = timedelta(seconds=sync.push_interval_seconds)
+        pull_every = timedelta(seconds=sync.pull_interval_seconds)
+        jobs += [
+            PeriodicJob(f"crm-push-{cid}", push_every, syncer.push_once, first_after=timedelta(0)),
+            PeriodicJob(f"crm-pull-{cid}", pull_every, syncer.pull_once),
+        ]
+    return jobs
 
 
 def web_deps(
@@ -302,6 +342,7 @@ def web_deps(
         on_solve=on_solve(core),
         assign_now=pipeline.setup.assigner.run_once,
         privacy=config.privacy,
+        reports_zone=config.report_zone,
     )
 
 

@@ -26,6 +26,20 @@ from hub.core.periodic import backoff_delay as backoff_delay
 
 # The web form and the web chat limit senders with the core's one token bucket.
 from hub.core.ratelimit import TokenBuckets as TokenBuckets
+
+# The CRM sync's seam (hub.crm_seam), for the CRM connectors.
+from hub.crm_seam import CrmAuthError as CrmAuthError
+from hub.crm_seam import CrmChange as CrmChange
+from hub.crm_seam import CrmConnector as CrmConnector
+from hub.crm_seam import CrmContact as CrmContact
+from hub.crm_seam import CrmContext as CrmContext
+from hub.crm_seam import CrmFactory
+from hub.crm_seam import CrmOutcome as CrmOutcome
+from hub.crm_seam import CrmPage as CrmPage
+from hub.crm_seam import CrmRateLimited as CrmRateLimited
+from hub.crm_seam import CrmSync as CrmSync
+from hub.crm_seam import CrmUnavailable as CrmUnavailable
+from hub.crm_seam import ErasureAction as ErasureAction
 from hub.messages import Address, InboundMessage, MessageEvent, OutboundMessage, SubmitResult
 
 # The guarded reader under the names connectors know it by.
@@ -205,6 +219,9 @@ class ConnectorType:
     # Shows `OutboundMessage.choices` as native buttons and hands a press back as
     # `InboundMessage.choice`; for other channels the core writes links into the text.
     choices: bool = False
+    # A CRM (HubSpot, Salesforce): not a channel; hub.crm syncs customers through the
+    # client this makes, and the hub starts no Connector for it.
+    crm: CrmFactory | None = None
 
 
 class ConnectorRegistry:

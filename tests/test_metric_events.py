@@ -3,6 +3,7 @@ them up in the reporting zone's days."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -12,6 +13,7 @@ from sqlalchemy import select
 
 from hub.agents.auth import create_api_token
 from hub.events.metrics import MetricEvent, rollup_rows
+from hub.reports.figures import Sums, figures
 from hub.store.schema import metric_daily, metric_events
 from tests.inbox_support import inbox_config, post_form
 from tests.support import SmtpSink, hub_running, hub_url, make_config
@@ -97,3 +99,15 @@ async def test_ticket_life_writes_its_events_and_rollup(storage_url: str, smtp: 
         "reply": 1,
         "ticket_solved": 1,
     }
+
+
+def test_a_changed_survey_answer_is_taken_back_out_of_the_counts() -> None:
+    at = datetime(2026, 3, 7, 12, tzinfo=UTC)
+    answer = MetricEvent("survey_answered", at, team="support", agent="sam", value=5)
+    events = [answer, replace(answer, weight=-1), replace(answer, value=2)]
+    rows = rollup_rows(events, ZoneInfo("UTC"))
+    (total,) = [r for r in rows if (r["team_id"], r["dim"]) == ("", "all")]
+    assert (total["n"], total["value_sum"], total["positive"]) == (1, 2, 0)
+    names = ("n", "seconds_n", "seconds_sum", "business_n", "business_sum", "value_sum")
+    sums = Sums(**{k: total[k] for k in (*names, "positive")})
+    assert figures({"survey_answered": sums}, business=False).csat_pct == 0.0

@@ -89,7 +89,14 @@ async def test_days_and_hours_around_the_dst_change_and_both_sources_agree(hub: 
     assert busy == {"2026-03-08T01:00-05:00": (1, 0), "2026-03-08T03:00-04:00": (0, 1)}
 
     # The events give what the rollup gives.
-    for kw in ({}, {"group": "team"}, {"group": "agent"}, {"group": "channel"}, {"bucket": "week"}):
+    for kw in (
+        {},
+        {"group": "team"},
+        {"group": "agent"},
+        {"group": "channel"},
+        {"bucket": "week"},
+        {"group": "agent", "bucket": "day"},
+    ):
         req = _request(**kw)
         from_rollup = await build_report(hub.store, req, "America/New_York")
         from_events = await build_report(hub.store, req, "Europe/Paris")  # not the rollup's

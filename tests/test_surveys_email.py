@@ -138,15 +138,18 @@ async def test_email_link_get_records_nothing_post_records_and_changes_until_clo
 
         # A second POST changes it (one response per survey, still).
         async with http.post(
-            local(page, hub), data={"rating": "5", "comment": "", "form_token": ftoken.group(1)}
+            local(page, hub), data={"rating": "2", "comment": "", "form_token": ftoken.group(1)}
         ) as resp:
             assert resp.status == 200
         (answer,) = await rows(hub, survey_responses)
-        assert (answer.rating, answer.comment, answer.changes) == (5, None, 1)
+        assert (answer.rating, answer.comment, answer.changes) == (2, None, 1)
+        # The report counts the survey once, with its new rating.
+        by_agent = await csat_by_agent(hub)
+        assert (by_agent["bill"].surveys_answered, by_agent["bill"].csat_pct) == (1, 0.0)
         events = [e for e in await rows(hub, outgoing_events) if e.type == "csat.answered"]
         assert [(e.data["rating"], e.data["changed"], e.data["agent"]) for e in events] == [
             (4, False, "bill"),
-            (5, True, "bill"),
+            (2, True, "bill"),
         ]
 
         # 14 days after it was sent, the survey is closed: nothing changes any more.
@@ -158,7 +161,7 @@ async def test_email_link_get_records_nothing_post_records_and_changes_until_clo
         async with http.get(local(page, hub) + "?rating=1") as resp:
             assert resp.status == 410
         (answer,) = await rows(hub, survey_responses)
-        assert answer.rating == 5
+        assert answer.rating == 2
 
         # A made-up token finds nothing.
         async with http.get(hub_url(hub, "/survey/" + "A" * 22)) as resp:

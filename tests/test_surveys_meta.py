@@ -1,5 +1,5 @@
-"""CSAT surveys on WhatsApp and Messenger against the fake Graph API: five ratings as an
-interactive list (reply buttons take at most three), a list_reply or quick reply recorded
+"""CSAT surveys on WhatsApp, Messenger and Instagram against the fake Graph API: five ratings
+as an interactive list (reply buttons take at most three), a list_reply or quick reply recorded
 on the survey and not as a customer message; outside WhatsApp's 24-hour window, the approved
 template with the survey link, or none and a note on the ticket."""
 
@@ -11,10 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 from sqlalchemy import update
 
 from hub.store.schema import messages, outbox, ticket_notes
-from tests.meta_harness import PAGE_ID, Rig, fake_graph, meta_hub, wa_text
+from tests.meta_harness import IG_ID, PAGE_ID, Rig, fake_graph, meta_hub, wa_text
 from tests.support import hub_url
 from tests.survey_support import (
     API_AUTH,
@@ -45,18 +46,22 @@ def wa_interactive(wamid: str, kind: str, reply_id: str, title: str) -> dict[str
     return body
 
 
-def messenger_quick_reply(mid: str, text: str, payload: str) -> dict[str, Any]:
+def messenger_quick_reply(
+    mid: str, text: str, payload: str, product: str = "messenger"
+) -> dict[str, Any]:
+    """A Messenger (or Instagram) message that taps a quick reply, as Meta sends it."""
     now = int(time.time() * 1000)
+    account = PAGE_ID if product == "messenger" else IG_ID
     return {
-        "object": "page",
+        "object": "page" if product == "messenger" else "instagram",
         "entry": [
             {
-                "id": PAGE_ID,
+                "id": account,
                 "time": now,
                 "messaging": [
                     {
                         "sender": {"id": PSID},
-                        "recipient": {"id": PAGE_ID},
+                        "recipient": {"id": account},
                         "timestamp": now,
                         "message": {"mid": mid, "text": text, "quick_reply": {"payload": payload}},
                     }
@@ -166,15 +171,16 @@ async def solve_by_patch(rig: Rig, ticket_id: int) -> None:
         assert resp.status == 200, await resp.text()
 
 
+@pytest.mark.parametrize("product", ["messenger", "instagram"])
 async def test_messenger_survey_has_quick_replies_and_a_tap_records_the_rating(
-    tmp_path: Path,
+    tmp_path: Path, product: str
 ) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path}/h.db"
     async with (
-        fake_graph(("messenger",)) as api,
-        meta_hub(url, api, "messenger", sections=SURVEYS_ON) as rig,
+        fake_graph((product,)) as api,
+        meta_hub(url, api, product, sections=SURVEYS_ON) as rig,
     ):
-        status, _ = await rig.post(messenger_quick_reply_free("m_1", "My order is late"))
+        status, _ = await rig.post(messenger_quick_reply_free("m_1", "My order is late", product))
         assert status == 200
         ticket = await the_ticket(rig.hub)
         await reply_and_solve(rig.hub, ticket.id)
@@ -182,7 +188,9 @@ async def test_messenger_survey_has_quick_replies_and_a_tap_records_the_rating(
         replies = call.json["message"]["quick_replies"]
         assert [q["title"] for q in replies] == ["1 ★", "2 ★", "3 ★", "4 ★", "5 ★"]
         before = await inbound_count(rig.hub)
-        status, _ = await rig.post(messenger_quick_reply("m_2", "4 ★", replies[3]["payload"]))
+        status, _ = await rig.post(
+            messenger_quick_reply("m_2", "4 ★", replies[3]["payload"], product)
+        )
         assert status == 200
         survey = await the_survey(rig.hub)
         assert await answers(rig.hub) == [(survey.id, 4, "button")]
@@ -190,7 +198,7 @@ async def test_messenger_survey_has_quick_replies_and_a_tap_records_the_rating(
         assert (await the_ticket(rig.hub)).status == "solved"
 
 
-def messenger_quick_reply_free(mid: str, text: str) -> dict[str, Any]:
-    body = messenger_quick_reply(mid, text, "x")
+def messenger_quick_reply_free(mid: str, text: str, product: str) -> dict[str, Any]:
+    body = messenger_quick_reply(mid, text, "x", product)
     del body["entry"][0]["messaging"][0]["message"]["quick_reply"]
     return body

@@ -18,7 +18,14 @@ from tests.inbox_support import login, post_form
 from tests.support import SmtpSink, hub_running, make_config
 from tests.survey_support import table
 from tests.test_outbox_smtp import until
-from tests.test_surveys_email import LINK, local, solve_with_reply, survey_config
+from tests.test_surveys_email import (
+    LINK,
+    csat_by_agent,
+    local,
+    set_status,
+    solve_with_reply,
+    survey_config,
+)
 
 
 async def test_the_page_speaks_bengali_records_a_comment_and_limits_a_client(
@@ -41,13 +48,18 @@ async def test_the_page_speaks_bengali_records_a_comment_and_limits_a_client(
         assert "rahim@example.com" not in text and ref in text
         token = re.search(r'name="form_token" value="([^"]+)"', text)
         assert token is not None
-        long = "ভালো " * 1000
+        long = "ভালো " * 450
         async with http.post(
             local(page, hub), data={"rating": "3", "comment": long, "form_token": token.group(1)}
         ) as resp:
             assert resp.status == 200 and "ধন্যবাদ" in await resp.text()
         (answer,) = await table(hub, survey_responses)
         assert answer.rating == 3 and len(answer.comment) == 2000  # capped
+        # A body far beyond any form is refused unread.
+        async with http.post(
+            local(page, hub), data={"rating": "1", "comment": "x" * 100_000}
+        ) as resp:
+            assert resp.status == 413
         # A rating outside 1-5 is refused, the first one kept.
         async with http.post(
             local(page, hub), data={"rating": "9", "form_token": token.group(1)}
@@ -61,34 +73,45 @@ async def test_the_page_speaks_bengali_records_a_comment_and_limits_a_client(
         assert "Retry-After" in resp.headers
 
 
-async def test_an_opt_out_before_the_delayed_send_cancels_the_survey(
+async def test_an_opt_out_or_a_reopen_before_the_delayed_send_cancels_the_survey(
     tmp_path: Path, smtp: SmtpSink
 ) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path}/h.db"
     config = make_config(survey_config(url, smtp.port, delay="1h"))
     jar = aiohttp.CookieJar(unsafe=True)
     async with hub_running(config) as hub, aiohttp.ClientSession(cookie_jar=jar) as http:
-        ref = await post_form(http, hub, email="ann@example.com", message="hello")
         csrf = await login(http, hub, "sam")
-        await solve_with_reply(http, hub, csrf, ref)
-        (survey,) = await table(hub, surveys)
+        for email in ("ann@example.com", "bob@example.com"):
+            ref = await post_form(http, hub, email=email, message="hello")
+            await solve_with_reply(http, hub, csrf, ref)
+        ann, bob = await table(hub, surveys)
         async with hub.store.write() as conn:
-            await record_consent(hub.store, conn, survey.customer_id, "email", OPT_OUT, "test")
+            await record_consent(hub.store, conn, ann.customer_id, "email", OPT_OUT, "test")
+        await set_status(http, hub, csrf, f"T-{bob.ticket_id}", "open")
+        async with hub.store.write() as conn:
             # The hour has passed.
             await conn.execute(
                 update(outbox)
-                .where(outbox.c.id == survey.outbox_id)
+                .where(outbox.c.id.in_([ann.outbox_id, bob.outbox_id]))
                 .values(next_attempt_at=utcnow())
             )
         hub.outbox.wake()
 
         async def cancelled() -> Any:
-            rows = [r for r in await table(hub, outbox) if r.id == survey.outbox_id]
-            return rows if rows[0].status == "cancelled" else None
+            rows = [r for r in await table(hub, outbox) if r.id in (ann.outbox_id, bob.outbox_id)]
+            return rows if {r.status for r in rows} == {"cancelled"} else None
 
-        (row,) = await until(cancelled, "the survey cancelled at send time")
-        assert "opted out" in row.last_error
+        to_ann, to_bob = await until(cancelled, "both surveys cancelled at send time")
+        assert "opted out of email" in to_ann.last_error
+        assert "the ticket is open now" in to_bob.last_error
         assert not [m for m in smtp.messages if "How did we do?" in str(m["Subject"])]
+
+        # Never sent: marked so, and not counted as sent in the report.
+        async def withdrawn() -> bool:
+            return {s.status for s in await table(hub, surveys)} == {"withdrawn"}
+
+        await until(withdrawn, "both surveys marked withdrawn")
+        assert (await csat_by_agent(hub))["sam"].surveys_sent == 0
 
 
 async def answered(hub: Any, smtp: SmtpSink, http: aiohttp.ClientSession, email: str) -> int:

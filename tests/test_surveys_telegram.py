@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import pytest
 
+from hub.store.schema import outgoing_events
 from tests import telegram_harness
 from tests.survey_support import (
     SURVEYS_ON,
     answers,
     inbound_count,
     reply_and_solve,
+    table,
     the_survey,
     the_ticket,
 )
@@ -69,6 +71,12 @@ async def test_telegram_survey_is_an_inline_keyboard_and_a_press_records_the_rat
         assert await inbound_count(rig.hub) == before
         assert (await the_ticket(rig.hub)).status == "solved"
         await eventually(lambda: len(rig.api.answered) == 1, what="answerCallbackQuery")
+
+        # Telegram redelivers the same update (a webhook retry): nothing new is told.
+        events = [e for e in await table(rig.hub, outgoing_events) if e.type == "csat.answered"]
+        await rig.deliver(rig.api.press(call, row[3]["callback_data"], RAHIM, 2))
+        again = [e for e in await table(rig.hub, outgoing_events) if e.type == "csat.answered"]
+        assert len(events) == len(again) == 1
 
         # A changed mind within the window: the same survey, the new rating.
         await rig.deliver(rig.api.press(call, row[1]["callback_data"], RAHIM, 3))

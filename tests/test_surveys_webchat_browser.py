@@ -1,6 +1,7 @@
 """A CSAT survey in the chat widget, in a real browser (Debian's Chromium): the question
 with five buttons under it; a click records the rating (a second changes it), with no
-message bubble, no new customer message, and the solved ticket left solved."""
+message bubble, no new customer message, and the solved ticket left solved; after a reload
+the buttons are back from the history."""
 
 from __future__ import annotations
 
@@ -69,5 +70,12 @@ async def test_webchat_survey_buttons_record_and_change_the_rating(tmp_path: Pat
             assert await inbound_count(hub) == before
             assert (await the_ticket(hub)).status == "solved"
             await page.screenshot(path=str(tmp_path / "survey-in-chat.png"))
+
+            # After a reload the question comes from the history, its buttons with it.
+            await page.reload()
+            await page.get_by_role("button", name="Chat with us").click()
+            await expect(question.get_by_role("button")).to_have_count(5)
+            await question.get_by_role("button").nth(0).click()
+            await eventually(lambda: rated(1), what="the rating changed to 1 after a reload")
         finally:
             await browser.close()

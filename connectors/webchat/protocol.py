@@ -165,12 +165,16 @@ def history_frame(item: Any) -> dict[str, Any] | None:
     """A HistoryItem as the widget shows it, or None for the /start it sent itself."""
     if item.direction == "in" and item.text == START_TEXT:
         return None
-    return {
+    frame: dict[str, Any] = {
         "id": f"m{item.message_id}",
         "dir": item.direction,
         "text": item.text,
         "at": _iso(item.created_at),
     }
+    choices = getattr(item, "choices", ())
+    if choices:
+        frame["choices"] = choices_frame(tuple(choices))
+    return frame
 
 
 def _iso(at: datetime) -> str:

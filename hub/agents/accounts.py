@@ -49,6 +49,16 @@ class Actor:
     def can_see_team(self, team_id: str) -> bool:
         return self.is_admin or team_id in self.teams
 
+    @property
+    def sees_reports(self) -> bool:
+        """Team leads (of their teams) and admins; agents do not."""
+        return self.role in ("lead", "admin")
+
+    @property
+    def report_teams(self) -> frozenset[str] | None:
+        """The teams whose reports the actor may see; None: every team."""
+        return None if self.is_admin else self.teams
+
 
 def integration_actor(name: str) -> Actor:
     # Integration tokens come from the operator's config: they act for the whole hub.

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from hub.messages import Address
+from hub.messages import Address, Choice
 from hub.store import Store
 from hub.store.schema import messages, outbox
 
@@ -22,6 +22,8 @@ class HistoryItem:
     created_at: datetime
     kind: str | None  # for outgoing: acknowledgement, agent_reply, bot_answer, ...
     status: str | None  # for outgoing: pending, sent, dead, ...
+    # The answers it offered as buttons (a survey's), so a widget shows them again.
+    choices: tuple[Choice, ...] = ()
 
 
 async def conversation_history(
@@ -50,6 +52,7 @@ async def conversation_history(
                     messages.c.created_at,
                     outbox.c.kind,
                     outbox.c.status,
+                    outbox.c.payload,
                 )
                 .join(outbox, outbox.c.message_id == messages.c.id)
                 .where(
@@ -64,7 +67,19 @@ async def conversation_history(
         ).all()
     items = [HistoryItem(r.id, "in", r.body_text, r.created_at, None, None) for r in inbound]
     items += [
-        HistoryItem(r.id, "out", r.body_text, r.created_at, r.kind, r.status) for r in outbound
+        HistoryItem(r.id, "out", r.body_text, r.created_at, r.kind, r.status, _choices(r.payload))
+        for r in outbound
     ]
     items.sort(key=lambda i: (i.created_at, i.message_id))
     return items[-limit:]
+
+
+def _choices(payload: object) -> tuple[Choice, ...]:
+    raw = payload.get("choices") if isinstance(payload, dict) else None
+    if not isinstance(raw, list):
+        return ()
+    return tuple(
+        Choice(str(c["label"]), str(c["payload"]))
+        for c in raw
+        if isinstance(c, dict) and "label" in c and "payload" in c
+    )

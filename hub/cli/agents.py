@@ -26,7 +26,7 @@ def add_agents_cli(sub: SubParsers, registry: ConnectorRegistry) -> None:
     q.add_argument("username")
     q.add_argument("--name", required=True)
     q.add_argument("--email")
-    q.add_argument("--role", choices=["agent", "admin"], default="agent")
+    q.add_argument("--role", choices=["agent", "lead", "admin"], default="agent")
     q.add_argument("--team", action="append", default=[], help="a team id; repeat for more")
     q.add_argument("--no-password", action="store_true", help="API tokens only, no inbox login")
     q.add_argument("--config", default=DEFAULT_CONFIG)

@@ -1,5 +1,5 @@
 """`hub serve | check-config | outbox … | customers import … | campaigns preview … | sla … |
-webhooks …`"""
+reports summary … | webhooks …`"""
 
 from __future__ import annotations
 
@@ -12,10 +12,12 @@ from collections.abc import Sequence
 from hub.cli.agents import add_agents_cli
 from hub.cli.campaigns import add_campaigns_cli
 from hub.cli.check_config import add_check_config_cli
+from hub.cli.crm import add_crm_cli
 from hub.cli.customers import add_customers_cli
 from hub.cli.faq import add_faq_cli
 from hub.cli.greetings import add_greetings_cli
 from hub.cli.outbox import add_outbox_cli
+from hub.cli.reports import add_reports_cli
 from hub.cli.serve import add_serve_cli
 from hub.cli.sla import add_sla_cli
 from hub.cli.webhooks import add_webhooks_cli
@@ -45,8 +47,10 @@ def build_parser(registry: ConnectorRegistry) -> argparse.ArgumentParser:
     add_customers_cli(sub, registry)
     add_agents_cli(sub, registry)
     add_campaigns_cli(sub, registry)
+    add_crm_cli(sub, registry)
     add_faq_cli(sub)
     add_sla_cli(sub, registry)
+    add_reports_cli(sub, registry)
     add_webhooks_cli(sub, registry)
     for name in registry.names():
         ctype = registry.get(name)

@@ -10,7 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 
 from hub.config.assignment import DEFAULT_CAPACITY, Skills
 
-Role = Literal["agent", "admin"]
+# A lead works tickets as an agent does, and sees the reports of their teams.
+Role = Literal["agent", "lead", "admin"]
 USERNAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
 
 # Only to check template syntax at config load; rendering uses the hub's one environment.

@@ -19,6 +19,7 @@ from hub.config.notify import notify_cross_checks
 from hub.config.proactive_checks import proactive_cross_checks
 from hub.config.sla import sla_cross_checks
 from hub.config.webhooks import webhooks_cross_checks
+from hub.config.weekly_summary import weekly_cross_checks
 from hub.config.yaml_source import Path_
 from hub.connector import ConnectorRegistry
 
@@ -90,6 +91,20 @@ def _reply_via(config: Config, registry: ConnectorRegistry) -> Found:
     return found
 
 
+def _one_crm_per_type(config: Config, registry: ConnectorRegistry) -> Found:
+    """A CRM's record ids are kept as identities of its type's kind (hub.crm): two
+    connectors of one CRM type would take each other's ids for their own."""
+    found: Found = []
+    seen: set[str] = set()
+    for i, c in enumerate(config.connectors):
+        ctype = registry.get(c.type)
+        if ctype is not None and ctype.crm is not None:
+            if c.type in seen:
+                found.append((("connectors", i, "type"), f"only one {c.type} connector may sync"))
+            seen.add(c.type)
+    return found
+
+
 CROSS_CHECKS = (
     CrossCheck(frozenset({"teams", "routing"}), _teams),
     CrossCheck(
@@ -113,7 +128,14 @@ CROSS_CHECKS = (
         lambda c, _r: assignment_cross_checks(c.teams, set(c.calendars)),
     ),
     CrossCheck(frozenset({"hub"}), _locale),
+    CrossCheck(
+        frozenset({"reports", "connectors", "teams", "hub"}),
+        lambda c, r: weekly_cross_checks(
+            c.reports.weekly, c.connectors, r, _team_ids(c), c.hub.locales
+        ),
+    ),
     CrossCheck(frozenset({"connectors"}), _reply_via),
+    CrossCheck(frozenset({"connectors"}), _one_crm_per_type),
     CrossCheck(frozenset({"calendars"}), lambda c, _r: calendars_cross_checks(c.calendars)),
     CrossCheck(
         frozenset({"sla", "teams", "connectors", "calendars"}),

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import re
 import zoneinfo
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import phonenumbers
 from babel import Locale, UnknownLocaleError
@@ -21,10 +20,11 @@ from hub.config.campaigns import Campaigns
 from hub.config.cross_checks import cross_check
 from hub.config.durations import Duration
 from hub.config.greetings import GreetingsConfig
-from hub.config.notify import EventKind, NotificationsConfig
+from hub.config.notify import NotificationsConfig
 from hub.config.privacy import PrivacyConfig
 from hub.config.queues import IngestConfig, OutboxConfig
 from hub.config.reports import ReportsConfig
+from hub.config.routing import RoutingConfig
 from hub.config.sla import SlaConfig
 from hub.config.surveys import SurveysConfig
 from hub.config.webhooks import WebhooksConfig
@@ -136,48 +136,6 @@ class Team(_Strict):
     calendar: str | None = None
 
     _reassign_after = field_validator("reassign_after")(lambda v: check_reassign_after(v))
-
-
-Priority = Literal["low", "normal", "high", "urgent"]
-
-
-class RuleMatch(_Strict):
-    channel: str | None = None
-    connector: str | None = None
-    subject: str | None = None
-    body: str | None = None
-    tags: list[str] = Field(default_factory=list)
-    locale: str | None = None
-
-    @field_validator("subject", "body")
-    @classmethod
-    def _regex(cls, v: str | None) -> str | None:
-        if v is not None:
-            try:
-                re.compile(v)
-            except re.error as exc:
-                raise ValueError(f"not a valid regular expression: {exc}") from None
-        return v
-
-
-class RuleSet(_Strict):
-    team: str
-    priority: Priority | None = None
-    tags: list[str] = Field(default_factory=list)
-
-
-class Rule(_Strict):
-    name: str
-    match: RuleMatch = Field(default_factory=RuleMatch)
-    set: RuleSet
-    # Notification connectors (slack, teams) told when this rule's tickets open or escalate.
-    notify: list[str] = Field(default_factory=list)
-    notify_on: list[EventKind] = Field(default_factory=lambda: ["opened", "escalated"])
-
-
-class RoutingConfig(_Strict):
-    fallback_team: str
-    rules: list[Rule] = Field(default_factory=list)
 
 
 class RepliesConfig(_Strict):

@@ -7,6 +7,8 @@ import zoneinfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from hub.config.weekly_summary import WeeklySummaryConfig
+
 
 class ReportsConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -19,6 +21,8 @@ class ReportsConfig(BaseModel):
     max_export_rows: int = Field(default=100_000, ge=1, le=10_000_000)
     # The longest range one report covers.
     max_days: int = Field(default=800, ge=1, le=5000)
+    # The weekly summary emails (hub.config.weekly_summary).
+    weekly: WeeklySummaryConfig = Field(default_factory=WeeklySummaryConfig)
 
     @field_validator("timezone")
     @classmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any
@@ -11,10 +12,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.core.identity import normalize_address
-from hub.customers.change_events import customer_created
+from hub.customers.field_edits import record_edits
 from hub.customers.occasions import md_columns
 from hub.customers.views import CustomerPatch
-from hub.events.outgoing import emit
+from hub.events.outgoing import CUSTOMER_CREATED, CUSTOMER_UPDATED, OutgoingEvent, emit
 from hub.messages import Address
 from hub.store import utcnow
 from hub.store.schema import customers, identities, purchases
@@ -74,6 +75,16 @@ async def _owner(conn: AsyncConnection, addr: Address) -> int | None:
     ).scalar_one_or_none()
 
 
+@dataclass(frozen=True)
+class CustomerDefaults:
+    """What a new customer gets where the request says nothing."""
+
+    locales: list[str]
+    default_locale: str
+    default_timezone: str
+    region: str
+
+
 async def create_customer(
     conn: AsyncConnection,
     body: CustomerCreate,
@@ -84,6 +95,20 @@ async def create_customer(
     region: str,
 ) -> int:
     """A new customer with its identities; ValueError if invalid, RecordRefused if taken."""
+    defaults = CustomerDefaults(locales, default_locale, default_timezone, region)
+    return await insert_customer(conn, body, defaults)
+
+
+async def insert_customer(
+    conn: AsyncConnection,
+    body: CustomerCreate,
+    defaults: CustomerDefaults,
+    source: str = "api",
+) -> int:
+    """As create_customer; `source` labels its customer.created event (a CRM's pull: the
+    record is not pushed back there)."""
+    locales, region = defaults.locales, defaults.region
+    default_locale, default_timezone = defaults.default_locale, defaults.default_timezone
     values = body.values(locales)
     values.setdefault("locale", default_locale)
     values.setdefault("timezone", default_timezone)
@@ -105,7 +130,9 @@ async def create_customer(
     ).scalar_one()
     for addr in addrs.values():
         await _insert_identity(conn, customer_id, addr)
-    await emit(conn, [customer_created(int(customer_id), "api")], now)
+    data = {"customer_id": customer_id, "source": source}
+    event = OutgoingEvent(CUSTOMER_CREATED, data, customer_id=customer_id)
+    await emit(conn, [event], now)
     return int(customer_id)
 
 
@@ -129,13 +156,25 @@ async def _insert_identity(conn: AsyncConnection, customer_id: int, addr: Addres
 
 
 async def add_identity(
-    conn: AsyncConnection, customer_id: int, ident: IdentityIn, region: str
+    conn: AsyncConnection, customer_id: int, ident: IdentityIn, region: str, source: str = "api"
 ) -> Any:
+    """`source` says who added it (an agent, a CRM's pull) for integrations."""
     addr = _normalized(ident, region)
     if (owner := await _owner(conn, addr)) is not None:
         raise RecordRefused(f"{addr.kind} {addr.value} belongs to customer {owner}")
     new_id = await _insert_identity(conn, customer_id, addr)
+    await _identities_changed(conn, customer_id, addr.kind, source)
     return (await conn.execute(select(identities).where(identities.c.id == new_id))).one()
+
+
+async def _identities_changed(
+    conn: AsyncConnection, customer_id: int, kind: str, source: str
+) -> None:
+    """Email and phone are customer fields to integrations (a CRM maps them)."""
+    now = utcnow()
+    await record_edits(conn, customer_id, [kind], source, now)
+    data = {"customer_id": customer_id, "fields": [kind], "source": source}
+    await emit(conn, [OutgoingEvent(CUSTOMER_UPDATED, data, customer_id=customer_id)], now)
 
 
 async def remove_identity(conn: AsyncConnection, customer_id: int, identity_id: int) -> bool:
@@ -146,7 +185,12 @@ async def remove_identity(conn: AsyncConnection, customer_id: int, identity_id: 
         return False
     if len(ids) == 1:
         raise RecordRefused("a customer keeps at least one identity")
-    await conn.execute(identities.delete().where(identities.c.id == identity_id))
+    kind = (
+        await conn.execute(
+            identities.delete().where(identities.c.id == identity_id).returning(identities.c.kind)
+        )
+    ).scalar_one()
+    await _identities_changed(conn, customer_id, kind, "api")
     return True
 
 

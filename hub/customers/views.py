@@ -13,9 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.agents.accounts import Actor
 from hub.core.identity import normalize_email, normalize_phone
-from hub.customers.change_events import customer_updated
+from hub.customers.field_edits import edited_fields, record_edits
 from hub.customers.occasions import md_columns
-from hub.events.outgoing import emit
+from hub.events.outgoing import CUSTOMER_UPDATED, OutgoingEvent, emit
 from hub.store import utcnow
 from hub.store.schema import (
     consents,
@@ -176,6 +176,8 @@ async def identities_of(conn: AsyncConnection, customer_id: int) -> list[Any]:
 async def update_customer(
     conn: AsyncConnection, customer_id: int, values: dict[str, Any], source: str = "api"
 ) -> None:
+    """Write the fields, record who set them, and tell integrations (customer.updated;
+    `source` in the event, so a CRM does not hear back its own change)."""
     if values:
         now = utcnow()
         await conn.execute(
@@ -183,7 +185,14 @@ async def update_customer(
             .where(customers.c.id == customer_id)
             .values(**md_columns(values), updated_at=now)
         )
-        await emit(conn, [customer_updated(customer_id, values, source)], now)
+        fields = edited_fields(values)
+        await record_edits(conn, customer_id, fields, source, now)
+        event = OutgoingEvent(
+            CUSTOMER_UPDATED,
+            {"customer_id": customer_id, "fields": fields, "source": source},
+            customer_id=customer_id,
+        )
+        await emit(conn, [event], now)
 
 
 async def list_suggestions(conn: AsyncConnection, actor: Actor, limit: int = 100) -> list[Any]:

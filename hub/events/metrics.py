@@ -15,7 +15,6 @@ knows no calendars.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
@@ -42,7 +41,9 @@ FAQ_ANSWERED = "faq_answered"
 SLA_ACHIEVED = "sla_achieved"
 SLA_BREACHED = "sla_breached"
 SURVEY_SENT = "survey_sent"
-# `value`: the rating, 1-5; credited to the agent and team captured when it was sent.
+# `value`: the rating, 1-5; credited to the agent and team captured when it was sent. A
+# customer who changes their rating: the old answer recorded again with weight -1 (it is
+# taken back out of every count), then the new one.
 SURVEY_ANSWERED = "survey_answered"
 MESSAGE_IN = "message_in"
 MESSAGE_OUT = "message_out"
@@ -85,6 +86,8 @@ class MetricEvent:
     seconds: float | None = None
     business_seconds: float | None = None
     value: int | None = None
+    # -1 takes an earlier event back out of the counts (append-only: nothing is updated).
+    weight: int = 1
 
 
 async def record(conn: AsyncConnection, events: Sequence[MetricEvent], zone: tzinfo) -> None:
@@ -114,49 +117,71 @@ def _event_row(e: MetricEvent) -> dict[str, Any]:
         "seconds": e.seconds,
         "business_seconds": e.business_seconds,
         "value": e.value,
+        "weight": e.weight,
     }
 
 
 _SUMS = ("n", "seconds_n", "seconds_sum", "business_n", "business_sum", "value_sum", "positive")
 
 
-def _keys(e: MetricEvent) -> Iterable[tuple[str, str, str]]:
-    """(team, dimension, value) of every rollup row the event adds to."""
+def _keys(
+    team: str | None,
+    channel: str | None,
+    agent: str | None,
+    priority: str | None,
+    tags: tuple[str, ...],
+) -> Iterable[tuple[str, str, str]]:
+    """(team, dimension, member) of every rollup row an event adds to."""
     dims: list[tuple[str, str]] = [("all", "")]
-    if e.channel:
-        dims.append(("channel", e.channel))
-    if e.agent:
-        dims.append(("agent", e.agent))
-    if e.priority:
-        dims.append(("priority", e.priority))
-    dims.extend(("tag", t) for t in sorted(set(e.tags)) if t)
-    teams = ("", e.team) if e.team else ("",)
-    for team in teams:
-        for dim, value in dims:
-            yield team, dim, value
+    if channel:
+        dims.append(("channel", channel))
+    if agent:
+        dims.append(("agent", agent))
+    if priority:
+        dims.append(("priority", priority))
+    dims.extend(("tag", t) for t in sorted(set(tags)) if t)
+    for team_key in ("", team) if team else ("",):
+        for dim, member in dims:
+            yield team_key, dim, member
 
 
 def rollup_rows(events: Iterable[MetricEvent], zone: tzinfo) -> list[dict[str, Any]]:
     """The rollup rows the events add, summed per key first: a batch of a hundred
-    messages adds to a few dozen rows."""
-    sums: dict[tuple[date, str, str, str, str], list[float]] = defaultdict(
-        lambda: [0, 0, 0.0, 0, 0.0, 0, 0]
-    )
+    messages adds to a few dozen rows. Events alike but for their measures are summed
+    before their keys are worked out (most of a batch is alike)."""
+    alike: dict[tuple[Any, ...], list[Any]] = {}
+    days: dict[datetime, date] = {}
     for e in events:
-        day = e.occurred_at.astimezone(zone).date()
-        add = (
-            1,
-            1 if e.seconds is not None else 0,
-            e.seconds or 0.0,
-            1 if e.business_seconds is not None else 0,
-            e.business_seconds or 0.0,
-            e.value or 0,
-            1 if e.kind == SURVEY_ANSWERED and (e.value or 0) >= POSITIVE_RATING else 0,
-        )
-        for team, dim, value in _keys(e):
-            acc = sums[(day, e.kind, team, dim, value)]
-            for i, v in enumerate(add):
-                acc[i] += v
+        at = e.occurred_at
+        day = days.get(at)
+        if day is None:
+            day = days[at] = at.astimezone(zone).date()
+        key = (day, e.kind, e.team, e.channel, e.agent, e.priority, e.tags)
+        acc = alike.get(key)
+        if acc is None:
+            acc = alike[key] = [0, 0, 0.0, 0, 0.0, 0, 0]
+        w = e.weight
+        acc[0] += w
+        if e.seconds is not None:
+            acc[1] += w
+            acc[2] += w * e.seconds
+        if e.business_seconds is not None:
+            acc[3] += w
+            acc[4] += w * e.business_seconds
+        if e.value is not None:
+            acc[5] += w * e.value
+            if e.kind == SURVEY_ANSWERED and e.value >= POSITIVE_RATING:
+                acc[6] += w
+    sums: dict[tuple[date, str, str, str, str], list[Any]] = {}
+    for (day, kind, team, channel, agent, priority, tags), add in alike.items():
+        for team_key, dim, member in _keys(team, channel, agent, priority, tags):
+            k = (day, kind, team_key, dim, member)
+            acc = sums.get(k)
+            if acc is None:
+                sums[k] = list(add)
+            else:
+                for i in range(7):
+                    acc[i] += add[i]
     return [
         {"day": k[0], "kind": k[1], "team_id": k[2], "dim": k[3], "member": k[4]}
         | dict(zip(_SUMS, acc, strict=True))
@@ -177,7 +202,7 @@ def _upsert(dialect: str) -> Any:
     insert = sqlite.insert if dialect == "sqlite" else postgresql.insert
     stmt = insert(metric_daily)
     made = _UPSERTS[dialect] = stmt.on_conflict_do_update(
-        index_elements=["day", "kind", "team_id", "dim", "member"],
+        index_elements=["dim", "team_id", "day", "kind", "member"],
         set_={name: metric_daily.c[name] + stmt.excluded[name] for name in _SUMS},
     )
     return made

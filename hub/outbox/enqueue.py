@@ -54,6 +54,8 @@ class Outbound:
     # A message the customer may refuse (a survey): cancelled at send time if the customer
     # has opted out on this channel by then; unlike `consent_channel`, no opt-in is needed.
     unless_opted_out: str | None = None
+    # Cancelled at send time unless its ticket's status is one of these (a survey: solved).
+    while_ticket: tuple[str, ...] = ()
 
 
 async def enqueue_outbound(
@@ -204,4 +206,6 @@ def _payload(out: Outbound) -> dict[str, Any] | None:
         payload["choices"] = [{"label": c.label, "payload": c.payload} for c in out.choices]
     if out.unless_opted_out:
         payload["unless_opted_out"] = out.unless_opted_out
+    if out.while_ticket:
+        payload["while_ticket"] = list(out.while_ticket)
     return payload or None

@@ -16,9 +16,11 @@ import contextlib
 import logging
 import random
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from sqlalchemy import select
 
 from hub.config.loader import OutboxConfig
 from hub.connector import (
@@ -37,6 +39,7 @@ from hub.outbox.compose import outbound_message, template_message
 from hub.outbox.lease import Lease
 from hub.outbox.outcomes import Outcomes
 from hub.store import Store
+from hub.store.schema import tickets
 
 log = logging.getLogger("hub.outbox.worker")
 
@@ -47,6 +50,10 @@ def _always_ready(connector_id: str) -> bool:
 
 def _ignore_auth_error(connector_id: str, exc: Exception) -> None:
     pass
+
+
+async def _nothing_withdrawn(row: Any, reason: str) -> None:
+    return None
 
 
 @dataclass(frozen=True)
@@ -62,6 +69,8 @@ class WorkerHooks:
     wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     # Where dead-letters are alerted (`alerts.notify`), in the dead-lettering transaction.
     alert_targets: tuple[str, ...] = ()
+    # Told of a row cancelled at send time (a survey's owner takes its count back).
+    on_withdrawn: Callable[[Any, str], Awaitable[None]] = _nothing_withdrawn
 
 
 class OutboxWorker:
@@ -148,12 +157,12 @@ class OutboxWorker:
             # for the rate limit), and another worker has claimed this one since.
             log.warning("lease lost outbox=%s connector=%s", row.id, row.connector_id)
             return
-        if row.consent_channel and not await self._has_consent(row):
-            await self.outcomes.cancel(row, f"no consent on {row.consent_channel} at send time")
-            return
-        refusable = (row.payload or {}).get("unless_opted_out")
-        if refusable and await self._opted_out(row, refusable):
-            await self.outcomes.cancel(row, f"opted out of {refusable} before send time")
+        if (reason := await self._withdrawn(row)) is not None:
+            await self.outcomes.cancel(row, reason)
+            try:
+                await self.hooks.on_withdrawn(row, reason)
+            except Exception:
+                log.exception("withdrawal hook failed outbox=%s", row.id)
             return
         try:
             template = template_message(row)
@@ -200,6 +209,28 @@ class OutboxWorker:
             await self.outcomes.failed(row, exc)
             return
         await self.outcomes.sent(row, remote_id)
+
+    async def _withdrawn(self, row: Any) -> str | None:
+        """Why a message queued earlier must not go now, if it must not: the consent it
+        needs is missing, the customer opted out (a survey), or the ticket it is about was
+        reopened (a survey of a solve that no longer stands)."""
+        if row.consent_channel and not await self._has_consent(row):
+            return f"no consent on {row.consent_channel} at send time"
+        payload = row.payload or {}
+        refusable = payload.get("unless_opted_out")
+        if refusable and await self._opted_out(row, refusable):
+            return f"opted out of {refusable} before send time"
+        statuses = payload.get("while_ticket")
+        if statuses and row.ticket_id is not None:
+            async with self.store.read() as conn:
+                now = (
+                    await conn.execute(
+                        select(tickets.c.status).where(tickets.c.id == row.ticket_id)
+                    )
+                ).scalar()
+            if now not in statuses:
+                return f"the ticket is {now} now"
+        return None
 
     async def _has_consent(self, row: Any) -> bool:
         async with self.store.read() as conn:

@@ -69,6 +69,7 @@ RULES: dict[str, TableRule] = {
     "erasure_audit": TableRule("none", reason="who erased whom and counts, no personal data"),
     "erasure_ledger": TableRule("none", reason="keyed hashes only"),
     "metric_daily": TableRule("none", reason="daily sums per team and dimension, no person"),
+    "weekly_summary_sends": TableRule("none", reason="which weekly report went, no person"),
     "teams": TableRule("none", reason="configuration"),
     "agents": TableRule("none", reason="agents, not customers"),
     "agent_teams": TableRule("none", reason="agents, not customers"),
@@ -81,5 +82,14 @@ RULES: dict[str, TableRule] = {
     "campaigns": TableRule("none", reason="campaign definitions"),
     "connector_state": TableRule("none", reason="offsets and cursors of connectors"),
     "leases": TableRule("none", reason="process leases"),
+    # Who set which customer field when (field names and times; hub.crm's conflicts).
+    "customer_field_edits": TableRule("customer", ("customer_id",)),
+    # The CRM record's id stays until hub.crm has deleted or archived that record on the
+    # erasure's customer.erased event; hub.crm then deletes the row.
+    "crm_links": TableRule(
+        "none", reason="a CRM record id, removed by hub.crm once the erasure reached the CRM"
+    ),
+    "crm_event_marks": TableRule("none", reason="ids of events a CRM sync took in"),
+    "crm_cursors": TableRule("none", reason="a CRM sync's cursors"),
     "alert_events": TableRule("none", reason="about connectors; outbox ids detached"),
 }

@@ -60,13 +60,16 @@ async def build_report(store: Store, req: ReportRequest, report_zone: str) -> Re
     """The report `req` asks for; `report_zone` is the rollup's (reports.timezone)."""
     use_rollup = rollup_serves(req, report_zone)
     async with store.read() as conn:
-        total_req = replace(req, group=None)
-        total = await _figures(conn, total_req, use_rollup, exact=req.group is None)
+        # Medians, p90s and distinct tickets of every group and of the total, in one pass.
+        exact = await _exact(conn, req) if req.percentiles else None
+        total = await _figures(conn, replace(req, group=None), use_rollup, exact)
         groups: dict[str, Figures] = {}
         if req.group is not None:
-            groups = await _group_figures(conn, req, use_rollup)
-        prev_req = req.previous()
-        prev = await _figures(conn, replace(prev_req, group=None), use_rollup, exact=False)
+            groups = await _figures(conn, req, use_rollup, exact)
+            groups.pop("", None)
+            groups = dict(sorted(groups.items()))
+        prev_req = replace(req.previous(), group=None)
+        prev = await _figures(conn, prev_req, use_rollup, None)
         series = await _series(conn, req, use_rollup) if req.bucket else []
     return Report(req, "rollup" if use_rollup else "events", total[""], groups, prev[""], series)
 
@@ -82,27 +85,16 @@ async def _backlog(conn: AsyncConnection, req: ReportRequest, rollup: bool) -> d
 
 
 async def _figures(
-    conn: AsyncConnection, req: ReportRequest, rollup: bool, exact: bool
+    conn: AsyncConnection, req: ReportRequest, rollup: bool, exact: dict[str, Exact] | None
 ) -> dict[str, Figures]:
     sums = await _sums(conn, req, rollup)
     sums.setdefault("", {})
     backlog = await _backlog(conn, req, rollup)
-    extra: dict[str, Exact] = {}
-    exact = exact and req.percentiles
-    if exact:
-        extra = await _exact(conn, req)
     business = req.basis == "business"
     # Computed, a group without solves solved 0 tickets; not computed, it is unknown.
-    missing = Exact(solved_tickets=0) if exact else Exact()
+    missing = Exact(solved_tickets=0) if exact is not None else Exact()
+    extra = exact or {}
     return {g: figures(s, business, extra.get(g, missing), backlog.get(g)) for g, s in sums.items()}
-
-
-async def _group_figures(
-    conn: AsyncConnection, req: ReportRequest, rollup: bool
-) -> dict[str, Figures]:
-    found = await _figures(conn, req, rollup, exact=True)
-    found.pop("", None)
-    return dict(sorted(found.items()))
 
 
 async def _exact(conn: AsyncConnection, req: ReportRequest) -> dict[str, Exact]:
@@ -121,6 +113,7 @@ async def _exact(conn: AsyncConnection, req: ReportRequest) -> dict[str, Exact]:
 async def _series(conn: AsyncConnection, req: ReportRequest, rollup: bool) -> list[Point]:
     unit = req.bucket
     assert unit is not None
+    req = replace(req, group=None)  # the series is the total's
     by_bucket: dict[datetime, KindSums] = {
         b: {} for b in buckets_between(req.start, req.end, unit, req.zone)
     }

@@ -68,9 +68,12 @@ def parse_zone(name: str) -> ZoneInfo:
 
 def parse_day(value: str, what: str) -> date:
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise BadReport(f"{what} must be a date as YYYY-MM-DD (got {value[:40]!r})") from None
+    if not 1970 <= day.year <= 2999:
+        raise BadReport(f"{what} must be between 1970 and 2999")
+    return day
 
 
 @dataclass(frozen=True)

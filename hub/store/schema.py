@@ -670,6 +670,8 @@ metric_events = Table(
     Column("seconds", Float),
     Column("business_seconds", Float),
     Column("value", Integer),
+    # 1, or -1 for an event taken back (a changed survey answer): counts add weights.
+    Column("weight", Integer, nullable=False, default=1),
     # Reports read one kind over a range of time; the columns they group and measure by
     # are in the index, so the table itself is not read.
     Index(
@@ -681,6 +683,7 @@ metric_events = Table(
         "channel",
         "seconds",
         "business_seconds",
+        "ticket_id",
     ),
     # A reply asks whether the ticket had its first response yet, and when the last.
     Index("ix_metric_events_ticket", "ticket_id", "kind"),
@@ -691,10 +694,12 @@ metric_events = Table(
 metric_daily = Table(
     "metric_daily",
     metadata,
+    # The key's order is the reports' access path: one dimension and team scope, a range
+    # of days; on SQLite the rows live in the key's order (WITHOUT ROWID).
+    Column("dim", String(16), primary_key=True),
+    Column("team_id", String(40), primary_key=True),
     Column("day", Date, primary_key=True),
     Column("kind", String(24), primary_key=True),
-    Column("team_id", String(40), primary_key=True),
-    Column("dim", String(16), primary_key=True),
     Column("member", String(100), primary_key=True),
     Column("n", Integer, nullable=False),
     # How many events had a duration, and their sum (means: sum / n).
@@ -705,6 +710,21 @@ metric_daily = Table(
     Column("value_sum", Integer, nullable=False),
     # Survey answers rated 4 or 5.
     Column("positive", Integer, nullable=False),
+    sqlite_with_rowid=False,
+)
+
+
+# ---- Weekly summary email (#15) -----------------------------------------------------------
+# One row per summary and week, written in the transaction of its outbox rows: a second
+# round, a restart or a second hub process on the database sends nothing twice.
+weekly_summary_sends = Table(
+    "weekly_summary_sends",
+    metadata,
+    Column("summary", String(40), primary_key=True),
+    # The week's first local day (in the summary's zone).
+    Column("week_start", Date, primary_key=True),
+    Column("recipients", Integer, nullable=False),
+    _ts("created_at"),
 )
 
 
@@ -782,6 +802,10 @@ outgoing_events = Table(
         sqlite_where=text("fanned_out_at IS NULL"),
         postgresql_where=text("fanned_out_at IS NULL"),
     ),
+    # Ids are never reused on SQLite either: an erasure deletes a person's events, and
+    # without AUTOINCREMENT the next event would take a deleted newest id, one a CRM sync
+    # (hub.crm.intake) has taken in already. PostgreSQL's sequences never reuse ids.
+    sqlite_autoincrement=True,
 )
 
 # Where events are posted: from the config (source "config", its secret stays in the
@@ -848,7 +872,60 @@ webhook_attempts = Table(
 
 
 # ---- CRM sync (#16) -----------------------------------------------------------------------
-# (section kept for the CRM sync tables)
+# Each customer as one CRM connector knows it (hub.crm): the record's id there (also kept
+# as an identity of the connector's kind, for lookups) and whether the hub has a change to
+# push (due_at set). No foreign key: an erased customer's row stays until the erasure has
+# reached the CRM.
+crm_links = Table(
+    "crm_links",
+    metadata,
+    Column("connector_id", String(40), primary_key=True),
+    Column("customer_id", Id, primary_key=True, autoincrement=False),
+    Column("remote_id", String(64)),
+    # Bumped by every change taken in: a push clears due_at only if none came in meanwhile.
+    Column("version", Integer, nullable=False, default=0),
+    # NULL: nothing to push. Else the earliest the next attempt may run.
+    _ts("due_at", nullable=True),
+    # When the oldest change not yet pushed was made (hub_wins keeps fields edited since).
+    _ts("changed_at", nullable=True),
+    Column("erase", String(16)),  # delete | archive, once the customer was erased
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", String(500)),
+    _ts("pushed_at", nullable=True),
+    Index("ix_crm_links_due", "connector_id", "due_at"),
+)
+
+# The customer events each CRM connector has taken in. Marks, not a cursor alone: ids from
+# a sequence can commit out of order on PostgreSQL, and a cursor would skip the late one.
+# Marks below crm_cursors.event_floor are pruned (hub.crm.intake).
+crm_event_marks = Table(
+    "crm_event_marks",
+    metadata,
+    Column("connector_id", String(40), primary_key=True),
+    Column("event_id", Id, primary_key=True, autoincrement=False),
+)
+
+crm_cursors = Table(
+    "crm_cursors",
+    metadata,
+    Column("connector_id", String(40), primary_key=True),
+    # Every customer event with an id at or below this is taken in.
+    Column("event_floor", Id, nullable=False, default=0),
+    # The CRM's modified time the next pull starts from (less the overlap).
+    _ts("pulled_until", nullable=True),
+    _ts("updated_at"),
+)
+
+# Who last set each customer field and when (hub.customers.field_edits): an agent's edit is
+# kept against CRM changes unless configured, and most_recent compares these times.
+customer_field_edits = Table(
+    "customer_field_edits",
+    metadata,
+    Column("customer_id", Id, primary_key=True, autoincrement=False),
+    Column("field", String(40), primary_key=True),
+    Column("source", String(48), nullable=False),  # agent | crm:<connector id>
+    _ts("edited_at"),
+)
 
 
 # ---- Duplicate detection (#17) ------------------------------------------------------------

@@ -5,7 +5,7 @@ window, counted from when the survey was due to be sent, and not after."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
@@ -46,6 +46,7 @@ class Survey:
     ticket_channel: str
     priority: str
     tags: list[str]
+    answered_at: datetime | None
 
     def closes_at(self, window_days: int) -> datetime:
         return self.send_at + timedelta(days=window_days)
@@ -81,6 +82,7 @@ def _query() -> Any:
         tickets.c.channel,
         tickets.c.priority,
         tickets.c.tags,
+        survey_responses.c.answered_at,
     ).select_from(
         surveys.join(tickets, tickets.c.id == surveys.c.ticket_id).outerjoin(
             survey_responses, survey_responses.c.survey_id == surveys.c.id
@@ -134,8 +136,9 @@ async def record_answer(
     now: datetime,
     rules: AnswerRules,
 ) -> bool:
-    """Record or change the answer; True when it was a change of an earlier one. Raises
-    SurveyClosed after the window. Emits csat.answered in the same transaction."""
+    """Record or change the answer; True when it changed an earlier one (the same answer
+    again changes nothing and tells no one). Raises SurveyClosed after the window. Emits
+    csat.answered in the same transaction."""
     if answer.rating not in RATINGS:
         raise ValueError("a rating is a whole number from 1 to 5")
     if now > survey.closes_at(rules.window_days):
@@ -149,6 +152,12 @@ async def record_answer(
         # The page's form always carries the comment box: an emptied box removes it. A
         # button press says nothing of the comment, so it keeps it.
         values["comment"] = answer.comment
+    if changed and (answer.rating, values.get("comment", survey.comment)) == (
+        survey.rating,
+        survey.comment,
+    ):
+        # The same answer again (a redelivered press, a form sent twice): nothing to tell.
+        return False
     stmt = store.insert(survey_responses).values(
         survey_id=survey.id,
         ticket_id=survey.ticket_id,
@@ -184,9 +193,17 @@ async def record_answer(
         now,
     )
     if not changed:
-        # Reports count a survey's first rating: the rollup only adds, so a change would
-        # count the survey twice (the current rating is in survey_responses).
         await record(conn, [_answered(survey, answer.rating, now)], rules.zone)
+    else:
+        # Append-only: the old rating is taken back (weight -1) and the new one counted, both
+        # on the day of the first answer, so the survey counts once, with its latest rating.
+        first = survey.answered_at or now
+        old = _answered(survey, survey.rating or answer.rating, first)
+        await record(
+            conn,
+            [replace(old, weight=-1), _answered(survey, answer.rating, first)],
+            rules.zone,
+        )
     log.info("survey answered survey=%s rating=%s via=%s", survey.id, answer.rating, answer.via)
     return changed
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
@@ -21,13 +21,13 @@ from hub.events.metrics import SURVEY_SENT, MetricEvent, record
 from hub.messages import Address, Choice, TemplateMessage
 from hub.outbox.enqueue import enqueue_outbound
 from hub.store import Store
-from hub.store.schema import customers, messages, surveys
+from hub.store.schema import customers, messages, surveys, tickets
 from hub.surveys.tokens import RATINGS, choice_payload, new_token, token_hash
 from hub.tickets.records import ticket_ref
 
 log = logging.getLogger("hub.surveys")
 
-QUEUED, SKIPPED = "queued", "skipped"
+QUEUED, SKIPPED, WITHDRAWN = "queued", "skipped", "withdrawn"
 KIND = "csat_survey"
 # The labels of the rating buttons: the number a customer presses, with a star to say
 # which end is good, the same in every language.
@@ -211,11 +211,15 @@ async def _form(
     template = approved.get(locale) or approved.get(planner.replies.default_locale)
     if window.connector_type == "whatsapp" and template is not None:
         return _Form(template=template)
+    instead = (
+        "no approved survey template is configured (surveys.whatsapp_templates)"
+        if window.connector_type == "whatsapp"
+        else f"{window.connector_type} has no message templates"
+    )
     return _Form(
         skip=(
             f"CSAT survey not sent: {window.connector_type} allows free messages only within "
-            f"{window.hours:g} hours of the customer's last message, and no approved survey "
-            "template is configured (surveys.whatsapp_templates)"
+            f"{window.hours:g} hours of the customer's last message, and {instead}"
         )
     )
 
@@ -291,4 +295,29 @@ async def _enqueue(
         send_at=send.send_at,
         choices=choices,
         unless_opted_out=solved.to.kind,
+        # A ticket reopened before the survey's time is not asked about (yet).
+        while_ticket=("solved", "closed"),
     )
+
+
+async def survey_withdrawn(store: Store, zone: tzinfo, row: Any, reason: str) -> None:
+    """The outbox cancelled a survey at its time (an opt-out, a reopened ticket): it was
+    never sent, so it is marked so and its survey_sent is taken back out of the counts."""
+    if row.kind != KIND:
+        return
+    async with store.write() as conn:
+        survey = (
+            await conn.execute(
+                select(surveys).where(surveys.c.outbox_id == row.id, surveys.c.status == QUEUED)
+            )
+        ).first()
+        if survey is None:
+            return
+        await conn.execute(
+            update(surveys)
+            .where(surveys.c.id == survey.id)
+            .values(status=WITHDRAWN, note=f"not sent: {reason}"[:300])
+        )
+        ticket = (await conn.execute(select(tickets).where(tickets.c.id == survey.ticket_id))).one()
+        sent = _sent(ticket, survey.send_at, survey.agent)
+        await record(conn, [replace(sent, weight=-1)], zone)

@@ -59,6 +59,8 @@ class WebDeps:
     # How agents' replies and status changes are measured for reports (hub.actions.measure).
     measure: Measure
     reports: ReportsConfig
+    # The rollup's days are this zone's (reports.timezone, else hub.timezone).
+    reports_zone: str
     # Where erasures append their ledger entries (hub.privacy.ledger).
     privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
     # What a solve sets off (the CSAT survey); None: nothing (tests that build deps by hand).

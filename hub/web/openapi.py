@@ -14,6 +14,7 @@ from hub.web.models import CannedBody, MergeBody, NoteBody, ReplyBody, TicketPat
 from hub.web.openapi_assignment import assignment_paths
 from hub.web.openapi_parts import body_schema, op, path_param, query_param
 from hub.web.openapi_privacy import privacy_paths
+from hub.web.openapi_reports import report_components, report_paths
 from hub.web.openapi_schemas import (
     INT,
     PRIORITIES,
@@ -79,7 +80,7 @@ def openapi_document(server_url: str) -> dict[str, Any]:
             "kind": {"enum": ["agent", "integration"]},
             "username": STR,
             "name": STR,
-            "role": {"enum": ["agent", "admin"]},
+            "role": {"enum": ["agent", "lead", "admin"]},
             "teams": {"type": "array", "items": STR},
         }
     )
@@ -248,6 +249,8 @@ def openapi_document(server_url: str) -> dict[str, Any]:
     }
     paths.update(privacy_paths(c))
     paths.update(assignment_paths(c))
+    c.update(report_components())
+    paths.update(report_paths(_op))
     paths.update(webhook_paths(c))
     return {
         "openapi": "3.1.0",

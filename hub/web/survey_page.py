@@ -17,6 +17,7 @@ import secrets
 from dataclasses import dataclass
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from hub.config.surveys import SurveysConfig
 from hub.core.ratelimit import TokenBuckets
@@ -36,6 +37,9 @@ from hub.web.deps import deps_of
 from hub.web.survey_texts import PageTexts, texts_for
 
 COOKIE = "hub_survey"
+# A rating, a comment of 2,000 characters (Bengali, percent-encoded: 9 bytes each) and the
+# form token.
+MAX_FORM_BYTES = 24 * 1024
 LIMITS = web.AppKey("survey_limits", TokenBuckets)
 _STYLE = (
     "body{font-family:system-ui,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem}"
@@ -47,7 +51,7 @@ _STYLE = (
 
 def survey_app(config: SurveysConfig | None) -> web.Application:
     config = config or SurveysConfig()
-    app = web.Application(client_max_size=8 * 1024)
+    app = web.Application()
     app[LIMITS] = TokenBuckets(config.page_requests_per_minute, burst=20)
     app.router.add_get("/{token}", show)
     app.router.add_post("/{token}", answer)
@@ -181,7 +185,14 @@ async def answer(request: web.Request) -> web.Response:
     if isinstance(view, web.Response):
         return view
     deps, t = deps_of(request), view.texts
-    form = await request.post()
+    # A sub-app's client_max_size is not applied (the root app reads the body): bounded here.
+    size = request.content_length
+    if size is None or size > MAX_FORM_BYTES:
+        return _page(t.lang, t.title, f"<p>{html.escape(t.pick)}</p>", 413 if size else 411)
+    try:
+        form = await request.post()
+    except (ValueError, HttpProcessingError):
+        return _page(t.lang, t.title, f"<p>{html.escape(t.pick)}</p>", 400)
     cookie = request.cookies.get(COOKIE, "")
     given = str(form.get("form_token", ""))
     expected = _form_token(deps.secret, cookie, request.match_info["token"])

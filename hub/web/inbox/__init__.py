@@ -12,6 +12,7 @@ from hub.web.inbox import (
     customer_pages,
     merge_pages,
     queue_views,
+    report_pages,
     ticket_views,
 )
 from hub.web.inbox.auth import (
@@ -52,5 +53,8 @@ def inbox_app(deps: WebDeps) -> web.Application:
     app.router.add_get("/duplicates", merge_pages.duplicates_page)
     app.router.add_post("/merges", merge_pages.merge)
     app.router.add_post("/merges/{id}/undo", merge_pages.undo)
+    app.router.add_get("/reports", report_pages.reports_page)
+    app.router.add_get("/reports/groups.csv", report_pages.reports_csv)
+    app.router.add_get("/reports/tickets.csv", report_pages.tickets_export)
     app.router.add_static("/static/", HERE / "static", name="static")
     return app

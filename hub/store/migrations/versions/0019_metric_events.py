@@ -32,6 +32,7 @@ def upgrade() -> None:
         sa.Column("seconds", sa.Float(), nullable=True),
         sa.Column("business_seconds", sa.Float(), nullable=True),
         sa.Column("value", sa.Integer(), nullable=True),
+        sa.Column("weight", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_metric_events")),
     )
     with op.batch_alter_table("metric_events", schema=None) as batch_op:
@@ -45,16 +46,17 @@ def upgrade() -> None:
                 "channel",
                 "seconds",
                 "business_seconds",
+                "ticket_id",
             ],
             unique=False,
         )
         batch_op.create_index("ix_metric_events_ticket", ["ticket_id", "kind"], unique=False)
     op.create_table(
         "metric_daily",
+        sa.Column("dim", sa.String(length=16), nullable=False),
+        sa.Column("team_id", sa.String(length=40), nullable=False),
         sa.Column("day", sa.Date(), nullable=False),
         sa.Column("kind", sa.String(length=24), nullable=False),
-        sa.Column("team_id", sa.String(length=40), nullable=False),
-        sa.Column("dim", sa.String(length=16), nullable=False),
         sa.Column("member", sa.String(length=100), nullable=False),
         sa.Column("n", sa.Integer(), nullable=False),
         sa.Column("seconds_n", sa.Integer(), nullable=False),
@@ -64,8 +66,9 @@ def upgrade() -> None:
         sa.Column("value_sum", sa.Integer(), nullable=False),
         sa.Column("positive", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint(
-            "day", "kind", "team_id", "dim", "member", name=op.f("pk_metric_daily")
+            "dim", "team_id", "day", "kind", "member", name=op.f("pk_metric_daily")
         ),
+        sqlite_with_rowid=False,
     )
 
 
