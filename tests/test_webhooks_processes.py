@@ -53,8 +53,8 @@ async def test_a_hub_killed_before_delivering_delivers_after_restart(
 ) -> None:
     receiver = await Receiver(hold=asyncio.Event()).start()  # takes the POST, never answers
     # On PostgreSQL the restarted hub waits out the dead one's lease: twice the timeout
-    # and 10 s. (On SQLite, one process, it frees them at start.)
-    first = hub_file(tmp_path, "first", storage_url, smtp, receiver.url, timeout=2)
+    # and 5 s. (On SQLite, one process, it frees them at start.)
+    first = hub_file(tmp_path, "first", storage_url, smtp, receiver.url, timeout=1)
     second = HubProcess(first.config_file, tmp_path / "second.log", first.port)
     try:
         await first.start()

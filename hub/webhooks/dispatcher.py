@@ -48,7 +48,7 @@ class DispatchSettings:
     batch_size: int = 64
     # A claim's lease: the longest timeout of the endpoints twice over plus this margin (a
     # batch's posts run side by side), so a dead process's claims come free soon after.
-    lease_margin_seconds: float = 10.0
+    lease_margin_seconds: float = 5.0
     # One round stops claiming after this long: under the job's 1 s interval, so a backlog
     # is worked off round after round without the scheduler skipping a tick.
     round_seconds: float = 0.8
