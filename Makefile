@@ -13,7 +13,10 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $@
 
+# The demo's customers include a few near-duplicates (config/demo-customers.csv, imported
+# idempotently), looked for once at start, so the inbox's review queue has something in it.
 run: $(STAMP)
+	$(BIN)/hub demo seed --if-empty --config config/hub.yaml
 	$(BIN)/hub serve config/hub.yaml
 
 # Debian packages the tests use as real peers (Chromium for browser tests).

@@ -11,6 +11,7 @@ import logging
 import os
 import socket
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -35,6 +36,7 @@ from hub.core.identity import normalize_email, normalize_phone
 from hub.core.metrics import Metrics
 from hub.core.replies import Replies
 from hub.crm.sync import CrmSyncer, build_syncers
+from hub.dedup.sweep import sweep as sweep_duplicates
 from hub.faq.bot import FaqBot
 from hub.ingest.pipeline import Pipeline
 from hub.notify.alerts import AlertWatcher
@@ -170,6 +172,8 @@ class Workers:
     weekly: WeeklySummaries
     # CRM connector id -> its sync (hub.crm): a push and a pull job each.
     crm: dict[str, CrmSyncer]
+    # One round of duplicate detection over every customer (hub.dedup.sweep).
+    duplicates: Callable[[], Awaitable[object]]
     # Posts outgoing events to webhook endpoints (config `webhooks:` and the API's).
     webhooks: WebhookDispatcher
 
@@ -240,6 +244,7 @@ class Workers:
                 config.reports.weekly,
             ),
             crm=build_syncers(core.channels.channels, core.store, config.hub, core.instance_id),
+            duplicates=functools.partial(sweep_duplicates, core.store, config.duplicates),
             webhooks=WebhookDispatcher(
                 core.store, config.webhooks, alert_targets=tuple(config.alerts.notify)
             ),
@@ -293,6 +298,10 @@ class Workers:
                 )
             )
         jobs += crm_jobs(self.crm)
+        if minutes := config.duplicates.sweep_minutes:
+            # Not at start-up: a sweep reads every customer, and a restart is busy enough.
+            every = timedelta(minutes=minutes)
+            jobs.append(PeriodicJob("duplicates-sweep", every, self.duplicates, first_after=every))
         return jobs
 
 

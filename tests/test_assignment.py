@@ -4,6 +4,7 @@ away too long; capacity, availability, skills and deadlines decide who gets what
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -64,6 +65,7 @@ async def test_opened_tickets_go_round_robin_up_to_capacity(storage_url: str) ->
         assert {e.data["assignee"] for e in events} == {"alice", "bob", "carol"}
 
 
+@SQLITE_ONLY
 async def test_a_solved_ticket_frees_capacity_for_a_waiting_one(storage_url: str) -> None:
     async with _hub(assign_config(storage_url)) as hub:
         await set_all(hub, "online", utcnow())
@@ -255,6 +257,7 @@ async def test_agents_count_as_off_outside_the_teams_calendar(storage_url: str) 
         assert (await assignees(hub))[ticket] == "alice"
 
 
+@SQLITE_ONLY
 async def test_erasing_a_customer_takes_their_tickets_assignment_history(storage_url: str) -> None:
     async with _hub(assign_config(storage_url)) as hub:
         await set_all(hub, "online", utcnow(), "alice")
@@ -270,3 +273,54 @@ async def test_erasing_a_customer_takes_their_tickets_assignment_history(storage
         assert report.counts.get("ticket_assignments") == 1
         async with hub.store.read() as conn:
             assert await assignment_history(conn, ticket) == []
+
+
+async def test_a_round_passes_over_a_ticket_another_transaction_is_changing(pg_url: str) -> None:
+    async with _hub(assign_config(pg_url)) as hub:
+        busy, idle = await _opened(hub, 2)  # nobody online: both wait
+        await set_all(hub, "online", utcnow(), "alice")
+        assigner = hub.pipeline.setup.assigner
+        async with hub.store.write() as conn:
+            # As an ingest adding a message to `busy` would, in a transaction still open.
+            await conn.execute(update(tickets).where(tickets.c.id == busy).values(tags=["x"]))
+            assert await asyncio.wait_for(assigner.run_once(), 10) == 1
+        got = await assignees(hub)
+        assert (got[busy], got[idle]) == (None, "alice")
+        assert await assigner.run_once() == 1
+        assert (await assignees(hub))[busy] == "alice"
+
+
+@SQLITE_ONLY
+async def test_in_one_ingest_batch_the_nearest_deadline_gets_the_last_place(
+    storage_url: str,
+) -> None:
+    data = assign_config(storage_url)
+    data["routing"]["rules"].append(
+        {"name": "urgent", "match": {"body": "(?i)urgent"}, "set": {"team": "support",
+                                                                    "priority": "urgent"}}
+    )  # fmt: skip
+    data["sla"] = {
+        "policies": [
+            {
+                "name": "all",
+                "targets": {
+                    "normal": {"first_response": "4h"},
+                    "urgent": {"first_response": "30m"},
+                },
+            }
+        ]
+    }
+    data["agents"]["accounts"][0]["capacity"] = 1
+    async with _hub(data) as hub:
+        await set_all(hub, "online", utcnow(), "alice")
+        msgs = [form_message("Where is my order?"), form_message("URGENT: charged twice")]
+        # Both in one group commit: the urgent one came second but is due first.
+        submits = [asyncio.create_task(hub.pipeline.submit(m)) for m in msgs]
+        await asyncio.sleep(0)
+        writer = asyncio.create_task(hub.pipeline.run())
+        try:
+            normal, urgent = await asyncio.gather(*submits)
+        finally:
+            writer.cancel()
+        got = await assignees(hub)
+        assert (got[urgent.ticket_id], got[normal.ticket_id]) == ("alice", None)

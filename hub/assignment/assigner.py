@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -14,8 +14,10 @@ from hub.assignment.availability import Member, team_members
 from hub.assignment.policy import ONLINE, Candidate, Waiting, plan
 from hub.assignment.records import (
     Busy,
+    due_dates,
     inactive_usernames,
     lock_agents,
+    lock_free,
     lock_pointer,
     move_pointer,
     open_loads,
@@ -23,8 +25,7 @@ from hub.assignment.records import (
     write_assignments,
 )
 from hub.config.agents import AgentsConfig
-from hub.config.assignment import DEFAULT_CAPACITY, AssignMode
-from hub.config.loader import Team
+from hub.config.assignment import DEFAULT_CAPACITY, AssignMode, Team
 from hub.sla.calendar import Calendar
 from hub.store import Store, utcnow
 
@@ -94,10 +95,14 @@ class Assigner:
     ) -> int:
         """Place tickets just opened (team id, ticket) in the caller's transaction, so a
         ticket is never seen unassigned by a team that assigns automatically."""
+        mine = [(team_id, t) for team_id, t in opened if team_id in self.rules]
+        if not mine:
+            return 0
+        # Deadlines set earlier in the batch (the SLA step) order them too.
+        due = await due_dates(conn, [t.id for _team, t in mine])
         by_team: dict[str, list[Waiting]] = {}
-        for team_id, ticket in opened:
-            if team_id in self.rules:
-                by_team.setdefault(team_id, []).append(ticket)
+        for team_id, ticket in mine:
+            by_team.setdefault(team_id, []).append(replace(ticket, due_at=due.get(ticket.id)))
         placed = 0
         for team_id in sorted(by_team):
             try:
@@ -141,7 +146,7 @@ class Assigner:
         if fresh is None:
             stale = [m.username for m in members if _away_too_long(m, rule, now)]
             stale += await inactive_usernames(conn)
-            fresh = await waiting_tickets(conn, team_id, stale)
+            fresh = await lock_free(conn, await waiting_tickets(conn, team_id, stale))
         decided = plan(rule.mode, fresh, candidates, pointer)
         if not decided.assignments:
             return 0

@@ -123,6 +123,33 @@ async def waiting_tickets(
     ]
 
 
+async def lock_free(conn: AsyncConnection, waiting: Sequence[Waiting]) -> list[Waiting]:
+    """Lock the tickets a round may place, leaving out those another transaction is
+    changing (an ingest adding a message): waiting on them while holding rows that one may
+    want next could close a cycle. They are placed by the next round."""
+    if not waiting:
+        return []
+    free = {
+        i
+        for (i,) in await conn.execute(
+            select(tickets.c.id)
+            .where(tickets.c.id.in_([t.id for t in waiting]))
+            .with_for_update(skip_locked=True)
+        )
+    }
+    return [t for t in waiting if t.id in free]
+
+
+async def due_dates(conn: AsyncConnection, ticket_ids: Sequence[int]) -> dict[int, datetime]:
+    """The nearest SLA deadline of each ticket that has one (hub.sla writes them)."""
+    rows = await conn.execute(
+        select(tickets.c.id, tickets.c.sla_due_at).where(
+            tickets.c.id.in_(ticket_ids), tickets.c.sla_due_at.is_not(None)
+        )
+    )
+    return {r.id: r.sla_due_at for r in rows}
+
+
 async def inactive_usernames(conn: AsyncConnection) -> list[str]:
     """Agents taken out of the hub: their open tickets are reassigned at once."""
     rows = await conn.execute(select(agents.c.username).where(agents.c.active.is_(False)))

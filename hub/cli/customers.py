@@ -7,6 +7,7 @@ import asyncio
 
 from hub.cli.common import DEFAULT_CONFIG, SubParsers, with_config
 from hub.cli.customer_privacy import add_privacy_cli
+from hub.cli.duplicates import add_duplicates_parser
 from hub.config.loader import Config
 from hub.connector import ConnectorRegistry
 
@@ -29,6 +30,7 @@ def add_customers_cli(sub: SubParsers, registry: ConnectorRegistry) -> None:
     )
     q.set_defaults(run=lambda args: with_config(args.config, registry, lambda c: _import(c, args)))
     add_privacy_cli(csub, registry)
+    add_duplicates_parser(csub, registry)
 
 
 def _import(config: Config, args: argparse.Namespace) -> int:

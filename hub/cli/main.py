@@ -14,6 +14,7 @@ from hub.cli.campaigns import add_campaigns_cli
 from hub.cli.check_config import add_check_config_cli
 from hub.cli.crm import add_crm_cli
 from hub.cli.customers import add_customers_cli
+from hub.cli.demo import add_demo_cli
 from hub.cli.faq import add_faq_cli
 from hub.cli.greetings import add_greetings_cli
 from hub.cli.outbox import add_outbox_cli
@@ -51,6 +52,7 @@ def build_parser(registry: ConnectorRegistry) -> argparse.ArgumentParser:
     add_faq_cli(sub)
     add_sla_cli(sub, registry)
     add_reports_cli(sub, registry)
+    add_demo_cli(sub, registry)
     add_webhooks_cli(sub, registry)
     for name in registry.names():
         ctype = registry.get(name)

@@ -1,8 +1,6 @@
-"""Assignment keys of the YAML: per team how tickets find an agent, per agent what they take.
-
-Kept beside, not inside, the team and agent models so hub.assignment reads one small module:
-`teams[].assign`, `teams[].reassign_after`, `teams[].calendar`, `agents.accounts[].capacity`
-and `agents.accounts[].skills`.
+"""Teams in the YAML, and the assignment keys: per team how tickets find an agent
+(`teams[].assign`, `reassign_after`, `calendar`), per agent what they take
+(`agents.accounts[].capacity` and `skills`, read by hub.config.agents).
 """
 
 from __future__ import annotations
@@ -12,6 +10,8 @@ from datetime import timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from hub.config.durations import Duration
 
 AssignMode = Literal["manual", "round_robin", "least_loaded"]
 DEFAULT_CAPACITY = 10
@@ -38,10 +38,23 @@ def language_of(locale: str) -> str:
     return re.split(r"[-_@.]", locale.strip(), maxsplit=1)[0].lower()
 
 
-def check_reassign_after(v: timedelta) -> timedelta:
-    if not timedelta(minutes=1) <= v <= timedelta(days=30):
-        raise ValueError("must be between 1m and 30d")
-    return v
+class Team(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")
+    name: str
+    # Automatic assignment (hub.assignment): manual leaves tickets for agents to pick up.
+    assign: AssignMode = "manual"
+    # A ticket whose assignee is away or off this long goes to an available agent.
+    reassign_after: Duration = timedelta(minutes=30)
+    # Agents count as off outside this calendar (a name under `calendars:`).
+    calendar: str | None = None
+
+    @field_validator("reassign_after")
+    @classmethod
+    def _sensible(cls, v: timedelta) -> timedelta:
+        if not timedelta(minutes=1) <= v <= timedelta(days=30):
+            raise ValueError("must be between 1m and 30d")
+        return v
 
 
 def assignment_cross_checks(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import zoneinfo
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +13,11 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 from hub.config.agents import AgentsConfig
 from hub.config.alerts import AlertsConfig
-from hub.config.assignment import AssignMode, check_reassign_after
+from hub.config.assignment import Team
 from hub.config.calendars import CONFIG_DIR, Calendars
 from hub.config.campaigns import Campaigns
 from hub.config.cross_checks import cross_check
-from hub.config.durations import Duration
+from hub.config.duplicates import DuplicatesConfig
 from hub.config.greetings import GreetingsConfig
 from hub.config.notify import NotificationsConfig
 from hub.config.privacy import PrivacyConfig
@@ -45,6 +44,9 @@ class HubSettings(_Strict):
     # Signs opt-out links and thread markers. Unset: a random key kept in the database,
     # shared by every hub process on it.
     secret_key: SecretStr | None = None
+    # The shipped demo: `hub demo seed` fills its database (make run does it when empty).
+    # Never set it on a production config: nothing else may be seeded.
+    demo: bool = False
 
     @field_validator("timezone")
     @classmethod
@@ -125,19 +127,6 @@ class ApiConfig(_Strict):
     tokens: list[ApiToken] = Field(default_factory=list)
 
 
-class Team(_Strict):
-    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")
-    name: str
-    # Automatic assignment (hub.assignment): manual leaves tickets for agents to pick up.
-    assign: AssignMode = "manual"
-    # A ticket whose assignee is away or off this long goes to an available agent.
-    reassign_after: Duration = timedelta(minutes=30)
-    # Agents count as off outside this calendar (a name under `calendars:`).
-    calendar: str | None = None
-
-    _reassign_after = field_validator("reassign_after")(lambda v: check_reassign_after(v))
-
-
 class RepliesConfig(_Strict):
     templates_dir: str = "templates"
     acknowledge_new_tickets: bool = True
@@ -180,6 +169,7 @@ class Config(_Strict):
     calendars: Calendars = Field(default_factory=dict)
     # Service-level policies (#14); none: no ticket has a clock.
     sla: SlaConfig = Field(default_factory=SlaConfig)
+    duplicates: DuplicatesConfig = Field(default_factory=DuplicatesConfig)
     webhooks: WebhooksConfig = Field(default_factory=list)  # signed events out: hub.webhooks
     # Validated per type after the rest; holds ConnectorConfig subclasses once loaded.
     connectors: list[Any] = Field(default_factory=list)

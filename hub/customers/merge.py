@@ -5,7 +5,8 @@ messages, purchases, outbox rows, greeting and campaign history, consents the su
 lacks) and points the merged record at the survivor. What moved is recorded by row id, with
 who did it, so an undo puts back exactly those rows; anything that arrived for the survivor
 since stays.
-Only people merge: the hub flags likely duplicates and never merges on its own.
+People merge; the hub itself merges only exact matches, and only when configured
+(hub.dedup.sweep, `duplicates.auto_merge`).
 """
 
 from __future__ import annotations

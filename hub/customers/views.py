@@ -212,7 +212,12 @@ async def list_suggestions(conn: AsyncConnection, actor: Actor, limit: int = 100
             a.c.merged_into.is_(None),
             b.c.merged_into.is_(None),
         )
-        .order_by(duplicate_suggestions.c.id.desc())
+        # The likeliest first (hub.dedup's score), then those flagged at ingest, newest first.
+        .order_by(
+            duplicate_suggestions.c.score.is_(None),
+            duplicate_suggestions.c.score.desc(),
+            duplicate_suggestions.c.id.desc(),
+        )
         .limit(limit)
     )
     rows = (await conn.execute(query)).all()

@@ -77,7 +77,6 @@ async def _ingest_fresh(
         now,
         new_customers={a.customer.id for a in fresh if a.new_customer},
     )
-    await assign(setup, conn, fresh, now)
     # Rules with `notify` tell a team's channel; the sweep batches these rows.
     opened = [
         TicketEvent(a.ticket.id, a.request.route.rule, "opened")
@@ -87,6 +86,8 @@ async def _ingest_fresh(
     await record_events(setup.store, conn, setup.notify, opened, now)
     await bot_effects(setup, conn, fresh, now, normalize)
     await move_clocks(setup, conn, fresh, now)
+    # After the clocks: the deadlines they set order the batch's tickets for assignment.
+    await assign(setup, conn, fresh, now)
     await store_attachments(conn, fresh, now)
     await record_bounces(conn, fresh)
     await acknowledge(setup, conn, fresh, now, normalize)

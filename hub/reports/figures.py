@@ -116,7 +116,7 @@ class Exact:
 
 def quantile(sorted_values: Sequence[float], p: float) -> float | None:
     """Linear interpolation between the closest ranks (PostgreSQL's percentile_cont)."""
-    if not sorted_values:
+    if len(sorted_values) == 0:
         return None
     h = (len(sorted_values) - 1) * p
     lo = int(h)

@@ -929,7 +929,15 @@ customer_field_edits = Table(
 
 
 # ---- Duplicate detection (#17) ------------------------------------------------------------
-# (section kept for the duplicate-review tables)
+# The review queue is duplicate_suggestions (above), each pair once as (lower id, higher id),
+# with what hub.dedup found: its score 0..1 and the reasons to show the reviewer. Status
+# "distinct" is a reviewer's "not the same person": kept, so the pair is never suggested again.
+duplicate_suggestions.append_column(Column("score", Float))
+duplicate_suggestions.append_column(Column("reasons", JSON))
+duplicate_suggestions.append_column(Column("decided_by", String(100)))
+duplicate_suggestions.append_column(_ts("decided_at", nullable=True))
+Index("ix_duplicate_suggestions_status_score", duplicate_suggestions.c.status,
+      duplicate_suggestions.c.score)  # fmt: skip
 
 
 # ---- Privacy: erasure audit, ledger, retention (#17) --------------------------------------

@@ -94,6 +94,13 @@ def _survey(row: Any) -> Survey | None:
     return None if row is None else Survey(*row)
 
 
+async def surveys_of_ticket(conn: AsyncConnection, ticket_id: int) -> list[Survey]:
+    """A ticket's surveys, one per solve cycle, oldest first (the demo history answers them)."""
+    stmt = _query().where(surveys.c.ticket_id == ticket_id).order_by(surveys.c.id)
+    rows = await conn.execute(stmt)
+    return [Survey(*row) for row in rows]
+
+
 async def survey_by_token(conn: AsyncConnection, token: str) -> Survey | None:
     """The survey a link's token opens; None for an unknown or malformed one."""
     if not well_formed(token):

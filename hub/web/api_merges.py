@@ -1,4 +1,5 @@
-"""REST: duplicate suggestions, merging two customers, undoing a merge."""
+"""REST: duplicate suggestions and "not the same person", merging two customers, undoing a
+merge."""
 
 from __future__ import annotations
 
@@ -7,9 +8,18 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.customers.merge import MergeRefused, find_merge, merge_customers, undo_merge
 from hub.customers.views import customer_visible, list_suggestions
+from hub.dedup.review import find_suggestion, mark_distinct
 from hub.web.api_common import actor_of, error, int_param, path_id, read_body, row_json
 from hub.web.deps import deps_of
 from hub.web.models import MergeBody
+
+
+def add_routes(r: web.UrlDispatcher) -> None:
+    """Merging, undoing, and the duplicate review queue (api_app has enough statements)."""
+    r.add_post("/customers/{id}/merge", post_merge)
+    r.add_post("/merges/{id}/undo", post_undo)
+    r.add_get("/duplicates", list_duplicates)
+    r.add_post("/duplicates/{id}/distinct", post_distinct)
 
 
 async def list_duplicates(request: web.Request) -> web.Response:
@@ -57,4 +67,25 @@ async def post_undo(request: web.Request) -> web.Response:
             raise error(409, str(exc)) from None
     return web.json_response(
         {"merge_id": done.id, "survivor_id": done.survivor_id, "merged_id": done.merged_id}
+    )
+
+
+async def post_distinct(request: web.Request) -> web.Response:
+    """A caller's "not the same person" (hub.dedup.review): never suggested again."""
+    suggestion_id = path_id(request)
+    actor = actor_of(request)
+    async with deps_of(request).store.write() as conn:
+        row = await find_suggestion(conn, suggestion_id)
+        if row is None:
+            raise error(404, "no such duplicate suggestion")
+        await _both_visible(request, conn, (row.customer_id, row.other_customer_id))
+        if not await mark_distinct(conn, suggestion_id, actor.name):
+            raise error(409, f"this pair was decided already ({row.status})")
+    return web.json_response(
+        {
+            "id": row.id,
+            "customer_id": row.customer_id,
+            "other_customer_id": row.other_customer_id,
+            "status": "distinct",
+        }
     )

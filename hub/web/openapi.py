@@ -222,6 +222,14 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                 params=[_q("limit", {"type": "integer", "minimum": 1, "maximum": 200})],
             )
         },
+        "/duplicates/{id}/distinct": {
+            "parameters": [_path()],
+            "post": _op(
+                "Not the same person: the pair is closed and never suggested again",
+                ("200", ref("DuplicateDecision"), "decided"),
+                ("400", "401", "403", "404", "409"),
+            ),
+        },
         "/teams": {
             "get": _op("Teams and their agents", ("200", arr("teams", "Team"), "teams"), ("401",))
         },

@@ -210,11 +210,18 @@ def component_schemas() -> dict[str, Any]:
             "reason": STR,
             "status": STR,
             "created_at": TIME,
+            # hub.dedup: the pair's score 0..1 and what a reviewer should check.
+            "score": nullable({"type": "number", "minimum": 0, "maximum": 1}),
+            "reasons": nullable({"type": "array", "items": STR}),
+            "decided_by": nullable(STR),
+            "decided_at": nullable(TIME),
         }
     )
+    distinct = json_object({"id": INT, "customer_id": INT, "other_customer_id": INT, "status": STR})
     merge = json_object({"merge_id": INT, "survivor_id": INT, "merged_id": INT})
     return {
         "Duplicate": duplicate,
+        "DuplicateDecision": distinct,
         "MergeResult": merge,
         "Ticket": ticket,
         "TicketDetail": ticket_detail,

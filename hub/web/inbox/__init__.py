@@ -51,6 +51,7 @@ def inbox_app(deps: WebDeps) -> web.Application:
     app.router.add_post("/customers/{id}", customer_pages.customer_update)
     app.router.add_post("/availability", availability_views.inbox_set)
     app.router.add_get("/duplicates", merge_pages.duplicates_page)
+    app.router.add_post("/duplicates/{id}/distinct", merge_pages.distinct)
     app.router.add_post("/merges", merge_pages.merge)
     app.router.add_post("/merges/{id}/undo", merge_pages.undo)
     app.router.add_get("/reports", report_pages.reports_page)
