@@ -220,7 +220,7 @@ async def bare_server() -> AsyncIterator[str]:
         await runner.cleanup()
 
 
-def hub_config(storage_url: str, workdir: Path, outbound: str = "parked") -> Any:
+def hub_config(storage_url: str, workdir: Path, outbound: str = "parked", **extra: Any) -> Any:
     from tests.support import base_config, make_config
 
     directory = workdir / f"sent-mail-{uuid.uuid4().hex[:8]}"
@@ -249,6 +249,7 @@ def hub_config(storage_url: str, workdir: Path, outbound: str = "parked") -> Any
                     "from_name": "Example support",
                 },
             ],
+            **extra,
         )
     )
 
@@ -277,12 +278,14 @@ async def count_rows(hub: Any) -> dict[str, int]:
 
 
 async def bench_hub(
-    name: str, storage_url: str, workdir: Path, args: argparse.Namespace
+    name: str, storage_url: str, workdir: Path, args: argparse.Namespace, **extra: Any
 ) -> Figures:
+    """`extra`: more config sections (bench/webhooks.py adds a webhook endpoint)."""
     from hub.app import running_hub
     from tests.support import REGISTRY
 
-    hub, task = await running_hub(hub_config(storage_url, workdir, args.outbound), REGISTRY)
+    config = hub_config(storage_url, workdir, args.outbound, **extra)
+    hub, task = await running_hub(config, REGISTRY)
     try:
         url = f"http://127.0.0.1:{hub.port}{FORM_PATH}"
         cpu = time.process_time()

@@ -50,6 +50,7 @@ from hub.reports.weekly_send import WeeklySummaries
 from hub.scheduler import Scheduler
 from hub.sla.check import SlaCheck
 from hub.web.server import build_web_app
+from hub.webhooks.dispatcher import WebhookDispatcher
 
 log = logging.getLogger("hub")
 
@@ -67,6 +68,7 @@ class Hub(Core):
     # The periodic SLA check: breaches, warnings and their notices (hub.sla.check).
     sla_check: SlaCheck
     weekly: WeeklySummaries
+    webhooks: WebhookDispatcher
     scheduler: Scheduler
     web_app: web.Application
     port: int
@@ -141,6 +143,8 @@ async def open_hub(config: Config, registry: ConnectorRegistry) -> AsyncIterator
         parts = Workers.build(core, pipeline, connectors, supervisors)
         for syncer in parts.crm.values():
             stack.push_async_callback(syncer.close)
+        stack.push_async_callback(parts.webhooks.close)
+        await parts.webhooks.start()
         web_app = build_web_app(web_deps(core, pipeline, connectors, supervisors))
         warm_up()
         port = await listen(stack, web_app, config)
@@ -156,6 +160,7 @@ async def open_hub(config: Config, registry: ConnectorRegistry) -> AsyncIterator
             campaigns=parts.campaigns,
             sla_check=parts.sla_check,
             weekly=parts.weekly,
+            webhooks=parts.webhooks,
             scheduler=Scheduler(parts.jobs(config)),
             web_app=web_app,
             port=port,

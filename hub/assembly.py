@@ -55,6 +55,7 @@ from hub.store.faults import StorageUnavailable
 from hub.store.secret import hub_secret
 from hub.surveys.sending import SurveyPlanner, survey_withdrawn
 from hub.web.deps import WebDeps
+from hub.webhooks.dispatcher import WebhookDispatcher
 
 
 @dataclass
@@ -152,6 +153,9 @@ async def stop_connectors(connectors: dict[str, Connector]) -> None:
             await connector.stop()
 
 
+WEBHOOK_ROUND_SECONDS = 1.0
+
+
 @dataclass
 class Workers:
     """The parts that send: the outbox, the team and operator batches, the sweeps."""
@@ -170,6 +174,8 @@ class Workers:
     crm: dict[str, CrmSyncer]
     # One round of duplicate detection over every customer (hub.dedup.sweep).
     duplicates: Callable[[], Awaitable[object]]
+    # Posts outgoing events to webhook endpoints (config `webhooks:` and the API's).
+    webhooks: WebhookDispatcher
 
     @classmethod
     def build(
@@ -239,6 +245,9 @@ class Workers:
             ),
             crm=build_syncers(core.channels.channels, core.store, config.hub, core.instance_id),
             duplicates=functools.partial(sweep_duplicates, core.store, config.duplicates),
+            webhooks=WebhookDispatcher(
+                core.store, config.webhooks, alert_targets=tuple(config.alerts.notify)
+            ),
         )
 
     def jobs(self, config: Config) -> list[PeriodicJob]:
@@ -247,6 +256,14 @@ class Workers:
         jobs = [
             PeriodicJob("greetings-sweep", every, self.sweeper.sweep),
             PeriodicJob("campaign-sweep", every, self.campaigns.sweep),
+            # Every second, whether or not the config lists endpoints (the API may add
+            # some): a fresh event goes out within about a second; an idle round is reads.
+            PeriodicJob(
+                "webhooks",
+                timedelta(seconds=WEBHOOK_ROUND_SECONDS),
+                self.webhooks.run_round,
+                first_after=timedelta(0),
+            ),
         ]
         if config.reports.weekly.summaries:
             jobs.append(PeriodicJob("weekly-summary", self.weekly.every, self.weekly.run))

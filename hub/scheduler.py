@@ -29,6 +29,18 @@ log = logging.getLogger("hub.scheduler")
 logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
 
 
+class _RoundStillRunning(logging.Filter):
+    """A round that outlasts its interval (the webhooks round waiting on a slow receiver)
+    makes APScheduler warn at every tick it skips; skipping is what max_instances=1 and
+    coalesce ask for, and the running round catches up on everything pending."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "maximum number of running instances reached" not in record.getMessage()
+
+
+logging.getLogger("apscheduler.scheduler").addFilter(_RoundStillRunning())
+
+
 @dataclass(frozen=True)
 class PeriodicJob:
     name: str

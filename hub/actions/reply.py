@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.actions.measure import StatusChange, measure_reply
 from hub.actions.recipient import recipient
@@ -23,6 +24,7 @@ from hub.store import Store, utcnow
 from hub.store.schema import customers, messages, outbox, tickets
 from hub.tickets.access import ticket_for
 from hub.tickets.records import ticket_ref
+from hub.tickets.status_events import emit_status_change
 
 
 @dataclass(frozen=True)
@@ -143,9 +145,7 @@ async def reply(
         # enqueue_outbound records kind and recipient; the inbox also shows who answered.
         await conn.execute(update(messages).where(messages.c.id == message_id).values(meta=meta))
         new_status = draft.status or ("open" if ticket.status == "new" else None)
-        values: dict[str, Any] = {"updated_at": now}
-        if new_status is not None and new_status != ticket.status:
-            values.update(await status_values(conn, ticket, new_status))
+        values: dict[str, Any] = {"updated_at": now, **await _status(conn, ticket, new_status, now)}
         await conn.execute(update(tickets).where(tickets.c.id == ticket_id).values(values))
         # An integration's message is no person's reply: it counts as outgoing only.
         change = StatusChange(now, actor.username if actor.kind == "agent" else None)
@@ -187,6 +187,17 @@ def _meta(
     if later is not None:
         meta["send_at"] = later.astimezone(UTC).isoformat()
     return meta
+
+
+async def _status(
+    conn: AsyncConnection, ticket: Any, new_status: str | None, now: datetime
+) -> dict[str, Any]:
+    """The columns of the ticket's new status (none if it stays), its outgoing event recorded."""
+    if new_status is None or new_status == ticket.status:
+        return {}
+    change = (ticket.status, new_status)
+    await emit_status_change(conn, ticket.id, ticket.customer_id, change, now)
+    return await status_values(conn, ticket, new_status)
 
 
 async def cancel_scheduled(store: Store, actor: Actor, ticket_id: int, message_id: int) -> None:

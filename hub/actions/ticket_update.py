@@ -19,6 +19,7 @@ from hub.sla.clocks import SlaClocks
 from hub.store import Store
 from hub.store.schema import tickets
 from hub.tickets.access import ticket_for
+from hub.tickets.status_events import emit_status_change
 
 _UNSET: Any = object()
 
@@ -71,6 +72,10 @@ async def update_ticket(
             await conn.execute(update(tickets).where(tickets.c.id == ticket_id).values(values))
             move = StatusMove(row, values.get("status"), now)
             await after_status_change(store, conn, after.on_solve, move)
+            if "status" in values:
+                await emit_status_change(
+                    conn, ticket_id, row.customer_id, (row.status, values["status"]), now
+                )
         await _move_clocks(conn, after.sla, row, values, now)
         reasons = notify.escalations(
             row.priority, values.get("priority", row.priority), row.tags, values.get("tags", ())

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
+from pathlib import Path
 
 from hub.cli.common import DEFAULT_CONFIG, EXIT_CONFIG, SubParsers, load
+from hub.config.loader import Config
 from hub.connector import ConnectorRegistry
 
 
@@ -29,6 +32,9 @@ def run_check_config(args: argparse.Namespace, registry: ConnectorRegistry) -> i
             f"{args.config}: surveys.template: no {config.hub.default_locale}/{survey}.txt.j2 "
             f"under {config.replies.templates_dir}"
         )
+    if config.webhooks:
+        text = Path(args.config).read_text(encoding="utf-8")
+        problems += asyncio.run(webhook_destination_problems(args.config, text, config))
     for problem in problems:
         print(problem, file=sys.stderr)
     if problems:
@@ -38,3 +44,21 @@ def run_check_config(args: argparse.Namespace, registry: ConnectorRegistry) -> i
         f"{len(config.routing.rules)} routing rules)"
     )
     return 0
+
+
+async def webhook_destination_problems(path: str, text: str, config: Config) -> list[str]:
+    """Each webhook URL resolved now: one that reaches a loopback, private or link-local
+    address without `allow_private` is refused (SSRF), named by file and line."""
+    from hub.config.yaml_source import load_yaml
+    from hub.webhooks.destinations import destination_problem
+
+    source = load_yaml(text, path)
+    found = await asyncio.gather(
+        *(destination_problem(w.url, w.allow_private) for w in config.webhooks)
+    )
+    return [
+        f"{path}:{source.line_for(('webhooks', i, 'url'))}: webhooks[{i}].url: refused: "
+        f"{problem} (set allow_private: true only for a receiver on your own network)"
+        for i, problem in enumerate(found)
+        if problem is not None
+    ]

@@ -1,5 +1,5 @@
 """`hub serve | check-config | outbox … | customers import … | campaigns preview … | sla … |
-reports summary …`"""
+reports summary … | webhooks …`"""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from hub.cli.outbox import add_outbox_cli
 from hub.cli.reports import add_reports_cli
 from hub.cli.serve import add_serve_cli
 from hub.cli.sla import add_sla_cli
+from hub.cli.webhooks import add_webhooks_cli
 from hub.connector import ConnectorRegistry
 
 
@@ -52,6 +53,7 @@ def build_parser(registry: ConnectorRegistry) -> argparse.ArgumentParser:
     add_sla_cli(sub, registry)
     add_reports_cli(sub, registry)
     add_demo_cli(sub, registry)
+    add_webhooks_cli(sub, registry)
     for name in registry.names():
         ctype = registry.get(name)
         if ctype is not None and ctype.add_cli is not None:

@@ -18,6 +18,7 @@ from hub.config.calendars import calendars_cross_checks
 from hub.config.notify import notify_cross_checks
 from hub.config.proactive_checks import proactive_cross_checks
 from hub.config.sla import sla_cross_checks
+from hub.config.webhooks import webhooks_cross_checks
 from hub.config.weekly_summary import weekly_cross_checks
 from hub.config.yaml_source import Path_
 from hub.connector import ConnectorRegistry
@@ -140,4 +141,5 @@ CROSS_CHECKS = (
         frozenset({"sla", "teams", "connectors", "calendars"}),
         lambda c, r: sla_cross_checks(c.sla, _team_ids(c), set(c.calendars), c.connectors, r),
     ),
+    CrossCheck(frozenset({"webhooks"}), lambda c, _r: webhooks_cross_checks(c.webhooks)),
 )

@@ -21,10 +21,12 @@ from hub.config.duplicates import DuplicatesConfig
 from hub.config.greetings import GreetingsConfig
 from hub.config.notify import NotificationsConfig
 from hub.config.privacy import PrivacyConfig
+from hub.config.queues import IngestConfig, OutboxConfig
 from hub.config.reports import ReportsConfig
 from hub.config.routing import RoutingConfig
 from hub.config.sla import SlaConfig
 from hub.config.surveys import SurveysConfig
+from hub.config.webhooks import WebhooksConfig
 from hub.config.yaml_source import Path_, SourceError, YamlSource, YamlSourceError, load_yaml
 from hub.connector import ConnectorConfig, ConnectorRegistry
 from hub.core.proxies import parse_networks
@@ -144,19 +146,6 @@ class BotConfig(_Strict):
     faq: str | None = "config/faq.yaml"
 
 
-class OutboxConfig(_Strict):
-    max_attempts: int = Field(default=8, ge=1, le=100)
-    base_delay_seconds: float = Field(default=5.0, gt=0)
-    max_delay_seconds: float = Field(default=3600.0, gt=0)
-    lease_seconds: float = Field(default=120.0, gt=0)
-    poll_seconds: float = Field(default=1.0, gt=0)
-    batch_size: int = Field(default=20, ge=1, le=1000)
-
-
-class IngestConfig(_Strict):
-    max_batch: int = Field(default=256, ge=1, le=10000)
-
-
 class Config(_Strict):
     hub: HubSettings = Field(default_factory=HubSettings)
     storage: StorageConfig = Field(default_factory=StorageConfig)
@@ -181,6 +170,7 @@ class Config(_Strict):
     # Service-level policies (#14); none: no ticket has a clock.
     sla: SlaConfig = Field(default_factory=SlaConfig)
     duplicates: DuplicatesConfig = Field(default_factory=DuplicatesConfig)
+    webhooks: WebhooksConfig = Field(default_factory=list)  # signed events out: hub.webhooks
     # Validated per type after the rest; holds ConnectorConfig subclasses once loaded.
     connectors: list[Any] = Field(default_factory=list)
 

@@ -13,6 +13,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.config.loader import Config
+from hub.customers.change_events import customer_created, customer_updated
 from hub.customers.import_file import Reject
 from hub.customers.import_rows import Purchase, Row
 from hub.customers.import_state import (
@@ -26,6 +27,7 @@ from hub.customers.import_state import (
     BatchPurchase,
 )
 from hub.customers.occasions import md_columns
+from hub.events.outgoing import emit
 from hub.store.schema import consents, customers, identities, purchases
 
 # SQLite caps bound parameters per statement; look-ups go in chunks well below that.
@@ -237,6 +239,12 @@ class Batch:
         )
         changed = [c for c in touched if c.created_on is None and c.changed]
         self.out.updated.extend(c.id for c in changed)  # type: ignore[misc]
+        await emit(
+            conn,
+            [customer_created(c.id, "import") for c in self.new]  # type: ignore[arg-type]
+            + [customer_updated(c.id, c.values, "import") for c in changed],  # type: ignore[arg-type]
+            now,
+        )
         await _execute_many(
             conn,
             update(customers).where(customers.c.id == bindparam("b_id")),

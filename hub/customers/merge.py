@@ -17,6 +17,8 @@ from typing import Any
 from sqlalchemy import Table, and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hub.customers.change_events import customer_merged, customer_updated
+from hub.events.outgoing import emit
 from hub.store import utcnow
 from hub.store.schema import (
     campaign_sends,
@@ -111,6 +113,7 @@ async def merge_customers(
     await conn.execute(
         update(customers).where(customers.c.id == merged_id).values(merged_into=survivor_id)
     )
+    now = utcnow()
     merge_id = (
         await conn.execute(
             customer_merges.insert()
@@ -118,12 +121,13 @@ async def merge_customers(
                 survivor_id=survivor_id,
                 merged_id=merged_id,
                 merged_by=by,
-                merged_at=utcnow(),
+                merged_at=now,
                 moved=moved,
             )
             .returning(customer_merges.c.id)
         )
     ).scalar_one()
+    await emit(conn, customer_merged(survivor_id, merged_id, int(merge_id)), now)
     return Merge(int(merge_id), survivor_id, merged_id)
 
 
@@ -258,9 +262,19 @@ async def undo_merge(conn: AsyncConnection, merge_id: int, by: str) -> Merge:
             .values(status=status)
         )
     await conn.execute(update(customers).where(customers.c.id == back).values(merged_into=None))
+    now = utcnow()
     await conn.execute(
         update(customer_merges)
         .where(customer_merges.c.id == merge_id)
-        .values(undone_at=utcnow(), undone_by=by)
+        .values(undone_at=now, undone_by=by)
+    )
+    # The merge is undone: both records changed (what moved went back).
+    await emit(
+        conn,
+        [
+            customer_updated(row.survivor_id, ["merge_undone"], "api"),
+            customer_updated(back, ["merged_into"], "api"),
+        ],
+        now,
     )
     return Merge(merge_id, row.survivor_id, back)

@@ -7,6 +7,13 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hub.events.outgoing import (
+    CUSTOMER_CREATED,
+    MESSAGE_RECEIVED,
+    TICKET_CREATED,
+    OutgoingEvent,
+    emit,
+)
 from hub.ingest.acknowledge import acknowledge
 from hub.ingest.addresses import Normalize, normalizer, sender_identities
 from hub.ingest.arrival import Arrival, InvalidMessage
@@ -84,6 +91,8 @@ async def _ingest_fresh(
     await store_attachments(conn, fresh, now)
     await record_bounces(conn, fresh)
     await acknowledge(setup, conn, fresh, now, normalize)
+    # Webhooks and CRM syncs hear of it from the same commit: one statement per batch.
+    await emit(conn, [e for a in fresh for e in outgoing_events(a)], now)
     await enqueue_outbound_many(
         setup.store,
         conn,
@@ -103,3 +112,55 @@ async def _ingest_fresh(
             a.customer.id,
             duplicate=False,
         )
+
+
+def outgoing_events(a: Arrival) -> list[OutgoingEvent]:
+    """What integrations hear of one new message, in order: its customer if new, its
+    ticket if opened for it, the message. Ids and routing only: the text stays in the hub
+    (receivers read it through the API), so an erasure need not chase copies of it."""
+    cid, ticket = a.customer.id, a.ticket
+    msg = a.msg
+    out = []
+    if a.new_customer:
+        out.append(
+            OutgoingEvent(
+                CUSTOMER_CREATED,
+                {"customer_id": cid, "locale": a.customer.locale, "source": msg.channel},
+                customer_id=cid,
+            )
+        )
+    tid = ticket.id if ticket is not None else None
+    if ticket is not None and a.opened:
+        out.append(
+            OutgoingEvent(
+                TICKET_CREATED,
+                {
+                    "ticket_id": tid,
+                    "ref": ticket.ref,
+                    "customer_id": cid,
+                    "channel": msg.channel,
+                    "connector_id": msg.connector_id,
+                    "team_id": ticket.team_id,
+                    "priority": a.request.route.priority,
+                    "subject": ticket.subject,
+                },
+                customer_id=cid,
+                ticket_id=tid,
+            )
+        )
+    out.append(
+        OutgoingEvent(
+            MESSAGE_RECEIVED,
+            {
+                "message_id": a.message_id,
+                "ticket_id": tid,
+                "customer_id": cid,
+                "channel": msg.channel,
+                "connector_id": msg.connector_id,
+                "subject": msg.subject,
+            },
+            customer_id=cid,
+            ticket_id=tid,
+        )
+    )
+    return out

@@ -1,4 +1,5 @@
-"""Operator alerts: a connector disabled (or not ready for too long), sends dead-lettered.
+"""Operator alerts: a connector disabled (or not ready for too long), sends dead-lettered,
+a webhook endpoint disabled (hub.webhooks, written where it is disabled).
 
 Each becomes a row of `alert_events` per alert connector (`alerts.notify`), and a sweep
 turns the pending rows into plain-text posts through the outbox, like ticket
@@ -25,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.config.alerts import AlertsConfig
 from hub.notify.post_batch import Batching, EventTable, PostSweep
-from hub.outbox.dead_letters import ALERT_KIND, DEAD, DISABLED, NOT_READY
+from hub.outbox.dead_letters import ALERT_KIND, DEAD, DISABLED, NOT_READY, WEBHOOK_DISABLED
 from hub.outbox.enqueue import ChannelPost
 from hub.store import Store, utcnow
 from hub.store.schema import alert_events
@@ -59,6 +60,46 @@ async def held_alerts(store: Store) -> list[dict[str, Any]]:
             }
             for r in rows
         ]
+
+
+async def record_webhook_disabled(
+    store: Store,
+    conn: AsyncConnection,
+    targets: Sequence[str],
+    endpoint_id: str,
+    detail: str,
+    now: datetime,
+) -> None:
+    """In the transaction that disables a webhook endpoint: one open incident per target
+    (a second disable while it is open writes nothing)."""
+    if not targets:
+        return
+    rows = [
+        {
+            "target": t,
+            "kind": WEBHOOK_DISABLED,
+            "connector_id": endpoint_id,
+            "detail": detail[:300],
+            "status": "pending",
+            "created_at": now,
+        }
+        for t in targets
+    ]
+    await conn.execute(store.insert(alert_events).on_conflict_do_nothing(), rows)
+
+
+async def resolve_webhook_alerts(conn: AsyncConnection, endpoint_id: str, now: datetime) -> None:
+    """The endpoint was enabled again: its incident is over."""
+    ev = alert_events.c
+    await conn.execute(
+        update(alert_events)
+        .where(
+            ev.connector_id == endpoint_id,
+            ev.kind == WEBHOOK_DISABLED,
+            ev.resolved_at.is_(None),
+        )
+        .values(resolved_at=now)
+    )
 
 
 class AlertWatcher(PostSweep[AlertsConfig]):
@@ -185,17 +226,25 @@ class AlertWatcher(PostSweep[AlertsConfig]):
         async with self.store.write() as conn:
             await conn.execute(
                 update(alert_events)
-                .where(ev.connector_id == cid, ev.kind != DEAD, ev.resolved_at.is_(None))
+                .where(
+                    ev.connector_id == cid,
+                    ev.kind.in_((DISABLED, NOT_READY)),
+                    ev.resolved_at.is_(None),
+                )
                 .values(resolved_at=now)
             )
 
     def _render(self, rows: Sequence[Any]) -> tuple[str, str]:
-        troubles = [r for r in rows if r.kind != DEAD]
+        troubles = [r for r in rows if r.kind in (DISABLED, NOT_READY)]
+        hooks = [r for r in rows if r.kind == WEBHOOK_DISABLED]
         dead = [r for r in rows if r.kind == DEAD]
         parts = []
         if troubles:
             names = ", ".join(dict.fromkeys(r.connector_id for r in troubles))
             parts.append(f"connector {names} needs attention")
+        if hooks:
+            names = ", ".join(dict.fromkeys(r.connector_id for r in hooks))
+            parts.append(f"webhook endpoint {names} disabled")
         if dead:
             parts.append(f"{len(dead)} send{'' if len(dead) == 1 else 's'} dead-lettered")
         title = "Hub alert: " + "; ".join(parts)
@@ -204,6 +253,12 @@ class AlertWatcher(PostSweep[AlertsConfig]):
             lines.append(f"- {r.connector_id} {r.detail}")
             if r.kind == DISABLED:
                 lines.append("  Its sends wait in the outbox: renew its credentials and restart.")
+        for r in hooks:
+            lines.append(f"- webhook {r.connector_id}: {r.detail}")
+            lines.append(
+                "  Its events wait: fix the receiver, then "
+                f"POST /api/v1/webhooks/{r.connector_id}/enable"
+            )
         for r in dead:
             lines.append(f"- outbox {r.dead_outbox_id} via {r.connector_id}: {r.detail}")
         if dead:

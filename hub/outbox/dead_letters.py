@@ -12,6 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from hub.store.schema import alert_events
 
 DISABLED, NOT_READY, DEAD = "disabled", "not_ready", "dead"
+# A webhook endpoint disabled (410 Gone, or too many failures in a row): hub.webhooks.
+WEBHOOK_DISABLED = "webhook_disabled"
 ALERT_KIND = "alert"  # the outbox kind of alert posts
 
 

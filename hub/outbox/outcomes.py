@@ -16,6 +16,7 @@ from hub.channels.message_events import attach_pending
 from hub.config.loader import OutboxConfig
 from hub.core.metrics import Metrics
 from hub.core.periodic import backoff_delay
+from hub.events.outgoing import MESSAGE_SENT, OutgoingEvent, emit
 from hub.messages import Address
 from hub.outbox.dead_letters import record_dead_letter
 from hub.store import Store, utcnow
@@ -34,6 +35,7 @@ class Outcomes:
     alert_targets: Sequence[str] = ()
 
     async def sent(self, row: Any, remote_id: object) -> None:
+        now = utcnow()
         async with self.store.write() as conn:
             await conn.execute(
                 update(outbox)
@@ -41,7 +43,7 @@ class Outcomes:
                 .values(
                     status="sent",
                     remote_id=str(remote_id)[:300],
-                    sent_at=utcnow(),
+                    sent_at=now,
                     attempts=row.attempts + 1,
                     lease_until=None,
                     last_error=None,
@@ -49,6 +51,8 @@ class Outcomes:
             )
             if row.message_id is not None:
                 await attach_pending(conn, row.connector_id, str(remote_id)[:300], row.message_id)
+                # A conversation's message (not a team post): integrations hear it went out.
+                await emit(conn, [_message_sent(row)], now)
         self.metrics.sent.labels(connector=row.connector_id).inc()
         log.info("sent outbox=%s connector=%s kind=%s", row.id, row.connector_id, row.kind)
 
@@ -109,3 +113,18 @@ class Outcomes:
             await conn.execute(update(outbox).where(outbox.c.id == row.id).values(**values))
             if values.get("status") == "dead":
                 await record_dead_letter(conn, self.alert_targets, row, error, utcnow())
+
+
+def _message_sent(row: Any) -> OutgoingEvent:
+    return OutgoingEvent(
+        MESSAGE_SENT,
+        {
+            "message_id": row.message_id,
+            "ticket_id": row.ticket_id,
+            "customer_id": row.customer_id,
+            "connector_id": row.connector_id,
+            "kind": row.kind,
+        },
+        customer_id=row.customer_id,
+        ticket_id=row.ticket_id,
+    )

@@ -52,6 +52,10 @@ RULES: dict[str, TableRule] = {
     # Answers before their surveys (a foreign key); anonymized, the ratings stay for reports.
     "survey_responses": TableRule("ticket", ("ticket_id",), anonymize={"comment": None}),
     "surveys": TableRule("ticket", ("ticket_id",), anonymize={}),
+    "webhook_endpoints": TableRule("none", reason="configuration"),
+    # Ids and status codes only; an erased event's pending deliveries send nothing.
+    "webhook_deliveries": TableRule("none", reason="ids and status codes of deliveries"),
+    "webhook_attempts": TableRule("none", reason="status codes and times of attempts"),
     "ticket_notes": TableRule("ticket", ("ticket_id",), anonymize={"body_text": "[erased]"}),
     "notification_events": TableRule("ticket", ("ticket_id",), anonymize={}),
     # Who got the ticket and why: agents' names only; removed with the person's tickets.

@@ -792,13 +792,83 @@ outgoing_events = Table(
     Column("ticket_id", Id),
     Column("data", JSON, nullable=False),
     _ts("created_at"),
+    # When hub.webhooks turned it into delivery rows (NULL: not yet). A flag, not a
+    # cursor on the id: ids are taken before commit, so a later id can commit first.
+    _ts("fanned_out_at", nullable=True),
     Index("ix_outgoing_events_created_at", "created_at"),
+    Index(
+        "ix_outgoing_events_unfanned",
+        "id",
+        sqlite_where=text("fanned_out_at IS NULL"),
+        postgresql_where=text("fanned_out_at IS NULL"),
+    ),
     # Ids are never reused on SQLite either: an erasure deletes a person's events, and
     # without AUTOINCREMENT the next event would take a deleted newest id, one a CRM sync
     # (hub.crm.intake) has taken in already. PostgreSQL's sequences never reuse ids.
     sqlite_autoincrement=True,
 )
-# (section kept for the webhook tables)
+
+# Where events are posted: from the config (source "config", its secret stays in the
+# config) or created through the API (source "api", its secret kept here: it must sign,
+# so it cannot be hashed). A config endpoint dropped from the file is "removed".
+webhook_endpoints = Table(
+    "webhook_endpoints",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("url", String(2000), nullable=False),
+    Column("events", JSON, nullable=False),
+    Column("source", String(16), nullable=False),  # config | api
+    Column("secret", String(200)),
+    Column("allow_private", Boolean, nullable=False),
+    Column("max_failures", Integer, nullable=False),
+    Column("max_attempts", Integer, nullable=False),
+    Column("timeout_ms", Integer, nullable=False),
+    Column("status", String(16), nullable=False),  # active | disabled | removed
+    Column("disabled_reason", String(300)),
+    # Failed attempts in a row, any event; a success resets it.
+    Column("consecutive_failures", Integer, nullable=False, default=0),
+    _ts("created_at"),
+    _ts("updated_at"),
+    _ts("disabled_at", nullable=True),
+)
+
+# One event to one endpoint: delivered at least once with the event's key as webhook-id.
+# Claimed under a lease like the outbox; a customer's events go out in order per endpoint
+# (only the earliest pending one of a customer is claimable). No foreign key to the event:
+# erasure may remove it first, and the delivery then has nothing left to send.
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("endpoint_id", String(40), ForeignKey("webhook_endpoints.id"), nullable=False),
+    Column("event_id", Id, nullable=False),
+    Column("customer_id", Id),
+    Column("status", String(16), nullable=False),  # pending | delivered | failed
+    Column("attempts", Integer, nullable=False, default=0),
+    _ts("next_attempt_at"),
+    _ts("lease_until", nullable=True),
+    Column("claimed_by", String(64)),
+    Column("last_status", Integer),
+    Column("last_error", String(300)),
+    _ts("created_at"),
+    _ts("delivered_at", nullable=True),
+    UniqueConstraint("endpoint_id", "event_id"),
+    Index("ix_webhook_deliveries_due", "endpoint_id", "status", "next_attempt_at"),
+    Index("ix_webhook_deliveries_order", "endpoint_id", "customer_id", "status", "event_id"),
+    Index("ix_webhook_deliveries_event_id", "event_id"),
+)
+
+# Every attempt: the delivery log the API shows (status code, error, when, how long).
+webhook_attempts = Table(
+    "webhook_attempts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("delivery_id", Id, ForeignKey("webhook_deliveries.id"), nullable=False, index=True),
+    _ts("attempted_at"),
+    Column("status_code", Integer),
+    Column("error", String(300)),
+    Column("duration_ms", Integer, nullable=False),
+)
 
 
 # ---- CRM sync (#16) -----------------------------------------------------------------------

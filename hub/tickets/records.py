@@ -16,6 +16,7 @@ from hub.messages import Address
 from hub.store import Store
 from hub.store.schema import tickets
 from hub.tickets.routing import RouteDecision
+from hub.tickets.status_events import emit_status_change
 
 OPEN_STATUSES = ("new", "open", "pending")
 STATUSES = (*OPEN_STATUSES, "solved", "closed")
@@ -203,8 +204,10 @@ async def open_tickets(
 async def touch_ticket(conn: AsyncConnection, ticket_id: int, now: datetime) -> Ticket:
     """A new message on a ticket: a solved one opens again, since the customer answered."""
     before = (
-        await conn.execute(select(tickets.c.status).where(tickets.c.id == ticket_id))
-    ).scalar_one()
+        await conn.execute(
+            select(tickets.c.status, tickets.c.customer_id).where(tickets.c.id == ticket_id)
+        )
+    ).one()
     row = (
         await conn.execute(
             update(tickets)
@@ -219,16 +222,25 @@ async def touch_ticket(conn: AsyncConnection, ticket_id: int, now: datetime) -> 
             .returning(tickets.c.id, tickets.c.team_id, tickets.c.subject, tickets.c.created_at)
         )
     ).one()
-    return Ticket(row.id, row.team_id, row.subject, row.created_at, reopened=before == "solved")
+    if before.status in ("solved", "pending"):
+        await emit_status_change(conn, ticket_id, before.customer_id, (before.status, "open"), now)
+    return Ticket(
+        row.id, row.team_id, row.subject, row.created_at, reopened=before.status == "solved"
+    )
 
 
 async def close_open_ticket(conn: AsyncConnection, key: str, now: datetime) -> Ticket | None:
     """Close the open ticket under `key` (the customer ended the chat); None if there is none."""
     row = (
         await conn.execute(
-            select(tickets.c.id, tickets.c.team_id, tickets.c.subject, tickets.c.created_at).where(
-                tickets.c.open_key == key
-            )
+            select(
+                tickets.c.id,
+                tickets.c.team_id,
+                tickets.c.subject,
+                tickets.c.created_at,
+                tickets.c.status,
+                tickets.c.customer_id,
+            ).where(tickets.c.open_key == key)
         )
     ).first()
     if row is None:
@@ -238,6 +250,7 @@ async def close_open_ticket(conn: AsyncConnection, key: str, now: datetime) -> T
         .where(tickets.c.id == row.id)
         .values(status="closed", open_key=None, updated_at=now, last_message_at=now)
     )
+    await emit_status_change(conn, row.id, row.customer_id, (row.status, "closed"), now)
     return Ticket(row.id, row.team_id, row.subject, row.created_at)
 
 

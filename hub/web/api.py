@@ -18,6 +18,7 @@ from hub.web import api_privacy as privacy
 from hub.web import api_records as records
 from hub.web import api_reports as reports
 from hub.web import api_tickets as tickets
+from hub.web import api_webhooks as webhooks
 from hub.web.api_common import ACTOR
 from hub.web.deps import WebDeps, deps_of
 from hub.web.openapi import openapi_document
@@ -25,7 +26,8 @@ from hub.web.openapi import openapi_document
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def api_app(deps: WebDeps) -> web.Application:
+def _bearer_auth(deps: WebDeps) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+    """The middleware that sets each request's actor from its bearer token (or answers 401)."""
     integration = [(t.name, t.token.get_secret_value().encode()) for t in deps.api.tokens]
 
     async def authenticate(given: str) -> Actor | None:
@@ -56,7 +58,11 @@ def api_app(deps: WebDeps) -> web.Application:
         request[ACTOR] = actor
         return await handler(request)
 
-    app = web.Application(middlewares=[bearer_auth])
+    return bearer_auth
+
+
+def api_app(deps: WebDeps) -> web.Application:
+    app = web.Application(middlewares=[_bearer_auth(deps)])
     r = app.router
     r.add_get("/openapi.json", openapi)
     r.add_get("/me", customers.me)
@@ -89,6 +95,7 @@ def api_app(deps: WebDeps) -> web.Application:
     r.add_get("/reports/groups.csv", reports.get_report_csv)
     r.add_get("/reports/series.csv", reports.get_series_csv)
     r.add_get("/reports/tickets.csv", reports.get_tickets_csv)
+    webhooks.add_routes(r)
     return app
 
 

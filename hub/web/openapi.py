@@ -25,6 +25,7 @@ from hub.web.openapi_schemas import (
     nullable,
     ref,
 )
+from hub.web.openapi_webhooks import webhook_paths
 
 # Short names: the path table below is read as a table.
 _body_schema, _op, _q, _path = body_schema, op, query_param, path_param
@@ -258,6 +259,7 @@ def openapi_document(server_url: str) -> dict[str, Any]:
     paths.update(assignment_paths(c))
     c.update(report_components())
     paths.update(report_paths(_op))
+    paths.update(webhook_paths(c))
     return {
         "openapi": "3.1.0",
         "info": {"title": "Hub API", "version": "1"},
