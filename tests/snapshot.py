@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select
 
 from hub.store import Store
-from hub.store.schema import metadata, outbox
+from hub.store.schema import metadata, outbox, outgoing_events
 
 Snapshot = dict[str, list[tuple[Any, ...]]]
 
@@ -39,14 +39,21 @@ async def store_snapshot(store: Store, *, leave_out: Collection[str] = ()) -> Sn
 async def settled_snapshot(
     store: Store, *, leave_out: Collection[str] = (), timeout: float = 20.0
 ) -> Snapshot:
-    """The snapshot once no outbox row is waiting to be sent, so that the worker changes
-    nothing under the comparison."""
+    """The snapshot once no outbox row is waiting to be sent and no outgoing event waits to
+    be fanned out to webhooks, so that the workers change nothing under the comparison."""
     async with asyncio.timeout(timeout):
         while True:
             async with store.read() as conn:
                 waiting = (
                     await conn.execute(select(outbox.c.id).where(outbox.c.status.in_(UNSETTLED)))
                 ).all()
-            if not waiting:
+                unfanned = (
+                    await conn.execute(
+                        select(outgoing_events.c.id)
+                        .where(outgoing_events.c.fanned_out_at.is_(None))
+                        .limit(1)
+                    )
+                ).all()
+            if not waiting and not unfanned:
                 return await store_snapshot(store, leave_out=leave_out)
             await asyncio.sleep(0.05)
