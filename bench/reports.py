@@ -9,8 +9,8 @@ pipeline: customers, tickets over a year (5 teams, 6 channels, 40 agents, 4 prio
 a few tags), ten messages each (the customer's five, an agent's five), and the metric
 events the hub would have written for them (messages in and out, opened, first response,
 replies with the customer's wait, solved, some reopened and solved again; business time
-for teams with a calendar), with their daily rollup added up by the hub's own
-`hub.events.metrics.rollup_rows`.
+for teams with a calendar), with their daily rollup and durations' histogram added up by
+the hub's own `hub.events.metrics.rollup_rows` and `histogram_rows`.
 
 Then times, one at a time and uncached (a new request each, every query run):
 
@@ -42,7 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from hub.events.metrics import MetricEvent, rollup_rows  # noqa: E402
+from hub.events.metrics import MetricEvent, histogram_rows, rollup_rows  # noqa: E402
 from hub.reports.report import build_report  # noqa: E402
 from hub.reports.request import ReportForm, build_request  # noqa: E402
 from hub.store import Store  # noqa: E402
@@ -51,6 +51,7 @@ from hub.store.schema import (  # noqa: E402
     messages,
     metric_daily,
     metric_events,
+    metric_histogram,
     teams,
     tickets,
 )
@@ -77,6 +78,7 @@ class Filler:
         self.msgs: list[dict[str, Any]] = []
         self.tix: list[dict[str, Any]] = []
         self.daily: dict[tuple[Any, ...], list[float]] = defaultdict(lambda: [0] * 7)
+        self.hist: dict[tuple[Any, ...], int] = defaultdict(int)
         self.count = {"events": 0, "messages": 0, "tickets": 0}
 
     def event(self, e: MetricEvent) -> None:
@@ -106,6 +108,9 @@ class Filler:
             acc = self.daily[key]
             for i, name in enumerate(_SUMS):
                 acc[i] += row[name]
+        for row in histogram_rows(self.pending, zone):
+            n = row.pop("n")
+            self.hist[tuple(row.items())] += n
         self.pending.clear()
         async with self.store.write() as conn:
             if self.tix:
@@ -130,6 +135,9 @@ class Filler:
         async with self.store.write() as conn:
             for i in range(0, len(rows), BATCH):
                 await conn.execute(metric_daily.insert(), rows[i : i + BATCH])
+            counted = [dict(k) | {"n": n} for k, n in self.hist.items()]
+            for i in range(0, len(counted), BATCH):
+                await conn.execute(metric_histogram.insert(), counted[i : i + BATCH])
 
 
 _SUMS = ("n", "seconds_n", "seconds_sum", "business_n", "business_sum", "value_sum", "positive")

@@ -23,7 +23,8 @@ from typing import Any
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.store.schema import metric_daily, metric_events
+from hub.events.histogram import bucket_of
+from hub.store.schema import metric_daily, metric_events, metric_histogram
 
 TICKET_OPENED = "ticket_opened"
 TICKET_SOLVED = "ticket_solved"
@@ -101,6 +102,9 @@ async def record(conn: AsyncConnection, events: Sequence[MetricEvent], zone: tzi
     await conn.execute(metric_events.insert(), [_event_row(e) for e in events])
     rows = rollup_rows(events, zone)
     await conn.execute(_upsert(conn.dialect.name), rows)
+    counted = histogram_rows(events, zone)
+    if counted:
+        await conn.execute(_upsert(conn.dialect.name, histogram=True), counted)
 
 
 def _event_row(e: MetricEvent) -> dict[str, Any]:
@@ -189,20 +193,49 @@ def rollup_rows(events: Iterable[MetricEvent], zone: tzinfo) -> list[dict[str, A
     ]
 
 
-_UPSERTS: dict[str, Any] = {}
+# The kinds whose durations reports rank (medians, p90s): the histogram's.
+HISTOGRAM_KINDS = (FIRST_RESPONSE, REPLY, TICKET_SOLVED)
 
 
-def _upsert(dialect: str) -> Any:
-    """INSERT ... ON CONFLICT DO UPDATE adding the sums; built once per dialect. Rows are
-    sorted by key, so two writers take their row locks in one order (no deadlock)."""
+def histogram_rows(events: Iterable[MetricEvent], zone: tzinfo) -> list[dict[str, Any]]:
+    """The histogram rows the events add: one per (day, kind, basis, team, bucket) of
+    every duration, counted once whatever its weight (a quantile ranks the values, as the
+    events hold them). Only the ("all", "") member of every team and of all teams: the
+    totals' quantiles are the ones it speeds up, and each dimension would multiply the
+    rows a reply writes (a group's quantiles read its values, as fast as the buckets)."""
+    counts: dict[tuple[Any, ...], int] = {}
+    for e in events:
+        if e.kind not in HISTOGRAM_KINDS:
+            continue
+        day = e.occurred_at.astimezone(zone).date()
+        for basis, value in (("calendar", e.seconds), ("business", e.business_seconds)):
+            if value is None:
+                continue
+            b = bucket_of(value)
+            for team_key in ("", e.team) if e.team else ("",):
+                k = ("all", team_key, e.kind, basis, day, "", b)
+                counts[k] = counts.get(k, 0) + 1
+    names = ("dim", "team_id", "kind", "basis", "day", "member", "bucket")
+    return [dict(zip(names, k, strict=True)) | {"n": n} for k, n in sorted(counts.items())]
+
+
+_UPSERTS: dict[tuple[str, bool], Any] = {}
+
+
+def _upsert(dialect: str, histogram: bool = False) -> Any:
+    """INSERT ... ON CONFLICT DO UPDATE adding the sums (or the histogram's counts); built
+    once per dialect. Rows are sorted by key, so two writers take their row locks in one
+    order (no deadlock)."""
     try:
-        return _UPSERTS[dialect]
+        return _UPSERTS[dialect, histogram]
     except KeyError:
         pass
     insert = sqlite.insert if dialect == "sqlite" else postgresql.insert
-    stmt = insert(metric_daily)
-    made = _UPSERTS[dialect] = stmt.on_conflict_do_update(
-        index_elements=["dim", "team_id", "day", "kind", "member"],
-        set_={name: metric_daily.c[name] + stmt.excluded[name] for name in _SUMS},
+    table = metric_histogram if histogram else metric_daily
+    stmt = insert(table)
+    sums = ("n",) if histogram else _SUMS
+    made = _UPSERTS[dialect, histogram] = stmt.on_conflict_do_update(
+        index_elements=[c.name for c in table.primary_key.columns],
+        set_={name: table.c[name] + stmt.excluded[name] for name in sums},
     )
     return made

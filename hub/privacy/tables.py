@@ -69,6 +69,7 @@ RULES: dict[str, TableRule] = {
     "erasure_audit": TableRule("none", reason="who erased whom and counts, no personal data"),
     "erasure_ledger": TableRule("none", reason="keyed hashes only"),
     "metric_daily": TableRule("none", reason="daily sums per team and dimension, no person"),
+    "metric_histogram": TableRule("none", reason="daily counts of durations per bucket"),
     "weekly_summary_sends": TableRule("none", reason="which weekly report went, no person"),
     "teams": TableRule("none", reason="configuration"),
     "agents": TableRule("none", reason="agents, not customers"),

@@ -23,6 +23,7 @@ from hub.events.metrics import (
 from hub.reports.buckets import bucket_start, buckets_between, day_start, label, slot_start
 from hub.reports.event_read import event_backlog, event_slots, event_sums, quantiles, solved_tickets
 from hub.reports.figures import DURATIONS, Exact, Figures, KindSums, Sums, figures
+from hub.reports.histogram_read import histogram_quantiles, histogram_serves
 from hub.reports.request import ReportRequest
 from hub.reports.rollup_read import rollup_backlog, rollup_by_day, rollup_serves, rollup_sums
 from hub.store import Store
@@ -62,7 +63,7 @@ async def build_report(store: Store, req: ReportRequest, report_zone: str) -> Re
     use_rollup = rollup_serves(req, report_zone)
     # Medians, p90s and distinct tickets of every group and of the total: the slow part,
     # each kind on a connection of its own, at once (the databases sort in parallel).
-    exact = await _exact(store, req) if req.percentiles else None
+    exact = await _exact(store, req, use_rollup) if req.percentiles else None
     async with store.read() as conn:
         total = await _figures(conn, replace(req, group=None), use_rollup, exact)
         groups: dict[str, Figures] = {}
@@ -99,9 +100,15 @@ async def _figures(
     return {g: figures(s, business, extra.get(g, missing), backlog.get(g)) for g, s in sums.items()}
 
 
-async def _exact(store: Store, req: ReportRequest) -> dict[str, Exact]:
+async def _exact(store: Store, req: ReportRequest, use_rollup: bool) -> dict[str, Exact]:
     async def of_kind(kind: str) -> dict[str, tuple[float | None, float | None]]:
         async with store.read() as conn:
+            # The histogram shares the rollup's days; on SQLite it spares reading every
+            # duration (PostgreSQL ranks them itself).
+            if use_rollup and conn.dialect.name == "sqlite" and histogram_serves(req):
+                found = await histogram_quantiles(conn, req, kind)
+                if found is not None:
+                    return found
             return await quantiles(conn, req, kind)
 
     async def solved() -> dict[str, int]:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, literal_column, select
+from sqlalchemy import ColumnElement, Table, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.events.metrics import TICKET_OPENED, TICKET_REOPENED, TICKET_SOLVED
@@ -38,9 +38,12 @@ def rollup_serves(req: ReportRequest, report_zone: str) -> bool:
     return len(others) == 1 and req.group in (None, "team")
 
 
-def _selection(req: ReportRequest) -> tuple[list[ColumnElement[bool]], ColumnElement[Any]]:
-    """The rows of the request's team scope and dimension, and its group column."""
-    d = metric_daily.c
+def _selection(
+    req: ReportRequest, table: Table = metric_daily
+) -> tuple[list[ColumnElement[bool]], ColumnElement[Any]]:
+    """The rows of the request's team scope and dimension, and its group column, in the
+    rollup (or the histogram: the same keys)."""
+    d = table.c
     where: list[ColumnElement[bool]] = []
     team = req.filters.get("team")
     teams = {team} if team is not None else req.teams

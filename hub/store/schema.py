@@ -687,6 +687,26 @@ metric_events = Table(
     ),
     # A reply asks whether the ticket had its first response yet, and when the last.
     Index("ix_metric_events_ticket", "ticket_id", "kind"),
+    # A median reads the durations inside one histogram bucket (hub.reports.histogram_read):
+    # by their range of seconds, of the durations only.
+    Index(
+        "ix_metric_events_seconds",
+        "kind",
+        "seconds",
+        "occurred_at",
+        "team_id",
+        sqlite_where=text("seconds IS NOT NULL"),
+        postgresql_where=text("seconds IS NOT NULL"),
+    ),
+    Index(
+        "ix_metric_events_business",
+        "kind",
+        "business_seconds",
+        "occurred_at",
+        "team_id",
+        sqlite_where=text("business_seconds IS NOT NULL"),
+        postgresql_where=text("business_seconds IS NOT NULL"),
+    ),
 )
 
 # The daily rollup: per day (in reports.timezone), kind, team ('' for all) and one
@@ -710,6 +730,25 @@ metric_daily = Table(
     Column("value_sum", Integer, nullable=False),
     # Survey answers rated 4 or 5.
     Column("positive", Integer, nullable=False),
+    sqlite_with_rowid=False,
+)
+
+# The durations' histogram beside the rollup: per day, kind, basis (calendar | business)
+# and team ('' for all), how many durations fell in each fixed bucket of seconds
+# (hub.events.histogram). A median first finds its bucket here, then reads only the events
+# inside it: exact, without reading every duration of the range. dim and member are the
+# rollup's; only ("all", "") rows are kept for now (hub.events.metrics.histogram_rows).
+metric_histogram = Table(
+    "metric_histogram",
+    metadata,
+    Column("dim", String(16), primary_key=True),
+    Column("team_id", String(40), primary_key=True),
+    Column("kind", String(24), primary_key=True),
+    Column("basis", String(8), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("member", String(100), primary_key=True),
+    Column("bucket", Integer, primary_key=True),
+    Column("n", Integer, nullable=False),
     sqlite_with_rowid=False,
 )
 

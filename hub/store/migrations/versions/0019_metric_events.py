@@ -51,6 +51,17 @@ def upgrade() -> None:
             unique=False,
         )
         batch_op.create_index("ix_metric_events_ticket", ["ticket_id", "kind"], unique=False)
+        for name, column in (
+            ("ix_metric_events_seconds", "seconds"),
+            ("ix_metric_events_business", "business_seconds"),
+        ):
+            batch_op.create_index(
+                name,
+                ["kind", column, "occurred_at", "team_id"],
+                unique=False,
+                sqlite_where=sa.text(f"{column} IS NOT NULL"),
+                postgresql_where=sa.text(f"{column} IS NOT NULL"),
+            )
     op.create_table(
         "metric_daily",
         sa.Column("dim", sa.String(length=16), nullable=False),
@@ -70,8 +81,31 @@ def upgrade() -> None:
         ),
         sqlite_with_rowid=False,
     )
+    op.create_table(
+        "metric_histogram",
+        sa.Column("dim", sa.String(length=16), nullable=False),
+        sa.Column("team_id", sa.String(length=40), nullable=False),
+        sa.Column("kind", sa.String(length=24), nullable=False),
+        sa.Column("basis", sa.String(length=8), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("member", sa.String(length=100), nullable=False),
+        sa.Column("bucket", sa.Integer(), nullable=False),
+        sa.Column("n", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint(
+            "dim",
+            "team_id",
+            "kind",
+            "basis",
+            "day",
+            "member",
+            "bucket",
+            name=op.f("pk_metric_histogram"),
+        ),
+        sqlite_with_rowid=False,
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("metric_histogram")
     op.drop_table("metric_daily")
     op.drop_table("metric_events")

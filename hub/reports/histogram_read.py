@@ -1,0 +1,143 @@
+"""Medians and p90s of a total from the durations' histogram (metric_histogram), exact:
+the bucket sums say in which bucket each wanted rank falls and how many values lie below
+it, then only the events inside those buckets are read and ranked. A 90-day summary reads
+a few thousand values instead of every duration of the range.
+
+Used where the rollup answers (its days are the request's) and on SQLite: PostgreSQL
+ranks in the database (percentile_cont)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from sqlalchemy import and_, func, literal_column, or_, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from hub.events.histogram import bucket_bounds, bucket_of
+from hub.reports.request import ReportRequest
+from hub.reports.rollup_read import _selection
+from hub.store.schema import metric_events, metric_histogram
+
+Quantiles = dict[str, tuple[float | None, float | None]]
+_PS = (0.5, 0.9)
+
+
+def _ranks(n: int) -> set[int]:
+    """The ranks (0-based) percentile_cont interpolates between for the median and p90."""
+    out: set[int] = set()
+    for p in _PS:
+        lo = int((n - 1) * p)
+        out |= {lo, min(lo + 1, n - 1)}
+    return out
+
+
+def _targets(counts: Mapping[int, int]) -> dict[int, tuple[int, int]]:
+    """rank -> (its bucket, how many values lie in lower buckets)."""
+    n = sum(counts.values())
+    wanted = sorted(_ranks(n)) if n else []
+    out: dict[int, tuple[int, int]] = {}
+    below = 0
+    for b in sorted(counts):
+        upto = below + counts[b]
+        while wanted and wanted[0] < upto:
+            out[wanted.pop(0)] = (b, below)
+        below = upto
+    return out
+
+
+def _pick(n: int, at: Mapping[int, float]) -> tuple[float | None, float | None]:
+    def one(p: float) -> float:
+        h = (n - 1) * p
+        lo = int(h)
+        hi = min(lo + 1, n - 1)
+        return at[lo] + (h - lo) * (at[hi] - at[lo])
+
+    return one(0.5), one(0.9)
+
+
+async def _counts(
+    conn: AsyncConnection, req: ReportRequest, kind: str
+) -> dict[str, dict[int, int]]:
+    """group -> bucket -> how many durations, over the request's days."""
+    h = metric_histogram.c
+    where, group = _selection(req, metric_histogram)
+    rows = await conn.execute(
+        select(group, h.bucket, func.sum(h.n))
+        .where(
+            h.kind == kind,
+            h.basis == req.basis,
+            h.day >= req.local_start_date(),
+            h.day < req.local_end_date(),
+            *where,
+        )
+        .group_by(*([group] if req.group is not None else []), h.bucket)
+    )
+    out: dict[str, dict[int, int]] = {}
+    for g, b, n in rows:
+        if n:
+            out.setdefault(str(g), {})[int(b)] = int(n)
+    return out
+
+
+def histogram_serves(req: ReportRequest) -> bool:
+    """Whether the histogram holds the request's durations: the total of a team scope (it
+    keeps no other dimension), on days the rollup answers for."""
+    return req.group is None and all(k == "team" for k in req.filters)
+
+
+async def histogram_quantiles(
+    conn: AsyncConnection, req: ReportRequest, kind: str
+) -> Quantiles | None:
+    """{'': (median, p90)} of one kind's durations, as event_read.quantiles computes them;
+    None when the histogram and the events disagree (events written around
+    hub.events.metrics.record, or removed): the caller reads every value."""
+    counts = (await _counts(conn, req, kind)).get("", {})
+    targets = _targets(counts)
+    if not targets:
+        return {}
+    wanted = sorted({b for b, _ in targets.values()})
+    values = await _inside(conn, req, kind, wanted)
+    at: dict[int, float] = {}
+    for rank, (b, below) in targets.items():
+        inside = values.get(b, [])
+        if len(inside) != counts[b]:
+            return None
+        at[rank] = inside[rank - below]
+    return {"": _pick(sum(counts.values()), at)}
+
+
+async def _inside(
+    conn: AsyncConnection, req: ReportRequest, kind: str, buckets: Sequence[int]
+) -> dict[int, list[float]]:
+    """bucket -> the sorted durations in it, read by their ranges of seconds off the
+    (kind, seconds, occurred_at, team_id) index (or business_seconds')."""
+    e = metric_events.c
+    value = e.business_seconds if req.basis == "business" else e.seconds
+    ranges = []
+    for b in buckets:
+        lo, hi = bucket_bounds(b)
+        ranges.append(
+            and_(
+                *([value >= lo] if lo is not None else []),
+                *([value < hi] if hi is not None else []),
+            )
+        )
+    # `+occurred_at` (unary plus: no index) steers SQLite's planner off the
+    # (kind, occurred_at) index, which would read every duration of the range to find the
+    # few inside the buckets, onto the (kind, seconds, ...) one.
+    at = literal_column("+metric_events.occurred_at", type_=e.occurred_at.type)
+    where = [at >= req.start, at < req.end]
+    team = req.filters.get("team")
+    if team is not None:
+        where.append(e.team_id == team)
+    if req.teams is not None:
+        where.append(e.team_id.in_(sorted(req.teams)))
+    result = await conn.execute(
+        select(value).where(e.kind == kind, value.is_not(None), or_(*ranges), *where)
+    )
+    found: dict[int, list[float]] = {}
+    for (v,) in result.cursor.fetchall():
+        found.setdefault(bucket_of(v), []).append(v)
+    for vs in found.values():
+        vs.sort()
+    return found
