@@ -51,6 +51,19 @@ async def erase_customer(
 ) -> ErasureReport:
     """Erase the person whose (surviving) record is `customer_id`, in the caller's
     transaction. The audit row names the actor and counts rows per table, nothing else."""
+    sqlite = conn.dialect.name == "sqlite"
+    if sqlite:
+        # What the erasure deletes is overwritten with zeros, not left in free pages of the
+        # file. Only here: on every connection it cost a quarter of the ingest's speed.
+        await conn.exec_driver_sql("PRAGMA secure_delete=ON")
+    try:
+        return await _erase(conn, customer_id, mode, by)
+    finally:
+        if sqlite:
+            await conn.exec_driver_sql("PRAGMA secure_delete=OFF")
+
+
+async def _erase(conn: AsyncConnection, customer_id: int, mode: Mode, by: Eraser) -> ErasureReport:
     person = await person_of(conn, customer_id)
     now = by.now
     counts: dict[str, int] = {}

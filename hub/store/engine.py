@@ -164,9 +164,6 @@ def _sqlite_pragmas(engine: AsyncEngine) -> None:
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA busy_timeout=30000")
         cur.execute("PRAGMA foreign_keys=ON")
-        # Deleted rows are overwritten with zeros, not left in free pages of the file: an
-        # erased customer (hub.privacy) is gone from the file, not only from queries.
-        cur.execute("PRAGMA secure_delete=ON")
         cur.close()
 
     @event.listens_for(engine.sync_engine, "begin")
