@@ -74,17 +74,16 @@ def check_events(events: list[str]) -> list[str]:
     return events
 
 
-class WebhookEndpointConfig(BaseModel):
+class EndpointSettings(BaseModel):
+    """What an endpoint is, wherever it is defined: the YAML (with its secret) or the API
+    (the hub makes the secret)."""
+
     model_config = ConfigDict(extra="forbid")
 
     id: str = Field(pattern=ENDPOINT_ID)
     url: str
     # Event types, or "*" for every one.
     events: list[str] = Field(default_factory=lambda: ["*"], max_length=len(EVENT_NAMES) + 1)
-    # whsec_<base64>, usually ${WEBHOOK_SECRET}; signs every delivery.
-    secret: SecretStr
-    # During a rotation: the old secret, so each delivery carries both signatures.
-    previous_secret: SecretStr | None = None
     # True lets the URL resolve to loopback, private or link-local addresses (tests, LAN).
     allow_private: bool = False
     # Consecutive failed attempts (any event) after which the endpoint is disabled.
@@ -103,6 +102,13 @@ class WebhookEndpointConfig(BaseModel):
     @classmethod
     def _events(cls, v: list[str]) -> list[str]:
         return check_events(v)
+
+
+class WebhookEndpointConfig(EndpointSettings):
+    # whsec_<base64>, usually ${WEBHOOK_SECRET}; signs every delivery.
+    secret: SecretStr
+    # During a rotation: the old secret, so each delivery carries both signatures.
+    previous_secret: SecretStr | None = None
 
     @field_validator("secret", "previous_secret", mode="before")
     @classmethod

@@ -107,19 +107,7 @@ class SlaCheck:
         )
         if not rows:
             return 0
-        await emit(
-            conn,
-            [
-                OutgoingEvent(
-                    SLA_BREACHED,
-                    {"target": r.kind, "cycle": r.cycle, "policy": r.policy,
-                     "due_at": r.due_at.isoformat()},
-                    ticket_id=r.ticket_id,
-                )
-                for r in rows
-            ],
-            now,
-        )  # fmt: skip
+        await emit(conn, _events(SLA_BREACHED, rows), now)
         await _timeline(conn, rows, "breached", now)
         # Counted when the deadline passed, not when the check saw it.
         await record_outcomes(
@@ -158,21 +146,26 @@ class SlaCheck:
                 notices,
             )
         if which == "warning":
-            await emit(
-                conn,
-                [
-                    OutgoingEvent(
-                        SLA_WARNING,
-                        {"target": r.kind, "cycle": r.cycle, "policy": r.policy,
-                         "due_at": r.due_at.isoformat()},
-                        ticket_id=r.ticket_id,
-                    )
-                    for r in rows
-                ],
-                now,
-            )  # fmt: skip
+            await emit(conn, _events(SLA_WARNING, rows), now)
             await _timeline(conn, rows, "warned", now)
         return len(rows)
+
+
+def _events(kind: str, rows: Sequence[Any]) -> list[OutgoingEvent]:
+    """The integration events of claimed targets (sla.warning or sla.breached)."""
+    return [
+        OutgoingEvent(
+            kind,
+            {
+                "target": r.kind,
+                "cycle": r.cycle,
+                "policy": r.policy,
+                "due_at": r.due_at.isoformat(),
+            },
+            ticket_id=r.ticket_id,
+        )
+        for r in rows
+    ]
 
 
 async def _claim(conn: AsyncConnection, where: Any, values: dict[str, Any]) -> Sequence[Any]:

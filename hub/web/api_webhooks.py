@@ -6,9 +6,14 @@ from __future__ import annotations
 from typing import Literal
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from hub.config.webhooks import ENDPOINT_ID, WebhookEndpointConfig, check_events, check_url
+from hub.config.webhooks import (
+    EVENT_NAMES,
+    MAX_URL,
+    EndpointSettings,
+    WebhookEndpointConfig,
+)
 from hub.store import utcnow
 from hub.web.api_common import actor_of, error, int_param, path_id, read_body, text_param
 from hub.web.deps import deps_of
@@ -28,28 +33,14 @@ from hub.webhooks.signing import new_secret
 DELIVERY_STATUSES = ("pending", "delivered", "failed")
 
 
-class WebhookCreate(BaseModel):
-    """A new endpoint; the hub makes its secret and answers it once."""
+class WebhookCreate(EndpointSettings):
+    """A new endpoint; the hub makes its secret and answers it once. The bounds are in the
+    schema too, for API clients."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    id: str = Field(pattern=ENDPOINT_ID)
-    url: str = Field(max_length=2000)
-    events: list[str] = Field(default_factory=lambda: ["*"], min_length=1, max_length=13)
-    allow_private: bool = False
-    max_failures: int = Field(default=20, ge=1, le=10_000)
-    max_attempts: int = Field(default=12, ge=1, le=100)
-    timeout_seconds: float = Field(default=10.0, gt=0, le=60)
-
-    @field_validator("url")
-    @classmethod
-    def _url(cls, v: str) -> str:
-        return check_url(v)
-
-    @field_validator("events")
-    @classmethod
-    def _events(cls, v: list[str]) -> list[str]:
-        return check_events(v)
+    url: str = Field(max_length=MAX_URL)
+    events: list[str] = Field(
+        default_factory=lambda: ["*"], min_length=1, max_length=len(EVENT_NAMES) + 1
+    )
 
 
 class WebhookDisable(BaseModel):
