@@ -21,7 +21,6 @@ turns these models into the calendars SLA clocks count on.
 from __future__ import annotations
 
 import re
-import zoneinfo
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -42,6 +41,7 @@ from pydantic import (
 
 from hub.config.ical_holidays import IcalError, read_closed_days
 from hub.config.yaml_source import Path_
+from hub.core.zones import known_zone
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # date.weekday() order
 DAY = 24 * 60
@@ -217,11 +217,7 @@ class CalendarConfig(_Strict):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, v: str) -> str:
-        try:
-            zoneinfo.ZoneInfo(v)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown IANA time zone {v!r} (e.g. 'Asia/Dhaka')") from None
-        return v
+        return known_zone(v)
 
     def weekly(self) -> tuple[tuple[TimeRange, ...], ...]:
         """The open ranges of each weekday, Monday first, in order of their start."""

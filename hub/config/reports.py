@@ -3,11 +3,10 @@ many rows a report or an export may hold."""
 
 from __future__ import annotations
 
-import zoneinfo
-
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from hub.config.weekly_summary import WeeklySummaryConfig
+from hub.core.zones import known_zone
 
 
 class ReportsConfig(BaseModel):
@@ -27,10 +26,4 @@ class ReportsConfig(BaseModel):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, v: str | None) -> str | None:
-        if v is None:
-            return v
-        try:
-            zoneinfo.ZoneInfo(v)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown IANA time zone {v!r} (e.g. 'Asia/Dhaka')") from None
-        return v
+        return None if v is None else known_zone(v)

@@ -4,7 +4,6 @@ its language; the hub sends each one once per week (hub.reports.weekly_send)."""
 
 from __future__ import annotations
 
-import zoneinfo
 from collections.abc import Collection, Sequence
 from datetime import time
 from typing import Any
@@ -13,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from hub.connector import ConnectorRegistry
 from hub.core.identity import normalize_email
+from hub.core.zones import known_zone
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
@@ -68,13 +68,7 @@ class WeeklySummary(BaseModel):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, v: str | None) -> str | None:
-        if v is None:
-            return v
-        try:
-            zoneinfo.ZoneInfo(v)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown IANA time zone {v!r} (e.g. 'Asia/Dhaka')") from None
-        return v
+        return None if v is None else known_zone(v)
 
     def schedule(self) -> tuple[int, time]:
         return parse_send_at(self.send_at)
