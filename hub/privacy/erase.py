@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from sqlalchemy import Table, and_, delete, or_, select, update
+from sqlalchemy import Table, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.events.outgoing import CUSTOMER_ERASED, OutgoingEvent, emit
@@ -22,7 +22,15 @@ from hub.privacy.ledger import record_in_ledger
 from hub.privacy.scope import Person, person_of
 from hub.privacy.scrub import scrub_channel_posts, scrub_quarantine
 from hub.privacy.tables import RULES
-from hub.store.schema import customers, erasure_audit, messages, metadata, outbox, tickets
+from hub.store.schema import (
+    customers,
+    erasure_audit,
+    messages,
+    metadata,
+    outbox,
+    purchases,
+    tickets,
+)
 
 Mode = Literal["delete", "anonymize"]
 ERASED = "[erased]"
@@ -113,6 +121,14 @@ def _table(name: str) -> Table:
     return metadata.tables[name]
 
 
+async def _delete(conn: AsyncConnection, table: Table, ids: list[int]) -> int:
+    """Delete rows by id, references to them from rows that stay set to NULL first."""
+    if not ids:
+        return 0
+    await _detach(conn, table, ids)
+    return (await conn.execute(delete(table).where(table.c.id.in_(ids)))).rowcount or 0
+
+
 async def _detach(conn: AsyncConnection, target: Table, ids: list[int]) -> None:
     """NULL every nullable reference to rows of `target` about to go, from rows that stay."""
     if not ids:
@@ -148,18 +164,14 @@ async def _apply(
 
 
 async def _erase_outbox(conn: AsyncConnection, person: Person) -> int:
-    kinds_values = [and_(outbox.c.recipient == v) for _k, v in person.identities]
     where = or_(
         outbox.c.customer_id.in_(person.customer_ids),
         outbox.c.ticket_id.in_(person.own_tickets),
         outbox.c.message_id.in_(person.messages),
-        *kinds_values,
+        outbox.c.recipient.in_([v for _k, v in person.identities]),
     )
     ids = [int(i) for i in (await conn.execute(select(outbox.c.id).where(where))).scalars()]
-    if not ids:
-        return 0
-    await _detach(conn, outbox, ids)
-    return (await conn.execute(delete(outbox).where(outbox.c.id.in_(ids)))).rowcount or 0
+    return await _delete(conn, outbox, ids)
 
 
 async def _erase_messages(conn: AsyncConnection, person: Person, mode: Mode) -> int:
@@ -177,8 +189,7 @@ async def _erase_messages(conn: AsyncConnection, person: Person, mode: Mode) -> 
         }
         stmt = update(messages).where(messages.c.id.in_(ids)).values(values)
         return (await conn.execute(stmt)).rowcount or 0
-    await _detach(conn, messages, ids)
-    return (await conn.execute(delete(messages).where(messages.c.id.in_(ids)))).rowcount or 0
+    return await _delete(conn, messages, ids)
 
 
 async def _erase_tickets(conn: AsyncConnection, person: Person, mode: Mode) -> int:
@@ -208,13 +219,10 @@ async def _erase_tickets(conn: AsyncConnection, person: Person, mode: Mode) -> i
     if mode == "anonymize":
         stmt = update(tickets).where(tickets.c.id.in_(own)).values(subject=None)
         return done + ((await conn.execute(stmt)).rowcount or 0)
-    await _detach(conn, tickets, own)
-    return done + ((await conn.execute(delete(tickets).where(tickets.c.id.in_(own)))).rowcount or 0)
+    return done + await _delete(conn, tickets, own)
 
 
 async def _rename_order_refs(conn: AsyncConnection, person: Person) -> int:
-    from hub.store.schema import purchases
-
     rows = (
         await conn.execute(
             select(purchases.c.id, purchases.c.order_ref).where(
@@ -255,5 +263,4 @@ async def _erase_customers(conn: AsyncConnection, person: Person, mode: Mode, no
         )
         return (await conn.execute(stmt)).rowcount or 0
     await conn.execute(update(customers).where(customers.c.id.in_(ids)).values(merged_into=None))
-    await _detach(conn, customers, ids)
-    return (await conn.execute(delete(customers).where(customers.c.id.in_(ids)))).rowcount or 0
+    return await _delete(conn, customers, ids)
