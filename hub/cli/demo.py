@@ -46,8 +46,7 @@ def add_demo_cli(sub: SubParsers, registry: ConnectorRegistry) -> None:
 def _seed(config: Config, args: argparse.Namespace, registry: ConnectorRegistry) -> int:
     from pathlib import Path
 
-    from hub.demo.seed import SeedPlan, SeedRefused, has_history, seed_demo
-    from hub.store import Store
+    from hub.demo.seed import AlreadySeeded, SeedPlan, SeedRefused, seed_demo
 
     if not config.hub.demo:
         print(
@@ -55,25 +54,15 @@ def _seed(config: Config, args: argparse.Namespace, registry: ConnectorRegistry)
             file=sys.stderr,
         )
         return EXIT_CONFIG
-    if args.if_empty:
-
-        async def seeded() -> bool:
-            store = Store(config.storage.url)
-            try:
-                await store.migrate()
-                return await has_history(store)
-            finally:
-                await store.close()
-
-        if asyncio.run(seeded()):
-            print("the demo database already has its history")
-            return 0
+    plan = SeedPlan(
+        args.days, args.customers, args.seed, Path(args.import_csv) if args.import_csv else None
+    )
     try:
-        plan = SeedPlan(
-            args.days, args.customers, args.seed, Path(args.import_csv) if args.import_csv else None
-        )
         report = asyncio.run(seed_demo(config, registry, plan))
     except SeedRefused as exc:
+        if args.if_empty and isinstance(exc, AlreadySeeded):
+            print("the demo database already has its history")
+            return 0
         print(f"hub demo seed: {exc}", file=sys.stderr)
         return EXIT_REFUSED
     print(

@@ -45,6 +45,10 @@ class SeedRefused(Exception):
     """The config or database is not one to seed; the message says why."""
 
 
+class AlreadySeeded(SeedRefused):
+    """The database has tickets: the history is not added twice."""
+
+
 @dataclass
 class SeedReport:
     customers: int = 0
@@ -97,7 +101,7 @@ async def seed_demo(config: Config, registry: ConnectorRegistry, plan: SeedPlan)
     async with contextlib.AsyncExitStack() as stack:
         core = await open_core(stack, config, registry, replies)
         if await has_history(core.store):
-            raise SeedRefused(
+            raise AlreadySeeded(
                 "the database already has tickets; the demo history is not added twice"
             )
         await sync_agents(core.store, config.agents)
