@@ -22,6 +22,7 @@ from hub.events.metrics import (
     TICKET_SOLVED,
     MetricEvent,
     record,
+    ticket_event,
 )
 from hub.sla.calendar import Calendar
 from hub.store import utcnow
@@ -59,21 +60,6 @@ class Measure:
 
     async def record(self, conn: AsyncConnection, events: Sequence[MetricEvent]) -> None:
         await record(conn, events, self.zone)
-
-
-def ticket_event(row: Any, kind: str, at: datetime, **extra: Any) -> MetricEvent:
-    """An event about the ticket `row` (a tickets row), with its team, channel and tags."""
-    return MetricEvent(
-        kind=kind,
-        occurred_at=at,
-        ticket_id=row.id,
-        customer_id=row.customer_id,
-        team=row.team_id,
-        channel=row.channel,
-        priority=row.priority,
-        tags=tuple(row.tags or ()),
-        **extra,
-    )
 
 
 async def cycle_start(conn: AsyncConnection, row: Any) -> datetime:

@@ -91,6 +91,21 @@ class MetricEvent:
     weight: int = 1
 
 
+def ticket_event(row: Any, kind: str, at: datetime, **extra: Any) -> MetricEvent:
+    """An event about the ticket `row` (a tickets row), with its team, channel and tags."""
+    return MetricEvent(
+        kind=kind,
+        occurred_at=at,
+        ticket_id=row.id,
+        customer_id=row.customer_id,
+        team=row.team_id,
+        channel=row.channel,
+        priority=row.priority,
+        tags=tuple(row.tags or ()),
+        **extra,
+    )
+
+
 async def record(conn: AsyncConnection, events: Sequence[MetricEvent], zone: tzinfo) -> None:
     """Record events in the caller's transaction and add them to the daily rollup, whose
     days are those of `zone` (the operator's `reports.timezone`)."""

@@ -12,7 +12,7 @@ from datetime import datetime, tzinfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.events.metrics import SLA_ACHIEVED, SLA_BREACHED, MetricEvent, record
+from hub.events.metrics import SLA_ACHIEVED, SLA_BREACHED, record, ticket_event
 from hub.store.schema import tickets
 
 ACHIEVED, BREACHED, TAKEN_BACK = "achieved", "breached", "taken_back"
@@ -49,17 +49,12 @@ async def record_outcomes(conn: AsyncConnection, outcomes: Sequence[Outcome], zo
         if t is None:
             continue
         events.append(
-            MetricEvent(
+            ticket_event(
+                t,
                 SLA_BREACHED if o.what == BREACHED else SLA_ACHIEVED,
                 o.at,
-                ticket_id=t.id,
-                customer_id=t.customer_id,
-                team=t.team_id,
-                channel=t.channel,
                 # Credited to whoever held the ticket when it was decided.
                 agent=t.assignee,
-                priority=t.priority,
-                tags=tuple(t.tags or ()),
                 weight=-1 if o.what == TAKEN_BACK else 1,
             )
         )
