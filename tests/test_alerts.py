@@ -149,7 +149,7 @@ async def test_expired_token_alerts_the_admins_once_and_the_replies_wait(
             await Rig(hub, api, "wa").wait_state("disabled")
             marker = await dead_letter_marker(hub, slack, "marker2")
             assert "wa disabled" not in marker
-        assert len(slack.posts) == 3  # the disable and the two markers
+        assert len(slack.posts) == 3, slack.texts()  # the disable and the two markers
         (text,) = [t for t in slack.texts() if "wa disabled" in t]
         assert "wa" in text and "disabled" in text and "access token" in text
         assert "http://127.0.0.1/healthz" in text

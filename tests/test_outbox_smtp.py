@@ -518,7 +518,10 @@ async def test_worker_stops_even_if_a_connector_swallows_the_cancellation(
         await queue_messages(url, 1)
         connector = StubbornConnector(real.config)
         worker = OutboxWorker(
-            store, OutboxConfig(poll_seconds=0.05), {"mail": connector}, Metrics()
+            store,
+            OutboxConfig(poll_seconds=0.05, drain_seconds=0.2),
+            {"mail": connector},
+            Metrics(),
         )
         task = asyncio.create_task(worker.run())
         await asyncio.wait_for(connector.entered.wait(), timeout=30)
@@ -529,6 +532,60 @@ async def test_worker_stops_even_if_a_connector_swallows_the_cancellation(
     finally:
         await store.close()
     assert row.status == "sent"  # it was sent, and recorded as such before stopping
+
+
+@dataclass
+class SlowConnector:
+    """A channel whose every send takes a while (a slow relay or API)."""
+
+    config: Any
+    sent: list[str] = field(default_factory=list)
+    entered: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def start(self) -> None:
+        pass
+
+    async def stop(self) -> None:
+        pass
+
+    def web_app(self) -> None:
+        return None
+
+    async def send(self, msg: OutboundMessage) -> str:
+        self.entered.set()
+        await asyncio.sleep(0.3)
+        self.sent.append(msg.to.value)
+        return f"remote-{len(self.sent)}"
+
+
+async def test_a_stop_during_a_send_lets_it_finish_and_hands_the_batch_back(
+    storage_url: str,
+) -> None:
+    # Cut between the remote side taking it and the mark, the next run would send it again.
+    store, real = worker_parts(storage_url, free_port())
+    try:
+        await store.migrate()
+        await queue_messages(storage_url, 3)
+        connector = SlowConnector(real.config)
+        worker = OutboxWorker(
+            store, OutboxConfig(poll_seconds=0.05, batch_size=3), {"mail": connector}, Metrics()
+        )
+        task = asyncio.create_task(worker.run())
+        await asyncio.wait_for(connector.entered.wait(), timeout=30)
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=10)
+        assert task in done and task.cancelled()
+        rows = await outbox_rows(store)
+    finally:
+        await store.close()
+    assert connector.sent == ["w0@example.com"]
+    assert [(r.status, r.remote_id) for r in rows] == [
+        ("sent", "remote-1"),
+        ("pending", None),
+        ("pending", None),
+    ]
+    # The two never started are free at once for another process, not held by a lease.
+    assert [(r.claimed_by, r.lease_until) for r in rows[1:]] == [(None, None)] * 2
 
 
 # --- what the acknowledgement looks like ----------------------------------------------

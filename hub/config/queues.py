@@ -15,6 +15,8 @@ class OutboxConfig(BaseModel):
     lease_seconds: float = Field(default=120.0, gt=0)
     poll_seconds: float = Field(default=1.0, gt=0)
     batch_size: int = Field(default=20, ge=1, le=1000)
+    # On stop, how long a send under way may take to finish and be recorded.
+    drain_seconds: float = Field(default=10.0, ge=0, le=300)
 
 
 class IngestConfig(BaseModel):

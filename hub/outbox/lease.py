@@ -129,6 +129,16 @@ class Lease:
                     .values(lease_until=lease)
                 )
 
+    async def release_all(self, row_ids: list[int]) -> None:
+        """Hand rows back unsent (a stop): another process takes them without waiting
+        for their lease to run out."""
+        async with self.store.write() as conn:
+            await conn.execute(
+                update(outbox)
+                .where(outbox.c.id.in_(row_ids), outbox.c.claimed_by == self.worker_id)
+                .values(lease_until=None, claimed_by=None)
+            )
+
     async def release(self, row_id: int, error: str | None = None, delay: float = 0) -> None:
         values: dict[str, Any] = {"lease_until": None, "claimed_by": None}
         if error:

@@ -3,8 +3,10 @@
 Exactly-once is what the database can promise, and it promises it up to the connector
 call: a row is claimed by one worker at a time (FOR UPDATE SKIP LOCKED on PostgreSQL, the
 single writer on SQLite), and is marked sent in the transaction right after the send.
-The window that remains: a process killed after the remote side accepted a message but
-before that mark commits will send it again when the lease expires. The retry carries
+A stop (SIGTERM, a restart) lets the send under way finish and be marked, for up to
+`drain_seconds`, and hands the rest of its batch back at once. The window that remains: a
+process killed after the remote side accepted a message but before that mark commits will
+send it again when the lease expires. The retry carries
 the same idempotency key (for email: the same Message-ID), so the receiver can tell it
 is the same message, never a second, different one.
 """
@@ -143,8 +145,33 @@ class OutboxWorker:
             return False
         rows = await self.lease.claim(ready)
         for i, row in enumerate(rows):
-            await self._deliver(row, rows[i:])
+            await self._drained(self._deliver(row, rows[i:]), rows[i + 1 :])
         return bool(rows)
+
+    async def _drained(self, delivery: Awaitable[None], unstarted: list[Any]) -> None:
+        """Run one delivery so that a stop does not cut it between the remote side taking
+        the message and its row being marked: cut there, the next run would send it again."""
+        task = asyncio.ensure_future(delivery)
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            try:
+                await asyncio.wait({task}, timeout=self.config.drain_seconds)
+                if not task.done():
+                    log.warning("outbox stop cut a send short; it goes again after its lease")
+                    task.cancel()
+                    # A connector that finishes anyway (or fails) still gets its outcome.
+                    await asyncio.wait({task}, timeout=1.0)
+                if unstarted:
+                    await asyncio.wait_for(
+                        self.lease.release_all([r.id for r in unstarted]), timeout=5.0
+                    )
+            except Exception:
+                log.exception("outbox drain on stop failed")
+            finally:
+                if not task.done():
+                    task.cancel()
+            raise
 
     async def _deliver(self, row: Any, batch_rest: list[Any]) -> None:
         connector = self.connectors.get(row.connector_id)
