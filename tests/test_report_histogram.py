@@ -63,7 +63,7 @@ def _events(rng: random.Random) -> list[MetricEvent]:
                 at,
                 ticket_id=i,
                 team=team,
-                agent="sam",
+                agent=rng.choice(["sam", "ria", "tuli", None]),
                 channel="email",
                 seconds=seconds,
                 business_seconds=business,
@@ -89,6 +89,9 @@ FORMS = [
     ReportForm("2026-03-05", "2026-03-20", ZONE, filters={"team": "support"}),
     ReportForm("2026-03-07", "2026-03-07", ZONE),
     ReportForm("2026-05-01", "2026-05-03", ZONE),  # nothing in range
+    ReportForm("2026-03-01", "2026-04-09", ZONE, group="agent"),
+    ReportForm("2026-03-05", "2026-03-20", ZONE, group="agent", filters={"team": "support"}),
+    ReportForm("2026-03-07", "2026-03-07", ZONE, group="agent"),
 ]
 
 
@@ -105,17 +108,20 @@ async def test_histogram_quantiles_equal_ranking_every_value(
                 every = await quantiles(conn, req, kind)
                 found = await histogram_quantiles(conn, req, kind)
             assert found == every
+            if req.group == "agent" and form.start == "2026-03-01":
+                assert {"sam", "ria", "tuli"} <= set(every)  # the agents' own, not only ''
     finally:
         await store.close()
 
 
 async def test_a_team_leads_scope_is_kept(store: Store) -> None:
-    req = build_request(FORMS[0], frozenset({"billing"}), 800)
     try:
-        async with store.read() as conn:
-            every = await quantiles(conn, req, REPLY)
-            assert every  # billing replied
-            assert await histogram_quantiles(conn, req, REPLY) == every
+        for form in (FORMS[0], FORMS[4]):
+            req = build_request(form, frozenset({"billing"}), 800)
+            async with store.read() as conn:
+                every = await quantiles(conn, req, REPLY)
+                assert every  # billing replied
+                assert await histogram_quantiles(conn, req, REPLY) == every
     finally:
         await store.close()
 

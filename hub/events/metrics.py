@@ -213,23 +213,26 @@ HISTOGRAM_KINDS = (FIRST_RESPONSE, REPLY, TICKET_SOLVED)
 
 
 def histogram_rows(events: Iterable[MetricEvent], zone: tzinfo) -> list[dict[str, Any]]:
-    """The histogram rows the events add: one per (day, kind, basis, team, bucket) of
-    every duration, counted once whatever its weight (a quantile ranks the values, as the
-    events hold them). Only the ("all", "") member of every team and of all teams: the
-    totals' quantiles are the ones it speeds up, and each dimension would multiply the
-    rows a reply writes (a group's quantiles read its values, as fast as the buckets)."""
+    """The histogram rows the events add: one per (day, kind, basis, team, member, bucket)
+    of every duration, counted once whatever its weight (a quantile ranks the values, as
+    the events hold them). The ("all", "") member and the ("agent", who) one, of every
+    team and of all teams: the totals' and the per-agent report's quantiles are the ones
+    it speeds up; every other dimension would multiply the rows a reply writes (its
+    quantiles read its values)."""
     counts: dict[tuple[Any, ...], int] = {}
     for e in events:
         if e.kind not in HISTOGRAM_KINDS:
             continue
         day = e.occurred_at.astimezone(zone).date()
+        members = (("all", ""), ("agent", e.agent)) if e.agent else (("all", ""),)
         for basis, value in (("calendar", e.seconds), ("business", e.business_seconds)):
             if value is None:
                 continue
             b = bucket_of(value)
             for team_key in ("", e.team) if e.team else ("",):
-                k = ("all", team_key, e.kind, basis, day, "", b)
-                counts[k] = counts.get(k, 0) + 1
+                for dim, member in members:
+                    k = (dim, team_key, e.kind, basis, day, member, b)
+                    counts[k] = counts.get(k, 0) + 1
     names = ("dim", "team_id", "kind", "basis", "day", "member", "bucket")
     return [dict(zip(names, k, strict=True)) | {"n": n} for k, n in sorted(counts.items())]
 

@@ -1,7 +1,7 @@
 """Medians and p90s of a total from the durations' histogram (metric_histogram), exact:
 the bucket sums say in which bucket each wanted rank falls and how many values lie below
-it, then only the events inside those buckets are read and ranked. A 90-day summary reads
-a few thousand values instead of every duration of the range.
+it, then only the events inside those buckets are read and ranked. A 90-day summary (or
+per-agent report) reads a few thousand values instead of every duration of the range.
 
 Used where the rollup answers (its days are the request's) and on SQLite: PostgreSQL
 ranks in the database (percentile_cont)."""
@@ -9,6 +9,7 @@ ranks in the database (percentile_cont)."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 from sqlalchemy import and_, func, literal_column, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -80,37 +81,45 @@ async def _counts(
 
 
 def histogram_serves(req: ReportRequest) -> bool:
-    """Whether the histogram holds the request's durations: the total of a team scope (it
-    keeps no other dimension), on days the rollup answers for."""
-    return req.group is None and all(k == "team" for k in req.filters)
+    """Whether the histogram holds the request's durations: the total, or per agent, of a
+    team scope (it keeps no other dimension), on days the rollup answers for."""
+    return req.group in (None, "agent") and all(k == "team" for k in req.filters)
 
 
 async def histogram_quantiles(
     conn: AsyncConnection, req: ReportRequest, kind: str
 ) -> Quantiles | None:
-    """{'': (median, p90)} of one kind's durations, as event_read.quantiles computes them;
-    None when the histogram and the events disagree (events written around
-    hub.events.metrics.record, or removed): the caller reads every value."""
-    counts = (await _counts(conn, req, kind)).get("", {})
-    targets = _targets(counts)
-    if not targets:
+    """group -> (median, p90) of one kind's durations ('' -> the total's), as
+    event_read.quantiles computes them; None when the histogram and the events disagree
+    (events written around hub.events.metrics.record, or removed): the caller reads every
+    value."""
+    counts = {"": (await _counts(conn, replace(req, group=None), kind)).get("", {})}
+    if req.group is not None:
+        counts |= {g: c for g, c in (await _counts(conn, req, kind)).items() if g}
+    targets = {g: _targets(c) for g, c in counts.items()}
+    wanted = sorted({b for t in targets.values() for b, _ in t.values()})
+    if not wanted:
         return {}
-    wanted = sorted({b for b, _ in targets.values()})
     values = await _inside(conn, req, kind, wanted)
-    at: dict[int, float] = {}
-    for rank, (b, below) in targets.items():
-        inside = values.get(b, [])
-        if len(inside) != counts[b]:
-            return None
-        at[rank] = inside[rank - below]
-    return {"": _pick(sum(counts.values()), at)}
+    out: Quantiles = {}
+    for g, ranks in targets.items():
+        at: dict[int, float] = {}
+        for rank, (b, below) in ranks.items():
+            inside = values.get((g, b), [])
+            if len(inside) != counts[g][b]:
+                return None
+            at[rank] = inside[rank - below]
+        if at:
+            out[g] = _pick(sum(counts[g].values()), at)
+    return out
 
 
 async def _inside(
     conn: AsyncConnection, req: ReportRequest, kind: str, buckets: Sequence[int]
-) -> dict[int, list[float]]:
-    """bucket -> the sorted durations in it, read by their ranges of seconds off the
-    (kind, seconds, occurred_at, team_id) index (or business_seconds')."""
+) -> dict[tuple[str, int], list[float]]:
+    """(group, bucket) -> the sorted durations in it ('' for the total's, every one), read
+    by their ranges of seconds off the (kind, seconds, occurred_at, team_id, agent) index
+    (or business_seconds')."""
     e = metric_events.c
     value = e.business_seconds if req.basis == "business" else e.seconds
     ranges = []
@@ -132,12 +141,19 @@ async def _inside(
         where.append(e.team_id == team)
     if req.teams is not None:
         where.append(e.team_id.in_(sorted(req.teams)))
+    agent = e.agent if req.group == "agent" else literal_column("''")
     result = await conn.execute(
-        select(value).where(e.kind == kind, value.is_not(None), or_(*ranges), *where)
+        select(agent, value).where(e.kind == kind, value.is_not(None), or_(*ranges), *where)
     )
-    found: dict[int, list[float]] = {}
-    for (v,) in result.cursor.fetchall():
-        found.setdefault(bucket_of(v), []).append(v)
+    wanted = set(buckets)
+    found: dict[tuple[str, int], list[float]] = {}
+    for who, v in result.cursor.fetchall():
+        b = bucket_of(v)
+        found.setdefault(("", b), []).append(v)
+        if who:
+            found.setdefault((who, b), []).append(v)
+    for key in [k for k in found if k[1] not in wanted]:
+        del found[key]
     for vs in found.values():
         vs.sort()
     return found

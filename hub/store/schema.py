@@ -688,13 +688,14 @@ metric_events = Table(
     # A reply asks whether the ticket had its first response yet, and when the last.
     Index("ix_metric_events_ticket", "ticket_id", "kind"),
     # A median reads the durations inside one histogram bucket (hub.reports.histogram_read):
-    # by their range of seconds, of the durations only.
+    # by their range of seconds, of the durations only, with the team and agent they count for.
     Index(
         "ix_metric_events_seconds",
         "kind",
         "seconds",
         "occurred_at",
         "team_id",
+        "agent",
         sqlite_where=text("seconds IS NOT NULL"),
         postgresql_where=text("seconds IS NOT NULL"),
     ),
@@ -704,6 +705,7 @@ metric_events = Table(
         "business_seconds",
         "occurred_at",
         "team_id",
+        "agent",
         sqlite_where=text("business_seconds IS NOT NULL"),
         postgresql_where=text("business_seconds IS NOT NULL"),
     ),

@@ -57,7 +57,7 @@ def upgrade() -> None:
         ):
             batch_op.create_index(
                 name,
-                ["kind", column, "occurred_at", "team_id"],
+                ["kind", column, "occurred_at", "team_id", "agent"],
                 unique=False,
                 sqlite_where=sa.text(f"{column} IS NOT NULL"),
                 postgresql_where=sa.text(f"{column} IS NOT NULL"),
