@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from typing import Any
 
 from sqlalchemy import and_, func, literal_column, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -134,7 +135,9 @@ async def _inside(
     # `+occurred_at` (unary plus: no index) steers SQLite's planner off the
     # (kind, occurred_at) index, which would read every duration of the range to find the
     # few inside the buckets, onto the (kind, seconds, ...) one.
-    at = literal_column("+metric_events.occurred_at", type_=e.occurred_at.type)
+    at: Any = e.occurred_at
+    if conn.dialect.name == "sqlite":
+        at = literal_column("+metric_events.occurred_at", type_=e.occurred_at.type)
     where = [at >= req.start, at < req.end]
     team = req.filters.get("team")
     if team is not None:
