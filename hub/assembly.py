@@ -243,7 +243,13 @@ class Workers:
                 ),
                 config.reports.weekly,
             ),
-            crm=build_syncers(core.channels.channels, core.store, config.hub, core.instance_id),
+            crm=build_syncers(
+                core.channels.channels,
+                core.store,
+                config.hub,
+                core.instance_id,
+                alert_targets=tuple(config.alerts.notify),
+            ),
             duplicates=functools.partial(sweep_duplicates, core.store, config.duplicates),
             webhooks=WebhookDispatcher(
                 core.store, config.webhooks, alert_targets=tuple(config.alerts.notify)

@@ -82,10 +82,17 @@ async def sqlite_store(directory: Path) -> AsyncIterator[Store]:
 
 
 def syncer(
-    store: Store, ctype: ConnectorType, config: Any, clock: Clock, *, real_time: bool = False
+    store: Store,
+    ctype: ConnectorType,
+    config: Any,
+    clock: Clock,
+    *,
+    real_time: bool = False,
+    alerts: tuple[str, ...] = (),
 ) -> CrmSyncer:
     """A syncer for `config` with the connector's real client. real_time: the client paces
-    itself by the real clock (against a fake that counts real time)."""
+    itself by the real clock (against a fake that counts real time); alerts: where a
+    refused credential is alerted."""
     import asyncio
     import logging
     import time
@@ -108,6 +115,7 @@ def syncer(
         timezone="Asia/Dhaka",
         region="BD",
         rng=random.Random(7),
+        alert_targets=alerts,
     )
     return CrmSyncer(parts)
 

@@ -12,8 +12,12 @@ import pytest
 from sqlalchemy import select
 
 from connectors.hubspot import HUBSPOT, HubSpotConfig
+from hub.config.alerts import AlertsConfig
+from hub.crm.pull import PullReport
 from hub.customers.records import CustomerCreate, IdentityIn, add_identity, create_customer
-from hub.store.schema import identities
+from hub.notify.alerts import AlertWatcher
+from hub.outbox.dead_letters import CRM_AUTH
+from hub.store.schema import alert_events, identities
 from tests.crm_support import (
     Clock,
     agent_edit,
@@ -242,6 +246,39 @@ async def test_a_bad_token_is_an_error_the_round_survives(store: Any, fake: Fake
     assert report.pushed == 0 and report.paused_until is not None
     (link,) = await links(store, "hubspot")
     assert "refused the token" in link.last_error and link.due_at is not None
+
+
+async def test_a_refused_token_is_one_operator_alert_until_the_crm_answers_again(
+    store: Any, fake: FakeHubSpot
+) -> None:
+    await new_customers(store, [{"email": "a@example.com"}])
+    clock = Clock()
+    bad = syncer(store, HUBSPOT, config(fake, token="wrong-token"), clock, alerts=("ops",))
+    await bad.push_once()
+    clock.advance(hours=1)
+    await bad.push_once()
+    assert await bad.pull_once() == PullReport()  # the round survives, the cursor stays
+    await bad.close()
+    (row,) = await alert_rows(store)
+    assert (row.target, row.kind, row.connector_id) == ("ops", CRM_AUTH, "hubspot")
+    assert "refused the token" in row.detail and row.resolved_at is None
+    async with store.read() as conn:
+        post = await AlertWatcher(
+            store, AlertsConfig(notify=["ops"]), {}, public_url="http://h"
+        ).compose(conn, "ops", [row])
+    assert "CRM hubspot refused its credentials" in post.body and "renew" in post.body
+    # The token renewed: the change waiting goes out and the incident is over.
+    good = syncer(store, HUBSPOT, config(fake), clock, alerts=("ops",))
+    clock.advance(hours=1)
+    assert (await good.push_once()).pushed == 1
+    await good.close()
+    (row,) = await alert_rows(store)
+    assert row.resolved_at is not None
+
+
+async def alert_rows(store: Any) -> list[Any]:
+    async with store.read() as conn:
+        return list(await conn.execute(select(alert_events).order_by(alert_events.c.id)))
 
 
 async def _linked(store: Any, fake: FakeHubSpot, clock: Clock, **sync: Any) -> tuple[int, Any, Any]:

@@ -25,6 +25,8 @@ class SyncParts:
     locales: tuple[str, ...] = ("en",)
     timezone: str = "UTC"
     region: str = "US"
+    # Where a refused credential is alerted (`alerts.notify`).
+    alert_targets: tuple[str, ...] = ()
     rng: random.Random = field(default_factory=random.Random)
 
     @property

@@ -37,6 +37,8 @@ class PushReport:
     refused: int = 0
     # Set when the CRM was unavailable: the round stops and the batch is due again then.
     paused_until: datetime | None = None
+    # Why it was unavailable.
+    failure: CrmUnavailable | None = None
 
 
 async def push_batch(parts: SyncParts, report: PushReport) -> bool:
@@ -138,3 +140,4 @@ async def _put_back(
     async with parts.store.write() as conn:
         await retry_at_all(conn, parts.connector_id, items, str(exc), when)
     report.paused_until = when
+    report.failure = exc

@@ -23,7 +23,9 @@ from hub.crm.intake import take_in
 from hub.crm.parts import SyncParts
 from hub.crm.pull import PullReport, pull_round
 from hub.crm.push import PushReport, push_batch
-from hub.crm_seam import CrmContext, CrmSync
+from hub.crm_seam import CrmAuthError, CrmContext, CrmSync, CrmUnavailable
+from hub.notify.alerts import close_incident, open_incident
+from hub.outbox.dead_letters import CRM_AUTH
 from hub.store import Store, utcnow
 
 log = logging.getLogger("hub.crm")
@@ -76,12 +78,49 @@ class CrmSyncer:
             deadline = time.monotonic() + ROUND_SECONDS
             while mine and time.monotonic() < deadline and await push_batch(self.parts, report):
                 pass
+        if report.failure is not None:
+            await self._trouble(report.failure)
+        elif report.pushed or report.erased or report.refused:
+            await self._answered()
         return report
 
     async def pull_once(self) -> PullReport:
-        """Apply the CRM's changes since the cursor."""
+        """Apply the CRM's changes since the cursor; an unavailable CRM is tried again at
+        the next round (the cursor stays)."""
         async with self._round() as mine:
-            return await pull_round(self.parts) if mine else PullReport()
+            if not mine:
+                return PullReport()
+            try:
+                report = await pull_round(self.parts)
+            except CrmUnavailable as exc:
+                log.warning("crm pull failed connector=%s error=%s", self.connector_id, exc)
+                await self._trouble(exc)
+                return PullReport()
+        await self._answered()
+        return report
+
+    async def _trouble(self, exc: CrmUnavailable) -> None:
+        """Refused credentials need a person: the operators are told, once per incident.
+        Anything else (an outage, a rate limit) the sync waits out by itself."""
+        if not isinstance(exc, CrmAuthError):
+            return
+        log.error("crm refused the credentials connector=%s error=%s", self.connector_id, exc)
+        parts = self.parts
+        async with parts.store.write() as conn:
+            await open_incident(
+                parts.store,
+                conn,
+                parts.alert_targets,
+                (CRM_AUTH, self.connector_id),
+                f"credentials refused: {exc}",
+                parts.now(),
+            )
+
+    async def _answered(self) -> None:
+        """The CRM took a call: a credentials incident, if one was open, is over."""
+        if self.parts.alert_targets:
+            async with self.parts.store.write() as conn:
+                await close_incident(conn, (CRM_AUTH, self.connector_id), self.parts.now())
 
     async def close(self) -> None:
         await self.parts.client.close()
@@ -98,6 +137,7 @@ def build_syncers(
     hub: HubSettings,
     instance_id: str,
     now: Callable[[], datetime] = utcnow,
+    alert_targets: tuple[str, ...] = (),
 ) -> dict[str, CrmSyncer]:
     """A syncer per CRM connector, each with its client (closed by CrmSyncer.close)."""
     out = {}
@@ -122,6 +162,7 @@ def build_syncers(
             locales=tuple(hub.locales),
             timezone=hub.timezone,
             region=hub.phone_region,
+            alert_targets=alert_targets,
         )
         out[cid] = CrmSyncer(parts, DbConnectorStorage(store, cid, instance_id))
     return out

@@ -1,5 +1,6 @@
 """Operator alerts: a connector disabled (or not ready for too long), sends dead-lettered,
-a webhook endpoint disabled (hub.webhooks, written where it is disabled).
+a webhook endpoint disabled (hub.webhooks, written where it is disabled), a CRM refusing
+the sync's credentials (hub.crm).
 
 Each becomes a row of `alert_events` per alert connector (`alerts.notify`), and a sweep
 turns the pending rows into plain-text posts through the outbox, like ticket
@@ -26,7 +27,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.config.alerts import AlertsConfig
 from hub.notify.post_batch import Batching, EventTable, PostSweep
-from hub.outbox.dead_letters import ALERT_KIND, DEAD, DISABLED, NOT_READY, WEBHOOK_DISABLED
+from hub.outbox.dead_letters import (
+    ALERT_KIND,
+    CRM_AUTH,
+    DEAD,
+    DISABLED,
+    NOT_READY,
+    WEBHOOK_DISABLED,
+)
 from hub.outbox.enqueue import ChannelPost
 from hub.store import Store, utcnow
 from hub.store.schema import alert_events
@@ -62,23 +70,25 @@ async def held_alerts(store: Store) -> list[dict[str, Any]]:
         ]
 
 
-async def record_webhook_disabled(
+async def open_incident(
     store: Store,
     conn: AsyncConnection,
     targets: Sequence[str],
-    endpoint_id: str,
+    incident: tuple[str, str],
     detail: str,
     now: datetime,
 ) -> None:
-    """In the transaction that disables a webhook endpoint: one open incident per target
-    (a second disable while it is open writes nothing)."""
+    """In the caller's transaction: one open incident of `incident` (its kind, and the
+    webhook endpoint or CRM connector it is about) per target; while it is open, a second
+    writes nothing (the unique index over the unresolved rows)."""
     if not targets:
         return
+    kind, about = incident
     rows = [
         {
             "target": t,
-            "kind": WEBHOOK_DISABLED,
-            "connector_id": endpoint_id,
+            "kind": kind,
+            "connector_id": about,
             "detail": detail[:300],
             "status": "pending",
             "created_at": now,
@@ -88,16 +98,13 @@ async def record_webhook_disabled(
     await conn.execute(store.insert(alert_events).on_conflict_do_nothing(), rows)
 
 
-async def resolve_webhook_alerts(conn: AsyncConnection, endpoint_id: str, now: datetime) -> None:
-    """The endpoint was enabled again: its incident is over."""
+async def close_incident(conn: AsyncConnection, incident: tuple[str, str], now: datetime) -> None:
+    """What `incident` was about works again (an endpoint enabled, a CRM answering)."""
+    kind, about = incident
     ev = alert_events.c
     await conn.execute(
         update(alert_events)
-        .where(
-            ev.connector_id == endpoint_id,
-            ev.kind == WEBHOOK_DISABLED,
-            ev.resolved_at.is_(None),
-        )
+        .where(ev.connector_id == about, ev.kind == kind, ev.resolved_at.is_(None))
         .values(resolved_at=now)
     )
 
@@ -237,6 +244,7 @@ class AlertWatcher(PostSweep[AlertsConfig]):
     def _render(self, rows: Sequence[Any]) -> tuple[str, str]:
         troubles = [r for r in rows if r.kind in (DISABLED, NOT_READY)]
         hooks = [r for r in rows if r.kind == WEBHOOK_DISABLED]
+        crms = [r for r in rows if r.kind == CRM_AUTH]
         dead = [r for r in rows if r.kind == DEAD]
         parts = []
         if troubles:
@@ -245,6 +253,9 @@ class AlertWatcher(PostSweep[AlertsConfig]):
         if hooks:
             names = ", ".join(dict.fromkeys(r.connector_id for r in hooks))
             parts.append(f"webhook endpoint {names} disabled")
+        if crms:
+            names = ", ".join(dict.fromkeys(r.connector_id for r in crms))
+            parts.append(f"CRM {names} refused its credentials")
         if dead:
             parts.append(f"{len(dead)} send{'' if len(dead) == 1 else 's'} dead-lettered")
         title = "Hub alert: " + "; ".join(parts)
@@ -258,6 +269,12 @@ class AlertWatcher(PostSweep[AlertsConfig]):
             lines.append(
                 "  Its events wait: fix the receiver, then "
                 f"POST /api/v1/webhooks/{r.connector_id}/enable"
+            )
+        for r in crms:
+            lines.append(f"- CRM {r.connector_id}: {r.detail}")
+            lines.append(
+                "  Its customer changes wait: renew its credentials in the config and restart;"
+                " the sync picks up where it stopped."
             )
         for r in dead:
             lines.append(f"- outbox {r.dead_outbox_id} via {r.connector_id}: {r.detail}")

@@ -14,6 +14,8 @@ from hub.store.schema import alert_events
 DISABLED, NOT_READY, DEAD = "disabled", "not_ready", "dead"
 # A webhook endpoint disabled (410 Gone, or too many failures in a row): hub.webhooks.
 WEBHOOK_DISABLED = "webhook_disabled"
+# A CRM refused the sync's credentials (hub.crm): its changes wait until they are renewed.
+CRM_AUTH = "crm_auth"
 ALERT_KIND = "alert"  # the outbox kind of alert posts
 
 

@@ -12,7 +12,8 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.config.webhooks import WebhookEndpointConfig
-from hub.notify.alerts import resolve_webhook_alerts
+from hub.notify.alerts import close_incident
+from hub.outbox.dead_letters import WEBHOOK_DISABLED
 from hub.store import Store
 from hub.store.schema import webhook_attempts, webhook_deliveries, webhook_endpoints
 
@@ -208,7 +209,7 @@ async def set_enabled(
             "disabled_reason": None,
             "disabled_at": None,
         }
-        await resolve_webhook_alerts(conn, endpoint_id, now)
+        await close_incident(conn, (WEBHOOK_DISABLED, endpoint_id), now)
     else:
         values = {"status": DISABLED, "disabled_reason": reason[:300] or "disabled by an admin",
                   "disabled_at": now}  # fmt: skip

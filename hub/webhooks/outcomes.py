@@ -16,7 +16,8 @@ from sqlalchemy import bindparam, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.core.periodic import backoff_delay
-from hub.notify.alerts import record_webhook_disabled
+from hub.notify.alerts import open_incident
+from hub.outbox.dead_letters import WEBHOOK_DISABLED
 from hub.store import Store
 from hub.store.schema import webhook_attempts, webhook_deliveries, webhook_endpoints
 from hub.webhooks.deliveries import DELIVERED, FAILED, PENDING, Claimed
@@ -160,8 +161,8 @@ class Recorder:
             .where(ep.id == endpoint_id, ep.status == ACTIVE)
             .values(status=DISABLED, disabled_reason=reason[:300], disabled_at=now, updated_at=now)
         )
-        await record_webhook_disabled(
-            self.store, conn, self.alert_targets, endpoint_id, reason, now
+        await open_incident(
+            self.store, conn, self.alert_targets, (WEBHOOK_DISABLED, endpoint_id), reason, now
         )
         log.error("webhook endpoint disabled endpoint=%s reason=%s", endpoint_id, reason)
         return True
