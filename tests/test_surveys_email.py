@@ -19,6 +19,7 @@ from hub.reports.request import ReportRequest
 from hub.store.schema import outbox, outgoing_events, survey_responses, surveys, ticket_notes
 from tests.inbox_support import inbox_config, login, post_form
 from tests.support import SmtpSink, hub_running, hub_url, make_config
+from tests.survey_support import API_AUTH
 
 LINK = re.compile(r"(http://127\.0\.0\.1/survey/([A-Za-z0-9_-]{22}))\?rating=(\d)")
 
@@ -143,6 +144,23 @@ async def test_email_link_get_records_nothing_post_records_and_changes_until_clo
             assert resp.status == 200
         (answer,) = await rows(hub, survey_responses)
         assert (answer.rating, answer.comment, answer.changes) == (2, None, 1)
+        # The ticket shows it, in the API and in the inbox, credited to bill.
+        tid = ref.removeprefix("T-")
+        async with (
+            aiohttp.ClientSession(headers=API_AUTH) as api,
+            api.get(hub_url(hub, f"/api/v1/tickets/{tid}")) as resp,
+        ):
+            assert resp.status == 200
+            (shown,) = (await resp.json())["surveys"]
+        assert (shown["rating"], shown["changes"], shown["agent"], shown["via"]) == (
+            2,
+            1,
+            "bill",
+            "link",
+        )
+        async with http.get(hub_url(hub, f"/inbox/tickets/{tid}")) as resp:
+            page_html = await resp.text()
+        assert "2/5" in page_html and "credits bill" in page_html and "changed 1" in page_html
         # The report counts the survey once, with its new rating.
         by_agent = await csat_by_agent(hub)
         assert (by_agent["bill"].surveys_answered, by_agent["bill"].csat_pct) == (1, 0.0)

@@ -157,6 +157,13 @@ async def test_whatsapp_outside_the_window_sends_the_approved_template_or_notes_
         (note,) = await table(rig.hub, ticket_notes)
         assert "24 hours" in note.body_text and note.ticket_id == ticket.id
         assert not [r for r in await table(rig.hub, outbox) if r.kind == "csat_survey"]
+        async with (
+            aiohttp.ClientSession(headers=API_AUTH) as http,
+            http.get(hub_url(rig.hub, f"/api/v1/tickets/{ticket.id}")) as resp,
+        ):
+            (shown,) = (await resp.json())["surveys"]
+        assert shown["status"] == "skipped" and "24 hours" in shown["note"]
+        assert shown["rating"] is None and shown["channel"] == "whatsapp"
 
 
 async def solve_by_patch(rig: Rig, ticket_id: int) -> None:

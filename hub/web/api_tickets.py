@@ -14,6 +14,7 @@ from hub.agents.teams import team_name
 from hub.assignment.records import assignment_history
 from hub.core.edge_text import parse_id
 from hub.sla.timeline import ticket_sla
+from hub.surveys.on_ticket import ticket_surveys
 from hub.tickets.access import NotAllowed, TicketNotFound, ticket_for
 from hub.tickets.canned import CannedProblem, canned_context, get_canned, render_canned
 from hub.tickets.history import ticket_history
@@ -85,6 +86,7 @@ async def get_ticket(request: web.Request) -> web.Response:
         history = await ticket_history(conn, ticket_id)
         assignments = await assignment_history(conn, ticket_id)
         sla = await ticket_sla(conn, ticket_id)
+        rated = await ticket_surveys(conn, ticket_id)
     return web.json_response(
         {
             **ticket_json(row),
@@ -92,6 +94,7 @@ async def get_ticket(request: web.Request) -> web.Response:
             "notes": [row_json(n) for n in history.notes],
             "assignments": [row_json(a) for a in assignments],
             "sla": sla.to_json(),
+            "surveys": [s.to_json() for s in rated],
         }
     )
 

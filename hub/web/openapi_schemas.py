@@ -180,6 +180,23 @@ def component_schemas() -> dict[str, Any]:
             "created_at": TIME,
         }
     )
+    survey = json_object(
+        {
+            "id": INT,
+            "status": {"enum": ["queued", "skipped"]},
+            "note": nullable(STR),
+            "channel": STR,
+            "agent": nullable(STR),
+            "team_id": STR,
+            "send_at": nullable(TIME),
+            "created_at": TIME,
+            "rating": nullable({"type": "integer", "minimum": 1, "maximum": 5}),
+            "comment": nullable(STR),
+            "via": nullable({"enum": ["link", "button"]}),
+            "answered_at": nullable(TIME),
+            "changes": INT,
+        }
+    )
     ticket_detail = {
         "allOf": [
             ref("Ticket"),
@@ -190,6 +207,8 @@ def component_schemas() -> dict[str, Any]:
                     # Automatic assignments (hub.assignment), oldest first.
                     "assignments": {"type": "array", "items": assignment},
                     "sla": ref("TicketSla"),
+                    # CSAT surveys (hub.surveys), one per solve cycle, oldest first.
+                    "surveys": {"type": "array", "items": survey},
                 }
             ),
         ]

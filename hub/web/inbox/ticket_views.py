@@ -21,6 +21,7 @@ from hub.core.edge_text import parse_id
 from hub.core.safe_html import sanitize_html
 from hub.customers.views import identities_of
 from hub.sla.timeline import ticket_sla
+from hub.surveys.on_ticket import ticket_surveys
 from hub.tickets.access import NotAllowed, TicketNotFound, ticket_for
 from hub.tickets.canned import CannedProblem, canned_context, get_canned, list_canned, render_canned
 from hub.tickets.queries import (
@@ -82,6 +83,7 @@ async def ticket_page(request: web.Request) -> web.Response:
         team_name = ticket.team_name
         canned = await list_canned(conn, actor, ticket.team_id)
         sla = await ticket_sla(conn, ticket_id)
+        rated = await ticket_surveys(conn, ticket_id)
         draft, preview_error, chosen = "", None, None
         if (canned_id := parse_id(request.query.get("canned"))) is not None:
             found = await get_canned(conn, actor, canned_id)
@@ -123,6 +125,7 @@ async def ticket_page(request: web.Request) -> web.Response:
             "canned": canned,
             "other_tickets": [t for t in others if t["id"] != ticket_id],
             "sla": sla,
+            "surveys": rated,
             "customer_zone": customer_zone,
             "senders": sorted(c for c, k in deps.channels.address_kinds().items() if k),
             "chosen": chosen,
