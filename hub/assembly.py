@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from sqlalchemy.exc import DBAPIError
 
+from hub.actions.reply import scheduled_reply_sent
 from hub.actions.solved import OnSolve
 from hub.agents.teams import sync_teams
 from hub.assignment.assigner import ROUND_EVERY, Assigner
@@ -206,6 +207,7 @@ class Workers:
                     on_withdrawn=functools.partial(
                         survey_withdrawn, core.store, ZoneInfo(config.report_zone)
                     ),
+                    on_sent=functools.partial(scheduled_reply_sent, pipeline.setup.sla),
                 ),
             ),
             # Tells the operators of disabled connectors and dead-letters (`alerts.notify`).

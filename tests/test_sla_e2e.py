@@ -13,10 +13,20 @@ import pytest
 from sqlalchemy import select
 
 from hub.messages import Address, InboundMessage
-from hub.store.schema import outgoing_events, sla_events
+from hub.store import utcnow
+from hub.store.schema import outbox, outgoing_events, sla_events
 from tests.fakes.chat_webhooks import FakeSlackWebhook
-from tests.sla_support import AUTH, api, due_of, post_form, sim_clock, sla_config, targets
-from tests.support import hub_running, make_config
+from tests.sla_support import (
+    AUTH,
+    api,
+    due_of,
+    post_form,
+    sim_clock,
+    sla_config,
+    targets,
+    with_sla,
+)
+from tests.support import SmtpSink, base_config, hub_running, make_config
 
 
 @pytest.fixture
@@ -160,3 +170,39 @@ async def test_bot_hand_over_starts_the_human_clock(
     assert first.due_at == t0 + timedelta(minutes=55)
     assert after["first_response", 1].status == "pending"
     assert ("next_response", 1) not in after
+
+
+async def test_a_scheduled_reply_answers_when_it_goes_not_when_it_is_queued(
+    storage_url: str, slack: FakeSlackWebhook, smtp: SmtpSink
+) -> None:
+    config = make_config(with_sla(base_config(storage_url, smtp.port), slack.url))
+    async with hub_running(config) as hub, aiohttp.ClientSession(headers=AUTH) as http:
+        clock = sim_clock(hub)
+        t0 = clock.now
+        ticket = await post_form(http, hub, "cy@example.com", "Where is my order?")
+        clock.at(t0, minutes=5)
+        # Held by the outbox for a few real seconds (the hub's clock is hours behind).
+        later = (utcnow() + timedelta(seconds=2)).isoformat()
+        sent = await api(
+            http, hub, "POST", f"/tickets/{ticket}/reply", {"text": "Tomorrow", "send_at": later}
+        )
+        first = (await targets(hub, ticket))["first_response", 1]
+        assert (first.status, first.achieved_at) == ("pending", None)  # it answers nobody yet
+        clock.at(t0, minutes=25)
+        await smtp.wait_for(1)
+
+        async def went() -> bool:
+            async with hub.store.read() as conn:
+                status = (
+                    await conn.execute(
+                        select(outbox.c.status).where(outbox.c.id == sent["outbox_id"])
+                    )
+                ).scalar_one()
+            return status == "sent"
+
+        for _ in range(200):
+            if await went():
+                break
+            await asyncio.sleep(0.05)
+        first = (await targets(hub, ticket))["first_response", 1]
+    assert (first.status, first.achieved_at) == ("achieved", t0 + timedelta(minutes=25))

@@ -20,6 +20,7 @@ from hub.channels.directory import ChannelDirectory, ReplyRoute
 from hub.channels.reply_window import WindowClosed, WindowedReply, window_template
 from hub.outbox.enqueue import enqueue_outbound
 from hub.outbox.entries import cancel_scheduled_send
+from hub.sla.clocks import SlaClocks
 from hub.store import Store, utcnow
 from hub.store.schema import customers, messages, outbox, tickets
 from hub.tickets.access import ticket_for
@@ -206,3 +207,18 @@ async def cancel_scheduled(store: Store, actor: Actor, ticket_id: int, message_i
         await ticket_for(conn, actor, ticket_id)
         if not await cancel_scheduled_send(conn, ticket_id, message_id, actor.name, utcnow()):
             raise ActionRefused("only a reply still waiting for its time can be cancelled")
+
+
+async def scheduled_reply_sent(
+    sla: SlaClocks, conn: AsyncConnection, row: Any, now: datetime
+) -> None:
+    """In the transaction that marks an outbox row sent: a reply scheduled for later has
+    just answered the customer, so its SLA clocks (first or next response) stop now, by the
+    clocks' own clock; one sent at once stopped them when it was queued."""
+    if row.kind != "agent_reply" or row.ticket_id is None or row.message_id is None:
+        return
+    meta = (
+        await conn.execute(select(messages.c.meta).where(messages.c.id == row.message_id))
+    ).scalar()
+    if isinstance(meta, dict) and meta.get("send_at"):
+        await sla.agent_replied(conn, row.ticket_id, sla.clock())

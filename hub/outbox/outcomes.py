@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.channels.message_events import attach_pending
 from hub.config.loader import OutboxConfig
@@ -33,6 +34,8 @@ class Outcomes:
     rng: random.Random
     # Where dead-letters are alerted (`alerts.notify`), in the dead-lettering transaction.
     alert_targets: Sequence[str] = ()
+    # Told of each row marked sent, in that transaction (hub.outbox.worker.WorkerHooks).
+    on_sent: Callable[[AsyncConnection, Any, datetime], Awaitable[None]] | None = None
 
     async def sent(self, row: Any, remote_id: object) -> None:
         now = utcnow()
@@ -53,6 +56,8 @@ class Outcomes:
                 await attach_pending(conn, row.connector_id, str(remote_id)[:300], row.message_id)
                 # A conversation's message (not a team post): integrations hear it went out.
                 await emit(conn, [_message_sent(row)], now)
+            if self.on_sent is not None:
+                await self.on_sent(conn, row, now)
         self.metrics.sent.labels(connector=row.connector_id).inc()
         log.info("sent outbox=%s connector=%s kind=%s", row.id, row.connector_id, row.kind)
 

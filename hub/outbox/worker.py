@@ -20,9 +20,11 @@ import random
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.config.loader import OutboxConfig
 from hub.connector import (
@@ -58,6 +60,10 @@ async def _nothing_withdrawn(row: Any, reason: str) -> None:
     return None
 
 
+async def _nothing_on_sent(conn: AsyncConnection, row: Any, now: datetime) -> None:
+    return None
+
+
 @dataclass(frozen=True)
 class WorkerHooks:
     """What the worker asks the hub about its connectors, and tells it."""
@@ -73,6 +79,8 @@ class WorkerHooks:
     alert_targets: tuple[str, ...] = ()
     # Told of a row cancelled at send time (a survey's owner takes its count back).
     on_withdrawn: Callable[[Any, str], Awaitable[None]] = _nothing_withdrawn
+    # In the transaction that marks a row sent (a scheduled reply answers the customer now).
+    on_sent: Callable[[AsyncConnection, Any, datetime], Awaitable[None]] = _nothing_on_sent
 
 
 class OutboxWorker:
@@ -98,7 +106,9 @@ class OutboxWorker:
             if c.config.rate_limit_per_minute
         }
         self.lease = Lease(store, config, self.worker_id)
-        self.outcomes = Outcomes(store, config, metrics, self.rng, hooks.alert_targets)
+        self.outcomes = Outcomes(
+            store, config, metrics, self.rng, hooks.alert_targets, on_sent=hooks.on_sent
+        )
         self._wake = hooks.wakeup
 
     def wake(self) -> None:
