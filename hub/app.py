@@ -23,7 +23,6 @@ from aiohttp import web
 
 from hub.assembly import (
     Core,
-    Workers,
     create_connectors,
     listen,
     load_faq,
@@ -31,6 +30,7 @@ from hub.assembly import (
     stop_connectors,
     web_deps,
 )
+from hub.assembly.workers import Workers
 from hub.channels.supervisor import Supervisor
 from hub.config.loader import Config
 from hub.connector import Connector, ConnectorRegistry

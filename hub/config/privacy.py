@@ -26,3 +26,6 @@ class PrivacyConfig(BaseModel):
     # since. Keep it where the database backups are not (it names no one: keyed hashes).
     ledger_file: str = "data/erasure-ledger.jsonl"
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
+    # Webhook deliveries done with, their attempts, and outgoing events every consumer
+    # has finished with are deleted once this old (hub.privacy.event_log).
+    integration_log_days: int = Field(default=30, ge=1, le=3650)

@@ -1,6 +1,6 @@
 """One CRM connector's sync: rounds of take-in and push, and rounds of pull.
 
-Each round is one call the scheduler makes (hub.assembly adds them to Workers.jobs); a
+Each round is one call the scheduler makes (hub.assembly.workers adds them to Workers.jobs); a
 round does what is due and leaves the rest in the store for the next. With several hub
 processes on one database, a lease lets one of them sync each connector at a time.
 """

@@ -3,6 +3,8 @@ anonymized) by a scheduled job; `hub customers retention --dry-run` lists who wo
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -11,9 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.config.privacy import PrivacyConfig, RetentionConfig
 from hub.privacy.erase import Eraser, ErasureReport, erase_customer
+from hub.privacy.event_log import prune_integration_log
 from hub.store import Store, utcnow
 from hub.store.schema import customers, messages, purchases
 
+log = logging.getLogger("hub.privacy")
 _BATCH = 100
 
 
@@ -67,11 +71,24 @@ async def apply_retention(store: Store, config: RetentionConfig, by: Eraser) -> 
 
 
 class RetentionJob:
-    """The scheduled job: `privacy.retention` applied every `every_hours`."""
+    """The scheduled jobs: `privacy.retention` applied every `every_hours`, and the
+    integration log kept `integration_log_days` (hub.privacy.event_log)."""
 
-    def __init__(self, store: Store, config: PrivacyConfig, secret: bytes) -> None:
+    def __init__(
+        self, store: Store, config: PrivacyConfig, secret: bytes, crm_ids: Sequence[str] = ()
+    ) -> None:
         self._store, self._config, self._secret = store, config, secret
+        self._crm_ids = tuple(crm_ids)
 
     async def run(self) -> None:
         by = Eraser("retention", self._secret, utcnow(), Path(self._config.ledger_file))
         await apply_retention(self._store, self._config.retention, by)
+
+    async def prune_log(self) -> None:
+        pruned = await prune_integration_log(
+            self._store, self._config.integration_log_days, self._crm_ids
+        )
+        if pruned.deliveries or pruned.events:
+            log.info(
+                "integration log pruned deliveries=%s events=%s", pruned.deliveries, pruned.events
+            )

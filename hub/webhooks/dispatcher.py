@@ -1,6 +1,6 @@
 """The webhook dispatcher: one round fans new events out to the endpoints that want them,
 claims due deliveries, POSTs them signed (all of a batch at once), and records what
-happened. A periodic job (hub.assembly.Workers.jobs) runs a round every second or so.
+happened. A periodic job (hub.assembly.workers.Workers.jobs) runs a round every second or so.
 
 At least once: a delivery is marked delivered in the transaction after its 2xx, so a
 process killed in between sends it again after the lease (on SQLite, at the next start),
