@@ -836,7 +836,6 @@ outgoing_events = Table(
     # When hub.webhooks turned it into delivery rows (NULL: not yet). A flag, not a
     # cursor on the id: ids are taken before commit, so a later id can commit first.
     _ts("fanned_out_at", nullable=True),
-    Index("ix_outgoing_events_created_at", "created_at"),
     Index(
         "ix_outgoing_events_unfanned",
         "id",

@@ -33,7 +33,6 @@ def upgrade() -> None:
         sa.UniqueConstraint("event_key", name=op.f("uq_outgoing_events_event_key")),
     )
     with op.batch_alter_table("outgoing_events", schema=None) as batch_op:
-        batch_op.create_index("ix_outgoing_events_created_at", ["created_at"], unique=False)
         batch_op.create_index(op.f("ix_outgoing_events_customer_id"), ["customer_id"], unique=False)
         batch_op.create_index(
             "ix_outgoing_events_unfanned",
