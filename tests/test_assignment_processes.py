@@ -1,25 +1,47 @@
-"""Two hub processes on one PostgreSQL database, 250 web form messages arriving at once on
-each: every ticket is assigned at most once, round robin, and no agent past capacity."""
+"""Two `hub serve` processes on one PostgreSQL database, 250 web form messages arriving at
+once on each: every ticket is assigned at most once, round robin, and no agent past
+capacity."""
 
 from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from pathlib import Path
+from typing import Any
 
 import aiohttp
-from sqlalchemy import select
+import pytest
+import yaml
+from sqlalchemy import func, select
 
-from hub.app import Hub
-from hub.store import utcnow
-from hub.store.schema import outgoing_events, ticket_assignments, tickets
-from tests.assignment_support import assign_config, set_all
-from tests.support import hub_running, hub_url, make_config
+from hub.assignment.availability import set_availability
+from hub.store import Store, utcnow
+from hub.store.schema import agents, outgoing_events, ticket_assignments, tickets
+from tests.assignment_support import assign_config
+from tests.support import free_port
+from tests.test_crash_safety import HubProcess
 
+pytestmark = pytest.mark.slow
 CAPACITY = {"alice": 50, "bob": 100, "carol": 100, "dave": 200}  # 450 places for 500
 PER_HUB = 250
 
 
-async def _post_many(hub: Hub, tag: str) -> list[int]:
+def _hub(tmp_path: Path, name: str, pg_url: str) -> HubProcess:
+    data = assign_config(pg_url)
+    data["replies"]["acknowledge_new_tickets"] = False
+    data["bot"] = {"faq": None}
+    data["agents"]["accounts"] = [
+        {"username": u, "name": u.title(), "teams": ["support"], "capacity": c}
+        for u, c in CAPACITY.items()
+    ]
+    port = free_port()
+    data["web"] = {"host": "127.0.0.1", "port": port, "public_url": f"http://127.0.0.1:{port}"}
+    config_file = tmp_path / f"{name}.yaml"
+    config_file.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return HubProcess(config_file, tmp_path / f"{name}.log", port)
+
+
+async def _post_many(hub: HubProcess, tag: str) -> list[int]:
     connector = aiohttp.TCPConnector(limit=50)
     async with aiohttp.ClientSession(connector=connector) as http:
 
@@ -31,20 +53,27 @@ async def _post_many(hub: Hub, tag: str) -> list[int]:
                 "message": "My order has not arrived yet.",
                 "language": "en",
             }
-            async with http.post(hub_url(hub, "/channels/contact/"), json=body) as resp:
+            async with http.post(hub.url("/channels/contact/"), json=body) as resp:
                 return resp.status
 
         return list(await asyncio.gather(*(post(i) for i in range(PER_HUB))))
 
 
-async def _settle(a: Hub, b: Hub) -> None:
-    """Rounds on both until neither places anything (the periodic job runs beside them)."""
-    quiet = 0
-    while quiet < 2:
-        placed = await asyncio.gather(
-            a.pipeline.setup.assigner.run_once(), b.pipeline.setup.assigner.run_once()
-        )
-        quiet = quiet + 1 if sum(placed) == 0 else 0
+async def _settled(store: Store, places: int, timeout: float = 60.0) -> None:
+    """Until every place is taken (at ingest, or by a process's periodic round for those
+    that waited), and a moment more: a second assignment of anything would show by then."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        async with store.read() as conn:
+            assigned = (
+                await conn.execute(select(func.count()).where(tickets.c.assignee.is_not(None)))
+            ).scalar_one()
+        if assigned >= places:
+            break
+        assert loop.time() < deadline, f"{assigned} of {places} places taken"
+        await asyncio.sleep(0.2)
+    await asyncio.sleep(1.0)
 
 
 def _replay_round_robin(sequence: list[str]) -> None:
@@ -62,21 +91,23 @@ def _replay_round_robin(sequence: list[str]) -> None:
         last = who
 
 
-async def test_two_processes_assign_each_ticket_once_within_capacity(pg_url: str) -> None:
-    data = assign_config(pg_url)
-    data["replies"]["acknowledge_new_tickets"] = False
-    data["agents"]["accounts"] = [
-        {"username": u, "name": u.title(), "teams": ["support"], "capacity": c}
-        for u, c in CAPACITY.items()
-    ]
-    config = make_config(data)
-    async with hub_running(config) as a, hub_running(config) as b:
-        await set_all(a, "online", utcnow())
+async def test_two_processes_assign_each_ticket_once_within_capacity(
+    pg_url: str, tmp_path: Path
+) -> None:
+    a, b = _hub(tmp_path, "a", pg_url), _hub(tmp_path, "b", pg_url)
+    store = Store(pg_url)
+    try:
+        await a.start()  # the first migrates the database and syncs the agents
+        await b.start()
+        async with store.read() as conn:
+            ids = {r.username: r.id for r in await conn.execute(select(agents))}
+        for agent_id in ids.values():
+            await set_availability(store, agent_id, "online", utcnow())
         statuses = await asyncio.gather(_post_many(a, "a"), _post_many(b, "b"))
         assert Counter(s for part in statuses for s in part) == {201: 2 * PER_HUB}
-        await _settle(a, b)
-        async with a.store.read() as conn:
-            rows = (await conn.execute(select(tickets.c.id, tickets.c.assignee))).all()
+        await _settled(store, sum(CAPACITY.values()))
+        async with store.read() as conn:
+            rows: list[Any] = (await conn.execute(select(tickets.c.id, tickets.c.assignee))).all()
             history = (
                 await conn.execute(
                     select(ticket_assignments.c.ticket_id, ticket_assignments.c.assignee).order_by(
@@ -91,6 +122,10 @@ async def test_two_processes_assign_each_ticket_once_within_capacity(pg_url: str
                     )
                 )
             ).all()
+    finally:
+        for hub in (a, b):
+            await hub.stop()
+        await store.close()
     assert len(rows) == 2 * PER_HUB
     held = Counter(r.assignee for r in rows)
     # Filled to capacity exactly, never past it; the rest wait for someone to free up.
