@@ -13,7 +13,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.config.agents import AgentsConfig, Role
-from hub.store import Store, utcnow
+from hub.store import CONFIG_SYNC, Store, utcnow
 from hub.store.schema import agent_teams, agents, teams
 
 # OWASP's argon2id minimum (19 MiB, 2 passes): ~0.1 s on a small server. Verifying reads the
@@ -187,7 +187,7 @@ async def upsert_agent(
 
 async def sync_agents(store: Store, config: AgentsConfig) -> None:
     """Mirror config accounts into the table; a config account that left is deactivated."""
-    async with store.write() as conn:
+    async with store.write_in_turn(CONFIG_SYNC) as conn:
         current = {
             r.username: r
             for r in await conn.execute(

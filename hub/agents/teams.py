@@ -8,7 +8,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.config.loader import Team
-from hub.store.engine import Store
+from hub.store.engine import CONFIG_SYNC, Store
 from hub.store.schema import agent_teams, agents, teams
 
 
@@ -21,7 +21,7 @@ class TeamMembers:
 
 
 async def sync_teams(store: Store, wanted: list[Team]) -> None:
-    async with store.write() as conn:
+    async with store.write_in_turn(CONFIG_SYNC) as conn:
         existing = {r.id: r.name for r in await conn.execute(select(teams.c.id, teams.c.name))}
         for team in wanted:
             if team.id not in existing:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -11,7 +12,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -23,10 +24,18 @@ PG_CONNECT_SECONDS = 10
 PG_STATEMENT_SECONDS = 120
 # How long a writer waits for another of this process's writers: SQLite's busy_timeout.
 WRITE_WAIT_SECONDS = 30.0
+# The turn of every step that mirrors the config into the store at start (teams, agents,
+# canned responses, webhook endpoints).
+CONFIG_SYNC = "config-sync"
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def _turn_key(turn: str) -> int:
+    """A stable signed 64-bit key (advisory locks take a bigint) for the turn's name."""
+    return int.from_bytes(hashlib.blake2b(turn.encode(), digest_size=8).digest(), signed=True)
 
 
 class Store:
@@ -105,6 +114,22 @@ class Store:
                 yield conn
         finally:
             lock.release()
+
+    @asynccontextmanager
+    async def write_in_turn(self, turn: str) -> AsyncIterator[AsyncConnection]:
+        """A write transaction that processes doing the same `turn` take one at a time.
+
+        For read-then-write steps every process runs at start: two hubs started together
+        on a fresh PostgreSQL database both read "no such team" and both insert it, and
+        the second fails to start. Holding a transaction-scoped advisory lock, the second
+        reads after the first committed. SQLite's writers take turns already.
+        """
+        async with self.write() as conn:
+            if self.dialect == "postgresql":
+                await conn.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": _turn_key(turn)}
+                )
+            yield conn
 
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[AsyncConnection]:

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from hub.agents.accounts import Actor
 from hub.config.agents import CannedResponseConfig
 from hub.core.replies import Replies
-from hub.store import Store, utcnow
+from hub.store import CONFIG_SYNC, Store, utcnow
 from hub.store.schema import canned_responses, customers, identities
 from hub.tickets.records import ticket_ref
 
@@ -38,7 +38,7 @@ def _canned(row: Any) -> Canned:
 
 async def sync_canned(store: Store, wanted: list[CannedResponseConfig]) -> None:
     """Config canned responses by name; ones added through the API are left alone."""
-    async with store.write() as conn:
+    async with store.write_in_turn(CONFIG_SYNC) as conn:
         current = {
             r.name: r
             for r in await conn.execute(select(canned_responses.c.name, canned_responses.c.source))

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from hub.config.webhooks import WebhookEndpointConfig
 from hub.notify.alerts import close_incident
 from hub.outbox.dead_letters import WEBHOOK_DISABLED
-from hub.store import Store
+from hub.store import CONFIG_SYNC, Store
 from hub.store.schema import webhook_attempts, webhook_deliveries, webhook_endpoints
 
 ACTIVE, DISABLED, REMOVED = "active", "disabled", "removed"
@@ -101,7 +101,7 @@ async def sync_config_endpoints(
     """The config's endpoints into the table (their secrets stay in the config); one dropped
     from the file is marked removed, keeping its log. A disabled one stays disabled."""
     ids = [c.id for c in configured]
-    async with store.write() as conn:
+    async with store.write_in_turn(CONFIG_SYNC) as conn:
         known = {
             r.id: r
             for r in await conn.execute(select(ep.id, ep.status, ep.source).where(ep.id.in_(ids)))
