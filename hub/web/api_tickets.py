@@ -94,7 +94,7 @@ async def get_ticket(request: web.Request) -> web.Response:
             "notes": [row_json(n) for n in history.notes],
             "assignments": [row_json(a) for a in assignments],
             "sla": sla.to_json(),
-            "surveys": [s.to_json() for s in rated],
+            "surveys": [row_json(s) for s in rated],
         }
     )
 
