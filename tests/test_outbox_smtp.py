@@ -484,13 +484,8 @@ async def test_worker_stops_when_cancelled_just_as_it_is_woken() -> None:
     assert task in done and task.cancelled()
 
 
-@dataclass
-class StubbornConnector:
-    """A channel client that swallows cancellation (some libraries do): the send
-    completes after the hub asked the outbox to stop."""
-
-    config: Any
-    entered: asyncio.Event = field(default_factory=asyncio.Event)
+class SendOnly:
+    """A channel client that only sends: nothing to start, stop or serve."""
 
     async def start(self) -> None:
         pass
@@ -500,6 +495,15 @@ class StubbornConnector:
 
     def web_app(self) -> None:
         return None
+
+
+@dataclass
+class StubbornConnector(SendOnly):
+    """A channel client that swallows cancellation (some libraries do): the send
+    completes after the hub asked the outbox to stop."""
+
+    config: Any
+    entered: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def send(self, msg: OutboundMessage) -> str:
         self.entered.set()
@@ -508,48 +512,13 @@ class StubbornConnector:
         return "sent anyway"
 
 
-async def test_worker_stops_even_if_a_connector_swallows_the_cancellation(
-    tmp_path: Path,
-) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}"
-    store, real = worker_parts(url, free_port())
-    try:
-        await store.migrate()
-        await queue_messages(url, 1)
-        connector = StubbornConnector(real.config)
-        worker = OutboxWorker(
-            store,
-            OutboxConfig(poll_seconds=0.05, drain_seconds=0.2),
-            {"mail": connector},
-            Metrics(),
-        )
-        task = asyncio.create_task(worker.run())
-        await asyncio.wait_for(connector.entered.wait(), timeout=30)
-        task.cancel()
-        done, _ = await asyncio.wait({task}, timeout=10)
-        assert task in done and task.cancelled()
-        row = await one_row(store)
-    finally:
-        await store.close()
-    assert row.status == "sent"  # it was sent, and recorded as such before stopping
-
-
 @dataclass
-class SlowConnector:
+class SlowConnector(SendOnly):
     """A channel whose every send takes a while (a slow relay or API)."""
 
     config: Any
     sent: list[str] = field(default_factory=list)
     entered: asyncio.Event = field(default_factory=asyncio.Event)
-
-    async def start(self) -> None:
-        pass
-
-    async def stop(self) -> None:
-        pass
-
-    def web_app(self) -> None:
-        return None
 
     async def send(self, msg: OutboundMessage) -> str:
         self.entered.set()
@@ -558,26 +527,42 @@ class SlowConnector:
         return f"remote-{len(self.sent)}"
 
 
-async def test_a_stop_during_a_send_lets_it_finish_and_hands_the_batch_back(
-    storage_url: str,
-) -> None:
-    # Cut between the remote side taking it and the mark, the next run would send it again.
-    store, real = worker_parts(storage_url, free_port())
+async def stopped_mid_send(
+    url: str, messages: int, make: Callable[[Any], Any], config: OutboxConfig
+) -> tuple[Any, list[Any]]:
+    """`messages` queued, a worker sending them over the connector `make` builds, stopped
+    once the first send has begun; the connector and the outbox rows after the stop."""
+    store, real = worker_parts(url, free_port())
     try:
         await store.migrate()
-        await queue_messages(storage_url, 3)
-        connector = SlowConnector(real.config)
-        worker = OutboxWorker(
-            store, OutboxConfig(poll_seconds=0.05, batch_size=3), {"mail": connector}, Metrics()
-        )
+        await queue_messages(url, messages)
+        connector = make(real.config)
+        worker = OutboxWorker(store, config, {"mail": connector}, Metrics())
         task = asyncio.create_task(worker.run())
         await asyncio.wait_for(connector.entered.wait(), timeout=30)
         task.cancel()
         done, _ = await asyncio.wait({task}, timeout=10)
         assert task in done and task.cancelled()
-        rows = await outbox_rows(store)
+        return connector, await outbox_rows(store)
     finally:
         await store.close()
+
+
+async def test_worker_stops_even_if_a_connector_swallows_the_cancellation(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}"
+    config = OutboxConfig(poll_seconds=0.05, drain_seconds=0.2)
+    _, (row,) = await stopped_mid_send(url, 1, StubbornConnector, config)
+    assert row.status == "sent"  # it was sent, and recorded as such before stopping
+
+
+async def test_a_stop_during_a_send_lets_it_finish_and_hands_the_batch_back(
+    storage_url: str,
+) -> None:
+    # Cut between the remote side taking it and the mark, the next run would send it again.
+    config = OutboxConfig(poll_seconds=0.05, batch_size=3)
+    connector, rows = await stopped_mid_send(storage_url, 3, SlowConnector, config)
     assert connector.sent == ["w0@example.com"]
     assert [(r.status, r.remote_id) for r in rows] == [
         ("sent", "remote-1"),
