@@ -26,6 +26,10 @@ from hub.store.schema import identities, outbox
 log = logging.getLogger("hub.outbox.worker")
 
 
+async def nothing_on_sent(conn: AsyncConnection, row: Any, now: datetime) -> None:
+    return None
+
+
 @dataclass
 class Outcomes:
     store: Store
@@ -35,7 +39,7 @@ class Outcomes:
     # Where dead-letters are alerted (`alerts.notify`), in the dead-lettering transaction.
     alert_targets: Sequence[str] = ()
     # Told of each row marked sent, in that transaction (hub.outbox.worker.WorkerHooks).
-    on_sent: Callable[[AsyncConnection, Any, datetime], Awaitable[None]] | None = None
+    on_sent: Callable[[AsyncConnection, Any, datetime], Awaitable[None]] = nothing_on_sent
 
     async def sent(self, row: Any, remote_id: object) -> None:
         now = utcnow()
@@ -56,8 +60,7 @@ class Outcomes:
                 await attach_pending(conn, row.connector_id, str(remote_id)[:300], row.message_id)
                 # A conversation's message (not a team post): integrations hear it went out.
                 await emit(conn, [_message_sent(row)], now)
-            if self.on_sent is not None:
-                await self.on_sent(conn, row, now)
+            await self.on_sent(conn, row, now)
         self.metrics.sent.labels(connector=row.connector_id).inc()
         log.info("sent outbox=%s connector=%s kind=%s", row.id, row.connector_id, row.kind)
 

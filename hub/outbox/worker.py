@@ -41,7 +41,7 @@ from hub.customers.consent import OPT_IN, OPT_OUT, consent_status
 from hub.messages import OutboundMessage
 from hub.outbox.compose import outbound_message, template_message
 from hub.outbox.lease import Lease
-from hub.outbox.outcomes import Outcomes
+from hub.outbox.outcomes import Outcomes, nothing_on_sent
 from hub.store import Store
 from hub.store.schema import tickets
 
@@ -57,10 +57,6 @@ def _ignore_auth_error(connector_id: str, exc: Exception) -> None:
 
 
 async def _nothing_withdrawn(row: Any, reason: str) -> None:
-    return None
-
-
-async def _nothing_on_sent(conn: AsyncConnection, row: Any, now: datetime) -> None:
     return None
 
 
@@ -80,7 +76,7 @@ class WorkerHooks:
     # Told of a row cancelled at send time (a survey's owner takes its count back).
     on_withdrawn: Callable[[Any, str], Awaitable[None]] = _nothing_withdrawn
     # In the transaction that marks a row sent (a scheduled reply answers the customer now).
-    on_sent: Callable[[AsyncConnection, Any, datetime], Awaitable[None]] = _nothing_on_sent
+    on_sent: Callable[[AsyncConnection, Any, datetime], Awaitable[None]] = nothing_on_sent
 
 
 class OutboxWorker:
