@@ -24,7 +24,7 @@ from hub.crm.parts import SyncParts
 from hub.crm.pull import PullReport, pull_round
 from hub.crm.push import PushReport, push_batch
 from hub.crm_seam import CrmAuthError, CrmContext, CrmSync, CrmUnavailable
-from hub.notify.alerts import close_incident, open_incident
+from hub.notify.alerts import close_incident, incident_open, open_incident
 from hub.outbox.dead_letters import CRM_AUTH
 from hub.store import Store, utcnow
 
@@ -117,10 +117,16 @@ class CrmSyncer:
             )
 
     async def _answered(self) -> None:
-        """The CRM took a call: a credentials incident, if one was open, is over."""
-        if self.parts.alert_targets:
-            async with self.parts.store.write() as conn:
-                await close_incident(conn, (CRM_AUTH, self.connector_id), self.parts.now())
+        """The CRM took a call: a credentials incident, if one was open, is over. Looked
+        for with a read: most rounds find none, and need not wait for the writer."""
+        if not self.parts.alert_targets:
+            return
+        incident, store = (CRM_AUTH, self.connector_id), self.parts.store
+        async with store.read() as conn:
+            if not await incident_open(conn, incident):
+                return
+        async with store.write() as conn:
+            await close_incident(conn, incident, self.parts.now())
 
     async def close(self) -> None:
         await self.parts.client.close()

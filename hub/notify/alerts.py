@@ -98,6 +98,17 @@ async def open_incident(
     await conn.execute(store.insert(alert_events).on_conflict_do_nothing(), rows)
 
 
+async def incident_open(conn: AsyncConnection, incident: tuple[str, str]) -> bool:
+    kind, about = incident
+    ev = alert_events.c
+    found = await conn.execute(
+        select(ev.id)
+        .where(ev.connector_id == about, ev.kind == kind, ev.resolved_at.is_(None))
+        .limit(1)
+    )
+    return found.first() is not None
+
+
 async def close_incident(conn: AsyncConnection, incident: tuple[str, str], now: datetime) -> None:
     """What `incident` was about works again (an endpoint enabled, a CRM answering)."""
     kind, about = incident
