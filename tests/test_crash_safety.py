@@ -11,10 +11,7 @@ same Message-ID: we count such raw duplicates, print them, and bound them.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
 import signal
-import sys
 import time
 import uuid
 from collections import Counter
@@ -30,7 +27,8 @@ from sqlalchemy import func, select
 from hub.store import Store
 from hub.store.schema import messages, outbox, tickets
 from hub.tickets.records import ticket_ref
-from tests.support import ROOT, SmtpSink, base_config, free_port
+from tests.hub_processes import HubProcess
+from tests.support import SmtpSink, base_config, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -66,77 +64,6 @@ class Post:
     @property
     def acknowledged(self) -> bool:
         return self.status is not None and 200 <= self.status < 300
-
-
-class HubProcess:
-    """`python -m hub serve CONFIG` as a child process; killed for sure on the way out."""
-
-    def __init__(self, config_file: Path, log_file: Path, port: int) -> None:
-        self.config_file = config_file
-        self.log_file = log_file
-        self.port = port
-        self.proc: asyncio.subprocess.Process | None = None
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    async def start(self) -> None:
-        log = await asyncio.to_thread(self.log_file.open, "ab")
-        with log:
-            self.proc = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "hub",
-                "serve",
-                str(self.config_file),
-                cwd=ROOT,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-            )
-        await self.wait_healthy()
-
-    async def wait_healthy(self, timeout: float = 60.0) -> None:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        async with aiohttp.ClientSession() as http:
-            while True:
-                assert self.proc is not None
-                if self.proc.returncode is not None:
-                    raise AssertionError(f"the hub exited ({self.proc.returncode}):\n{self.log()}")
-                with contextlib.suppress(aiohttp.ClientError, OSError):
-                    async with http.get(self.url("/healthz")) as resp:
-                        body = await resp.json()
-                        if resp.status == 200 and body["status"] == "ok":
-                            return
-                if loop.time() > deadline:
-                    raise AssertionError(f"the hub did not become healthy:\n{self.log()}")
-                await asyncio.sleep(0.1)
-
-    def kill(self) -> None:
-        """SIGKILL, at once (no await: called the moment the Nth response is read)."""
-        if self.proc is not None and self.proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.proc.pid, signal.SIGKILL)
-
-    async def stop(self) -> None:
-        """SIGTERM and wait; SIGKILL if it does not go. Safe to call in any state."""
-        if self.proc is None:
-            return
-        if self.proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                self.proc.terminate()
-            try:
-                await asyncio.wait_for(self.proc.wait(), timeout=15)
-            except TimeoutError:
-                self.kill()
-        await self.proc.wait()
-
-    def log(self) -> str:
-        try:
-            return self.log_file.read_text(errors="replace")[-4000:]
-        except OSError:
-            return "(no log)"
 
 
 class Stopwatch:

@@ -28,9 +28,10 @@ from sqlalchemy import func, select
 from hub.store import Store
 from hub.store.schema import connector_state, messages, outbox
 from tests.dovecot import Dovecot
+from tests.hub_processes import HubProcess
 from tests.imap_support import imap_config_data, mail
 from tests.support import SmtpSink, free_port
-from tests.test_crash_safety import HubProcess, Stopwatch
+from tests.test_crash_safety import Stopwatch
 
 pytestmark = pytest.mark.slow
 

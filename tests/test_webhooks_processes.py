@@ -12,13 +12,12 @@ from typing import Any
 
 import aiohttp
 import pytest
-import yaml
 from sqlalchemy import func, select
 
 from hub.store import Store
 from hub.store.schema import outgoing_events, webhook_deliveries
-from tests.support import SmtpSink, base_config, free_port
-from tests.test_crash_safety import HubProcess
+from tests.hub_processes import HubProcess, hub_process
+from tests.support import SmtpSink, base_config
 from tests.webhook_support import Receiver, endpoint_config, wait_for_types
 
 pytestmark = pytest.mark.slow
@@ -28,17 +27,13 @@ FORM = "/channels/contact/"
 def hub_file(
     tmp_path: Path, name: str, storage_url: str, smtp: SmtpSink, url: str, timeout: float = 30
 ) -> HubProcess:
-    port = free_port()
     data = base_config(
         storage_url,
         smtp.port,
-        web={"host": "127.0.0.1", "port": port, "public_url": f"http://127.0.0.1:{port}"},
         webhooks=[endpoint_config(url, timeout_seconds=timeout)],
         bot={"faq": None},
     )
-    config_file = tmp_path / f"{name}.yaml"
-    config_file.write_text(yaml.safe_dump(data), encoding="utf-8")
-    return HubProcess(config_file, tmp_path / f"{name}.log", port)
+    return hub_process(tmp_path, name, data)
 
 
 async def post(http: aiohttp.ClientSession, hub: HubProcess, email: str) -> Any:
