@@ -11,15 +11,13 @@ from typing import Any
 
 import aiohttp
 import pytest
-import yaml
 from sqlalchemy import func, select
 
 from hub.assignment.availability import set_availability
 from hub.store import Store, utcnow
 from hub.store.schema import agents, outgoing_events, ticket_assignments, tickets
 from tests.assignment_support import assign_config
-from tests.support import free_port
-from tests.test_crash_safety import HubProcess
+from tests.hub_processes import HubProcess, hub_process
 
 pytestmark = pytest.mark.slow
 CAPACITY = {"alice": 50, "bob": 100, "carol": 100, "dave": 200}  # 450 places for 500
@@ -34,11 +32,7 @@ def _hub(tmp_path: Path, name: str, pg_url: str) -> HubProcess:
         {"username": u, "name": u.title(), "teams": ["support"], "capacity": c}
         for u, c in CAPACITY.items()
     ]
-    port = free_port()
-    data["web"] = {"host": "127.0.0.1", "port": port, "public_url": f"http://127.0.0.1:{port}"}
-    config_file = tmp_path / f"{name}.yaml"
-    config_file.write_text(yaml.safe_dump(data), encoding="utf-8")
-    return HubProcess(config_file, tmp_path / f"{name}.log", port)
+    return hub_process(tmp_path, name, data)
 
 
 async def _post_many(hub: HubProcess, tag: str) -> list[int]:

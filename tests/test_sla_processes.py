@@ -12,14 +12,13 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-import yaml
 from sqlalchemy import func, select
 
 from hub.store import Store
 from hub.store.schema import notification_events, outgoing_events, sla_targets
 from tests.fakes.chat_webhooks import FakeSlackWebhook
-from tests.support import base_config, free_port
-from tests.test_crash_safety import HubProcess
+from tests.hub_processes import HubProcess, hub_process
+from tests.support import base_config
 
 pytestmark = pytest.mark.slow
 TICKETS = 20
@@ -50,19 +49,15 @@ async def slack() -> AsyncIterator[FakeSlackWebhook]:
 
 
 def _hub(tmp_path: Path, name: str, pg_url: str, slack_url: str) -> HubProcess:
-    port = free_port()
     data = base_config(
         pg_url,
-        web={"host": "127.0.0.1", "port": port, "public_url": f"http://127.0.0.1:{port}"},
         bot={"faq": None},
         notifications={"sweep_seconds": 0.1, "batch_window_seconds": 0.2},
         sla=SLA,
     )
     data["replies"]["acknowledge_new_tickets"] = False
     data["connectors"].append({"id": "team-slack", "type": "slack", "webhook_url": slack_url})
-    config_file = tmp_path / f"{name}.yaml"
-    config_file.write_text(yaml.safe_dump(data), encoding="utf-8")
-    return HubProcess(config_file, tmp_path / f"{name}.log", port)
+    return hub_process(tmp_path, name, data)
 
 
 async def _post(http: aiohttp.ClientSession, hub: HubProcess, email: str) -> int:
