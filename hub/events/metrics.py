@@ -24,6 +24,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.events.histogram import bucket_of
+from hub.store.append import append_rows
 from hub.store.schema import metric_daily, metric_events, metric_histogram
 
 TICKET_OPENED = "ticket_opened"
@@ -114,7 +115,7 @@ async def record(conn: AsyncConnection, events: Sequence[MetricEvent], zone: tzi
     unknown = {e.kind for e in events} - set(KINDS)
     if unknown:
         raise ValueError(f"unknown metric event kinds: {sorted(unknown)}")
-    await conn.execute(metric_events.insert(), [_event_row(e) for e in events])
+    await append_rows(conn, metric_events, [_event_row(e) for e in events])
     rows = rollup_rows(events, zone)
     await conn.execute(_upsert(conn.dialect.name), rows)
     counted = histogram_rows(events, zone)

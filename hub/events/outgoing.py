@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hub.store.append import append_rows
 from hub.store.schema import outgoing_events
 
 CUSTOMER_CREATED = "customer.created"
@@ -66,8 +67,9 @@ async def emit(conn: AsyncConnection, events: list[OutgoingEvent], now: datetime
     unknown = {e.type for e in events} - set(EVENT_TYPES)
     if unknown:
         raise ValueError(f"unknown outgoing event types: {sorted(unknown)}")
-    await conn.execute(
-        outgoing_events.insert(),
+    await append_rows(
+        conn,
+        outgoing_events,
         [
             {
                 "event_key": new_event_key(),

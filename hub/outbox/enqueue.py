@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.messages import Address, Choice, TemplateMessage
 from hub.store import Store
+from hub.store.append import append_rows
 from hub.store.schema import messages, outbox
 
 
@@ -123,10 +124,6 @@ def _insert_messages(store: Store) -> Any:
     return messages.insert().returning(messages.c.id, messages.c.external_id)
 
 
-def _insert_outbox(store: Store) -> Any:
-    return outbox.insert()
-
-
 async def enqueue_outbound_many(
     store: Store, conn: AsyncConnection, items: Sequence[Outbound], *, now: datetime
 ) -> None:
@@ -140,8 +137,9 @@ async def enqueue_outbound_many(
     )
     # Matched by external_id (unique), not by position: RETURNING order is not promised.
     ids = {r.external_id: r.id for r in result}
-    await conn.execute(
-        store.statement(_insert_outbox),
+    await append_rows(
+        conn,
+        outbox,
         [
             _outbox_row(out, key, ids[f"out:{key}"], now)
             for out, key in zip(items, keys, strict=True)

@@ -52,6 +52,8 @@ class DispatchSettings:
     # One round stops claiming after this long: under the job's 1 s interval, so a backlog
     # is worked off round after round without the scheduler skipping a tick.
     round_seconds: float = 0.8
+    # Events one fan-out marks at most; a round fans out again only after a full one.
+    fanout_limit: int = 1000
     retry: RetryPolicy = field(default_factory=RetryPolicy)
 
 
@@ -117,8 +119,11 @@ class WebhookDispatcher:
             total.delivered += r.delivered
             total.disabled += r.disabled
             # Only the earliest pending event of a customer is claimable, so a customer's
-            # next one becomes due when this batch is recorded: go again while busy.
-            if not (r.fanned_out or r.attempted) or time.monotonic() >= deadline:
+            # next one becomes due when this batch is recorded: go again while busy. Events
+            # no endpoint takes are not chased: while messages pour in, every pass would
+            # mark a few more, a write taken from ingest each time; the next round has them.
+            backlog = r.fanned_out >= self.settings.fanout_limit
+            if not (backlog or r.attempted) or time.monotonic() >= deadline:
                 return total
 
     async def run_once(self) -> RoundResult:
@@ -131,7 +136,9 @@ class WebhookDispatcher:
         endpoints = await self._endpoints()
         now = self.clock()
         if await pending_fanout(self.store):
-            result.fanned_out = await fan_out(self.store, list(endpoints.values()), now)
+            result.fanned_out = await fan_out(
+                self.store, list(endpoints.values()), now, self.settings.fanout_limit
+            )
         # An endpoint this process has no secret for (another process runs a newer config
         # file) is left to the processes that have it.
         active = [e for e in endpoints.values() if e.status == ACTIVE and self._keys(e) is not None]
