@@ -27,7 +27,8 @@ from hub.events.outgoing import (
 from hub.store import Store
 from hub.store.schema import alert_events, outgoing_events, webhook_endpoints
 from hub.webhooks.deliveries import delivery_log
-from hub.webhooks.dispatcher import DispatchSettings, WebhookDispatcher
+from hub.webhooks.dispatcher import DispatchSettings, RoundResult, WebhookDispatcher
+from hub.webhooks.fanout import unfanned_count
 from tests.support import base_config
 from tests.webhook_support import OLD_SECRET, SECRET, Clock, Receiver, endpoint_config, tamper
 
@@ -336,3 +337,31 @@ async def test_each_endpoint_gets_its_own_batch(sqlite_store: Store, receiver: R
     # A backlog at one endpoint never takes the other's turn.
     assert result.attempted == 4
     assert (len(receiver.received), len(other.received)) == (2, 2)
+
+
+async def test_a_round_works_off_a_backlog_but_does_not_chase_new_events(
+    sqlite_store: Store,
+) -> None:
+    """Full fan-outs go on at once; after one that took every pending event the round ends,
+    and events recorded meanwhile wait for the next (else, under ingest, every pass marked
+    a few, a write each). No endpoints: the events are only marked."""
+    clock = Clock()
+    hooks = WebhookDispatcher(
+        sqlite_store, [], clock=clock, settings=DispatchSettings(round_seconds=60, fanout_limit=4)
+    )
+    await record(sqlite_store, clock, *opened(1, 1), *opened(2, 2))
+    passes: list[int] = []
+    run_once = hooks.run_once
+
+    async def arriving_meanwhile() -> RoundResult:
+        result = await run_once()
+        passes.append(result.fanned_out)
+        if len(passes) in (1, 3):
+            await record(sqlite_store, clock, *opened(len(passes) + 2, len(passes) + 2))
+        return result
+
+    hooks.run_once = arriving_meanwhile  # type: ignore[method-assign]
+    result = await hooks.run_round()
+    assert passes == [4, 4, 1] and result.fanned_out == 9
+    assert await unfanned_count(sqlite_store) == 3
+    assert (await hooks.run_round()).fanned_out == 3
