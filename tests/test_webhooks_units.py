@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import base64
 import socket
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from standardwebhooks.webhooks import Webhook
 from hub.cli.check_config import run_check_config
 from hub.config.loader import ConfigError
 from hub.config.webhooks import EVENT_NAMES, secret_key
-from hub.events.outgoing import EVENT_TYPES
+from hub.events.outgoing import EVENT_TYPES, new_event_key
 from hub.webhooks.destinations import (
     DestinationRefused,
     GuardedResolver,
@@ -196,3 +197,12 @@ def test_a_tick_skipped_while_a_round_runs_is_not_warned(
     )
     aps.warning("something else")
     assert [r.getMessage() for r in caplog.records] == ["something else"]
+
+
+def test_event_keys_are_unique_and_sort_by_time() -> None:
+    keys = [new_event_key() for _ in range(2000)]
+    assert len(set(keys)) == len(keys)
+    assert all(len(k) <= 40 and k.startswith("msg_") for k in keys)
+    stamps = [int(k[4:16], 16) for k in keys]
+    assert stamps == sorted(stamps)
+    assert abs(stamps[-1] / 1000 - time.time()) < 60

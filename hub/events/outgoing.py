@@ -8,6 +8,7 @@ customer events; both find them in `outgoing_events`.
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -56,8 +57,12 @@ class OutgoingEvent:
 
 
 def new_event_key() -> str:
-    """A Standard Webhooks message id: the same on every delivery attempt of the event."""
-    return "msg_" + secrets.token_urlsafe(18)
+    """A Standard Webhooks message id: the same on every delivery attempt of the event.
+
+    Milliseconds since the epoch (hex) and then 96 random bits: keys sort by when they were
+    made, so their unique index grows at its end instead of at a random page per event,
+    which was two thirds of an event's insert on SQLite."""
+    return f"msg_{time.time_ns() // 1_000_000:012x}{secrets.token_urlsafe(12)}"
 
 
 async def emit(conn: AsyncConnection, events: list[OutgoingEvent], now: datetime) -> None:
