@@ -24,7 +24,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.events.histogram import bucket_of
-from hub.store.append import append_rows
+from hub.store.many import Many
 from hub.store.schema import metric_daily, metric_events, metric_histogram
 
 TICKET_OPENED = "ticket_opened"
@@ -115,12 +115,15 @@ async def record(conn: AsyncConnection, events: Sequence[MetricEvent], zone: tzi
     unknown = {e.kind for e in events} - set(KINDS)
     if unknown:
         raise ValueError(f"unknown metric event kinds: {sorted(unknown)}")
-    await append_rows(conn, metric_events, [_event_row(e) for e in events])
+    await _APPEND.run(conn, [_event_row(e) for e in events])
     rows = rollup_rows(events, zone)
     await conn.execute(_upsert(conn.dialect.name), rows)
     counted = histogram_rows(events, zone)
     if counted:
         await conn.execute(_upsert(conn.dialect.name, histogram=True), counted)
+
+
+_APPEND = Many(metric_events.insert())
 
 
 def _event_row(e: MetricEvent) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.store.append import append_rows
+from hub.store.many import Many
 from hub.store.schema import outgoing_events
 
 CUSTOMER_CREATED = "customer.created"
@@ -56,6 +56,9 @@ class OutgoingEvent:
     ticket_id: int | None = None
 
 
+_APPEND = Many(outgoing_events.insert())
+
+
 def new_event_key() -> str:
     """A Standard Webhooks message id: the same on every delivery attempt of the event.
 
@@ -72,9 +75,8 @@ async def emit(conn: AsyncConnection, events: list[OutgoingEvent], now: datetime
     unknown = {e.type for e in events} - set(EVENT_TYPES)
     if unknown:
         raise ValueError(f"unknown outgoing event types: {sorted(unknown)}")
-    await append_rows(
+    await _APPEND.run(
         conn,
-        outgoing_events,
         [
             {
                 "event_key": new_event_key(),

@@ -13,6 +13,7 @@ from hub.config.assignment import language_of
 from hub.ingest.arrival import Arrival, conversation, has_hints
 from hub.ingest.bounces import ticket_of_bounced
 from hub.ingest.setup import IngestSetup
+from hub.store.many import Many
 from hub.store.schema import messages
 from hub.tickets.records import (
     Ticket,
@@ -151,10 +152,10 @@ async def _link(conn: AsyncConnection, linked: list[Arrival]) -> None:
         if a.ticket is not None
     ]
     if rows:
-        await conn.execute(_LINK, rows)
+        await _LINK.run(conn, rows)
 
 
-_LINK = (
+_LINK = Many(
     update(messages)
     .where(messages.c.id == bindparam("message_id"))
     .values(ticket_id=bindparam("ticket_id"), customer_id=bindparam("customer_id"))

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.messages import Address, Choice, TemplateMessage
 from hub.store import Store
-from hub.store.append import append_rows
+from hub.store.many import Many
 from hub.store.schema import messages, outbox
 
 
@@ -120,6 +120,9 @@ async def enqueue_post(conn: AsyncConnection, post: ChannelPost, *, now: datetim
     )
 
 
+_APPEND_OUTBOX = Many(outbox.insert())
+
+
 def _insert_messages(store: Store) -> Any:
     return messages.insert().returning(messages.c.id, messages.c.external_id)
 
@@ -137,9 +140,8 @@ async def enqueue_outbound_many(
     )
     # Matched by external_id (unique), not by position: RETURNING order is not promised.
     ids = {r.external_id: r.id for r in result}
-    await append_rows(
+    await _APPEND_OUTBOX.run(
         conn,
-        outbox,
         [
             _outbox_row(out, key, ids[f"out:{key}"], now)
             for out, key in zip(items, keys, strict=True)

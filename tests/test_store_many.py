@@ -1,5 +1,5 @@
-"""hub.store.append: rows appended in one executemany read back exactly as SQLAlchemy's own
-insert writes them, on both dialects, and rows it cannot take are refused by name."""
+"""hub.store.many: rows written in one executemany read back exactly as SQLAlchemy's own
+execution writes them, on both dialects, and what it cannot take is refused by name."""
 
 from __future__ import annotations
 
@@ -7,12 +7,14 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 
 from hub.store import Store
-from hub.store.append import append_rows
+from hub.store.many import Many
 from hub.store.schema import metric_events, outgoing_events
 
+APPEND_EVENTS = Many(metric_events.insert())
+APPEND_OUTGOING = Many(outgoing_events.insert())
 AT = datetime(2026, 3, 29, 0, 59, 59, 123456, tzinfo=UTC)
 
 
@@ -33,6 +35,13 @@ def _event(kind: str, **more: Any) -> dict[str, Any]:
         "weight": 1,
     }
     return row | more
+
+
+RESCORE = Many(
+    update(metric_events)
+    .where(metric_events.c.id == bindparam("event_id"))
+    .values(value=bindparam("new_value"), tags=bindparam("new_tags"))
+)
 
 
 async def _read(store: Store, table: Any) -> list[dict[str, Any]]:
@@ -58,8 +67,8 @@ async def test_appended_rows_read_back_as_the_orms_insert_writes_them(storage_ur
             for i, d in enumerate(data)
         ]  # fmt: skip
         async with store.write() as conn:
-            await append_rows(conn, metric_events, rows)
-            await append_rows(conn, outgoing_events, events)
+            await APPEND_EVENTS.run(conn, rows)
+            await APPEND_OUTGOING.run(conn, events)
         appended = (await _read(store, metric_events), await _read(store, outgoing_events))
         async with store.write() as conn:
             await conn.execute(metric_events.delete())
@@ -68,6 +77,14 @@ async def test_appended_rows_read_back_as_the_orms_insert_writes_them(storage_ur
             await conn.execute(outgoing_events.insert(), events)
         inserted = (await _read(store, metric_events), await _read(store, outgoing_events))
         assert appended == inserted
+        async with store.write() as conn:
+            ids = (await conn.execute(select(metric_events.c.id).order_by("id"))).scalars().all()
+            await RESCORE.run(
+                conn,
+                [{"event_id": i, "new_value": 5, "new_tags": ["late"]} for i in ids],
+            )
+        rescored = await _read(store, metric_events)
+        assert [(r["value"], r["tags"]) for r in rescored] == [(5, ["late"])] * 2
         first, second = appended[0]
         assert first["occurred_at"] == AT and second["occurred_at"] == AT
         assert first["tags"] == ["vip", "billing"] and second["tags"] == []
@@ -88,12 +105,23 @@ async def test_rows_missing_a_defaulted_column_or_with_other_keys_are_refused(
             without_weight = _event("message_in")
             del without_weight["weight"]
             with pytest.raises(ValueError, match=r"must give \['weight'\]"):
-                await append_rows(conn, metric_events, [without_weight])
+                await APPEND_EVENTS.run(conn, [without_weight])
             with pytest.raises(ValueError, match="has no columns"):
-                await append_rows(conn, metric_events, [_event("message_in", colour="red")])
-            with pytest.raises(ValueError, match="must all have the keys"):
-                await append_rows(conn, metric_events, [_event("message_in"), {"kind": "x"}])
-            await append_rows(conn, metric_events, [])
+                await APPEND_EVENTS.run(conn, [_event("message_in", colour="red")])
+            with pytest.raises(ValueError, match="every row must have the keys"):
+                await APPEND_EVENTS.run(conn, [_event("message_in"), {"kind": "x"}])
+            await APPEND_EVENTS.run(conn, [])
+            with pytest.raises(ValueError, match="lack the parameters"):
+                await RESCORE.run(conn, [{"event_id": 1, "colour": "red"}])
+        with pytest.raises(ValueError, match="without RETURNING"):
+            Many(metric_events.insert().returning(metric_events.c.id))
+        with pytest.raises(ValueError, match="without IN lists"):
+            async with store.write() as conn:
+                await Many(
+                    metric_events.delete().where(
+                        metric_events.c.id.in_(bindparam("ids", expanding=True))
+                    )
+                ).run(conn, [{"ids": [1]}])
         assert await _read(store, metric_events) == []
     finally:
         await store.close()
