@@ -17,7 +17,7 @@ from standardwebhooks.webhooks import Webhook
 from hub.cli.check_config import run_check_config
 from hub.config.loader import ConfigError
 from hub.config.webhooks import EVENT_NAMES, secret_key
-from hub.events.outgoing import EVENT_TYPES, new_event_key
+from hub.events.outgoing import EVENT_TYPES, new_event_keys
 from hub.webhooks.destinations import (
     DestinationRefused,
     GuardedResolver,
@@ -200,9 +200,9 @@ def test_a_tick_skipped_while_a_round_runs_is_not_warned(
 
 
 def test_event_keys_are_unique_and_sort_by_time() -> None:
-    keys = [new_event_key() for _ in range(2000)]
-    assert len(set(keys)) == len(keys)
-    assert all(len(k) <= 40 and k.startswith("msg_") for k in keys)
+    keys = [k for _ in range(200) for k in new_event_keys(10)] + new_event_keys(1)
+    assert len(set(keys)) == len(keys) == 2001
+    assert all(len(k) == 40 and k.startswith("msg_") for k in keys)
     stamps = [int(k[4:16], 16) for k in keys]
     assert stamps == sorted(stamps)
     assert abs(stamps[-1] / 1000 - time.time()) < 60

@@ -117,10 +117,10 @@ async def record(conn: AsyncConnection, events: Sequence[MetricEvent], zone: tzi
         raise ValueError(f"unknown metric event kinds: {sorted(unknown)}")
     await _APPEND.run(conn, [_event_row(e) for e in events])
     rows = rollup_rows(events, zone)
-    await conn.execute(_upsert(conn.dialect.name), rows)
+    await _upsert(conn.dialect.name).run(conn, rows)
     counted = histogram_rows(events, zone)
     if counted:
-        await conn.execute(_upsert(conn.dialect.name, histogram=True), counted)
+        await _upsert(conn.dialect.name, histogram=True).run(conn, counted)
 
 
 _APPEND = Many(metric_events.insert())
@@ -241,10 +241,10 @@ def histogram_rows(events: Iterable[MetricEvent], zone: tzinfo) -> list[dict[str
     return [dict(zip(names, k, strict=True)) | {"n": n} for k, n in sorted(counts.items())]
 
 
-_UPSERTS: dict[tuple[str, bool], Any] = {}
+_UPSERTS: dict[tuple[str, bool], Many] = {}
 
 
-def _upsert(dialect: str, histogram: bool = False) -> Any:
+def _upsert(dialect: str, histogram: bool = False) -> Many:
     """INSERT ... ON CONFLICT DO UPDATE adding the sums (or the histogram's counts); built
     once per dialect. Rows are sorted by key, so two writers take their row locks in one
     order (no deadlock)."""
@@ -256,8 +256,10 @@ def _upsert(dialect: str, histogram: bool = False) -> Any:
     table = metric_histogram if histogram else metric_daily
     stmt = insert(table)
     sums = ("n",) if histogram else _SUMS
-    made = _UPSERTS[dialect, histogram] = stmt.on_conflict_do_update(
-        index_elements=[c.name for c in table.primary_key.columns],
-        set_={name: table.c[name] + stmt.excluded[name] for name in sums},
+    made = _UPSERTS[dialect, histogram] = Many(
+        stmt.on_conflict_do_update(
+            index_elements=[c.name for c in table.primary_key.columns],
+            set_={name: table.c[name] + stmt.excluded[name] for name in sums},
+        )
     )
     return made

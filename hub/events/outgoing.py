@@ -59,13 +59,16 @@ class OutgoingEvent:
 _APPEND = Many(outgoing_events.insert())
 
 
-def new_event_key() -> str:
-    """A Standard Webhooks message id: the same on every delivery attempt of the event.
+def new_event_keys(n: int) -> list[str]:
+    """Standard Webhooks message ids, each the same on every delivery attempt of its event.
 
-    Milliseconds since the epoch (hex) and then 96 random bits: keys sort by when they were
-    made, so their unique index grows at its end instead of at a random page per event,
-    which was two thirds of an event's insert on SQLite."""
-    return f"msg_{time.time_ns() // 1_000_000:012x}{secrets.token_urlsafe(12)}"
+    Milliseconds since the epoch and then 96 random bits, in hex (40 characters): keys sort
+    by when they were made, so their unique index grows at its end instead of at a random
+    page per event, which was two thirds of an event's insert on SQLite. One read of the
+    system's randomness for all n."""
+    stamp = f"msg_{time.time_ns() // 1_000_000:012x}"
+    random = secrets.token_hex(12 * n)
+    return [stamp + random[i : i + 24] for i in range(0, 24 * n, 24)]
 
 
 async def emit(conn: AsyncConnection, events: list[OutgoingEvent], now: datetime) -> None:
@@ -79,13 +82,13 @@ async def emit(conn: AsyncConnection, events: list[OutgoingEvent], now: datetime
         conn,
         [
             {
-                "event_key": new_event_key(),
+                "event_key": key,
                 "type": e.type,
                 "customer_id": e.customer_id,
                 "ticket_id": e.ticket_id,
                 "data": dict(e.data),
                 "created_at": now,
             }
-            for e in events
+            for e, key in zip(events, new_event_keys(len(events)), strict=True)
         ],
     )
