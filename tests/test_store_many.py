@@ -113,8 +113,8 @@ async def test_rows_missing_a_defaulted_column_or_with_other_keys_are_refused(
             await APPEND_EVENTS.run(conn, [])
             with pytest.raises(ValueError, match="lack the parameters"):
                 await RESCORE.run(conn, [{"event_id": 1, "colour": "red"}])
-        with pytest.raises(ValueError, match="without RETURNING"):
-            Many(metric_events.insert().returning(metric_events.c.id))
+        with pytest.raises(ValueError, match="RETURNING for INSERTs only"):
+            Many(update(metric_events).returning(metric_events.c.id))
         with pytest.raises(ValueError, match="without IN lists"):
             async with store.write() as conn:
                 await Many(
@@ -123,5 +123,42 @@ async def test_rows_missing_a_defaulted_column_or_with_other_keys_are_refused(
                     )
                 ).run(conn, [{"ids": [1]}])
         assert await _read(store, metric_events) == []
+    finally:
+        await store.close()
+
+
+async def test_inserts_with_returning_give_back_what_they_inserted(
+    storage_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One statement of VALUES groups (numbered on from row to row on PostgreSQL), split
+    when the parameters would pass the limit; ON CONFLICT DO NOTHING returns only the
+    rows it inserted."""
+    store = Store(storage_url)
+    await store.migrate()
+    insert = store.insert(outgoing_events).on_conflict_do_nothing(index_elements=["event_key"])
+    keyed = Many(insert.returning(outgoing_events.c.id, outgoing_events.c.event_key))
+
+    def event(i: int) -> dict[str, Any]:
+        data = {"n": i, "text": "অর্ডার"}
+        return {"event_key": f"msg_{i:03d}", "type": "ticket.created", "customer_id": i,
+                "ticket_id": None, "data": data, "created_at": AT}  # fmt: skip
+
+    try:
+        # 7 columns a row: 20 parameters take two rows a statement.
+        monkeypatch.setattr("hub.store.many.MAX_PARAMETERS", 20)
+        async with store.write() as conn:
+            first = await keyed.run(conn, [event(i) for i in range(5)])
+            again = await keyed.run(conn, [event(i) for i in (3, 4, 5)])
+        assert sorted(r.event_key for r in first) == [f"msg_{i:03d}" for i in range(5)]
+        assert [r.event_key for r in again] == ["msg_005"]
+        stored = {r["event_key"]: r for r in await _read(store, outgoing_events)}
+        for r in [*first, *again]:
+            n = int(r.event_key[4:])
+            assert stored[r.event_key]["data"] == {"n": n, "text": "অর্ডার"}
+            assert stored[r.event_key]["customer_id"] == n
+        with pytest.raises(ValueError, match=r"not outgoing_events\.created_at"):
+            async with store.write() as conn:
+                timed = Many(outgoing_events.insert().returning(outgoing_events.c.created_at))
+                await timed.run(conn, [event(9)])
     finally:
         await store.close()

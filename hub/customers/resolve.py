@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.messages import Address
 from hub.store import Store, utcnow
-from hub.store.schema import customers, duplicate_suggestions, identities
+from hub.store.many import Many
+from hub.store.schema import customers, duplicate_suggestions, identities, since_md
 
 
 @dataclass(frozen=True)
@@ -71,8 +72,8 @@ def _customers_query(store: Store) -> Any:
     return select(*_CUSTOMER_COLUMNS).where(customers.c.id.in_(bindparam("ids", expanding=True)))
 
 
-def _insert_identities(store: Store) -> Any:
-    return (
+def _insert_identities(store: Store) -> Many:
+    return Many(
         store.insert(identities)
         .on_conflict_do_nothing(index_elements=["kind", "value"])
         .returning(identities.c.kind)
@@ -83,9 +84,11 @@ def _max_customer_id(store: Store) -> Any:
     return select(func.max(customers.c.id))
 
 
-def _insert_customers_stmt(store: Store) -> Any:
-    if store.dialect == "sqlite":
-        return insert(customers)
+def _insert_customers_with_ids(store: Store) -> Many:
+    return Many(insert(customers))
+
+
+def _insert_customers_returning(store: Store) -> Any:
     return insert(customers).returning(customers.c.id, sort_by_parameter_order=True)
 
 
@@ -180,8 +183,7 @@ async def resolve_customers(
             }
             for cid, a in attach
         ]
-        stmt = store.statement(_insert_identities)
-        if len((await conn.execute(stmt, rows)).all()) < len(rows):
+        if len(await store.statement(_insert_identities).run(conn, rows)) < len(rows):
             raise IdentityRace("an identity was claimed by another process meanwhile")
     if suggest:
         pairs = sorted({tuple(sorted((resolved(a), resolved(b)))) for a, b in suggest})
@@ -245,6 +247,7 @@ async def _insert_customers(
             "tags": [],
             "created_at": now,
             "updated_at": now,
+            "since_md": since_md(now),
         }
         for n in new
     ]
@@ -253,12 +256,11 @@ async def _insert_customers(
         # transaction holds the write lock (BEGIN IMMEDIATE), so ids are ours to assign.
         top = (await conn.execute(store.statement(_max_customer_id))).scalar() or 0
         ids = list(range(top + 1, top + 1 + len(rows)))
-        await conn.execute(
-            store.statement(_insert_customers_stmt),
-            [{"id": i, **r} for i, r in zip(ids, rows, strict=True)],
+        await store.statement(_insert_customers_with_ids).run(
+            conn, [{"id": i, **r} for i, r in zip(ids, rows, strict=True)]
         )
         return ids
-    result = await conn.execute(store.statement(_insert_customers_stmt), rows)
+    result = await conn.execute(store.statement(_insert_customers_returning), rows)
     return [r.id for r in result]
 
 

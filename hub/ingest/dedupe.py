@@ -18,6 +18,7 @@ from hub.connector import IdempotencyConflict
 from hub.ingest.arrival import Arrival, conversation
 from hub.messages import Address, InboundMessage, SubmitResult
 from hub.store import Store
+from hub.store.many import Many
 from hub.store.schema import messages
 from hub.tickets.records import ticket_ref
 
@@ -29,9 +30,8 @@ async def store_inbound(
 ) -> tuple[list[Arrival], list[Arrival]]:
     """Inserts each message unless stored before; returns the new ones (their
     `message_id` set) and the redeliveries."""
-    inserted = await conn.execute(
-        store.statement(_insert_inbound),
-        [_inbound_row(a.msg, a.addrs[0], now) for a in valid],
+    inserted = await store.statement(_insert_inbound).run(
+        conn, [_inbound_row(a.msg, a.addrs[0], now) for a in valid]
     )
     new_ids = {(r.channel, r.external_id): r.id for r in inserted}
     fresh: list[Arrival] = []
@@ -103,8 +103,8 @@ def request_hash(msg: InboundMessage) -> str:
 
 
 # Built once (Store.statement): every batch runs it.
-def _insert_inbound(store: Store) -> Any:
-    return (
+def _insert_inbound(store: Store) -> Many:
+    return Many(
         store.insert(messages)
         .on_conflict_do_nothing(index_elements=["channel", "external_id"])
         .returning(messages.c.id, messages.c.channel, messages.c.external_id)

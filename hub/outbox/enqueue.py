@@ -123,8 +123,7 @@ async def enqueue_post(conn: AsyncConnection, post: ChannelPost, *, now: datetim
 _APPEND_OUTBOX = Many(outbox.insert())
 
 
-def _insert_messages(store: Store) -> Any:
-    return messages.insert().returning(messages.c.id, messages.c.external_id)
+_INSERT_MESSAGES = Many(messages.insert().returning(messages.c.id, messages.c.external_id))
 
 
 async def enqueue_outbound_many(
@@ -134,9 +133,8 @@ async def enqueue_outbound_many(
     if not items:
         return
     keys = [out.idempotency_key or uuid.uuid4().hex for out in items]
-    result = await conn.execute(
-        store.statement(_insert_messages),
-        [_message_row(out, key, now) for out, key in zip(items, keys, strict=True)],
+    result = await _INSERT_MESSAGES.run(
+        conn, [_message_row(out, key, now) for out, key in zip(items, keys, strict=True)]
     )
     # Matched by external_id (unique), not by position: RETURNING order is not promised.
     ids = {r.external_id: r.id for r in result}

@@ -1,27 +1,37 @@
-"""A statement run for a batch's rows in one executemany, compiled once per dialect, the
-values converted column by column: the ingest's log rows (metric events, outgoing events,
-outbox rows) and its per-message updates.
+"""A statement run for a batch's rows, compiled once per dialect, the values converted
+column by column: the ingest's inserts (messages, tickets, identities, log rows such as
+metric events, outgoing events and outbox rows) and its per-message updates.
 
 `conn.execute(statement, rows)` does the same, but SQLAlchemy builds and processes each
 row's parameters one by one: for the dozen rows a web form message writes, that cost
-three times what the inserts themselves did (`bench/ingest_webform.py`). Only plain
-statements go this way: no RETURNING, no IN lists, and an INSERT's rows give every
-column that has a Python-side default (the rows say what they hold).
+three times what the inserts themselves did (`bench/ingest_webform.py`).
+
+Without RETURNING, one executemany. An INSERT with RETURNING is sent as one statement
+with a VALUES group per row (as SQLAlchemy's "insertmanyvalues" does), and gives back
+the returned rows in no promised order: match them by a key, never by position.
+
+Only plain statements go this way: no IN lists, RETURNING only of columns the driver
+hands back as they are (ids, strings), and an INSERT's rows give every column that has a
+Python-side default (the rows say what they hold).
 """
 
 from __future__ import annotations
 
+import re
 import weakref
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Delete, Insert, Update
+from sqlalchemy import Delete, Insert, Row, Update
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+# Bound parameters per statement: SQLite allows 32,766, PostgreSQL 32,767.
+MAX_PARAMETERS = 30_000
 
-@dataclass(frozen=True)
+
+@dataclass
 class _Prepared:
     sql: str
     # The rows' keys in the statement's parameter order.
@@ -29,24 +39,48 @@ class _Prepared:
     # (position, converter) for the values the driver cannot take as they are; converters
     # take None too (JSON's makes it 'null', as SQLAlchemy's own execution does).
     convert: tuple[tuple[int, Callable[[Any], Any]], ...]
+    # RETURNING: one row's VALUES group, and the statement for n rows, made as needed.
+    group: str | None = None
+    numbered: bool = False
+    for_rows: dict[int, str] = field(default_factory=dict)
+
+    def sql_for(self, n: int) -> str:
+        found = self.for_rows.get(n)
+        if found is None:
+            group = self.group
+            assert group is not None
+            width = len(self.keys)
+            if self.numbered:  # $1, $2 ...: each row's group numbers on from the last
+                groups = [
+                    re.sub(r"\$(\d+)", lambda m, at=i * width: f"${int(m[1]) + at}", group)
+                    for i in range(n)
+                ]
+            else:
+                groups = [group] * n
+            values = ", ".join(f"({g})" for g in groups)
+            found = self.for_rows[n] = self.sql.replace(f"VALUES ({group})", f"VALUES {values}", 1)
+        return found
 
 
 class Many:
-    """`statement`, made once (at import), run for many rows: `await stmt.run(conn, rows)`."""
+    """`statement`, made once (at import, or per store with `Store.statement`), run for
+    many rows: `await stmt.run(conn, rows)`."""
 
     def __init__(self, statement: Insert | Update | Delete) -> None:
-        if statement._returning:
-            raise ValueError("Many runs statements without RETURNING")
+        self.returning = bool(statement._returning)
+        if self.returning and not isinstance(statement, Insert):
+            raise ValueError("Many runs RETURNING for INSERTs only")
         self.statement = statement
         # Per dialect object: converters belong to their engine (its JSON serializer).
         self._prepared: weakref.WeakKeyDictionary[Dialect, dict[tuple[str, ...], _Prepared]] = (
             weakref.WeakKeyDictionary()
         )
 
-    async def run(self, conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> None:
-        """In the caller's transaction; every row has the same keys."""
+    async def run(self, conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> list[Row[Any]]:
+        """In the caller's transaction; every row has the same keys. What RETURNING gave
+        (in no promised order), else []."""
         if not rows:
-            return
+            return []
         keys = tuple(rows[0])
         prepared = self._prepare(conn.dialect, keys)
         order, convert = prepared.keys, prepared.convert
@@ -58,7 +92,17 @@ class Many:
             for i, process in convert:
                 values[i] = process(values[i])
             params.append(tuple(values))
-        await conn.exec_driver_sql(prepared.sql, params)
+        if not self.returning:
+            await conn.exec_driver_sql(prepared.sql, params)
+            return []
+        returned: list[Row[Any]] = []
+        step = max(1, MAX_PARAMETERS // max(1, len(order)))
+        for start in range(0, len(params), step):
+            chunk = params[start : start + step]
+            flat = tuple(v for p in chunk for v in p)
+            result = await conn.exec_driver_sql(prepared.sql_for(len(chunk)), flat)
+            returned.extend(result.all())
+        return returned
 
     def _prepare(self, dialect: Dialect, keys: tuple[str, ...]) -> _Prepared:
         per_dialect = self._prepared.setdefault(dialect, {})
@@ -70,15 +114,10 @@ class Many:
     def _compile(self, dialect: Dialect, keys: tuple[str, ...]) -> _Prepared:
         statement = self.statement
         if isinstance(statement, Insert):
-            table = statement.table
-            unknown = set(keys) - set(table.c.keys())
-            if unknown:
-                raise ValueError(f"{table.name} has no columns {sorted(unknown)}")
-            # Python-side defaults are SQLAlchemy's to fill row by row; the database's apply.
-            missing = [c.key for c in table.c if c.key not in keys and c.default is not None]
-            if missing:
-                raise ValueError(f"rows inserted into {table.name} must give {sorted(missing)}")
-        compiled = statement.compile(dialect=dialect, column_keys=list(keys))
+            _check_insert(statement, keys, dialect)
+        compiled = statement.compile(
+            dialect=dialect, column_keys=list(keys), for_executemany=self.returning
+        )
         if any(b.expanding for b in compiled.binds.values()):
             raise ValueError("Many runs statements without IN lists")
         order = tuple(compiled.positiontup or ())
@@ -90,4 +129,26 @@ class Many:
             for i, key in enumerate(order)
             if (process := compiled.binds[key].type._cached_bind_processor(dialect)) is not None
         )
-        return _Prepared(str(compiled), order, convert)
+        prepared = _Prepared(compiled.string, order, convert)
+        if self.returning:
+            many_values = compiled._insertmanyvalues
+            assert many_values is not None
+            prepared.group = many_values.single_values_expr
+            prepared.numbered = dialect.paramstyle.startswith("numeric")
+        return prepared
+
+
+def _check_insert(statement: Insert, keys: tuple[str, ...], dialect: Dialect) -> None:
+    table = statement.table
+    unknown = set(keys) - set(table.c.keys())
+    if unknown:
+        raise ValueError(f"{table.name} has no columns {sorted(unknown)}")
+    # Python-side defaults are SQLAlchemy's to fill row by row; the database's apply.
+    missing = [c.key for c in table.c if c.key not in keys and c.default is not None]
+    if missing:
+        raise ValueError(f"rows inserted into {table.name} must give {sorted(missing)}")
+    for column in statement._returning:
+        if getattr(column, "type", None) is None or column.type._cached_result_processor(
+            dialect, None
+        ):
+            raise ValueError(f"Many returns columns the driver gives as they are, not {column}")

@@ -68,9 +68,14 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def since_md(created_at: datetime) -> int:
+    """A customer's `since_md`: month * 100 + day of when they were created."""
+    return created_at.month * 100 + created_at.day
+
+
 def _since_md(context: Any) -> int | None:
     created = context.get_current_parameters().get("created_at")
-    return None if created is None else created.month * 100 + created.day
+    return None if created is None else since_md(created)
 
 
 # SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets BIGINT identities.

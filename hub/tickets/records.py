@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.messages import Address
 from hub.store import Store
+from hub.store.many import Many
 from hub.store.schema import tickets
 from hub.tickets.routing import RouteDecision
 from hub.tickets.status_events import emit_status_change
@@ -98,8 +99,8 @@ def _open_tickets_query(store: Store) -> Any:
     ).where(tickets.c.open_key.in_(bindparam("keys", expanding=True)))
 
 
-def _insert_tickets(store: Store) -> Any:
-    return (
+def _insert_tickets(store: Store) -> Many:
+    return Many(
         store.insert(tickets)
         .on_conflict_do_nothing(index_elements=["open_key"])
         .returning(tickets.c.id, tickets.c.open_key)
@@ -152,9 +153,8 @@ async def find_or_open_tickets(
             plan.append((key, True))
 
     if opening:
-        result = await conn.execute(
-            store.statement(_insert_tickets),
-            [_new_row(req, key, now) for key, req in opening.items()],
+        result = await store.statement(_insert_tickets).run(
+            conn, [_new_row(req, key, now) for key, req in opening.items()]
         )
         ids = {r.open_key: r.id for r in result}
         if len(ids) < len(opening):
