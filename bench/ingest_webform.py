@@ -3,7 +3,7 @@
 Run: `make bench` (or `.venv/bin/python bench/ingest_webform.py`).
 
 Each server under test runs in this process; the load generator is a separate process
-(this file with `loadgen`), the same one for every target: an aiohttp client with 64
+(bench/webform_load.py), the same one for every target: an aiohttp client with 64
 concurrent workers posting JSON over loopback, bounded in count and in time.
 
 Targets, in one run (this machine's speed drifts, so only same-run ratios mean much):
@@ -13,7 +13,11 @@ Targets, in one run (this machine's speed drifts, so only same-run ratios mean m
 - postgresql: the real hub on a fresh PostgreSQL database (skipped when unreachable).
 
 The order is bare, sqlite, bare, postgresql, bare: each hub run is compared with the
-mean of the bare runs just before and after it.
+mean of the bare runs just before and after it. `--metric-events-ab` adds, after them,
+the SQLite hub with the ingest's metric events (hub.events.metrics, the reports' record)
+not written, then bare once more: `metric_events_ratio` is the SQLite ratio with them over
+the ratio without, what writing them costs the ingest in the same process (the hub of
+this run, nothing else changed).
 
 Every post is a new customer (a distinct email), so each one makes a customer, a ticket,
 the rendered acknowledgement and its outbox row, committed before the 2xx. The outbound
@@ -35,19 +39,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import logging
 import sys
 import tempfile
 import time
 import uuid
-from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 from aiohttp import web
 
 HERE = Path(__file__).resolve()
@@ -55,117 +56,9 @@ ROOT = HERE.parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from webform_load import run_loadgen  # noqa: E402
+
 FORM_PATH = "/channels/contact/"
-MESSAGES = (
-    "Hello, my order has not arrived yet. Could you please tell me where it is?",
-    "I was charged twice for the same order, please refund one of the payments.",
-    "The shoes I bought are too small; how do I exchange them for a larger size?",
-    "Can you send me a copy of the invoice for my last purchase, please?",
-)
-
-
-# --- the load generator (its own process) -------------------------------------------------
-
-
-def _bodies(tag: str, start: int, count: int) -> list[bytes]:
-    return [
-        json.dumps(
-            {
-                "name": f"Bench Customer {i}",
-                "email": f"bench-{tag}-{i}@example.com",
-                "subject": f"Question {i}",
-                "message": MESSAGES[i % len(MESSAGES)],
-            }
-        ).encode()
-        for i in range(start, start + count)
-    ]
-
-
-async def _load(url: str, bodies: list[bytes], concurrency: int, seconds: float) -> dict[str, Any]:
-    statuses: Counter[int] = Counter()
-    errors: Counter[str] = Counter()
-    latencies: list[float] = []
-    next_index = 0
-    headers = {"Content-Type": "application/json"}
-    connector = aiohttp.TCPConnector(limit=concurrency)
-    timeout = aiohttp.ClientTimeout(total=60)
-    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
-        started = time.perf_counter()
-        deadline = started + seconds
-
-        async def worker() -> None:
-            nonlocal next_index
-            while next_index < len(bodies) and time.perf_counter() < deadline:
-                body = bodies[next_index]
-                next_index += 1
-                t0 = time.perf_counter()
-                try:
-                    async with session.post(url, data=body, headers=headers) as resp:
-                        await resp.read()
-                        statuses[resp.status] += 1
-                except (aiohttp.ClientError, TimeoutError) as exc:
-                    errors[type(exc).__name__] += 1
-                    continue
-                latencies.append(time.perf_counter() - t0)
-
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - started
-    ok = sum(n for s, n in statuses.items() if 200 <= s < 300)
-    latencies.sort()
-    return {
-        "ok": ok,
-        "sent": next_index,
-        "statuses": {str(k): v for k, v in sorted(statuses.items())},
-        "errors": dict(errors),
-        "elapsed": elapsed,
-        "p50_ms": _percentile(latencies, 0.50) * 1000,
-        "p99_ms": _percentile(latencies, 0.99) * 1000,
-    }
-
-
-def _percentile(sorted_values: list[float], q: float) -> float:
-    if not sorted_values:
-        return float("nan")
-    return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
-
-
-def loadgen_main(args: argparse.Namespace) -> None:
-    tag = uuid.uuid4().hex[:8]
-    warm = _bodies(tag, 0, args.warmup)
-    bodies = _bodies(tag, args.warmup, args.requests)
-    warm_result = asyncio.run(_load(args.url, warm, args.concurrency, args.seconds))
-    result = asyncio.run(_load(args.url, bodies, args.concurrency, args.seconds))
-    result["warmup_ok"] = warm_result["ok"]
-    print(json.dumps(result))
-
-
-async def run_loadgen(
-    url: str, *, requests: int, warmup: int, concurrency: int, seconds: float
-) -> dict[str, Any]:
-    """Start the load generator process against `url` and wait for its figures."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        str(HERE),
-        "loadgen",
-        url,
-        f"--requests={requests}",
-        f"--warmup={warmup}",
-        f"--concurrency={concurrency}",
-        f"--seconds={seconds}",
-        stdout=asyncio.subprocess.PIPE,
-    )
-    # Bounded: the generator stops itself after `seconds` per phase; this is the backstop.
-    try:
-        out, _ = await asyncio.wait_for(proc.communicate(), timeout=2 * seconds + 60)
-    except TimeoutError:
-        proc.kill()
-        await proc.wait()
-        raise
-    if proc.returncode != 0:
-        raise RuntimeError(f"load generator failed with status {proc.returncode}")
-    result: dict[str, Any] = json.loads(out.decode().strip().splitlines()[-1])
-    return result
-
 
 # --- the servers under test (this process) ------------------------------------------------
 
@@ -314,6 +207,24 @@ async def bench_hub(
     return Figures(name, result, cpu)
 
 
+@contextlib.contextmanager
+def metric_events_unwritten() -> Iterator[None]:
+    """The ingest as it would be without its metric events: for the same-run comparison
+    only (the hub always writes them)."""
+    import hub.ingest.batch as batch
+
+    written = batch.record_metrics
+
+    async def unwritten(*_args: Any) -> None:
+        return None
+
+    batch.record_metrics = unwritten  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        batch.record_metrics = written
+
+
 async def bench_main(args: argparse.Namespace) -> None:
     logging.basicConfig(
         level=logging.INFO,
@@ -353,6 +264,19 @@ async def bench_main(args: argparse.Namespace) -> None:
                     postgresql = await bench_hub("postgresql", pg_url, workdir, args)
                 print(postgresql.line(), flush=True)
                 bare.append(await bench_bare("bare#3", args))
+        without: tuple[Figures, float] | None = None
+        if args.metric_events_ab:
+            with metric_events_unwritten():
+                run = await bench_hub(
+                    "sqlite-without-metric-events",
+                    f"sqlite+aiosqlite:///{workdir / 'hub-without.db'}",
+                    workdir,
+                    args,
+                )
+            print(run.line(), flush=True)
+            after = await bench_bare(f"bare#{len(bare) + 1}", args)
+            without = (run, (bare[-1].rate + after.rate) / 2)
+            bare.append(after)
 
     print(f"sqlite_msgs_per_s={sqlite.rate:.0f} bare_msgs_per_s={sqlite_base:.0f} (bare#1, #2)")
     bare_cpu = sum(b.cpu_ms_per_msg for b in bare) / len(bare)
@@ -369,6 +293,13 @@ async def bench_main(args: argparse.Namespace) -> None:
             "(bare#2, #3)"
         )
         print(f"postgresql_ratio={postgresql.rate / pg_base:.3f}")
+    if without is not None:
+        run, base = without
+        print(
+            f"without_metric_events_ratio={run.rate / base:.3f} "
+            f"cpu_ms_per_msg={run.cpu_ms_per_msg:.3f} (its bare runs' mean: {base:.0f}/s)"
+        )
+        print(f"metric_events_ratio={(sqlite.rate / sqlite_base) / (run.rate / base):.3f}")
     print(f"ratio={sqlite.rate / sqlite_base:.3f}")
 
 
@@ -389,17 +320,18 @@ async def bench_bare(name: str, args: argparse.Namespace) -> Figures:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command")
-    lg = sub.add_parser("loadgen", help="(internal) the load generator process")
-    lg.add_argument("url")
-    for p in (parser, lg):
-        p.add_argument("--concurrency", type=int, default=64)
-        p.add_argument("--requests", type=int, default=20_000, help="per hub run, at most")
-        p.add_argument("--warmup", type=int, default=500)
-        p.add_argument("--seconds", type=float, default=12.0, help="per hub run, at most")
+    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--requests", type=int, default=20_000, help="per hub run, at most")
+    parser.add_argument("--warmup", type=int, default=500)
+    parser.add_argument("--seconds", type=float, default=12.0, help="per hub run, at most")
     parser.add_argument("--bare-requests", type=int, default=40_000)
     parser.add_argument("--bare-seconds", type=float, default=6.0, help="per bare run, at most")
     parser.add_argument("--no-postgresql", action="store_true")
+    parser.add_argument(
+        "--metric-events-ab",
+        action="store_true",
+        help="also run the SQLite hub without writing metric events (see the docstring)",
+    )
     parser.add_argument(
         "--outbound",
         choices=("parked", "mailfile"),
@@ -407,11 +339,7 @@ def main() -> None:
         help="parked: outbox rows are written, not delivered during the run (default); "
         "mailfile: the outbox worker writes .eml files meanwhile, competing with ingest",
     )
-    args = parser.parse_args()
-    if args.command == "loadgen":
-        loadgen_main(args)
-    else:
-        asyncio.run(bench_main(args))
+    asyncio.run(bench_main(parser.parse_args()))
 
 
 if __name__ == "__main__":
