@@ -21,7 +21,6 @@ from sqlalchemy import (
     func,
     literal_column,
     select,
-    tuple_,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -186,44 +185,41 @@ async def solved_tickets(conn: AsyncConnection, req: ReportRequest) -> dict[str,
 async def quantiles(
     conn: AsyncConnection, req: ReportRequest, kind: str
 ) -> dict[str, tuple[float | None, float | None]]:
-    """group -> (median, p90) of one kind's durations ('' -> the total's). PostgreSQL
-    computes them (percentile_cont); SQLite sorts the values (group and value only, off
-    the covering index) and they are picked here by rank: its window functions took five
-    times as long."""
+    """group -> (median, p90) of one kind's durations ('' -> the total's), linear
+    interpolation between ranks (percentile_cont's). The values are ranked here with numpy:
+    PostgreSQL gathers each group's into one array (hashed, unsorted), which took half the
+    time of its percentile_cont (a sort by group, then each group's by value, then the
+    total's again); SQLite sorts the values (group and value only, off the covering index):
+    its window functions took five times as long."""
     value = e.business_seconds if req.basis == "business" else e.seconds
     where = [e.kind == kind, value.is_not(None), *conditions(req, req.start)]
-    if conn.dialect.name == "postgresql" and req.group != "tag":
-        return await _quantiles_in_sql(conn, req, value, where)
     if req.group == "tag":
         return await _quantiles_here(conn, req, value, where)
+    if conn.dialect.name == "postgresql":
+        return await _quantiles_gathered(conn, req, value, where)
     return await _quantiles_sorted(conn, req, value, where)
 
 
-async def _quantiles_in_sql(
+async def _quantiles_gathered(
     conn: AsyncConnection, req: ReportRequest, value: Any, where: list[Any]
 ) -> dict[str, tuple[float | None, float | None]]:
-    """PostgreSQL: each group's and (GROUPING SETS) the total's, in one statement."""
-    pcs = (
-        func.percentile_cont(0.5).within_group(value),
-        func.percentile_cont(0.9).within_group(value),
-    )
+    """PostgreSQL: each group's values as one array (array_agg), as the driver returns
+    them; the total's are every group's together."""
+    gathered = func.array_agg(value)
     if req.group is None:
-        rows = [("", *r) for r in await conn.execute(select(*pcs).where(*where))]
+        stmt = select(literal_column("''"), gathered).where(*where)
     else:
         g = _group(req)
-        found = await conn.execute(
-            select(g, func.grouping(g), *pcs)
-            .where(*where)
-            .group_by(func.grouping_sets(g, tuple_()))
-        )
-        rows = [("" if is_total else g_value, m, p) for g_value, is_total, m, p in found]
-    out: dict[str, tuple[float | None, float | None]] = {}
-    for g_value, median, p90 in rows:
-        if median is None:
-            continue  # the total's row of NULLs when nothing matched
-        names = ("",) if g_value == "" else _expand(req, g_value)
-        for name in names:
-            out[name] = (float(median), float(p90))
+        stmt = select(g, gathered).where(*where).group_by(g)
+    rows = (await conn.execute(stmt)).cursor.fetchall()
+    arrays = [(g_value, np.array(vs, dtype=np.float64)) for g_value, vs in rows if vs]
+    if not arrays:
+        return {}
+    out = {"": _partitioned(np.concatenate([vs for _, vs in arrays]))}
+    if req.group is not None:
+        for g_value, vs in arrays:
+            for name in _expand(req, g_value):
+                out[name] = _partitioned(vs)
     return out
 
 

@@ -104,7 +104,7 @@ async def _exact(store: Store, req: ReportRequest, use_rollup: bool) -> dict[str
     async def of_kind(kind: str) -> dict[str, tuple[float | None, float | None]]:
         async with store.read() as conn:
             # The histogram shares the rollup's days; on SQLite it spares reading every
-            # duration (PostgreSQL ranks them itself).
+            # duration (PostgreSQL gathers them faster than it reads the buckets).
             if use_rollup and conn.dialect.name == "sqlite" and histogram_serves(req):
                 found = await histogram_quantiles(conn, req, kind)
                 if found is not None:
