@@ -22,7 +22,6 @@ from sqlalchemy import (
     func,
     literal_column,
     select,
-    tuple_,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -168,19 +167,17 @@ async def solved_tickets(conn: AsyncConnection, req: ReportRequest) -> dict[str,
     """group -> distinct tickets solved in the range; '' -> all of them."""
     where = [e.kind == TICKET_SOLVED, *conditions(req, req.start)]
     distinct = func.count(e.ticket_id.distinct())
-    if req.group is not None and req.group != "tag" and conn.dialect.name == "postgresql":
-        # The groups' and (GROUPING SETS) the total's in one reading of the events.
-        g = _group(req)
-        found = await conn.execute(
-            select(g, func.grouping(g), distinct)
-            .where(*where)
-            .group_by(func.grouping_sets(g, tuple_()))
-        )
-        return {
-            name: int(n)
-            for g_value, is_total, n in found
-            for name in (("",) if is_total else _expand(req, g_value))
-        }
+    if req.group not in (None, "tag") and conn.dialect.name == "postgresql":
+        # Each group's tickets, counted here: in half the time of a count(DISTINCT) of
+        # the total's and one of the groups' (two sorts of every ticket).
+        ids = await _gathered(conn, req, func.int8send(e.ticket_id), ">i8", where)
+        if not ids:
+            return {"": 0}
+        out = {"": len(np.unique(np.concatenate([i for _, i in ids])))}
+        for g_value, i in ids:
+            for name in _expand(req, g_value):
+                out[name] = len(np.unique(i))
+        return out
     total = (await conn.execute(select(distinct).where(*where))).scalar()
     out = {"": int(total or 0)}
     if req.group is None:
@@ -217,19 +214,9 @@ async def quantiles(
 async def _quantiles_gathered(
     conn: AsyncConnection, req: ReportRequest, value: Any, where: list[Any]
 ) -> dict[str, tuple[float | None, float | None]]:
-    """PostgreSQL: each group's values in one string of bytes, eight (a big-endian double,
-    float8send) each, read by numpy as they are: an array_agg's took the driver and numpy
-    six times the CPU (a Python float each). The total's are every group's together."""
-    gathered = func.string_agg(func.float8send(value), cast(literal_column("''"), LargeBinary))
-    if req.group is None:
-        stmt = select(literal_column("''"), gathered).where(*where)
-    else:
-        g = _group(req)
-        stmt = select(g, gathered).where(*where).group_by(g)
-    rows = (await conn.execute(stmt)).cursor.fetchall()
-    arrays = [
-        (g_value, np.frombuffer(b, dtype=">f8").astype(np.float64)) for g_value, b in rows if b
-    ]
+    """PostgreSQL: each group's values as doubles (float8send); the total's are every
+    group's together."""
+    arrays = await _gathered(conn, req, func.float8send(value), ">f8", where)
     if not arrays:
         return {}
     out = {"": _partitioned(np.concatenate([vs for _, vs in arrays]))}
@@ -238,6 +225,24 @@ async def _quantiles_gathered(
             for name in _expand(req, g_value):
                 out[name] = _partitioned(vs)
     return out
+
+
+async def _gathered(
+    conn: AsyncConnection, req: ReportRequest, sent: Any, dtype: str, where: list[Any]
+) -> list[tuple[Any, Any]]:
+    """PostgreSQL: (group, numpy array) of each group's values, hashed, unsorted, in one
+    string of bytes per group: `sent` is the value in its binary form (float8send: eight
+    bytes, a big-endian double; dtype ">f8"), read by numpy as it is. An array_agg's took
+    the driver and numpy six times the CPU (a Python float each)."""
+    packed = func.string_agg(sent, cast(literal_column("''"), LargeBinary))
+    if req.group is None:
+        stmt = select(literal_column("''"), packed).where(*where)
+    else:
+        g = _group(req)
+        stmt = select(g, packed).where(*where).group_by(g)
+    rows = (await conn.execute(stmt)).cursor.fetchall()
+    # In the machine's byte order ("f8"), for numpy's sorts.
+    return [(g_value, np.frombuffer(b, dtype=dtype).astype(dtype[1:])) for g_value, b in rows if b]
 
 
 async def _quantiles_here(
