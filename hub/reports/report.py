@@ -61,38 +61,55 @@ class Report:
 async def build_report(store: Store, req: ReportRequest, report_zone: str) -> Report:
     """The report `req` asks for; `report_zone` is the rollup's (reports.timezone)."""
     use_rollup = rollup_serves(req, report_zone)
+
+    async def counted() -> tuple[Counts, Counts, Counts, list[Point]]:
+        async with store.read() as conn:
+            total = await _counts(conn, replace(req, group=None), use_rollup)
+            groups = await _counts(conn, req, use_rollup) if req.group is not None else ({}, {})
+            prev = await _counts(conn, replace(req.previous(), group=None), use_rollup)
+            series = await _series(conn, req, use_rollup) if req.bucket else []
+        return total, groups, prev, series
+
     # Medians, p90s and distinct tickets of every group and of the total: the slow part,
-    # each kind on a connection of its own, at once (the databases sort in parallel).
-    exact = await _exact(store, req, use_rollup) if req.percentiles else None
-    async with store.read() as conn:
-        total = await _figures(conn, replace(req, group=None), use_rollup, exact)
-        groups: dict[str, Figures] = {}
-        if req.group is not None:
-            groups = await _figures(conn, req, use_rollup, exact)
-            groups.pop("", None)
-            groups = dict(sorted(groups.items()))
-        prev_req = replace(req.previous(), group=None)
-        prev = await _figures(conn, prev_req, use_rollup, None)
-        series = await _series(conn, req, use_rollup) if req.bucket else []
-    return Report(req, "rollup" if use_rollup else "events", total[""], groups, prev[""], series)
+    # each kind on a connection of its own, at once (the databases sort in parallel); the
+    # counts meanwhile on one more.
+    if req.percentiles:
+        exact, (total, groups, prev, series) = await asyncio.gather(
+            _exact(store, req, use_rollup), counted()
+        )
+    else:
+        exact, (total, groups, prev, series) = None, await counted()
+    by_group: dict[str, Figures] = {}
+    if req.group is not None:
+        by_group = _figures(req, groups, exact)
+        by_group.pop("", None)
+        by_group = dict(sorted(by_group.items()))
+    return Report(
+        req,
+        "rollup" if use_rollup else "events",
+        _figures(req, total, exact)[""],
+        by_group,
+        _figures(req, prev, None)[""],
+        series,
+    )
 
 
-async def _sums(conn: AsyncConnection, req: ReportRequest, rollup: bool) -> dict[str, KindSums]:
-    return await (rollup_sums(conn, req) if rollup else event_sums(conn, req))
+# group -> kind -> sums, and group -> backlog.
+Counts = tuple[dict[str, KindSums], dict[str, int]]
 
 
-async def _backlog(conn: AsyncConnection, req: ReportRequest, rollup: bool) -> dict[str, int]:
-    if req.group == "agent":
-        return {}  # tickets are nobody's backlog by who replied
-    return await (rollup_backlog(conn, req) if rollup else event_backlog(conn, req))
-
-
-async def _figures(
-    conn: AsyncConnection, req: ReportRequest, rollup: bool, exact: dict[str, Exact] | None
-) -> dict[str, Figures]:
-    sums = await _sums(conn, req, rollup)
+async def _counts(conn: AsyncConnection, req: ReportRequest, rollup: bool) -> Counts:
+    sums = await (rollup_sums(conn, req) if rollup else event_sums(conn, req))
     sums.setdefault("", {})
-    backlog = await _backlog(conn, req, rollup)
+    if req.group == "agent":
+        return sums, {}  # tickets are nobody's backlog by who replied
+    return sums, await (rollup_backlog(conn, req) if rollup else event_backlog(conn, req))
+
+
+def _figures(
+    req: ReportRequest, counts: Counts, exact: dict[str, Exact] | None
+) -> dict[str, Figures]:
+    sums, backlog = counts
     business = req.basis == "business"
     # Computed, a group without solves solved 0 tickets; not computed, it is unknown.
     missing = Exact(solved_tickets=0) if exact is not None else Exact()
@@ -104,7 +121,7 @@ async def _exact(store: Store, req: ReportRequest, use_rollup: bool) -> dict[str
     async def of_kind(kind: str) -> dict[str, tuple[float | None, float | None]]:
         async with store.read() as conn:
             # The histogram shares the rollup's days; on SQLite it spares reading every
-            # duration (PostgreSQL ranks them itself).
+            # duration (PostgreSQL gathers them faster than it reads the buckets).
             if use_rollup and conn.dialect.name == "sqlite" and histogram_serves(req):
                 found = await histogram_quantiles(conn, req, kind)
                 if found is not None:
