@@ -5,9 +5,10 @@ the events. Medians, p90s and distinct solved tickets always come from the event
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -27,6 +28,8 @@ from hub.reports.histogram_read import histogram_quantiles, histogram_serves
 from hub.reports.request import ReportRequest
 from hub.reports.rollup_read import rollup_backlog, rollup_by_day, rollup_serves, rollup_sums
 from hub.store import Store
+
+_T = TypeVar("_T")
 
 # What a time series shows per bucket.
 SERIES_KINDS = (
@@ -62,23 +65,39 @@ async def build_report(store: Store, req: ReportRequest, report_zone: str) -> Re
     """The report `req` asks for; `report_zone` is the rollup's (reports.timezone)."""
     use_rollup = rollup_serves(req, report_zone)
 
-    async def counted() -> tuple[Counts, Counts, Counts, list[Point]]:
-        async with store.read() as conn:
-            total = await _counts(conn, replace(req, group=None), use_rollup)
-            groups = await _counts(conn, req, use_rollup) if req.group is not None else ({}, {})
-            prev = await _counts(conn, replace(req.previous(), group=None), use_rollup)
-            series = await _series(conn, req, use_rollup) if req.bucket else []
-        return total, groups, prev, series
+    grouping = req.group is not None
 
-    # Medians, p90s and distinct tickets of every group and of the total: the slow part,
-    # each kind on a connection of its own, at once (the databases sort in parallel); the
-    # counts meanwhile on one more.
+    async def whole(conn: AsyncConnection) -> tuple[Counts, Counts, Counts, list[Point]]:
+        total = await _counts(conn, replace(req, group=None), use_rollup)
+        # Beside the medians, the counts take one connection: more would only compete
+        # with their sorts for the database's cores.
+        groups = await _counts(conn, req, use_rollup) if grouping and req.percentiles else None
+        prev = await _counts(conn, replace(req.previous(), group=None), use_rollup)
+        series = await _series(conn, req, use_rollup) if req.bucket else []
+        return total, groups or ({}, {}), prev, series
+
+    async def group_sums(conn: AsyncConnection) -> dict[str, KindSums]:
+        return await _sums(conn, req, use_rollup)
+
+    async def group_backlog(conn: AsyncConnection) -> dict[str, int]:
+        return await _backlog(conn, req, use_rollup)
+
     if req.percentiles:
+        # Medians, p90s and distinct tickets of every group and of the total: the slow
+        # part, each kind on a connection of its own, at once; the counts meanwhile.
         exact, (total, groups, prev, series) = await asyncio.gather(
-            _exact(store, req, use_rollup), counted()
+            _exact(store, req, use_rollup), _on_own(store, whole)
         )
     else:
-        exact, (total, groups, prev, series) = None, await counted()
+        # Counts only: the groups' sums and backlogs (the larger reads) on connections
+        # of their own beside the rest.
+        exact = None
+        (total, _, prev, series), sums, backlog = await asyncio.gather(
+            _on_own(store, whole),
+            _on_own(store, group_sums) if grouping else _nothing({}),
+            _on_own(store, group_backlog) if grouping else _nothing({}),
+        )
+        groups = (sums, backlog)
     by_group: dict[str, Figures] = {}
     if req.group is not None:
         by_group = _figures(req, groups, exact)
@@ -94,16 +113,33 @@ async def build_report(store: Store, req: ReportRequest, report_zone: str) -> Re
     )
 
 
+async def _on_own(store: Store, work: Callable[[AsyncConnection], Awaitable[_T]]) -> _T:
+    async with store.read() as conn:
+        return await work(conn)
+
+
+async def _nothing(value: _T) -> _T:
+    return value
+
+
 # group -> kind -> sums, and group -> backlog.
 Counts = tuple[dict[str, KindSums], dict[str, int]]
 
 
 async def _counts(conn: AsyncConnection, req: ReportRequest, rollup: bool) -> Counts:
+    return await _sums(conn, req, rollup), await _backlog(conn, req, rollup)
+
+
+async def _sums(conn: AsyncConnection, req: ReportRequest, rollup: bool) -> dict[str, KindSums]:
     sums = await (rollup_sums(conn, req) if rollup else event_sums(conn, req))
     sums.setdefault("", {})
+    return sums
+
+
+async def _backlog(conn: AsyncConnection, req: ReportRequest, rollup: bool) -> dict[str, int]:
     if req.group == "agent":
-        return sums, {}  # tickets are nobody's backlog by who replied
-    return sums, await (rollup_backlog(conn, req) if rollup else event_backlog(conn, req))
+        return {}  # tickets are nobody's backlog by who replied
+    return await (rollup_backlog(conn, req) if rollup else event_backlog(conn, req))
 
 
 def _figures(
