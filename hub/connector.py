@@ -203,6 +203,9 @@ class ConnectorType:
     # The identity kinds this type delivers to ("email"): proactive messages (greetings)
     # find their connector by the customer's channel.
     sends_to: tuple[str, ...] = ()
+    # The channel names its messages carry (`InboundMessage.channel`, a ticket's channel):
+    # what routing rules, SLA policies and agents' skills may name.
+    channels: tuple[str, ...] = ()
     # "conversation": messages thread onto the customer's open ticket on the channel (chat,
     # forms). "reference": only onto the ticket their hints name, else a new one (email).
     threads_by: str = "conversation"
@@ -245,3 +248,7 @@ class ConnectorRegistry:
 
     def names(self) -> list[str]:
         return sorted(self._types)
+
+    def channels(self) -> set[str]:
+        """Every channel name a registered type's messages carry."""
+        return {c for t in self._types.values() for c in t.channels}

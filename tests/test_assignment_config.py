@@ -102,3 +102,47 @@ def test_bad_agent_keys_are_refused(account: dict, words: str) -> None:
     with pytest.raises(ConfigError, match=words) as info:
         parse_config(text, "hub.yaml", REGISTRY)
     assert "agents.accounts[0]" in str(info.value)
+
+
+def test_channel_names_no_connector_carries_are_refused_with_file_and_line() -> None:
+    """A misspelt channel in a skill, a routing rule or an SLA policy would never match;
+    the known names are the registered connector types' channels."""
+    data = yaml.safe_load(
+        _text(
+            [{"id": "support", "name": "S"}],
+            [{"username": "sam", "name": "Sam", "teams": ["support"],
+              "skills": {"channels": ["whatsapp", "whatsap"]}}],
+        )
+    )  # fmt: skip
+    data["routing"] = {
+        "fallback_team": "support",
+        "rules": [{"name": "chat", "match": {"channel": "web-chat"}, "set": {"team": "support"}}],
+    }
+    data["sla"] = {
+        "policies": [
+            {"name": "mail", "match": {"channel": ["email", "e-mail"]},
+             "targets": {"normal": {"first_response": "1h"}}}
+        ]
+    }  # fmt: skip
+    text = yaml.safe_dump(data, sort_keys=False)
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, "hub.yaml", REGISTRY)
+    lines = text.splitlines()
+    found = {(i.line, str(i).split(": ", 2)[-1]) for i in info.value.issues}
+    expected = {
+        (
+            next(
+                n for n, t in enumerate(lines, 1) if t.strip() in (f"- {name}", f"channel: {name}")
+            ),
+            f"no channel {name!r}",
+        )
+        for name in ("whatsap", "web-chat", "e-mail")
+    }
+    assert {(line, why.split(" (")[0]) for line, why in found} == expected
+    assert all("(channels: email, instagram, messenger, telegram, webchat, webform, whatsapp)"
+               in str(i) for i in info.value.issues)  # fmt: skip
+    # Every channel the registry's types carry is accepted.
+    data["agents"]["accounts"][0]["skills"]["channels"] = sorted(REGISTRY.channels())
+    data["routing"]["rules"][0]["match"]["channel"] = "webchat"
+    data["sla"]["policies"][0]["match"]["channel"] = ["email"]
+    parse_config(yaml.safe_dump(data, sort_keys=False), "hub.yaml", REGISTRY)

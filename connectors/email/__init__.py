@@ -29,6 +29,7 @@ IMAP = ConnectorType(
     config_model=ImapConfig,
     create=ImapConnector,
     can_send=False,
+    channels=("email",),
     add_cli=add_email_cli,
     threads_by="reference",
 )

@@ -19,6 +19,7 @@ WHATSAPP = ConnectorType(
     # A wa_id is the customer's phone number: a WhatsApp user meets their other history
     # through the phone identity; replies go to the wa_id.
     sends_to=("whatsapp",),
+    channels=("whatsapp",),
     chat=True,
     # Free text within 24 hours of the customer's last message, else an approved template.
     reply_window=ReplyWindow(hours=24, template_for=_whatsapp_template),
@@ -31,6 +32,7 @@ MESSENGER = ConnectorType(
     config_model=MessengerConfig,
     create=MetaConnector,
     sends_to=("messenger",),
+    channels=("messenger",),
     chat=True,
     reply_window=ReplyWindow(hours=24),
     choices=True,  # quick replies
@@ -41,6 +43,7 @@ INSTAGRAM = ConnectorType(
     config_model=InstagramConfig,
     create=MetaConnector,
     sends_to=("instagram",),
+    channels=("instagram",),
     chat=True,
     reply_window=ReplyWindow(hours=24),
     choices=True,  # quick replies

@@ -10,6 +10,7 @@ TELEGRAM = ConnectorType(
     create=TelegramConnector,
     # Chat ids: a private chat's id is its user's id, the identity the hub keeps.
     sends_to=("telegram",),
+    channels=("telegram",),
     chat=True,
     # Inline keyboards, pressed buttons back as callback_query (callbacks.py).
     choices=True,

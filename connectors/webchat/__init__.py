@@ -20,6 +20,7 @@ WEBCHAT = ConnectorType(
     config_model=WebChatConfig,
     create=WebChatConnector,
     sends_to=("webchat",),
+    channels=("webchat",),
     chat=True,
     # Buttons under the message in the widget (widget.js `choices`).
     choices=True,

@@ -5,7 +5,11 @@ from connectors.webform.settings import WebFormConfig
 from hub.connector import ConnectorType
 
 WEBFORM = ConnectorType(
-    name="webform", config_model=WebFormConfig, create=WebFormConnector, can_send=False
+    name="webform",
+    config_model=WebFormConfig,
+    create=WebFormConnector,
+    can_send=False,
+    channels=("webform",),
 )
 
 CONNECTOR_TYPES = (WEBFORM,)

@@ -91,6 +91,32 @@ def _reply_via(config: Config, registry: ConnectorRegistry) -> Found:
     return found
 
 
+def _channels(config: Config, registry: ConnectorRegistry) -> Found:
+    """Channel names in routing rules, SLA policies and agents' skills that no connector
+    type's messages carry: a misspelt one would never match, silently."""
+    known = registry.channels()
+    if not known:
+        return []  # a registry whose types declare no channels (tests' own types)
+    named: list[tuple[Path_, str]] = [
+        (("routing", "rules", i, "match", "channel"), rule.match.channel)
+        for i, rule in enumerate(config.routing.rules)
+        if rule.match.channel is not None
+    ]
+    named += [
+        (("sla", "policies", i, "match", "channel", j), channel)
+        for i, policy in enumerate(config.sla.policies)
+        for j, channel in enumerate(policy.match.channel)
+    ]
+    named += [
+        (("agents", "accounts", i, "skills", "channels", j), channel)
+        for i, account in enumerate(config.agents.accounts)
+        for j, channel in enumerate(account.skills.channels or ())
+    ]
+    listed = ", ".join(sorted(known))
+    return [(path, f"no channel {name!r} (channels: {listed})") for path, name in named
+            if name not in known]  # fmt: skip
+
+
 def _one_crm_per_type(config: Config, registry: ConnectorRegistry) -> Found:
     """A CRM's record ids are kept as identities of its type's kind (hub.crm): two
     connectors of one CRM type would take each other's ids for their own."""
@@ -136,6 +162,7 @@ CROSS_CHECKS = (
     ),
     CrossCheck(frozenset({"connectors"}), _reply_via),
     CrossCheck(frozenset({"connectors"}), _one_crm_per_type),
+    CrossCheck(frozenset({"routing", "sla", "agents"}), _channels),
     CrossCheck(frozenset({"calendars"}), lambda c, _r: calendars_cross_checks(c.calendars)),
     CrossCheck(
         frozenset({"sla", "teams", "connectors", "calendars"}),
