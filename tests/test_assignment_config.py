@@ -146,3 +146,11 @@ def test_channel_names_no_connector_carries_are_refused_with_file_and_line() -> 
     data["routing"]["rules"][0]["match"]["channel"] = "webchat"
     data["sla"]["policies"][0]["match"]["channel"] = ["email"]
     parse_config(yaml.safe_dump(data, sort_keys=False), "hub.yaml", REGISTRY)
+
+
+def test_every_receiving_connector_type_declares_its_channels() -> None:
+    receiving = [
+        t for name in REGISTRY.names()
+        if (t := REGISTRY.get(name)) is not None and t.can_receive and not t.notifies and t.crm is None
+    ]  # fmt: skip
+    assert receiving and all(t.channels for t in receiving), [t.name for t in receiving]
