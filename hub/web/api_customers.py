@@ -6,6 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
+from hub.actions.customer_edit import edit_customer
 from hub.agents.teams import team_exists, teams_with_members
 from hub.config.agents import check_template
 from hub.customers.views import (
@@ -14,7 +15,6 @@ from hub.customers.views import (
     customer_360,
     customer_visible,
     list_customers,
-    update_customer,
 )
 from hub.tickets.canned import create_canned, delete_canned, get_canned, list_canned
 from hub.web.api_common import (
@@ -97,7 +97,7 @@ async def patch_customer(request: web.Request) -> web.Response:
         raise error(422, str(exc)) from None
     async with deps.store.write() as conn:
         await check_visible(request, conn, customer_id)
-        await update_customer(conn, customer_id, values)
+        await edit_customer(conn, deps.after_change, customer_id, values)
     return await customer_response(request, customer_id)
 
 

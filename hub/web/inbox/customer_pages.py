@@ -7,6 +7,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 from pydantic import ValidationError
 
+from hub.actions.customer_edit import edit_customer
 from hub.core.edge_text import parse_id
 from hub.customers.views import (
     ADDRESS_KEYS,
@@ -14,7 +15,6 @@ from hub.customers.views import (
     customer_360,
     customer_visible,
     merges_of,
-    update_customer,
 )
 from hub.tickets.records import ticket_ref
 from hub.web.deps import deps_of
@@ -101,5 +101,5 @@ async def customer_update(request: web.Request) -> web.Response:
         visible = await customer_visible(conn, session.actor, customer_id)
         if not visible:
             return _refused(visible)
-        await update_customer(conn, customer_id, values, source="inbox")
+        await edit_customer(conn, deps.after_change, customer_id, values, source="inbox")
     return see_other(f"{back}?{urlencode({'notice': 'Saved.'})}")

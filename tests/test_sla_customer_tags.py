@@ -1,0 +1,84 @@
+"""A customer's tags changed by the API or in the inbox: their open tickets are put under
+the SLA policy that matches now (policies may match on customer_tags), from each clock's
+original start, and the change is on each ticket's SLA timeline; a solved ticket is left
+as it was."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from sqlalchemy import select
+
+from hub.store.schema import sla_events
+from tests.fakes.chat_webhooks import FakeSlackWebhook
+from tests.sla_support import AUTH, api, post_form, sim_clock, sla_config, targets
+from tests.support import hub_running, make_config
+
+VIP = {
+    "name": "vip-care",
+    "match": {"customer_tags": ["vip"]},
+    "targets": {"normal": {"first_response": "10m", "resolution": "1h"}},
+}
+
+
+@pytest.fixture
+async def slack() -> AsyncIterator[FakeSlackWebhook]:
+    fake = await FakeSlackWebhook().start()
+    yield fake
+    await fake.stop()
+
+
+async def _timeline(hub: Any, ticket: int) -> list[str]:
+    async with hub.store.read() as conn:
+        rows = await conn.execute(
+            select(sla_events.c.detail)
+            .where(sla_events.c.ticket_id == ticket, sla_events.c.what == "reevaluated")
+            .order_by(sla_events.c.id)
+        )
+        return [r.detail for r in rows]
+
+
+async def test_customer_tags_put_open_tickets_under_the_policy_that_matches_now(
+    tmp_path: Path, slack: FakeSlackWebhook
+) -> None:
+    data = sla_config(f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}", slack.url)
+    data["sla"]["policies"].insert(0, VIP)
+    async with (
+        hub_running(make_config(data)) as hub,
+        aiohttp.ClientSession(headers=AUTH) as http,
+    ):
+        clock = sim_clock(hub)
+        t0 = clock.now
+        done = await post_form(http, hub, "jo@example.com", "An old question")
+        await api(http, hub, "PATCH", f"/tickets/{done}", {"status": "solved"})
+        clock.at(t0, minutes=1)
+        ticket = await post_form(http, hub, "jo@example.com", "Where is my order?")
+        assert ticket != done
+        customer = (await api(http, hub, "GET", f"/tickets/{ticket}", None))["customer_id"]
+        before = await targets(hub, ticket)
+        assert before["first_response", 1].policy == "standard"
+
+        clock.at(t0, minutes=5)
+        await api(http, hub, "PATCH", f"/customers/{customer}", {"tags": ["vip"]})
+        vip = await targets(hub, ticket)
+        assert vip["first_response", 1].policy == "vip-care"
+        opened = before["first_response", 1].started_at
+        assert vip["first_response", 1].due_at == opened + timedelta(minutes=10)
+        assert vip["resolution", 1].due_at == opened + timedelta(hours=1)
+
+        await api(http, hub, "PATCH", f"/customers/{customer}", {"tags": ["vip"]})  # no change
+        await api(http, hub, "PATCH", f"/customers/{customer}", {"tags": []})
+        back = await targets(hub, ticket)
+        timeline = await _timeline(hub, ticket)
+        untouched = await _timeline(hub, done)
+    assert back["first_response", 1].policy == "standard"
+    assert back["first_response", 1].due_at == opened + timedelta(minutes=30)
+    assert len(timeline) == 2
+    assert "customer tags [] -> ['vip']" in timeline[0] and "policy vip-care" in timeline[0]
+    assert "customer tags ['vip'] -> []" in timeline[1] and "policy standard" in timeline[1]
+    assert untouched == []
