@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import bindparam, select, update
 
 from hub.store import Store
-from hub.store.many import Many
+from hub.store.many import SIZES_KEPT, Many
 from hub.store.schema import metric_events, outgoing_events
 
 APPEND_EVENTS = Many(metric_events.insert())
@@ -160,5 +160,30 @@ async def test_inserts_with_returning_give_back_what_they_inserted(
             async with store.write() as conn:
                 timed = Many(outgoing_events.insert().returning(outgoing_events.c.created_at))
                 await timed.run(conn, [event(9)])
+    finally:
+        await store.close()
+
+
+async def test_statements_for_many_batch_sizes_are_kept_bounded(storage_url: str) -> None:
+    """A batch's size varies; the texts kept for RETURNING inserts do not grow with it."""
+    store = Store(storage_url)
+    await store.migrate()
+    keyed = Many(outgoing_events.insert().returning(outgoing_events.c.event_key))
+    made = 0
+    try:
+        async with store.write() as conn:
+            for n in range(1, SIZES_KEPT + 9):
+                rows = [
+                    {"event_key": f"msg_{made + i}", "type": "ticket.created", "customer_id": 1,
+                     "ticket_id": None, "data": {"n": made + i}, "created_at": AT}
+                    for i in range(n)
+                ]  # fmt: skip
+                assert len(await keyed.run(conn, rows)) == n
+                made += n
+        [per_keys] = keyed._prepared.values()
+        [prepared] = per_keys.values()
+        assert len(prepared.for_rows) == SIZES_KEPT
+        stored = await _read(store, outgoing_events)
+        assert sorted(r["data"]["n"] for r in stored) == list(range(made))
     finally:
         await store.close()

@@ -31,6 +31,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 MAX_PARAMETERS = 30_000
 
 
+# Statements kept per prepared statement for the batch sizes seen last: a batch's size
+# varies (1 to `ingest.max_batch`), and one text per size would grow with it.
+SIZES_KEPT = 16
+
+
 @dataclass
 class _Prepared:
     sql: str
@@ -49,17 +54,28 @@ class _Prepared:
         if found is None:
             group = self.group
             assert group is not None
-            width = len(self.keys)
-            if self.numbered:  # $1, $2 ...: each row's group numbers on from the last
-                groups = [
-                    re.sub(r"\$(\d+)", lambda m, at=i * width: f"${int(m[1]) + at}", group)
-                    for i in range(n)
-                ]
-            else:
-                groups = [group] * n
-            values = ", ".join(f"({g})" for g in groups)
-            found = self.for_rows[n] = self.sql.replace(f"VALUES ({group})", f"VALUES {values}", 1)
+            values = ", ".join(f"({g})" for g in self._groups(group, n))
+            found = self.sql.replace(f"VALUES ({group})", f"VALUES {values}", 1)
+            if len(self.for_rows) >= SIZES_KEPT:
+                del self.for_rows[next(iter(self.for_rows))]
+            self.for_rows[n] = found
         return found
+
+    def _groups(self, group: str, n: int) -> list[str]:
+        if not self.numbered:
+            return [group] * n
+        # $1, $2 ...: each row's group numbers on from the last row's.
+        pieces = re.split(r"\$(\d+)", group)
+        texts, numbers = pieces[0::2], [int(x) for x in pieces[1::2]]
+        width = len(self.keys)
+        out = []
+        for i in range(n):
+            at = i * width
+            parts = [texts[0]]
+            for number, text in zip(numbers, texts[1:], strict=True):
+                parts += ("$", str(number + at), text)
+            out.append("".join(parts))
+        return out
 
 
 class Many:
