@@ -94,7 +94,6 @@ async def _ingest_fresh(
     # Webhooks and CRM syncs hear of it from the same commit: one statement per batch.
     await emit(conn, [e for a in fresh for e in outgoing_events(a)], now)
     await enqueue_outbound_many(
-        setup.store,
         conn,
         [
             *(a.ack for a in fresh if a.ack is not None),

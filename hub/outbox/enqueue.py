@@ -127,7 +127,7 @@ _INSERT_MESSAGES = Many(messages.insert().returning(messages.c.id, messages.c.ex
 
 
 async def enqueue_outbound_many(
-    store: Store, conn: AsyncConnection, items: Sequence[Outbound], *, now: datetime
+    conn: AsyncConnection, items: Sequence[Outbound], *, now: datetime
 ) -> None:
     """`enqueue_outbound` for many messages, with two statements in all."""
     if not items:

@@ -176,7 +176,7 @@ class Sweeper:
             )
             won = {tuple(r) for r in rows}
             mine = [out for key, out in messages if key in won]
-            await enqueue_outbound_many(self.store, conn, mine, now=now)
+            await enqueue_outbound_many(conn, mine, now=now)
         return len(mine)
 
     def _unsubscribe_url(self, customer_id: int, channel: str) -> str:

@@ -173,7 +173,7 @@ class WeeklySummaries:
             if claimed.first() is None:
                 return False
             mails = [self._outbound(summary, week, rendered, to) for to in summary.to]
-            await enqueue_outbound_many(store, conn, mails, now=now)
+            await enqueue_outbound_many(conn, mails, now=now)
         return True
 
     @staticmethod
