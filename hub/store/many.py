@@ -46,7 +46,9 @@ class _Prepared:
     convert: tuple[tuple[int, Callable[[Any], Any]], ...]
     # RETURNING: one row's VALUES group, and the statement for n rows, made as needed.
     group: str | None = None
-    numbered: bool = False
+    # PostgreSQL's $1, $2 ...: the group's text around them, and their numbers.
+    texts: list[str] = field(default_factory=list)
+    numbers: list[int] = field(default_factory=list)
     for_rows: dict[int, str] = field(default_factory=dict)
 
     def sql_for(self, n: int) -> str:
@@ -62,17 +64,15 @@ class _Prepared:
         return found
 
     def _groups(self, group: str, n: int) -> list[str]:
-        if not self.numbered:
+        if not self.numbers:
             return [group] * n
-        # $1, $2 ...: each row's group numbers on from the last row's.
-        pieces = re.split(r"\$(\d+)", group)
-        texts, numbers = pieces[0::2], [int(x) for x in pieces[1::2]]
+        # Each row's group numbers on from the last row's.
         width = len(self.keys)
         out = []
         for i in range(n):
             at = i * width
-            parts = [texts[0]]
-            for number, text in zip(numbers, texts[1:], strict=True):
+            parts = [self.texts[0]]
+            for number, text in zip(self.numbers, self.texts[1:], strict=True):
                 parts += ("$", str(number + at), text)
             out.append("".join(parts))
         return out
@@ -149,8 +149,10 @@ class Many:
         if self.returning:
             many_values = compiled._insertmanyvalues
             assert many_values is not None
-            prepared.group = many_values.single_values_expr
-            prepared.numbered = dialect.paramstyle.startswith("numeric")
+            group = prepared.group = many_values.single_values_expr
+            if dialect.paramstyle.startswith("numeric"):
+                pieces = re.split(r"\$(\d+)", group)
+                prepared.texts, prepared.numbers = pieces[0::2], [int(x) for x in pieces[1::2]]
         return prepared
 
 
