@@ -67,14 +67,11 @@ async def build_report(store: Store, req: ReportRequest, report_zone: str) -> Re
 
     grouping = req.group is not None
 
-    async def whole(conn: AsyncConnection) -> tuple[Counts, Counts, Counts, list[Point]]:
+    async def whole(conn: AsyncConnection) -> tuple[Counts, Counts, list[Point]]:
         total = await _counts(conn, replace(req, group=None), use_rollup)
-        # Beside the medians, the counts take one connection: more would only compete
-        # with their sorts for the database's cores.
-        groups = await _counts(conn, req, use_rollup) if grouping and req.percentiles else None
         prev = await _counts(conn, replace(req.previous(), group=None), use_rollup)
         series = await _series(conn, req, use_rollup) if req.bucket else []
-        return total, groups or ({}, {}), prev, series
+        return total, prev, series
 
     async def group_sums(conn: AsyncConnection) -> dict[str, KindSums]:
         return await _sums(conn, req, use_rollup)
@@ -84,22 +81,29 @@ async def build_report(store: Store, req: ReportRequest, report_zone: str) -> Re
 
     if req.percentiles:
         # Medians, p90s and distinct tickets of every group and of the total: the slow
-        # part, each kind on a connection of its own, at once; the counts meanwhile.
-        exact, (total, groups, prev, series) = await asyncio.gather(
-            _exact(store, req, use_rollup), _on_own(store, whole)
+        # part, each kind on a connection of its own, at once. The counts meanwhile take
+        # one connection: more would only compete with their sorts for the cores.
+        async def counted(
+            conn: AsyncConnection,
+        ) -> tuple[tuple[Counts, Counts, list[Point]], Counts]:
+            grouped = await _counts(conn, req, use_rollup) if grouping else ({}, {})
+            return await whole(conn), grouped
+
+        exact, ((total, prev, series), groups) = await asyncio.gather(
+            _exact(store, req, use_rollup), _on_own(store, counted)
         )
     else:
         # Counts only: the groups' sums and backlogs (the larger reads) on connections
         # of their own beside the rest.
         exact = None
-        (total, _, prev, series), sums, backlog = await asyncio.gather(
+        (total, prev, series), sums, backlog = await asyncio.gather(
             _on_own(store, whole),
             _on_own(store, group_sums) if grouping else _nothing({}),
             _on_own(store, group_backlog) if grouping else _nothing({}),
         )
         groups = (sums, backlog)
     by_group: dict[str, Figures] = {}
-    if req.group is not None:
+    if grouping:
         by_group = _figures(req, groups, exact)
         by_group.pop("", None)
         by_group = dict(sorted(by_group.items()))
