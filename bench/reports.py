@@ -7,10 +7,11 @@ Fills a fresh SQLite database (and a fresh PostgreSQL one at HUB_TEST_PG, skippe
 unreachable, then VACUUM ANALYZE as autovacuum would) with bulk inserts, not through the
 pipeline: customers, tickets over a year (5 teams, 6 channels, 40 agents, 4 priorities,
 a few tags), ten messages each (the customer's five, an agent's five), and the metric
-events the hub would have written for them (messages in and out, opened, first response,
-replies with the customer's wait, solved, some reopened and solved again; business time
-for teams with a calendar), with their daily rollup and durations' histogram added up by
-the hub's own `hub.events.metrics.rollup_rows` and `histogram_rows`.
+events the hub would have written for them (opened, first response, replies with the
+customer's wait, solved, some reopened and solved again; business time for teams with a
+calendar; messages in and out as counts), with their daily rollup, durations' histogram
+and message counts added up by the hub's own `hub.events.metrics.rollup_rows`,
+`histogram_rows` and `hub.events.counts.count_rows`.
 
 Then times, one at a time and uncached (a new request each, every query run):
 
@@ -42,13 +43,15 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from hub.events.metrics import MetricEvent, histogram_rows, rollup_rows  # noqa: E402
+from hub.events.counts import count_rows  # noqa: E402
+from hub.events.metrics import COUNTED, MetricEvent, histogram_rows, rollup_rows  # noqa: E402
 from hub.reports.report import build_report  # noqa: E402
 from hub.reports.request import ReportForm, build_request  # noqa: E402
 from hub.store import Store  # noqa: E402
 from hub.store.schema import (  # noqa: E402
     customers,
     messages,
+    metric_counts,
     metric_daily,
     metric_events,
     metric_histogram,
@@ -79,9 +82,13 @@ class Filler:
         self.tix: list[dict[str, Any]] = []
         self.daily: dict[tuple[Any, ...], list[float]] = defaultdict(lambda: [0] * 7)
         self.hist: dict[tuple[Any, ...], int] = defaultdict(int)
+        self.counts: dict[tuple[Any, ...], int] = defaultdict(int)
         self.count = {"events": 0, "messages": 0, "tickets": 0}
 
     def event(self, e: MetricEvent) -> None:
+        self.pending.append(e)
+        if e.kind in COUNTED:
+            return  # counted (metric_counts and the ticket's counters), no row
         self.events.append(
             {
                 "kind": e.kind,
@@ -98,7 +105,6 @@ class Filler:
                 "value": e.value,
             }
         )
-        self.pending.append(e)
 
     pending: list[MetricEvent]
 
@@ -111,6 +117,9 @@ class Filler:
         for row in histogram_rows(self.pending, zone):
             n = row.pop("n")
             self.hist[tuple(row.items())] += n
+        for row in count_rows(e for e in self.pending if e.kind in COUNTED):
+            n = row.pop("n")
+            self.counts[tuple(row.items())] += n
         self.pending.clear()
         async with self.store.write() as conn:
             if self.tix:
@@ -135,9 +144,10 @@ class Filler:
         async with self.store.write() as conn:
             for i in range(0, len(rows), BATCH):
                 await conn.execute(metric_daily.insert(), rows[i : i + BATCH])
-            counted = [dict(k) | {"n": n} for k, n in self.hist.items()]
-            for i in range(0, len(counted), BATCH):
-                await conn.execute(metric_histogram.insert(), counted[i : i + BATCH])
+            for table, sums in ((metric_histogram, self.hist), (metric_counts, self.counts)):
+                counted = [dict(k) | {"n": n} for k, n in sums.items()]
+                for i in range(0, len(counted), BATCH):
+                    await conn.execute(table.insert(), counted[i : i + BATCH])
 
 
 _SUMS = ("n", "seconds_n", "seconds_sum", "business_n", "business_sum", "value_sum", "positive")
@@ -194,6 +204,8 @@ def _ticket(f: Filler, rng: random.Random, tid: int, customer: int) -> None:
             "created_at": opened,
             "updated_at": t,
             "last_message_at": t,
+            "messages_in": 5,
+            "messages_out": 5,
         }
     )
 

@@ -96,6 +96,10 @@ async def test_days_and_hours_around_the_dst_change_and_both_sources_agree(hub: 
         {"group": "channel"},
         {"bucket": "week"},
         {"group": "agent", "bucket": "day"},
+        {"group": "priority"},
+        {"group": "tag"},
+        {"filters": {"channel": "webchat"}, "bucket": "day"},
+        {"filters": {"agent": "sam"}},
     ):
         req = _request(**kw)
         from_rollup = await build_report(hub.store, req, "America/New_York")

@@ -1,6 +1,7 @@
 """Metric events: what reports count, one row per thing that happened, written in the
 transaction of the change that caused it (append-only), with the daily rollup kept current
-in the same statement group.
+in the same statement group. Messages in and out are kept as counts instead of rows
+(hub.events.counts).
 
 The rollup holds, per day in the operator's reporting time zone and per kind, one row for
 every team ('' for all teams) and single dimension (`dim`, `member`): ("all", ""), ("channel", c),
@@ -23,6 +24,7 @@ from typing import Any
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hub.events.counts import add_counts
 from hub.events.histogram import bucket_of
 from hub.store.many import Many
 from hub.store.schema import metric_daily, metric_events, metric_histogram
@@ -65,6 +67,12 @@ KINDS = (
     MESSAGE_IN,
     MESSAGE_OUT,
 )
+
+# Kinds kept as counts, not rows (hub.events.counts), and the ticket counter of each: only
+# ever counted, and two of the three events a web form message makes.
+COUNTED = {MESSAGE_IN: "messages_in", MESSAGE_OUT: "messages_out"}
+# The kinds in `metric_events`.
+ROW_KINDS = tuple(k for k in KINDS if k not in COUNTED)
 
 # The rollup's dimensions besides the team; "all" is the row every event adds to.
 DIMENSIONS = ("all", "channel", "agent", "priority", "tag")
@@ -115,9 +123,11 @@ async def record(conn: AsyncConnection, events: Sequence[MetricEvent], zone: tzi
     unknown = {e.kind for e in events} - set(KINDS)
     if unknown:
         raise ValueError(f"unknown metric event kinds: {sorted(unknown)}")
-    await _APPEND.run(conn, [_event_row(e) for e in events])
-    rows = rollup_rows(events, zone)
-    await _upsert(conn.dialect.name).run(conn, rows)
+    rows = [_event_row(e) for e in events if e.kind not in COUNTED]
+    if rows:
+        await _APPEND.run(conn, rows)
+    await add_counts(conn, [e for e in events if e.kind in COUNTED], COUNTED)
+    await _upsert(conn.dialect.name).run(conn, rollup_rows(events, zone))
     counted = histogram_rows(events, zone)
     if counted:
         await _upsert(conn.dialect.name, histogram=True).run(conn, counted)

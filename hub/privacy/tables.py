@@ -70,6 +70,9 @@ RULES: dict[str, TableRule] = {
     "erasure_ledger": TableRule("none", reason="keyed hashes only"),
     "metric_daily": TableRule("none", reason="daily sums per team and dimension, no person"),
     "metric_histogram": TableRule("none", reason="daily counts of durations per bucket"),
+    "metric_counts": TableRule(
+        "none", reason="messages in and out per quarter hour and team, channel, agent, tag"
+    ),
     "weekly_summary_sends": TableRule("none", reason="which weekly report went, no person"),
     "teams": TableRule("none", reason="configuration"),
     "agents": TableRule("none", reason="agents, not customers"),

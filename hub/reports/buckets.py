@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 # Every zone's offset is a whole number of quarter hours: events counted per UTC quarter
 # hour can be put in any zone's buckets exactly.
-SLOT_SECONDS = 900
+from hub.events.counts import SLOT_SECONDS
 
 
 def bucket_start(instant: datetime, unit: str, zone: ZoneInfo) -> datetime:

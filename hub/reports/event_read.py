@@ -25,15 +25,15 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hub.events.counts import SLOT_SECONDS
 from hub.events.metrics import (
-    KINDS,
     POSITIVE_RATING,
+    ROW_KINDS,
     SURVEY_ANSWERED,
     TICKET_OPENED,
     TICKET_REOPENED,
     TICKET_SOLVED,
 )
-from hub.reports.buckets import SLOT_SECONDS
 from hub.reports.figures import KindSums, Sums, quantile
 from hub.reports.request import ReportRequest
 from hub.store.schema import metric_events
@@ -72,7 +72,7 @@ def _group(req: ReportRequest) -> ColumnElement[Any]:
     return _COLUMNS[req.group]
 
 
-def _expand(req: ReportRequest, g: Any) -> Iterable[str]:
+def expand(req: ReportRequest, g: Any) -> Iterable[str]:
     """The groups one row counts in: a tag list's each tag, else the value itself."""
     if req.group == "tag":
         tags = json.loads(g) if g else []
@@ -108,16 +108,17 @@ def _sum_columns() -> list[ColumnElement[Any]]:
 
 
 async def event_sums(conn: AsyncConnection, req: ReportRequest) -> dict[str, KindSums]:
-    """group -> kind -> sums over the request's range."""
+    """group -> kind -> sums over the request's range (of the kinds kept as rows: the
+    counted ones are hub.reports.count_read's)."""
     g = _group(req)
     rows = await conn.execute(
         select(g.label("g"), e.kind, *_sum_columns())
-        .where(e.kind.in_(KINDS), *conditions(req, req.start))
+        .where(e.kind.in_(ROW_KINDS), *conditions(req, req.start))
         .group_by(*_by(req, g, e.kind))
     )
     out: dict[str, KindSums] = {}
     for r in rows:
-        for name in _expand(req, r[0]):
+        for name in expand(req, r[0]):
             out.setdefault(name, {}).setdefault(r[1], Sums()).add(r[2:])
     return out
 
@@ -134,7 +135,9 @@ def slot_of(dialect: str) -> ColumnElement[int]:
 async def event_slots(
     conn: AsyncConnection, req: ReportRequest, kinds: Sequence[str]
 ) -> dict[int, KindSums]:
-    """quarter hour -> kind -> sums, every group together (a time series in any zone)."""
+    """quarter hour -> kind -> sums, every group together (a time series in any zone), of
+    those of `kinds` kept as rows."""
+    kinds = [k for k in kinds if k in ROW_KINDS]
     slot = slot_of(conn.dialect.name)
     rows = await conn.execute(
         select(slot.label("slot"), e.kind, *_sum_columns())
@@ -158,7 +161,7 @@ async def event_backlog(conn: AsyncConnection, req: ReportRequest) -> dict[str, 
     )
     out: dict[str, int] = {}
     for g_value, kind, n in rows:
-        for name in _expand(req, g_value):
+        for name in expand(req, g_value):
             out[name] = out.get(name, 0) + (-n if kind == TICKET_SOLVED else n)
     return out
 
@@ -175,7 +178,7 @@ async def solved_tickets(conn: AsyncConnection, req: ReportRequest) -> dict[str,
             return {"": 0}
         out = {"": len(np.unique(np.concatenate([i for _, i in ids])))}
         for g_value, i in ids:
-            for name in _expand(req, g_value):
+            for name in expand(req, g_value):
                 out[name] = len(np.unique(i))
         return out
     total = (await conn.execute(select(distinct).where(*where))).scalar()
@@ -186,11 +189,11 @@ async def solved_tickets(conn: AsyncConnection, req: ReportRequest) -> dict[str,
     if req.group == "tag":
         seen: dict[str, set[int]] = {}
         for g_value, ticket in await conn.execute(select(g, e.ticket_id).where(*where).distinct()):
-            for name in _expand(req, g_value):
+            for name in expand(req, g_value):
                 seen.setdefault(name, set()).add(ticket)
         return out | {k: len(v) for k, v in seen.items()}
     rows = await conn.execute(select(g.label("g"), distinct).where(*where).group_by(g))
-    return out | {name: int(n) for g_value, n in rows for name in _expand(req, g_value)}
+    return out | {name: int(n) for g_value, n in rows for name in expand(req, g_value)}
 
 
 async def quantiles(
@@ -222,7 +225,7 @@ async def _quantiles_gathered(
     out = {"": _partitioned(np.concatenate([vs for _, vs in arrays]))}
     if req.group is not None:
         for g_value, vs in arrays:
-            for name in _expand(req, g_value):
+            for name in expand(req, g_value):
                 out[name] = _partitioned(vs)
     return out
 
@@ -254,7 +257,7 @@ async def _quantiles_here(
     for g_value, v in await conn.execute(select(_group(req), value).where(*where)):
         total.append(v)
         if req.group is not None:
-            for name in _expand(req, g_value):
+            for name in expand(req, g_value):
                 values.setdefault(name, []).append(v)
     out = {}
     for name, vs in values.items():

@@ -22,6 +22,7 @@ from hub.events.metrics import (
     TICKET_SOLVED,
 )
 from hub.reports.buckets import bucket_start, buckets_between, day_start, label, slot_start
+from hub.reports.count_read import count_slots, count_sums
 from hub.reports.event_read import event_backlog, event_slots, event_sums, quantiles, solved_tickets
 from hub.reports.figures import DURATIONS, Exact, Figures, KindSums, Sums, figures
 from hub.reports.histogram_read import histogram_quantiles, histogram_serves
@@ -135,7 +136,12 @@ async def _counts(conn: AsyncConnection, req: ReportRequest, rollup: bool) -> Co
 
 
 async def _sums(conn: AsyncConnection, req: ReportRequest, rollup: bool) -> dict[str, KindSums]:
-    sums = await (rollup_sums(conn, req) if rollup else event_sums(conn, req))
+    if rollup:
+        sums = await rollup_sums(conn, req)
+    else:
+        sums = await event_sums(conn, req)
+        for group, kinds in (await count_sums(conn, req)).items():
+            sums.setdefault(group, {}).update(kinds)  # kinds of their own: nothing to add
     sums.setdefault("", {})
     return sums
 
@@ -195,8 +201,9 @@ async def _series(conn: AsyncConnection, req: ReportRequest, rollup: bool) -> li
         for day, sums in (await rollup_by_day(conn, req, SERIES_KINDS)).items():
             _add(by_bucket, bucket_start(day_start(day, req.zone), unit, req.zone), sums)
     else:
-        for slot, sums in (await event_slots(conn, req, SERIES_KINDS)).items():
-            _add(by_bucket, bucket_start(slot_start(slot), unit, req.zone), sums)
+        for read in (event_slots, count_slots):
+            for slot, sums in (await read(conn, req, SERIES_KINDS)).items():
+                _add(by_bucket, bucket_start(slot_start(slot), unit, req.zone), sums)
     business = req.basis == "business"
     return [
         Point(start, label(start, unit, req.zone), figures(sums, business))

@@ -1,5 +1,6 @@
 """One row per ticket with all its metrics (tickets opened in the range, newest first):
-what a spreadsheet or a BI tool joins on, read from the events by ticket."""
+what a spreadsheet or a BI tool joins on, read from the events by ticket and the ticket's
+own message counters."""
 
 from __future__ import annotations
 
@@ -13,8 +14,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.events.metrics import (
     FIRST_RESPONSE,
-    MESSAGE_IN,
-    MESSAGE_OUT,
     REPLY,
     SLA_ACHIEVED,
     SLA_BREACHED,
@@ -141,8 +140,9 @@ def _row(t: Any, kinds: dict[str, Any], rating: int | None) -> dict[str, Any]:
         "priority": t.priority,
         "tags": " ".join(t.tags or []),
         "first_responder": first[4] if first else None,
-        "messages_in": n(MESSAGE_IN),
-        "messages_out": n(MESSAGE_OUT),
+        # Counted on the ticket (hub.events.counts), not kept as events.
+        "messages_in": t.messages_in,
+        "messages_out": t.messages_out,
         "replies": n(FIRST_RESPONSE) + n(REPLY),
         "first_response_s": total(FIRST_RESPONSE, 2),
         "first_response_business_s": total(FIRST_RESPONSE, 3),

@@ -194,6 +194,10 @@ tickets = Table(
     # The nearest pending SLA deadline (hub.sla), NULL when none: queues sort "due first"
     # and assignment takes the nearest first.
     _ts("sla_due_at", nullable=True),
+    # Its messages in and out as the reports count them (hub.events.counts): the ticket
+    # export's, kept here instead of a metric event row per message.
+    Column("messages_in", Integer, nullable=False, server_default="0"),
+    Column("messages_out", Integer, nullable=False, server_default="0"),
     Index("ix_tickets_sla_due_at", "sla_due_at"),
 )
 
@@ -755,6 +759,27 @@ metric_histogram = Table(
     Column("day", Date, primary_key=True),
     Column("member", String(100), primary_key=True),
     Column("bucket", Integer, primary_key=True),
+    Column("n", Integer, nullable=False),
+    sqlite_with_rowid=False,
+)
+
+# Messages in and out, counted per UTC quarter hour (`slot`: seconds since the epoch // 900)
+# and the dimensions they are reported by, instead of a metric event each (hub.events.counts):
+# a batch of a hundred messages adds to a few rows. Every zone's hours begin on a quarter
+# hour, so a report's range and buckets in any zone take whole slots. `dims` is a digest of
+# the dimensions (a short key whatever the tags); the columns hold them ('' for none, the
+# tags as a JSON list, sorted) for the reports to filter and group by.
+metric_counts = Table(
+    "metric_counts",
+    metadata,
+    Column("kind", String(24), primary_key=True),
+    Column("slot", BigInteger, primary_key=True),
+    Column("dims", String(32), primary_key=True),
+    Column("team_id", String(40), nullable=False),
+    Column("channel", String(32), nullable=False),
+    Column("agent", String(100), nullable=False),
+    Column("priority", String(16), nullable=False),
+    Column("tags", Text, nullable=False),
     Column("n", Integer, nullable=False),
     sqlite_with_rowid=False,
 )
