@@ -13,11 +13,13 @@ Targets, in one run (this machine's speed drifts, so only same-run ratios mean m
 - postgresql: the real hub on a fresh PostgreSQL database (skipped when unreachable).
 
 The order is bare, sqlite, bare, postgresql, bare: each hub run is compared with the
-mean of the bare runs just before and after it. `--metric-events-ab` adds, after them,
-the SQLite hub with the ingest's metric events (hub.events.metrics, the reports' record)
-not written, then bare once more: `metric_events_ratio` is the SQLite ratio with them over
-the ratio without, what writing them costs the ingest in the same process (the hub of
-this run, nothing else changed).
+mean of the bare runs just before and after it. `--metric-events-ab ROUNDS` adds, after
+them, ROUNDS rounds of the SQLite hub with and without the ingest's metric events
+(hub.events.metrics, the reports' record) written, alternated (with/without, then
+without/with, ...), each on a fresh database: `metric_events_ratio` is the throughput of
+all the runs with them over that of all the runs without (`metric_events_cpu_ratio` the
+same by CPU per message), what writing them costs the ingest in the same process (the hub
+of this run, nothing else changed).
 
 Every post is a new customer (a distinct email), so each one makes a customer, a ticket,
 the rendered acknowledgement and its outbox row, committed before the 2xx. The outbound
@@ -264,19 +266,21 @@ async def bench_main(args: argparse.Namespace) -> None:
                     postgresql = await bench_hub("postgresql", pg_url, workdir, args)
                 print(postgresql.line(), flush=True)
                 bare.append(await bench_bare("bare#3", args))
-        without: tuple[Figures, float] | None = None
-        if args.metric_events_ab:
-            with metric_events_unwritten():
-                run = await bench_hub(
-                    "sqlite-without-metric-events",
-                    f"sqlite+aiosqlite:///{workdir / 'hub-without.db'}",
-                    workdir,
-                    args,
-                )
-            print(run.line(), flush=True)
-            after = await bench_bare(f"bare#{len(bare) + 1}", args)
-            without = (run, (bare[-1].rate + after.rate) / 2)
-            bare.append(after)
+        # The hub with and without its metric events, alternated (ABBA): a machine whose
+        # speed drifts during the run moves both sides alike.
+        ab: dict[bool, list[Figures]] = {True: [], False: []}
+        for i in range(args.metric_events_ab):
+            for written in (True, False) if i % 2 == 0 else (False, True):
+                label = "with" if written else "without"
+                with contextlib.nullcontext() if written else metric_events_unwritten():
+                    run = await bench_hub(
+                        f"sqlite-{label}-metric-events#{i + 1}",
+                        f"sqlite+aiosqlite:///{workdir / f'hub-ab-{i}-{label}.db'}",
+                        workdir,
+                        args,
+                    )
+                print(run.line(), flush=True)
+                ab[written].append(run)
 
     print(f"sqlite_msgs_per_s={sqlite.rate:.0f} bare_msgs_per_s={sqlite_base:.0f} (bare#1, #2)")
     bare_cpu = sum(b.cpu_ms_per_msg for b in bare) / len(bare)
@@ -293,13 +297,20 @@ async def bench_main(args: argparse.Namespace) -> None:
             "(bare#2, #3)"
         )
         print(f"postgresql_ratio={postgresql.rate / pg_base:.3f}")
-    if without is not None:
-        run, base = without
+    if args.metric_events_ab:
+
+        def pooled(runs: list[Figures]) -> tuple[float, float]:
+            ok = sum(float(r.result["ok"]) for r in runs)
+            rate = ok / sum(float(r.result["elapsed"]) for r in runs)
+            return rate, sum(r.cpu_seconds for r in runs) * 1000 / ok
+
+        (with_rate, with_cpu), (without_rate, without_cpu) = pooled(ab[True]), pooled(ab[False])
         print(
-            f"without_metric_events_ratio={run.rate / base:.3f} "
-            f"cpu_ms_per_msg={run.cpu_ms_per_msg:.3f} (its bare runs' mean: {base:.0f}/s)"
+            f"metric_events_ab: {args.metric_events_ab} rounds; msgs/s with={with_rate:.0f} "
+            f"without={without_rate:.0f}; cpu_ms_per_msg with={with_cpu:.3f} "
+            f"without={without_cpu:.3f} metric_events_cpu_ratio={without_cpu / with_cpu:.3f}"
         )
-        print(f"metric_events_ratio={(sqlite.rate / sqlite_base) / (run.rate / base):.3f}")
+        print(f"metric_events_ratio={with_rate / without_rate:.3f}")
     print(f"ratio={sqlite.rate / sqlite_base:.3f}")
 
 
@@ -329,8 +340,11 @@ def main() -> None:
     parser.add_argument("--no-postgresql", action="store_true")
     parser.add_argument(
         "--metric-events-ab",
-        action="store_true",
-        help="also run the SQLite hub without writing metric events (see the docstring)",
+        type=int,
+        default=0,
+        metavar="ROUNDS",
+        help="also run the SQLite hub with and without writing metric events, alternated "
+        "ROUNDS times (see the docstring)",
     )
     parser.add_argument(
         "--outbound",

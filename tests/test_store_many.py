@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import bindparam, select, update
+from sqlalchemy.exc import IntegrityError
 
 from hub.store import Store
 from hub.store.many import SIZES_KEPT, Many
@@ -185,5 +186,66 @@ async def test_statements_for_many_batch_sizes_are_kept_bounded(storage_url: str
         assert len(prepared.for_rows) == SIZES_KEPT
         stored = await _read(store, outgoing_events)
         assert sorted(r["data"]["n"] for r in stored) == list(range(made))
+    finally:
+        await store.close()
+
+
+DEFERRED_EVENTS = Many(metric_events.insert(), deferred=True)
+
+
+def _outgoing_row(key: str) -> dict[str, Any]:
+    return {"event_key": key, "type": "ticket.created", "customer_id": 3, "ticket_id": None,
+            "data": {}, "created_at": AT}  # fmt: skip
+
+
+async def test_deferred_writes_ride_with_the_next_statement_or_the_commit(
+    storage_url: str,
+) -> None:
+    """On SQLite a deferred write is sent with the transaction's next statement (which
+    sees it) or with its commit; elsewhere it runs at once. Either way it is in the
+    transaction: what a failing one or a rollback leaves is nothing."""
+    store = Store(storage_url)
+    await store.migrate()
+    try:
+        async with store.write() as conn:
+            raw = (await conn.get_raw_connection()).driver_connection
+            changes = raw._conn.total_changes if store.dialect == "sqlite" else None
+            await DEFERRED_EVENTS.run(conn, [_event("ticket_opened")])
+            if changes is not None:
+                assert raw._conn.total_changes == changes  # not sent yet
+            seen = (await conn.execute(select(metric_events.c.kind))).scalars().all()
+            assert seen == ["ticket_opened"]
+            await DEFERRED_EVENTS.run(conn, [_event("ticket_solved")] * 2)
+        kinds = [r["kind"] for r in await _read(store, metric_events)]
+        assert kinds == ["ticket_opened", "ticket_solved", "ticket_solved"]
+
+        # Streamed (a server-side cursor): the rows before it are in what it reads.
+        async with store.write() as conn:
+            await DEFERRED_EVENTS.run(conn, [_event("ticket_reopened")])
+            streamed = await conn.stream(select(metric_events.c.kind))
+            assert "ticket_reopened" in [k async for k in streamed.scalars()]
+
+        class Abandoned(Exception):
+            pass
+
+        with pytest.raises(Abandoned):
+            async with store.write() as conn:
+                await DEFERRED_EVENTS.run(conn, [_event("survey_sent")])
+                raise Abandoned
+        # A row the table refuses (kind is NOT NULL), sent at the commit: the commit fails
+        # as SQLAlchemy's own error, and the write before it in the transaction is undone.
+        with pytest.raises(IntegrityError):
+            async with store.write() as conn:
+                await APPEND_OUTGOING.run(conn, [_outgoing_row("msg_deferred")])
+                await DEFERRED_EVENTS.run(conn, [_event(None)])  # type: ignore[arg-type]
+        assert [r["kind"] for r in await _read(store, metric_events)] == [
+            *kinds,
+            "ticket_reopened",
+        ]
+        assert await _read(store, outgoing_events) == []
+        # The connection is sound afterwards.
+        async with store.write() as conn:
+            await DEFERRED_EVENTS.run(conn, [_event("survey_sent")])
+        assert (await _read(store, metric_events))[-1]["kind"] == "survey_sent"
     finally:
         await store.close()

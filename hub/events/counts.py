@@ -125,7 +125,8 @@ def _upsert(dialect: str) -> Many:
             stmt.on_conflict_do_update(
                 index_elements=["kind", "slot", "dims"],
                 set_={"n": metric_counts.c.n + stmt.excluded.n},
-            )
+            ),
+            deferred=True,
         )
     return made
 
@@ -136,6 +137,7 @@ def _ticket_update(names: tuple[str, ...]) -> Many:
         made = _UPDATES[names] = Many(
             update(tickets)
             .where(tickets.c.id == bindparam("ticket"))
-            .values({name: tickets.c[name] + bindparam(f"add_{name}") for name in names})
+            .values({name: tickets.c[name] + bindparam(f"add_{name}") for name in names}),
+            deferred=True,
         )
     return made

@@ -133,7 +133,7 @@ async def record(conn: AsyncConnection, events: Sequence[MetricEvent], zone: tzi
         await _upsert(conn.dialect.name, histogram=True).run(conn, counted)
 
 
-_APPEND = Many(metric_events.insert())
+_APPEND = Many(metric_events.insert(), deferred=True)
 
 
 def _event_row(e: MetricEvent) -> dict[str, Any]:
@@ -270,6 +270,7 @@ def _upsert(dialect: str, histogram: bool = False) -> Many:
         stmt.on_conflict_do_update(
             index_elements=[c.name for c in table.primary_key.columns],
             set_={name: table.c[name] + stmt.excluded[name] for name in sums},
-        )
+        ),
+        deferred=True,
     )
     return made

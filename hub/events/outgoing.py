@@ -56,7 +56,7 @@ class OutgoingEvent:
     ticket_id: int | None = None
 
 
-_APPEND = Many(outgoing_events.insert())
+_APPEND = Many(outgoing_events.insert(), deferred=True)
 
 
 def new_event_keys(n: int) -> list[str]:

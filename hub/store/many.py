@@ -27,6 +27,8 @@ from sqlalchemy import Delete, Insert, Row, Update
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hub.store.sqlite_driver import defer_write
+
 # Bound parameters per statement: SQLite allows 32,766, PostgreSQL 32,767.
 MAX_PARAMETERS = 30_000
 
@@ -82,11 +84,17 @@ class Many:
     """`statement`, made once (at import, or per store with `Store.statement`), run for
     many rows: `await stmt.run(conn, rows)`."""
 
-    def __init__(self, statement: Insert | Update | Delete) -> None:
+    def __init__(self, statement: Insert | Update | Delete, *, deferred: bool = False) -> None:
         self.returning = bool(statement._returning)
         if self.returning and not isinstance(statement, Insert):
             raise ValueError("Many runs RETURNING for INSERTs only")
+        if deferred and self.returning:
+            raise ValueError("a deferred write returns nothing")
         self.statement = statement
+        # On SQLite, sent with the transaction's next statement or commit instead of on
+        # its own (hub.store.sqlite_driver.defer_write): for writes whose outcome nobody
+        # reads and that nothing is expected to refuse (log rows, counters, sums).
+        self.deferred = deferred
         # Per dialect object: converters belong to their engine (its JSON serializer).
         self._prepared: weakref.WeakKeyDictionary[Dialect, dict[tuple[str, ...], _Prepared]] = (
             weakref.WeakKeyDictionary()
@@ -109,6 +117,8 @@ class Many:
                 values[i] = process(values[i])
             params.append(tuple(values))
         if not self.returning:
+            if self.deferred and _deferred(conn, prepared.sql, params):
+                return []
             await conn.exec_driver_sql(prepared.sql, params)
             return []
         returned: list[Row[Any]] = []
@@ -154,6 +164,12 @@ class Many:
                 pieces = re.split(r"\$(\d+)", group)
                 prepared.texts, prepared.numbers = pieces[0::2], [int(x) for x in pieces[1::2]]
         return prepared
+
+
+def _deferred(conn: AsyncConnection, sql: str, params: list[tuple[Any, ...]]) -> bool:
+    if conn.dialect.name != "sqlite":
+        return False
+    return defer_write(conn.sync_connection.connection.dbapi_connection, sql, params)
 
 
 def _check_insert(statement: Insert, keys: tuple[str, ...], dialect: Dialect) -> None:
