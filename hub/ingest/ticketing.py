@@ -158,5 +158,6 @@ async def _link(conn: AsyncConnection, linked: list[Arrival]) -> None:
 _LINK = Many(
     update(messages)
     .where(messages.c.id == bindparam("message_id"))
-    .values(ticket_id=bindparam("ticket_id"), customer_id=bindparam("customer_id"))
+    .values(ticket_id=bindparam("ticket_id"), customer_id=bindparam("customer_id")),
+    deferred=True,
 )

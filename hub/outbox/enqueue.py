@@ -120,7 +120,7 @@ async def enqueue_post(conn: AsyncConnection, post: ChannelPost, *, now: datetim
     )
 
 
-_APPEND_OUTBOX = Many(outbox.insert())
+_APPEND_OUTBOX = Many(outbox.insert(), deferred=True)
 
 
 _INSERT_MESSAGES = Many(messages.insert().returning(messages.c.id, messages.c.external_id))
