@@ -249,3 +249,17 @@ async def test_deferred_writes_ride_with_the_next_statement_or_the_commit(
         assert (await _read(store, metric_events))[-1]["kind"] == "survey_sent"
     finally:
         await store.close()
+
+
+async def test_a_deferred_write_outside_a_transaction_runs_at_once(storage_url: str) -> None:
+    """With no transaction begun, nothing would send it: it runs as a statement (and
+    SQLAlchemy begins the transaction the commit ends)."""
+    store = Store(storage_url)
+    await store.migrate()
+    try:
+        async with store.engine.connect() as conn:
+            await DEFERRED_EVENTS.run(conn, [_event("ticket_opened")])
+            await conn.commit()
+        assert [r["kind"] for r in await _read(store, metric_events)] == ["ticket_opened"]
+    finally:
+        await store.close()

@@ -167,7 +167,9 @@ class Many:
 
 
 def _deferred(conn: AsyncConnection, sql: str, params: list[tuple[Any, ...]]) -> bool:
-    if conn.dialect.name != "sqlite":
+    # Outside a begun transaction nothing would commit it: SQLAlchemy begins one on a
+    # statement it runs, and a deferred write is not one.
+    if conn.dialect.name != "sqlite" or not conn.in_transaction():
         return False
     return defer_write(conn.sync_connection.connection.dbapi_connection, sql, params)
 

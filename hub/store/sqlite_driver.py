@@ -11,12 +11,12 @@ A transaction's BEGIN rides with its first statement (`begin_with_next_statement
 commit or rollback with no transaction open in SQLite is not sent: with the pool's
 rollback on check-in, a write took four trips besides its statements, now one.
 
-Writes whose outcome nobody reads (`defer_write`: the metric events, their counts and
-rollup, the outgoing events an ingest batch appends) ride the same way, with the
-connection's next statement or its commit: in order, in the transaction, each without a
-trip and SQLAlchemy's execution of its own (~170 us a statement here). One that fails
-fails the statement or commit it rode with, and so the transaction; a rollback drops them
-unsent.
+Writes whose outcome nobody reads (`defer_write`, `hub.store.many.Many(deferred=True)`:
+metric events and their sums, outgoing events, an ingest batch's outbox rows) ride the
+same way, with the connection's next statement or its commit: in order, in the
+transaction, each without a trip and SQLAlchemy's execution of its own (~170 us a
+statement here). One that fails fails the statement or commit it rode with, and so the
+transaction; a rollback drops them unsent.
 """
 
 from __future__ import annotations
