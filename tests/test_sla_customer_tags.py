@@ -5,6 +5,8 @@ as it was."""
 
 from __future__ import annotations
 
+import asyncio
+import sys
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -12,6 +14,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+import yaml
 from sqlalchemy import select
 
 from hub.store.schema import sla_events
@@ -82,3 +85,39 @@ async def test_customer_tags_put_open_tickets_under_the_policy_that_matches_now(
     assert "customer tags [] -> ['vip']" in timeline[0] and "policy vip-care" in timeline[0]
     assert "customer tags ['vip'] -> []" in timeline[1] and "policy standard" in timeline[1]
     assert untouched == []
+
+
+async def test_a_customer_import_changing_tags_reevaluates_open_tickets(
+    tmp_path: Path, slack: FakeSlackWebhook
+) -> None:
+    """`hub customers import` (the real command, its own process) tags a customer vip:
+    their open ticket goes under the vip policy in the import's transaction."""
+    data = sla_config(f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}", slack.url)
+    data["sla"]["policies"].insert(0, VIP)
+    config_path = tmp_path / "hub.yaml"
+    config_path.write_text(yaml.safe_dump(data, allow_unicode=True))
+    csv_path = tmp_path / "customers.csv"
+    csv_path.write_text("emails,name,tags\njo@example.com,Jo,vip\nann@example.com,Ann,\n")
+    async with (
+        hub_running(make_config(data)) as hub,
+        aiohttp.ClientSession(headers=AUTH) as http,
+    ):
+        ticket = await post_form(http, hub, "jo@example.com", "Where is my order?")
+        other = await post_form(http, hub, "ann@example.com", "And mine?")
+        assert (await targets(hub, ticket))["first_response", 1].policy == "standard"
+        proc = await asyncio.create_subprocess_exec(
+            str(Path(sys.executable).parent / "hub"),
+            *("customers", "import", str(csv_path), "--config", str(config_path)),
+            "--no-progress",
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
+        assert proc.returncode == 0, err.decode()
+        assert "customers: 0 created, 2 updated, 0 unchanged" in out.decode()
+        vip = await targets(hub, ticket)
+        timeline = await _timeline(hub, ticket)
+        untouched = await _timeline(hub, other)
+    assert vip["first_response", 1].policy == "vip-care"
+    assert len(timeline) == 1 and "customer tags [] -> ['vip']" in timeline[0]
+    assert untouched == []  # Ann's name changed, not her tags

@@ -1,16 +1,23 @@
-"""An agent's or the API's edit of a customer record, and what it sets off: a change of
-tags re-evaluates the SLA policy of the customer's open tickets (a policy may match on
-`customer_tags`), recorded on each ticket's SLA timeline."""
+"""An agent's or the API's edit of a customer record, or a customer import's batch, and
+what it sets off: a change of tags re-evaluates the SLA policy of the customer's open
+tickets (a policy may match on `customer_tags`), recorded on each ticket's SLA timeline."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.actions.solved import AfterChange
+from hub.config.loader import Config
+from hub.customers.import_state import BatchOutcome
+from hub.customers.importer import AfterBatch
 from hub.customers.views import update_customer
+from hub.sla.clocks import SlaClocks
+from hub.sla.setup import sla_rules
 from hub.store.schema import customers, tickets
 from hub.tickets.records import OPEN_STATUSES
 
@@ -29,14 +36,41 @@ async def edit_customer(
         found = await conn.execute(select(customers.c.tags).where(customers.c.id == customer_id))
         before = sorted(found.scalar() or [])
     await update_customer(conn, customer_id, values, source)
-    if before is None or before == sorted(values["tags"]):
+    if before is not None:
+        now = after.measure.clock()
+        await tags_changed(conn, after.sla, customer_id, (before, sorted(values["tags"])), now)
+
+
+async def tags_changed(
+    conn: AsyncConnection,
+    sla: SlaClocks,
+    customer_id: int,
+    change: tuple[list[str], list[str]],
+    now: datetime,
+) -> None:
+    """The customer's tags went from change[0] to change[1] (sorted): each open ticket's
+    SLA policy again, on its timeline."""
+    before, after = change
+    if before == after:
         return
-    why = f"customer tags {before} -> {sorted(values['tags'])}"
-    now = after.measure.clock()
+    why = f"customer tags {before} -> {after}"
     open_tickets = await conn.execute(
         select(tickets.c.id)
         .where(tickets.c.customer_id == customer_id, tickets.c.status.in_(OPEN_STATUSES))
         .order_by(tickets.c.id)
     )
     for ticket_id in open_tickets.scalars().all():
-        await after.sla.reevaluate(conn, ticket_id, why, now)
+        await sla.reevaluate(conn, ticket_id, why, now)
+
+
+def import_effects(config: Config) -> AfterBatch:
+    """What a customer import's batch sets off, in its transaction: the open tickets of
+    customers whose tags it changed go under the SLA policy that matches now."""
+    sla = SlaClocks(sla_rules(config), zone=ZoneInfo(config.report_zone))
+
+    async def after_batch(conn: AsyncConnection, out: BatchOutcome) -> None:
+        now = sla.clock()
+        for customer_id, change in sorted(out.tag_changes.items()):
+            await tags_changed(conn, sla, customer_id, change, now)
+
+    return after_batch

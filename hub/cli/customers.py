@@ -34,6 +34,9 @@ def add_customers_cli(sub: SubParsers, registry: ConnectorRegistry) -> None:
 
 
 def _import(config: Config, args: argparse.Namespace) -> int:
+    from hub.actions.customer_edit import import_effects
     from hub.customers.importer import run_import
 
-    return asyncio.run(run_import(config, args.file, progress=not args.no_progress))
+    return asyncio.run(
+        run_import(config, args.file, progress=not args.no_progress, after=import_effects(config))
+    )

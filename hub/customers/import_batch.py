@@ -239,6 +239,10 @@ class Batch:
         )
         changed = [c for c in touched if c.created_on is None and c.changed]
         self.out.updated.extend(c.id for c in changed)  # type: ignore[misc]
+        for c in changed:
+            before, after = sorted(c.before["tags"]), sorted(c.values["tags"])
+            if before != after:
+                self.out.tag_changes[c.id] = (before, after)  # type: ignore[index]
         await emit(
             conn,
             [customer_created(c.id, "import") for c in self.new]  # type: ignore[arg-type]

@@ -131,3 +131,6 @@ class BatchOutcome:
     purchases_unchanged: int = 0
     consents_kept: int = 0
     rejects: list[Reject] = field(default_factory=list)
+    # Customer id -> (tags before, tags after), sorted, where the batch changed them: what
+    # the SLA policies of their open tickets may match on (hub.actions.customer_edit).
+    tag_changes: dict[int, tuple[list[str], list[str]]] = field(default_factory=dict)

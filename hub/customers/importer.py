@@ -12,11 +12,13 @@ applying a batch of them hub.customers.import_batch; the run and its summary are
 from __future__ import annotations
 
 import sys
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection
 from tqdm import tqdm
 
 from hub.config.loader import Config
@@ -67,10 +69,16 @@ class Summary:
         return "\n".join(lines)
 
 
+# Run in each batch's transaction after its writes: what a change sets off in the layers
+# above (hub.actions.customer_edit.import_effects: open tickets' SLA policies).
+AfterBatch = Callable[[AsyncConnection, BatchOutcome], Awaitable[None]]
+
+
 class Importer:
-    def __init__(self, store: Store, config: Config) -> None:
+    def __init__(self, store: Store, config: Config, after: AfterBatch | None = None) -> None:
         self.store = store
         self.config = config
+        self.after = after
         # Per customer id: (first line, bits of the set-once columns this file has set).
         self.claims: dict[int, tuple[int, int]] = {}
 
@@ -131,6 +139,8 @@ class Importer:
             for row in rows:
                 batch.add(row)
             await batch.write(conn)
+            if self.after is not None:
+                await self.after(conn, batch.out)
         return batch.out
 
     def _merge(self, out: BatchOutcome, summary: Summary) -> None:
@@ -148,16 +158,23 @@ class Importer:
 
 
 async def import_customers(
-    store: Store, config: Config, path: str | Path, *, progress: bool = False
+    store: Store,
+    config: Config,
+    path: str | Path,
+    *,
+    progress: bool = False,
+    after: AfterBatch | None = None,
 ) -> Summary:
     """Import a file into a migrated store. Raises FileError before writing anything."""
     source = CsvFile.open(path)
     summary = Summary(source.name)
-    await Importer(store, config).run(source, summary, progress=progress)
+    await Importer(store, config, after).run(source, summary, progress=progress)
     return summary
 
 
-async def run_import(config: Config, path: str, *, progress: bool) -> int:
+async def run_import(
+    config: Config, path: str, *, progress: bool, after: AfterBatch | None = None
+) -> int:
     """The CLI: rejects on stderr, the summary on stdout; returns the exit status."""
     try:
         source = CsvFile.open(path)
@@ -168,7 +185,7 @@ async def run_import(config: Config, path: str, *, progress: bool) -> int:
     store = Store(config.storage.url)
     try:
         await store.migrate()
-        await Importer(store, config).run(source, summary, progress=progress)
+        await Importer(store, config, after).run(source, summary, progress=progress)
     except (OSError, SQLAlchemyError) as exc:
         _print_rejects(summary)
         print(summary.report())
