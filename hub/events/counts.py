@@ -18,9 +18,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hub.events.adding import adding_upsert
 from hub.store.many import Many
 from hub.store.schema import metric_counts, tickets
 
@@ -106,29 +106,13 @@ async def add_counts(
     transaction."""
     if not events:
         return
-    await _upsert(conn.dialect.name).run(conn, count_rows(events))
+    await adding_upsert(conn.dialect.name, metric_counts, ("n",)).run(conn, count_rows(events))
     rows = ticket_rows(events, columns)
     if rows:
         await _ticket_update(tuple(sorted(set(columns.values())))).run(conn, rows)
 
 
-_UPSERTS: dict[str, Many] = {}
 _UPDATES: dict[tuple[str, ...], Many] = {}
-
-
-def _upsert(dialect: str) -> Many:
-    made = _UPSERTS.get(dialect)
-    if made is None:
-        insert = sqlite.insert if dialect == "sqlite" else postgresql.insert
-        stmt = insert(metric_counts)
-        made = _UPSERTS[dialect] = Many(
-            stmt.on_conflict_do_update(
-                index_elements=["kind", "slot", "dims"],
-                set_={"n": metric_counts.c.n + stmt.excluded.n},
-            ),
-            deferred=True,
-        )
-    return made
 
 
 def _ticket_update(names: tuple[str, ...]) -> Many:

@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 from typing import Any
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hub.events.adding import adding_upsert
 from hub.events.counts import add_counts
 from hub.events.histogram import bucket_of
 from hub.store.many import Many
@@ -127,10 +127,11 @@ async def record(conn: AsyncConnection, events: Sequence[MetricEvent], zone: tzi
     if rows:
         await _APPEND.run(conn, rows)
     await add_counts(conn, [e for e in events if e.kind in COUNTED], COUNTED)
-    await _upsert(conn.dialect.name).run(conn, rollup_rows(events, zone))
+    dialect = conn.dialect.name
+    await adding_upsert(dialect, metric_daily, _SUMS).run(conn, rollup_rows(events, zone))
     counted = histogram_rows(events, zone)
     if counted:
-        await _upsert(conn.dialect.name, histogram=True).run(conn, counted)
+        await adding_upsert(dialect, metric_histogram, ("n",)).run(conn, counted)
 
 
 _APPEND = Many(metric_events.insert(), deferred=True)
@@ -249,28 +250,3 @@ def histogram_rows(events: Iterable[MetricEvent], zone: tzinfo) -> list[dict[str
                     counts[k] = counts.get(k, 0) + 1
     names = ("dim", "team_id", "kind", "basis", "day", "member", "bucket")
     return [dict(zip(names, k, strict=True)) | {"n": n} for k, n in sorted(counts.items())]
-
-
-_UPSERTS: dict[tuple[str, bool], Many] = {}
-
-
-def _upsert(dialect: str, histogram: bool = False) -> Many:
-    """INSERT ... ON CONFLICT DO UPDATE adding the sums (or the histogram's counts); built
-    once per dialect. Rows are sorted by key, so two writers take their row locks in one
-    order (no deadlock)."""
-    try:
-        return _UPSERTS[dialect, histogram]
-    except KeyError:
-        pass
-    insert = sqlite.insert if dialect == "sqlite" else postgresql.insert
-    table = metric_histogram if histogram else metric_daily
-    stmt = insert(table)
-    sums = ("n",) if histogram else _SUMS
-    made = _UPSERTS[dialect, histogram] = Many(
-        stmt.on_conflict_do_update(
-            index_elements=[c.name for c in table.primary_key.columns],
-            set_={name: table.c[name] + stmt.excluded[name] for name in sums},
-        ),
-        deferred=True,
-    )
-    return made
