@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.events.counts import first_slot_from
 from hub.events.metrics import COUNTED
-from hub.reports.event_read import expand, like_tag
+from hub.reports.event_read import expand, scope
 from hub.reports.figures import KindSums, Sums
 from hub.reports.request import ReportRequest
 from hub.store.schema import metric_counts
@@ -28,16 +28,12 @@ _COLUMNS = {
 
 
 def _conditions(req: ReportRequest, kinds: Sequence[str]) -> list[ColumnElement[bool]]:
-    where: list[ColumnElement[bool]] = [
+    return [
         c.kind.in_(kinds),
         c.slot >= first_slot_from(req.start),
         c.slot < first_slot_from(req.end),
+        *scope(req, _COLUMNS, c.tags),
     ]
-    if req.teams is not None:
-        where.append(c.team_id.in_(sorted(req.teams)))
-    for key, value in req.filters.items():
-        where.append(like_tag(c.tags, value) if key == "tag" else _COLUMNS[key] == value)
-    return where
 
 
 def _sums(n: Any) -> tuple[Any, ...]:

@@ -6,7 +6,7 @@ range of time through the (kind, occurred_at, ...) index."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -49,18 +49,26 @@ def like_tag(tags: ColumnElement[str], tag: str) -> ColumnElement[bool]:
     return tags.like(f"%{quoted}%", escape="\\")
 
 
+def scope(
+    req: ReportRequest, columns: Mapping[str, ColumnElement[Any]], tags: ColumnElement[str]
+) -> list[ColumnElement[bool]]:
+    """The request's scope: a lead's teams and the filters, on a table whose dimension
+    columns are `columns` (team, channel, agent, priority) and its tags (a JSON list as
+    text) `tags`."""
+    where: list[ColumnElement[bool]] = []
+    if req.teams is not None:
+        where.append(columns["team"].in_(sorted(req.teams)))
+    for key, value in req.filters.items():
+        where.append(like_tag(tags, value) if key == "tag" else columns[key] == value)
+    return where
+
+
 def conditions(req: ReportRequest, start: datetime | None = None) -> list[ColumnElement[bool]]:
     """The request's range (from `start` if given; None: from the beginning) and scope."""
     where: list[ColumnElement[bool]] = [e.occurred_at < req.end]
     if start is not None:
         where.append(e.occurred_at >= start)
-    if req.teams is not None:
-        where.append(e.team_id.in_(sorted(req.teams)))
-    for key, value in req.filters.items():
-        where.append(
-            like_tag(cast(e.tags, Text), value) if key == "tag" else _COLUMNS[key] == value
-        )
-    return where
+    return where + scope(req, _COLUMNS, cast(e.tags, Text))
 
 
 def _group(req: ReportRequest) -> ColumnElement[Any]:

@@ -21,7 +21,7 @@ from hub.events.metrics import (
     TICKET_REOPENED,
     TICKET_SOLVED,
 )
-from hub.reports.event_read import like_tag
+from hub.reports.event_read import scope
 from hub.reports.output import cell, safe
 from hub.reports.request import BadReport, ReportRequest
 from hub.store import Store
@@ -57,18 +57,14 @@ e = metric_events.c
 
 def _ticket_filters(req: ReportRequest) -> list[ColumnElement[bool]]:
     t = tickets.c
-    where = [t.created_at >= req.start, t.created_at < req.end]
-    if req.teams is not None:
-        where.append(t.team_id.in_(sorted(req.teams)))
+    if "agent" in req.filters:
+        raise BadReport("the per-ticket export filters by team, channel, tag and priority")
     columns = {"team": t.team_id, "channel": t.channel, "priority": t.priority}
-    for key, value in req.filters.items():
-        if key == "agent":
-            raise BadReport("the per-ticket export filters by team, channel, tag and priority")
-        if key == "tag":
-            where.append(like_tag(cast(t.tags, Text), value))
-        else:
-            where.append(columns[key] == value)
-    return where
+    return [
+        t.created_at >= req.start,
+        t.created_at < req.end,
+        *scope(req, columns, cast(t.tags, Text)),
+    ]
 
 
 async def ticket_rows(store: Store, req: ReportRequest, limit: int) -> list[dict[str, Any]]:
