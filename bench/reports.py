@@ -267,6 +267,7 @@ async def measure(url: str, runs: int) -> dict[str, float]:
     store = Store(url)
     out: dict[str, float] = {}
     try:
+        await store.migrate()  # a kept database filled by an older revision
         for name, form in REPORTS.items():
             req = build_request(form, None, 800)
             if name.endswith("_rollup"):

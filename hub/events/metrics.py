@@ -25,7 +25,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.events.adding import adding_upsert
 from hub.events.counts import add_counts
-from hub.events.histogram import bucket_of
+from hub.events.spans import span_starts
+from hub.store.duration_buckets import bucket_of
 from hub.store.many import Many
 from hub.store.schema import metric_daily, metric_events, metric_histogram
 
@@ -228,17 +229,17 @@ HISTOGRAM_KINDS = (FIRST_RESPONSE, REPLY, TICKET_SOLVED)
 
 
 def histogram_rows(events: Iterable[MetricEvent], zone: tzinfo) -> list[dict[str, Any]]:
-    """The histogram rows the events add: one per (day, kind, basis, team, member, bucket)
+    """The histogram rows the events add: one per (span, kind, basis, team, member, bucket)
     of every duration, counted once whatever its weight (a quantile ranks the values, as
-    the events hold them). The ("all", "") member and the ("agent", who) one, of every
-    team and of all teams: the totals' and the per-agent report's quantiles are the ones
-    it speeds up; every other dimension would multiply the rows a reply writes (its
-    quantiles read its values)."""
+    the events hold them), in its day's, week's and month's rows (hub.events.spans). The
+    ("all", "") member and the ("agent", who) one, of every team and of all teams: the
+    totals' and the per-agent report's quantiles are the ones it speeds up; every other
+    dimension would multiply the rows a reply writes (its quantiles read its values)."""
     counts: dict[tuple[Any, ...], int] = {}
     for e in events:
         if e.kind not in HISTOGRAM_KINDS:
             continue
-        day = e.occurred_at.astimezone(zone).date()
+        spans = span_starts(e.occurred_at.astimezone(zone).date())
         members = (("all", ""), ("agent", e.agent)) if e.agent else (("all", ""),)
         for basis, value in (("calendar", e.seconds), ("business", e.business_seconds)):
             if value is None:
@@ -246,7 +247,8 @@ def histogram_rows(events: Iterable[MetricEvent], zone: tzinfo) -> list[dict[str
             b = bucket_of(value)
             for team_key in ("", e.team) if e.team else ("",):
                 for dim, member in members:
-                    k = (dim, team_key, e.kind, basis, day, member, b)
-                    counts[k] = counts.get(k, 0) + 1
-    names = ("dim", "team_id", "kind", "basis", "day", "member", "bucket")
+                    for span, first in spans:
+                        k = (dim, team_key, e.kind, basis, span, first, member, b)
+                        counts[k] = counts.get(k, 0) + 1
+    names = ("dim", "team_id", "kind", "basis", "span", "day", "member", "bucket")
     return [dict(zip(names, k, strict=True)) | {"n": n} for k, n in sorted(counts.items())]

@@ -4,19 +4,19 @@ how many values lie below it, then only the events inside those buckets are read
 ranked. A 90-day summary (or per-agent report) reads a few thousand values instead of
 every duration of the range.
 
-Used where the rollup answers (its days are the request's) and on SQLite: PostgreSQL
-gathers every duration of the range in one array per group faster (event_read)."""
+Used where the rollup answers (its days are the request's): on SQLite, and for the
+total on PostgreSQL, which gathers every duration of the range in one array per group
+faster than it sums each agent's buckets (event_read)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import Any
 
 from sqlalchemy import and_, func, literal_column, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.events.histogram import bucket_bounds, bucket_of
+from hub.events.spans import cover
 from hub.reports.request import ReportRequest
 from hub.reports.rollup_read import _selection
 from hub.store.schema import metric_events, metric_histogram
@@ -61,16 +61,19 @@ def _pick(n: int, at: Mapping[int, float]) -> tuple[float | None, float | None]:
 async def _counts(
     conn: AsyncConnection, req: ReportRequest, kind: str
 ) -> dict[str, dict[int, int]]:
-    """group -> bucket -> how many durations, over the request's days."""
+    """group -> bucket -> how many durations, over the request's days (read as the
+    whole months, weeks and days that make them up)."""
     h = metric_histogram.c
     where, group = _selection(req, metric_histogram)
+    spans = cover(req.local_start_date(), req.local_end_date())
+    if not any(spans.values()):
+        return {}
     rows = await conn.execute(
         select(group, h.bucket, func.sum(h.n))
         .where(
             h.kind == kind,
             h.basis == req.basis,
-            h.day >= req.local_start_date(),
-            h.day < req.local_end_date(),
+            or_(*(and_(h.span == s, h.day.in_(days)) for s, days in spans.items() if days)),
             *where,
         )
         .group_by(*([group] if req.group is not None else []), h.bucket)
@@ -120,26 +123,13 @@ async def _inside(
     conn: AsyncConnection, req: ReportRequest, kind: str, buckets: Sequence[int]
 ) -> dict[tuple[str, int], list[float]]:
     """(group, bucket) -> the sorted durations in it ('' for the total's, every one), read
-    by their ranges of seconds off the (kind, seconds, occurred_at, team_id, agent) index
-    (or business_seconds')."""
+    off the (kind, bucket, occurred_at, seconds, team_id, agent) index (or the business
+    time's): the range's durations in those buckets only."""
     e = metric_events.c
-    value = e.business_seconds if req.basis == "business" else e.seconds
-    ranges = []
-    for b in buckets:
-        lo, hi = bucket_bounds(b)
-        ranges.append(
-            and_(
-                *([value >= lo] if lo is not None else []),
-                *([value < hi] if hi is not None else []),
-            )
-        )
-    # `+occurred_at` (unary plus: no index) steers SQLite's planner off the
-    # (kind, occurred_at) index, which would read every duration of the range to find the
-    # few inside the buckets, onto the (kind, seconds, ...) one.
-    at: Any = e.occurred_at
-    if conn.dialect.name == "sqlite":
-        at = literal_column("+metric_events.occurred_at", type_=e.occurred_at.type)
-    where = [at >= req.start, at < req.end]
+    business = req.basis == "business"
+    value = e.business_seconds if business else e.seconds
+    bucket = e.business_bucket if business else e.bucket
+    where = [e.occurred_at >= req.start, e.occurred_at < req.end]
     team = req.filters.get("team")
     if team is not None:
         where.append(e.team_id == team)
@@ -147,12 +137,12 @@ async def _inside(
         where.append(e.team_id.in_(sorted(req.teams)))
     agent = e.agent if req.group == "agent" else literal_column("''")
     result = await conn.execute(
-        select(agent, value).where(e.kind == kind, value.is_not(None), or_(*ranges), *where)
+        select(agent, bucket, value).where(
+            e.kind == kind, value.is_not(None), bucket.in_(buckets), *where
+        )
     )
-    # Every value read lies in a wanted bucket: the ranges are those buckets'.
     found: dict[tuple[str, int], list[float]] = {}
-    for who, v in result.cursor.fetchall():
-        b = bucket_of(v)
+    for who, b, v in result.cursor.fetchall():
         found.setdefault(("", b), []).append(v)
         if who:
             found.setdefault((who, b), []).append(v)

@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Computed,
     Date,
     DateTime,
     Float,
@@ -27,6 +28,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
+
+from hub.store.duration_buckets import bucket_sql
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -681,6 +684,11 @@ metric_events = Table(
     Column("value", Integer),
     # 1, or -1 for an event taken back (a changed survey answer): counts add weights.
     Column("weight", Integer, nullable=False, default=1),
+    # The durations' histogram buckets (hub.store.duration_buckets), computed by the
+    # database from the seconds (virtual on SQLite, stored on PostgreSQL): a median reads
+    # the durations of a few buckets in a range of time off the indexes below.
+    Column("bucket", Integer, Computed(bucket_sql("seconds"))),
+    Column("business_bucket", Integer, Computed(bucket_sql("business_seconds"))),
     # Reports read one kind over a range of time; the columns they group and measure by
     # are in the index, so the table itself is not read.
     Index(
@@ -696,23 +704,25 @@ metric_events = Table(
     ),
     # A reply asks whether the ticket had its first response yet, and when the last.
     Index("ix_metric_events_ticket", "ticket_id", "kind"),
-    # A median reads the durations inside one histogram bucket (hub.reports.histogram_read):
-    # by their range of seconds, of the durations only, with the team and agent they count for.
+    # A median reads the durations inside a few histogram buckets (hub.reports.
+    # histogram_read) in the report's range of time, with the team and agent they count for.
     Index(
-        "ix_metric_events_seconds",
+        "ix_metric_events_bucket",
         "kind",
-        "seconds",
+        "bucket",
         "occurred_at",
+        "seconds",
         "team_id",
         "agent",
         sqlite_where=text("seconds IS NOT NULL"),
         postgresql_where=text("seconds IS NOT NULL"),
     ),
     Index(
-        "ix_metric_events_business",
+        "ix_metric_events_business_bucket",
         "kind",
-        "business_seconds",
+        "business_bucket",
         "occurred_at",
+        "business_seconds",
         "team_id",
         "agent",
         sqlite_where=text("business_seconds IS NOT NULL"),
@@ -746,7 +756,7 @@ metric_daily = Table(
 
 # The durations' histogram beside the rollup: per day, kind, basis (calendar | business)
 # and team ('' for all), how many durations fell in each fixed bucket of seconds
-# (hub.events.histogram). A median first finds its bucket here, then reads only the events
+# (hub.store.duration_buckets). A median first finds its bucket here, then reads only the events
 # inside it: exact, without reading every duration of the range. dim and member are the
 # rollup's; only ("all", "") rows are kept for now (hub.events.metrics.histogram_rows).
 metric_histogram = Table(
@@ -756,6 +766,9 @@ metric_histogram = Table(
     Column("team_id", String(40), primary_key=True),
     Column("kind", String(24), primary_key=True),
     Column("basis", String(8), primary_key=True),
+    # day | week | month (hub.events.spans): each duration counts in the three, and
+    # `day` is the span's first day.
+    Column("span", String(8), primary_key=True),
     Column("day", Date, primary_key=True),
     Column("member", String(100), primary_key=True),
     Column("bucket", Integer, primary_key=True),
