@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
-from sqlalchemy import and_, func, literal_column, or_, select
+from sqlalchemy import func, literal_column, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.events.spans import cover
@@ -66,17 +66,23 @@ async def _counts(
     h = metric_histogram.c
     where, group = _selection(req, metric_histogram)
     spans = cover(req.local_start_date(), req.local_end_date())
-    if not any(spans.values()):
-        return {}
-    rows = await conn.execute(
-        select(group, h.bucket, func.sum(h.n))
-        .where(
-            h.kind == kind,
-            h.basis == req.basis,
-            or_(*(and_(h.span == s, h.day.in_(days)) for s, days in spans.items() if days)),
-            *where,
+    # One SELECT per span, not an OR of them: SQLite reads an OR's terms apart and keeps
+    # every key it read in a temporary index to drop repeats (a third of the time).
+    parts = [
+        select(group.label("g"), h.bucket, h.n).where(
+            h.kind == kind, h.basis == req.basis, h.span == s, h.day.in_(days), *where
         )
-        .group_by(*([group] if req.group is not None else []), h.bucket)
+        for s, days in spans.items()
+        if days
+    ]
+    if not parts:
+        return {}
+    each = union_all(*parts).subquery()
+    by = [each.c.g] if req.group is not None else []
+    rows = await conn.execute(
+        select(*by or [literal_column("''")], each.c.bucket, func.sum(each.c.n)).group_by(
+            *by, each.c.bucket
+        )
     )
     out: dict[str, dict[int, int]] = {}
     for g, b, n in rows:
