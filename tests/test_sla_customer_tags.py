@@ -19,9 +19,11 @@ from sqlalchemy import select
 
 from hub.store.schema import sla_events
 from tests.fakes.chat_webhooks import FakeSlackWebhook
+from tests.fakes.hubspot import FakeHubSpot
 from tests.sla_support import AUTH, api, post_form, sim_clock, sla_config, targets
 from tests.support import hub_running, make_config
 
+CRM_TOKEN = "pat-na1-test-token-0123"
 VIP = {
     "name": "vip-care",
     "match": {"customer_tags": ["vip"]},
@@ -121,3 +123,60 @@ async def test_a_customer_import_changing_tags_reevaluates_open_tickets(
     assert vip["first_response", 1].policy == "vip-care"
     assert len(timeline) == 1 and "customer tags [] -> ['vip']" in timeline[0]
     assert untouched == []  # Ann's name changed, not her tags
+
+
+async def test_a_crm_pull_changing_tags_reevaluates_open_tickets(
+    tmp_path: Path, slack: FakeSlackWebhook
+) -> None:
+    """`hub crm sync` (the real command, its own process) pulls a HubSpot contact tagged
+    vip in the CRM: the customer's open ticket goes under the vip policy in the pull's
+    transaction, with the change on its SLA timeline."""
+    hubspot = await FakeHubSpot(CRM_TOKEN).start()
+    data = sla_config(f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}", slack.url)
+    data["sla"]["policies"].insert(0, VIP)
+    data["connectors"].append(
+        {
+            "id": "hubspot",
+            "type": "hubspot",
+            "token": CRM_TOKEN,
+            "base_url": hubspot.url,
+            "sync": {
+                "fields": [
+                    {"hub": "email", "crm": "email"},
+                    {"hub": "tags", "crm": "hub_tags", "direction": "crm->hub"},
+                ],
+                # The running hub's own rounds stay out of the way: the command pulls.
+                "push_interval_seconds": 86400,
+                "pull_interval_seconds": 86400,
+            },
+        }
+    )
+    config_path = tmp_path / "hub.yaml"
+    config_path.write_text(yaml.safe_dump(data, allow_unicode=True))
+    try:
+        async with (
+            hub_running(make_config(data)) as hub,
+            aiohttp.ClientSession(headers=AUTH) as http,
+        ):
+            ticket = await post_form(http, hub, "jo@example.com", "Where is my order?")
+            other = await post_form(http, hub, "ann@example.com", "And mine?")
+            assert (await targets(hub, ticket))["first_response", 1].policy == "standard"
+            hubspot.add({"email": "jo@example.com", "hub_tags": "vip"})
+            hubspot.add({"email": "ann@example.com", "hub_tags": ""})
+            proc = await asyncio.create_subprocess_exec(
+                str(Path(sys.executable).parent / "hub"),
+                *("crm", "sync", "hubspot", "--config", str(config_path)),
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+            )
+            out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
+            assert proc.returncode == 0, err.decode()
+            assert "pulled seen=2 changed=1 created=0" in out.decode(), out.decode()
+            vip = await targets(hub, ticket)
+            timeline = await _timeline(hub, ticket)
+            untouched = await _timeline(hub, other)
+    finally:
+        await hubspot.stop()
+    assert vip["first_response", 1].policy == "vip-care"
+    assert len(timeline) == 1 and "customer tags [] -> ['vip']" in timeline[0]
+    assert untouched == []  # Ann's tags stayed empty

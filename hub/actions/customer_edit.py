@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.actions.solved import AfterChange
 from hub.config.loader import Config
+from hub.crm.parts import TagsChanged
 from hub.customers.import_state import BatchOutcome
 from hub.customers.importer import AfterBatch
 from hub.customers.views import update_customer
@@ -63,14 +64,26 @@ async def tags_changed(
         await sla.reevaluate(conn, ticket_id, why, now)
 
 
+def tag_effects(config: Config) -> TagsChanged:
+    """What a change of a customer's tags made outside the API sets off (a CRM pull), in
+    its transaction: their open tickets go under the SLA policy that matches now."""
+    sla = SlaClocks(sla_rules(config), zone=ZoneInfo(config.report_zone))
+
+    async def changed(
+        conn: AsyncConnection, customer_id: int, change: tuple[list[str], list[str]]
+    ) -> None:
+        await tags_changed(conn, sla, customer_id, change, sla.clock())
+
+    return changed
+
+
 def import_effects(config: Config) -> AfterBatch:
     """What a customer import's batch sets off, in its transaction: the open tickets of
     customers whose tags it changed go under the SLA policy that matches now."""
-    sla = SlaClocks(sla_rules(config), zone=ZoneInfo(config.report_zone))
+    changed = tag_effects(config)
 
     async def after_batch(conn: AsyncConnection, out: BatchOutcome) -> None:
-        now = sla.clock()
         for customer_id, change in sorted(out.tag_changes.items()):
-            await tags_changed(conn, sla, customer_id, change, now)
+            await changed(conn, customer_id, change)
 
     return after_batch

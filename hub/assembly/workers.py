@@ -11,12 +11,14 @@ from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from hub.actions.customer_edit import tag_effects
 from hub.actions.reply import scheduled_reply_sent
 from hub.assembly import Core
 from hub.assignment.assigner import ROUND_EVERY, Assigner
 from hub.channels.supervisor import Supervisor
 from hub.config.loader import Config
 from hub.connector import Connector
+from hub.crm.parts import SyncEffects
 from hub.crm.sync import CrmSyncer, build_syncers, crm_channels
 from hub.dedup.sweep import sweep as sweep_duplicates
 from hub.ingest.pipeline import Pipeline
@@ -132,7 +134,7 @@ class Workers:
                 core.store,
                 config.hub,
                 core.instance_id,
-                alert_targets=tuple(config.alerts.notify),
+                effects=SyncEffects(tuple(config.alerts.notify), tag_effects(config)),
             ),
             duplicates=functools.partial(sweep_duplicates, core.store, config.duplicates),
             webhooks=WebhookDispatcher(

@@ -71,9 +71,13 @@ async def _status(store: Store, connector_ids: list[str]) -> None:
 
 
 async def _sync(store: Store, config: Config, channel: Channel) -> None:
+    from hub.actions.customer_edit import tag_effects
+    from hub.crm.parts import SyncEffects
     from hub.crm.sync import build_syncers
 
-    syncer = build_syncers({channel.id: channel}, store, config.hub, "cli")[channel.id]
+    effects = SyncEffects(tuple(config.alerts.notify), tag_effects(config))
+    syncer = build_syncers({channel.id: channel}, store, config.hub, "cli", effects=effects)
+    syncer = syncer[channel.id]
     try:
         pulled = await syncer.pull_once()
         pushed = await syncer.push_once()

@@ -3,13 +3,32 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.core.periodic import backoff_delay
 from hub.crm_seam import CrmConnector, CrmSync
 from hub.store import Store
+
+# A customer's tags went from change[0] to change[1] (sorted) by a pull, in its transaction:
+# what the layers above set off (hub.actions.customer_edit.tag_effects: the open tickets'
+# SLA policies).
+TagsChanged = Callable[[AsyncConnection, int, tuple[list[str], list[str]]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class SyncEffects:
+    """What a sync sets off beyond the customer records."""
+
+    # Where a refused credential is alerted (`alerts.notify`).
+    alert_targets: tuple[str, ...] = ()
+    tags_changed: TagsChanged | None = None
+
+
+NO_EFFECTS = SyncEffects()
 
 
 @dataclass
@@ -28,6 +47,7 @@ class SyncParts:
     # Where a refused credential is alerted (`alerts.notify`).
     alert_targets: tuple[str, ...] = ()
     rng: random.Random = field(default_factory=random.Random)
+    tags_changed: TagsChanged | None = None
 
     @property
     def source(self) -> str:

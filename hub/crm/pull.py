@@ -249,6 +249,9 @@ async def _write(
                 "crm value skipped connector=%s field=%s error=%s", parts.connector_id, key, exc
             )
     await update_customer(conn, record.id, values, source=parts.source)
+    if "tags" in values and parts.tags_changed is not None:
+        before = sorted(record.columns.get("tags") or [])
+        await parts.tags_changed(conn, record.id, (before, sorted(values["tags"])))
     for field in IDENTITY_FIELDS:
         if changes.get(field):
             try:

@@ -20,7 +20,7 @@ from hub.channels.storage import DbConnectorStorage
 from hub.config.loader import HubSettings
 from hub.connector import ConnectorStorage
 from hub.crm.intake import take_in
-from hub.crm.parts import SyncParts
+from hub.crm.parts import NO_EFFECTS, SyncEffects, SyncParts
 from hub.crm.pull import PullReport, pull_round
 from hub.crm.push import PushReport, push_batch
 from hub.crm_seam import CrmAuthError, CrmContext, CrmSync, CrmUnavailable
@@ -143,7 +143,7 @@ def build_syncers(
     hub: HubSettings,
     instance_id: str,
     now: Callable[[], datetime] = utcnow,
-    alert_targets: tuple[str, ...] = (),
+    effects: SyncEffects = NO_EFFECTS,
 ) -> dict[str, CrmSyncer]:
     """A syncer per CRM connector, each with its client (closed by CrmSyncer.close)."""
     out = {}
@@ -168,7 +168,8 @@ def build_syncers(
             locales=tuple(hub.locales),
             timezone=hub.timezone,
             region=hub.phone_region,
-            alert_targets=alert_targets,
+            alert_targets=effects.alert_targets,
+            tags_changed=effects.tags_changed,
         )
         out[cid] = CrmSyncer(parts, DbConnectorStorage(store, cid, instance_id))
     return out
