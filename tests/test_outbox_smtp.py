@@ -353,7 +353,6 @@ async def test_an_unreadable_approved_template_dead_letters_and_the_next_is_sent
         async with hub.store.write() as conn:
             for i, payload in enumerate(({"template": {"name": "birthday"}}, None)):
                 await enqueue_outbound(
-                    hub.store,
                     conn,
                     connector_id="mail",
                     ticket_id=None,
@@ -784,7 +783,6 @@ async def queue_messages(url: str, n: int) -> list[str]:
         async with store.write() as conn:
             for i in range(n):
                 await enqueue_outbound(
-                    store,
                     conn,
                     connector_id="mail",
                     ticket_id=None,

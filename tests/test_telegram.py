@@ -142,7 +142,6 @@ async def queue_reply(rig: Rig, text: str, to: str = "111111") -> int:
     """Queue a reply as an agent's would be: through the outbox, in a transaction."""
     async with rig.hub.store.write() as conn:
         row_id = await enqueue_outbound(
-            rig.hub.store,
             conn,
             connector_id="tg",
             ticket_id=None,

@@ -100,7 +100,6 @@ async def queue_agent_reply(hub: Hub, visitor: str, text: str, ticket_id: int | 
     """An agent's reply into the chat, queued through the outbox as the inbox does it."""
     async with hub.store.write() as conn:
         outbox_id = await enqueue_outbound(
-            hub.store,
             conn,
             connector_id="chat",
             ticket_id=ticket_id,

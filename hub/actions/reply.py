@@ -116,7 +116,6 @@ async def reply(
         # A channel without a reply window has no templates to ask for: the text goes as is.
         subject, reply_to_id = _threading(ticket, last_in)
         outbox_id = await enqueue_outbound(
-            store,
             conn,
             connector_id=route.connector_id,
             ticket_id=ticket_id,

@@ -13,7 +13,6 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.messages import Address, Choice, TemplateMessage
-from hub.store import Store
 from hub.store.many import Many
 from hub.store.schema import messages, outbox
 
@@ -59,9 +58,7 @@ class Outbound:
     while_ticket: tuple[str, ...] = ()
 
 
-async def enqueue_outbound(
-    store: Store, conn: AsyncConnection, *, now: datetime, **fields: Any
-) -> int:
+async def enqueue_outbound(conn: AsyncConnection, *, now: datetime, **fields: Any) -> int:
     """Queue one message (the fields of `Outbound`); returns its outbox id."""
     out = Outbound(**fields)
     key = out.idempotency_key or uuid.uuid4().hex

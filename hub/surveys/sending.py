@@ -123,7 +123,7 @@ async def queue_survey(
     if not form.skip:
         try:
             outbox_id = await _enqueue(
-                store, conn, planner, solved, _Send(survey_id, token, locale, form, now, send_at)
+                conn, planner, solved, _Send(survey_id, token, locale, form, now, send_at)
             )
         except TemplateProblem as exc:
             # A broken survey template must not stop agents from solving tickets.
@@ -250,7 +250,7 @@ class _Send:
 
 
 async def _enqueue(
-    store: Store, conn: AsyncConnection, planner: SurveyPlanner, solved: SolvedTicket, send: _Send
+    conn: AsyncConnection, planner: SurveyPlanner, solved: SolvedTicket, send: _Send
 ) -> int:
     ticket, page = solved.ticket, planner.page_url(send.token)
     links = (
@@ -275,7 +275,6 @@ async def _enqueue(
     )
     template = send.form.template
     return await enqueue_outbound(
-        store,
         conn,
         now=send.now,
         connector_id=solved.connector_id,
