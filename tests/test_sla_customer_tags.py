@@ -38,6 +38,19 @@ async def slack() -> AsyncIterator[FakeSlackWebhook]:
     await fake.stop()
 
 
+async def _hub_command(*args: str) -> str:
+    """The real `hub` command in its own process, beside the running hub: its output."""
+    proc = await asyncio.create_subprocess_exec(
+        str(Path(sys.executable).parent / "hub"),
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
+    assert proc.returncode == 0, err.decode()
+    return out.decode()
+
+
 async def _timeline(hub: Any, ticket: int) -> list[str]:
     async with hub.store.read() as conn:
         rows = await conn.execute(
@@ -107,16 +120,10 @@ async def test_a_customer_import_changing_tags_reevaluates_open_tickets(
         ticket = await post_form(http, hub, "jo@example.com", "Where is my order?")
         other = await post_form(http, hub, "ann@example.com", "And mine?")
         assert (await targets(hub, ticket))["first_response", 1].policy == "standard"
-        proc = await asyncio.create_subprocess_exec(
-            str(Path(sys.executable).parent / "hub"),
-            *("customers", "import", str(csv_path), "--config", str(config_path)),
-            "--no-progress",
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
+        out = await _hub_command(
+            "customers", "import", str(csv_path), "--config", str(config_path), "--no-progress"
         )
-        out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
-        assert proc.returncode == 0, err.decode()
-        assert "customers: 0 created, 2 updated, 0 unchanged" in out.decode()
+        assert "customers: 0 created, 2 updated, 0 unchanged" in out
         vip = await targets(hub, ticket)
         timeline = await _timeline(hub, ticket)
         untouched = await _timeline(hub, other)
@@ -163,15 +170,8 @@ async def test_a_crm_pull_changing_tags_reevaluates_open_tickets(
             assert (await targets(hub, ticket))["first_response", 1].policy == "standard"
             hubspot.add({"email": "jo@example.com", "hub_tags": "vip"})
             hubspot.add({"email": "ann@example.com", "hub_tags": ""})
-            proc = await asyncio.create_subprocess_exec(
-                str(Path(sys.executable).parent / "hub"),
-                *("crm", "sync", "hubspot", "--config", str(config_path)),
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-            )
-            out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
-            assert proc.returncode == 0, err.decode()
-            assert "pulled seen=2 changed=1 created=0" in out.decode(), out.decode()
+            out = await _hub_command("crm", "sync", "hubspot", "--config", str(config_path))
+            assert "pulled seen=2 changed=1 created=0" in out, out
             vip = await targets(hub, ticket)
             timeline = await _timeline(hub, ticket)
             untouched = await _timeline(hub, other)
