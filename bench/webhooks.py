@@ -105,15 +105,19 @@ def endpoint(base: str) -> dict[str, object]:
 
 async def bench_deliveries(events: int, customers: int, workdir: Path) -> float:
     from hub.config.webhooks import WebhookEndpointConfig
+    from hub.core.sealed import Sealer
     from hub.events.outgoing import TICKET_CREATED, OutgoingEvent, emit
     from hub.store import Store, utcnow
-    from hub.webhooks.dispatcher import WebhookDispatcher
+    from hub.webhooks.dispatcher import DispatchSettings, WebhookDispatcher
 
     store = Store(f"sqlite+aiosqlite:///{workdir / 'deliveries.db'}")
     await store.migrate()
     async with receiver() as base:
         dispatcher = WebhookDispatcher(
-            store, [WebhookEndpointConfig.model_validate(endpoint(base))], rng=random.Random(1)
+            store,
+            [WebhookEndpointConfig.model_validate(endpoint(base))],
+            sealer=Sealer(b"bench hub secret"),
+            settings=DispatchSettings(rng=random.Random(1)),
         )
         await dispatcher.start()
         rng = random.Random(2)

@@ -12,11 +12,12 @@ from typing import Any
 
 import pytest
 import yaml
-from sqlalchemy import select
+from sqlalchemy import select, update
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from hub.cli.main import main
 from hub.config.webhooks import WebhookEndpointConfig
+from hub.core.sealed import PREFIX, Sealer
 from hub.events.outgoing import (
     CUSTOMER_CREATED,
     MESSAGE_RECEIVED,
@@ -28,6 +29,7 @@ from hub.store import Store
 from hub.store.schema import alert_events, outgoing_events, webhook_endpoints
 from hub.webhooks.deliveries import delivery_log
 from hub.webhooks.dispatcher import DispatchSettings, RoundResult, WebhookDispatcher
+from hub.webhooks.endpoints import create_endpoint
 from hub.webhooks.fanout import unfanned_count
 from tests.support import base_config
 from tests.webhook_support import OLD_SECRET, SECRET, Clock, Receiver, endpoint_config, tamper
@@ -63,10 +65,10 @@ def dispatcher(
     return WebhookDispatcher(
         store,
         [WebhookEndpointConfig.model_validate(e) for e in endpoints],
+        sealer=Sealer(b"test hub secret"),
         clock=clock,
-        rng=random.Random(7),
         # A round goes on while there is work, however slow a loaded machine makes it.
-        settings=DispatchSettings(round_seconds=60),
+        settings=DispatchSettings(round_seconds=60, rng=random.Random(7)),
         **kw,
     )
 
@@ -325,6 +327,7 @@ async def test_each_endpoint_gets_its_own_batch(sqlite_store: Store, receiver: R
             WebhookEndpointConfig.model_validate(endpoint_config(receiver.url)),
             WebhookEndpointConfig.model_validate({**endpoint_config(other.url), "id": "other"}),
         ],
+        sealer=Sealer(b"test hub secret"),
         clock=clock,
         settings=DispatchSettings(batch_size=2),
     )
@@ -347,7 +350,11 @@ async def test_a_round_works_off_a_backlog_but_does_not_chase_new_events(
     a few, a write each). No endpoints: the events are only marked."""
     clock = Clock()
     hooks = WebhookDispatcher(
-        sqlite_store, [], clock=clock, settings=DispatchSettings(round_seconds=60, fanout_limit=4)
+        sqlite_store,
+        [],
+        sealer=Sealer(b"test hub secret"),
+        clock=clock,
+        settings=DispatchSettings(round_seconds=60, fanout_limit=4),
     )
     await record(sqlite_store, clock, *opened(1, 1), *opened(2, 2))
     passes: list[int] = []
@@ -365,3 +372,58 @@ async def test_a_round_works_off_a_backlog_but_does_not_chase_new_events(
     assert passes == [4, 4, 1] and result.fanned_out == 9
     assert await unfanned_count(sqlite_store) == 3
     assert (await hooks.run_round()).fanned_out == 3
+
+
+async def test_api_secrets_are_sealed_at_rest_and_still_sign(
+    store: Store, receiver: Receiver, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An API endpoint's secret is stored sealed under the hub's key (hub.core.sealed); one
+    stored in plain text before sealing is sealed when the dispatcher starts, and both
+    still sign. One sealed under another key is not delivered to, with an error logged."""
+    clock = Clock()
+    hooks = dispatcher(store, clock)
+    elsewhere = await Receiver().start()
+    try:
+        async with store.write() as conn:
+            await create_endpoint(
+                conn, _api_endpoint("legacy", receiver.url), clock(), Sealer(b"test hub secret")
+            )
+            # As a database from before sealing holds it.
+            await conn.execute(
+                update(webhook_endpoints)
+                .where(webhook_endpoints.c.id == "legacy")
+                .values(secret=SECRET)
+            )
+            await create_endpoint(
+                conn, _api_endpoint("moved", elsewhere.url), clock(), Sealer(b"another key")
+            )
+        await hooks.start()
+        stored = await _stored_secrets(store)
+        assert all(s.startswith(PREFIX) and SECRET.split("_")[1] not in s for s in stored.values())
+        assert Sealer(b"test hub secret").open(stored["legacy"]) == SECRET
+        await hooks.start()  # again: nothing left to seal, nothing sealed twice
+        assert await _stored_secrets(store) == stored
+
+        clock.advance(1)
+        await record(store, clock, OutgoingEvent(TICKET_CREATED, {"ticket_id": 9}, 1, 9))
+        result = await hooks.run_round()
+    finally:
+        await hooks.close()
+        await elsewhere.stop()
+    assert result.delivered == 1
+    assert [p["type"] for p in receiver.verified()] == [TICKET_CREATED]
+    assert elsewhere.received == []
+    assert "webhook endpoint moved: its secret is sealed under another hub secret_key" in (
+        caplog.text
+    )
+
+
+def _api_endpoint(endpoint_id: str, url: str) -> WebhookEndpointConfig:
+    return WebhookEndpointConfig.model_validate({**endpoint_config(url), "id": endpoint_id})
+
+
+async def _stored_secrets(store: Store) -> dict[str, str]:
+    ep = webhook_endpoints.c
+    async with store.read() as conn:
+        rows = await conn.execute(select(ep.id, ep.secret).where(ep.source == "api"))
+        return {r.id: r.secret for r in rows}

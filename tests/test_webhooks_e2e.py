@@ -10,9 +10,12 @@ from typing import Any
 
 import aiohttp
 import pytest
+from sqlalchemy import select
 from standardwebhooks.webhooks import Webhook
 
 from hub.agents.auth import create_api_token
+from hub.core.sealed import PREFIX
+from hub.store.schema import webhook_endpoints
 from tests.inbox_support import inbox_config, post_form
 from tests.support import SmtpSink, hub_running, hub_url, make_config
 from tests.webhook_support import Receiver, endpoint_config, wait_for_types
@@ -115,6 +118,13 @@ async def test_admins_manage_endpoints_through_the_api(
             other.secret = made["secret"]
             status, shown = await call("GET", "/webhooks/crm")
             assert status == 200 and "secret" not in shown
+            async with hub.store.read() as conn:
+                stored = (
+                    await conn.execute(
+                        select(webhook_endpoints.c.secret).where(webhook_endpoints.c.id == "crm")
+                    )
+                ).scalar_one()
+            assert stored.startswith(PREFIX) and made["secret"][6:] not in stored  # sealed
             assert (await call("POST", "/webhooks", json=new))[0] == 409
             private = {**new, "id": "lan", "allow_private": False}
             status, refused = await call("POST", "/webhooks", json=private)

@@ -17,6 +17,7 @@ from standardwebhooks.webhooks import Webhook
 from hub.cli.check_config import run_check_config
 from hub.config.loader import ConfigError
 from hub.config.webhooks import EVENT_NAMES, secret_key
+from hub.core.sealed import SealBroken, Sealer, is_sealed
 from hub.events.outgoing import EVENT_TYPES, new_event_keys
 from hub.webhooks.destinations import (
     DestinationRefused,
@@ -206,3 +207,17 @@ def test_event_keys_are_unique_and_sort_by_time() -> None:
     stamps = [int(k[4:16], 16) for k in keys]
     assert stamps == sorted(stamps)
     assert abs(stamps[-1] / 1000 - time.time()) < 60
+
+
+def test_a_sealed_secret_opens_with_its_key_only() -> None:
+    sealer = Sealer(b"one key")
+    sealed = sealer.seal("whsec_c2VjcmV0")
+    assert is_sealed(sealed) and "c2VjcmV0" not in sealed
+    assert sealer.open(sealed) == "whsec_c2VjcmV0"
+    assert sealer.seal("whsec_c2VjcmV0") != sealed  # a fresh IV each time
+    with pytest.raises(SealBroken):
+        Sealer(b"another key").open(sealed)
+    altered = sealed[:-6] + ("A" if sealed[-6] != "A" else "B") + sealed[-5:]
+    with pytest.raises(SealBroken):
+        sealer.open(altered)
+    assert sealer.open("whsec_cGxhaW4=") == "whsec_cGxhaW4="  # stored before sealing

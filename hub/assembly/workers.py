@@ -18,6 +18,7 @@ from hub.assignment.assigner import ROUND_EVERY, Assigner
 from hub.channels.supervisor import Supervisor
 from hub.config.loader import Config
 from hub.connector import Connector
+from hub.core.sealed import sealer_for
 from hub.crm.parts import SyncEffects
 from hub.crm.sync import CrmSyncer, build_syncers, crm_channels
 from hub.dedup.sweep import sweep as sweep_duplicates
@@ -138,7 +139,10 @@ class Workers:
             ),
             duplicates=functools.partial(sweep_duplicates, core.store, config.duplicates),
             webhooks=WebhookDispatcher(
-                core.store, config.webhooks, alert_targets=tuple(config.alerts.notify)
+                core.store,
+                config.webhooks,
+                sealer=sealer_for(core.secret),
+                alert_targets=tuple(config.alerts.notify),
             ),
         )
 

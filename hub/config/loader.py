@@ -41,8 +41,9 @@ class HubSettings(_Strict):
     locales: list[str] = Field(default_factory=lambda: ["en"], min_length=1)
     timezone: str = "UTC"
     phone_region: str = "US"
-    # Signs opt-out links and thread markers. Unset: a random key kept in the database,
-    # shared by every hub process on it.
+    # Signs opt-out links and thread markers, and seals the webhook secrets made through
+    # the API. Unset: a random key kept in the database, shared by every hub process on
+    # it (then a copy of the database holds the key beside what it seals).
     secret_key: SecretStr | None = None
     # The shipped demo: `hub demo seed` fills its database (make run does it when empty).
     # Never set it on a production config: nothing else may be seeded.

@@ -14,6 +14,7 @@ from hub.config.webhooks import (
     EndpointSettings,
     WebhookEndpointConfig,
 )
+from hub.core.sealed import sealer_for
 from hub.store import utcnow
 from hub.web.api_common import actor_of, error, int_param, path_id, read_body, text_param
 from hub.web.deps import deps_of
@@ -75,9 +76,10 @@ async def create_webhook(request: web.Request) -> web.Response:
         raise error(422, f"url refused: {problem} (set allow_private for a LAN receiver)")
     secret = new_secret()
     cfg = WebhookEndpointConfig(**body.model_dump(), secret=SecretStr(secret))
-    async with deps_of(request).store.write() as conn:
+    deps = deps_of(request)
+    async with deps.store.write() as conn:
         try:
-            created = await create_endpoint(conn, cfg, utcnow())
+            created = await create_endpoint(conn, cfg, utcnow(), sealer_for(deps.secret))
         except EndpointRefused as exc:
             raise error(409, str(exc)) from None
     # The only time the secret leaves the hub: the receiver needs it to verify.

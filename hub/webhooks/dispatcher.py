@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from hub.config.webhooks import WebhookEndpointConfig
+from hub.core.sealed import Sealer
 from hub.store import Store, utcnow
 from hub.webhooks import deliveries
 from hub.webhooks.destinations import DestinationRefused, GuardedResolver, literal_problem
@@ -31,6 +32,7 @@ from hub.webhooks.endpoints import (
     Endpoint,
     api_secrets,
     list_endpoints,
+    seal_stored_secrets,
     sync_config_endpoints,
 )
 from hub.webhooks.fanout import fan_out, pending_fanout
@@ -55,6 +57,8 @@ class DispatchSettings:
     # Events one fan-out marks at most; a round fans out again only after a full one.
     fanout_limit: int = 1000
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    # The retries' jitter (a seeded one in tests).
+    rng: random.Random = field(default_factory=random.Random)
 
 
 @dataclass
@@ -71,18 +75,19 @@ class WebhookDispatcher:
         store: Store,
         configured: Sequence[WebhookEndpointConfig],
         *,
+        sealer: Sealer,
         alert_targets: Sequence[str] = (),
         clock: Callable[[], datetime] = utcnow,
-        rng: random.Random | None = None,
         settings: DispatchSettings | None = None,
     ) -> None:
         self.store = store
         self.configured = list(configured)
+        self.sealer = sealer
         self.clock = clock
         self.settings = settings or DispatchSettings()
         self.worker_id = uuid.uuid4().hex
         self.recorder = Recorder(
-            store, self.settings.retry, rng or random.Random(), tuple(alert_targets)
+            store, self.settings.retry, self.settings.rng, tuple(alert_targets)
         )
         self._config_keys = {
             c.id: signing_keys(
@@ -97,8 +102,13 @@ class WebhookDispatcher:
         self._started = False
 
     async def start(self) -> None:
-        """The config's endpoints into the store; on SQLite, leases of a dead run freed."""
+        """The config's endpoints into the store, API ones' secrets stored before sealing
+        sealed; on SQLite, leases of a dead run freed."""
         await sync_config_endpoints(self.store, self.configured, self.clock())
+        async with self.store.write() as conn:
+            sealed = await seal_stored_secrets(conn, self.sealer)
+        if sealed:
+            log.info("webhook secrets sealed count=%d", sealed)
         if self.store.single_process:
             await deliveries.release_stale(self.store, self.worker_id)
         self._started = True
@@ -168,7 +178,7 @@ class WebhookDispatcher:
             found = await list_endpoints(conn)
             if any(e.source == "api" for e in found):
                 # Read each round: an endpoint deleted and made again has a new secret.
-                secrets = await api_secrets(conn)
+                secrets = await api_secrets(conn, self.sealer)
                 self._api_keys = {eid: self._derived(secret) for eid, secret in secrets.items()}
         return {e.id: e for e in found}
 
