@@ -8,8 +8,6 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-# Every zone's offset is a whole number of quarter hours: events counted per UTC quarter
-# hour can be put in any zone's buckets exactly.
 from hub.events.counts import SLOT_SECONDS
 
 

@@ -17,6 +17,7 @@ from sqlalchemy import func, literal_column, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.events.spans import cover
+from hub.reports.event_read import conditions
 from hub.reports.request import ReportRequest
 from hub.reports.rollup_read import _selection
 from hub.store.schema import metric_events, metric_histogram
@@ -135,16 +136,10 @@ async def _inside(
     business = req.basis == "business"
     value = e.business_seconds if business else e.seconds
     bucket = e.business_bucket if business else e.bucket
-    where = [e.occurred_at >= req.start, e.occurred_at < req.end]
-    team = req.filters.get("team")
-    if team is not None:
-        where.append(e.team_id == team)
-    if req.teams is not None:
-        where.append(e.team_id.in_(sorted(req.teams)))
     agent = e.agent if req.group == "agent" else literal_column("''")
     result = await conn.execute(
         select(agent, bucket, value).where(
-            e.kind == kind, value.is_not(None), bucket.in_(buckets), *where
+            e.kind == kind, value.is_not(None), bucket.in_(buckets), *conditions(req, req.start)
         )
     )
     found: dict[tuple[str, int], list[float]] = {}
