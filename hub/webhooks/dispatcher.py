@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from hub.config.webhooks import WebhookEndpointConfig
-from hub.core.sealed import Sealer
+from hub.core.sealed import SealBroken, Sealer
 from hub.store import Store, utcnow
 from hub.webhooks import deliveries
 from hub.webhooks.destinations import DestinationRefused, GuardedResolver, literal_problem
@@ -97,7 +97,8 @@ class WebhookDispatcher:
             for c in configured
         }
         self._api_keys: dict[str, tuple[bytes, ...]] = {}
-        self._by_secret: dict[str, tuple[bytes, ...]] = {}
+        # Stored secret -> its signing keys (None: the sealer does not open it).
+        self._by_secret: dict[str, tuple[bytes, ...] | None] = {}
         self._sessions: dict[bool, aiohttp.ClientSession] = {}
         self._started = False
 
@@ -178,14 +179,30 @@ class WebhookDispatcher:
             found = await list_endpoints(conn)
             if any(e.source == "api" for e in found):
                 # Read each round: an endpoint deleted and made again has a new secret.
-                secrets = await api_secrets(conn, self.sealer)
-                self._api_keys = {eid: self._derived(secret) for eid, secret in secrets.items()}
+                stored = await api_secrets(conn)
+                self._api_keys = {
+                    eid: keys
+                    for eid, secret in stored.items()
+                    if (keys := self._derived(eid, secret)) is not None
+                }
         return {e.id: e for e in found}
 
-    def _derived(self, secret: str) -> tuple[bytes, ...]:
-        keys = self._by_secret.get(secret)
-        if keys is None:
-            keys = self._by_secret[secret] = signing_keys(secret, None)
+    def _derived(self, endpoint_id: str, stored: str) -> tuple[bytes, ...] | None:
+        """The signing keys of a stored secret, opened once per stored value (a round runs
+        every second). One the key does not open is logged once and left out: its
+        endpoint is not delivered to (its deliveries wait) until it is made again."""
+        if stored in self._by_secret:
+            return self._by_secret[stored]
+        keys: tuple[bytes, ...] | None = None
+        try:
+            keys = signing_keys(self.sealer.open(stored), None)
+        except SealBroken as exc:
+            log.error(
+                "webhook endpoint %s: its secret is %s; delete it and create it again",
+                endpoint_id,
+                exc,
+            )
+        self._by_secret[stored] = keys
         return keys
 
     def _keys(self, endpoint: Endpoint) -> tuple[bytes, ...] | None:

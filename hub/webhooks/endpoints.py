@@ -3,7 +3,6 @@ admins create through the API, their state (active, disabled, removed)."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,13 +12,11 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.config.webhooks import WebhookEndpointConfig
-from hub.core.sealed import SealBroken, Sealer, is_sealed
+from hub.core.sealed import Sealer, is_sealed
 from hub.notify.alerts import close_incident
 from hub.outbox.dead_letters import WEBHOOK_DISABLED
 from hub.store import CONFIG_SYNC, Store
 from hub.store.schema import webhook_attempts, webhook_deliveries, webhook_endpoints
-
-log = logging.getLogger("hub.webhooks")
 
 ACTIVE, DISABLED, REMOVED = "active", "disabled", "removed"
 ep = webhook_endpoints.c
@@ -152,30 +149,18 @@ async def get_endpoint(conn: AsyncConnection, endpoint_id: str) -> Endpoint:
     return endpoint_of(row)
 
 
-async def api_secrets(conn: AsyncConnection, sealer: Sealer) -> dict[str, str]:
-    """The secrets of endpoints created through the API (the config holds the others),
-    opened. One the key does not open is left out, with an error in the log: its endpoint
-    is not delivered to (its deliveries wait) until it is made again."""
+async def api_secrets(conn: AsyncConnection) -> dict[str, str]:
+    """The secrets of endpoints created through the API (the config holds the others), as
+    stored: sealed (hub.core.sealed), or plain from before sealing."""
     rows = await conn.execute(
         select(ep.id, ep.secret).where(ep.source == "api", ep.secret.is_not(None))
     )
-    out = {}
-    for r in rows:
-        try:
-            out[r.id] = sealer.open(r.secret)
-        except SealBroken as exc:
-            log.error(
-                "webhook endpoint %s: its secret is %s; delete it and create it again", r.id, exc
-            )
-    return out
+    return {r.id: r.secret for r in rows}
 
 
 async def seal_stored_secrets(conn: AsyncConnection, sealer: Sealer) -> int:
     """Seal the API endpoints' secrets stored before sealing; how many."""
-    rows = await conn.execute(
-        select(ep.id, ep.secret).where(ep.source == "api", ep.secret.is_not(None))
-    )
-    plain = [(r.id, r.secret) for r in rows if not is_sealed(r.secret)]
+    plain = [(eid, s) for eid, s in (await api_secrets(conn)).items() if not is_sealed(s)]
     for endpoint_id, secret in plain:
         await conn.execute(
             update(webhook_endpoints)
