@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from hub.connector import ConnectorType, CrmContext
-from hub.crm.parts import SyncParts
+from hub.crm.parts import SyncEffects, SyncParts
 from hub.crm.sync import CrmSyncer
 from hub.customers.records import CustomerCreate, IdentityIn, create_customer
 from hub.customers.views import update_customer
@@ -115,7 +115,7 @@ def syncer(
         timezone="Asia/Dhaka",
         region="BD",
         rng=random.Random(7),
-        alert_targets=alerts,
+        effects=SyncEffects(alert_targets=alerts),
     )
     return CrmSyncer(parts)
 

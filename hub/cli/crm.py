@@ -76,8 +76,8 @@ async def _sync(store: Store, config: Config, channel: Channel) -> None:
     from hub.crm.sync import build_syncers
 
     effects = SyncEffects(tuple(config.alerts.notify), tag_effects(config))
-    syncer = build_syncers({channel.id: channel}, store, config.hub, "cli", effects=effects)
-    syncer = syncer[channel.id]
+    syncers = build_syncers({channel.id: channel}, store, config.hub, "cli", effects=effects)
+    syncer = syncers[channel.id]
     try:
         pulled = await syncer.pull_once()
         pushed = await syncer.push_once()

@@ -44,10 +44,8 @@ class SyncParts:
     locales: tuple[str, ...] = ("en",)
     timezone: str = "UTC"
     region: str = "US"
-    # Where a refused credential is alerted (`alerts.notify`).
-    alert_targets: tuple[str, ...] = ()
     rng: random.Random = field(default_factory=random.Random)
-    tags_changed: TagsChanged | None = None
+    effects: SyncEffects = NO_EFFECTS
 
     @property
     def source(self) -> str:

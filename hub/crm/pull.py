@@ -249,9 +249,10 @@ async def _write(
                 "crm value skipped connector=%s field=%s error=%s", parts.connector_id, key, exc
             )
     await update_customer(conn, record.id, values, source=parts.source)
-    if "tags" in values and parts.tags_changed is not None:
+    tags_changed = parts.effects.tags_changed
+    if "tags" in values and tags_changed is not None:
         before = sorted(record.columns.get("tags") or [])
-        await parts.tags_changed(conn, record.id, (before, sorted(values["tags"])))
+        await tags_changed(conn, record.id, (before, sorted(values["tags"])))
     for field in IDENTITY_FIELDS:
         if changes.get(field):
             try:

@@ -110,7 +110,7 @@ class CrmSyncer:
             await open_incident(
                 parts.store,
                 conn,
-                parts.alert_targets,
+                parts.effects.alert_targets,
                 (CRM_AUTH, self.connector_id),
                 f"credentials refused: {exc}",
                 parts.now(),
@@ -119,7 +119,7 @@ class CrmSyncer:
     async def _answered(self) -> None:
         """The CRM took a call: a credentials incident, if one was open, is over. Looked
         for with a read: most rounds find none, and need not wait for the writer."""
-        if not self.parts.alert_targets:
+        if not self.parts.effects.alert_targets:
             return
         incident, store = (CRM_AUTH, self.connector_id), self.parts.store
         async with store.read() as conn:
@@ -168,8 +168,7 @@ def build_syncers(
             locales=tuple(hub.locales),
             timezone=hub.timezone,
             region=hub.phone_region,
-            alert_targets=effects.alert_targets,
-            tags_changed=effects.tags_changed,
+            effects=effects,
         )
         out[cid] = CrmSyncer(parts, DbConnectorStorage(store, cid, instance_id))
     return out
