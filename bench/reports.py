@@ -49,6 +49,7 @@ from hub.events.metrics import COUNTED, MetricEvent, histogram_rows, rollup_rows
 from hub.reports.report import build_report  # noqa: E402
 from hub.reports.request import ReportForm, build_request  # noqa: E402
 from hub.store import Store  # noqa: E402
+from hub.store.bucket_counts import SIZE  # noqa: E402
 from hub.store.schema import (  # noqa: E402
     customers,
     messages,
@@ -82,7 +83,8 @@ class Filler:
         self.msgs: list[dict[str, Any]] = []
         self.tix: list[dict[str, Any]] = []
         self.daily: dict[tuple[Any, ...], list[float]] = defaultdict(lambda: [0] * 7)
-        self.hist: dict[tuple[Any, ...], int] = defaultdict(int)
+        # histogram key -> each bucket's count
+        self.hist: dict[tuple[Any, ...], list[int]] = defaultdict(lambda: [0] * SIZE)
         self.counts: dict[tuple[Any, ...], int] = defaultdict(int)
         self.count = {"events": 0, "messages": 0, "tickets": 0}
 
@@ -116,8 +118,8 @@ class Filler:
             for i, name in enumerate(_SUMS):
                 acc[i] += row[name]
         for row in histogram_rows(self.pending, zone):
-            n = row.pop("n")
-            self.hist[tuple(row.items())] += n
+            n, bucket = row.pop("n"), row.pop("bucket")
+            self.hist[tuple(row.items())][bucket] += n
         for row in count_rows(e for e in self.pending if e.kind in COUNTED):
             n = row.pop("n")
             self.counts[tuple(row.items())] += n
@@ -145,10 +147,12 @@ class Filler:
         async with self.store.write() as conn:
             for i in range(0, len(rows), BATCH):
                 await conn.execute(metric_daily.insert(), rows[i : i + BATCH])
-            for table, sums in ((metric_histogram, self.hist), (metric_counts, self.counts)):
-                counted = [dict(k) | {"n": n} for k, n in sums.items()]
-                for i in range(0, len(counted), BATCH):
-                    await conn.execute(table.insert(), counted[i : i + BATCH])
+            for table, rows in (
+                (metric_histogram, [dict(k) | {"counts": c} for k, c in self.hist.items()]),
+                (metric_counts, [dict(k) | {"n": n} for k, n in self.counts.items()]),
+            ):
+                for i in range(0, len(rows), BATCH):
+                    await conn.execute(table.insert(), rows[i : i + BATCH])
 
 
 _SUMS = ("n", "seconds_n", "seconds_sum", "business_n", "business_sum", "value_sum", "positive")

@@ -7,10 +7,11 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from alembic import command
 from sqlalchemy import select, text
 
 from hub.events.metrics import (
@@ -26,7 +27,7 @@ from hub.reports.histogram_read import histogram_quantiles, histogram_serves
 from hub.reports.request import ReportForm, build_request
 from hub.store import Store
 from hub.store.duration_buckets import TOP, bucket_bounds, bucket_of
-from hub.store.migrate import upgrade
+from hub.store.migrate import alembic_config, upgrade
 from hub.store.schema import metric_events, metric_histogram
 
 ZONE = "Asia/Dhaka"
@@ -212,13 +213,98 @@ async def test_the_migration_adds_weeks_and_months_to_the_days(storage_url: str)
                 ),
                 days,
             )
-        await store.migrate()
-        async with store.read() as conn:
-            found = (await conn.execute(select(metric_histogram))).mappings().all()
-        columns = [c.name for c in metric_histogram.columns]
+        await upgrade(store.engine, "0027_event_buckets")
+        found = await _bucket_rows(store)
+        columns = [*_KEY, "bucket", "n"]
         assert {"week", "month"} <= {r["span"] for r in expected}
         assert sorted(tuple(r[c] for c in columns) for r in found) == sorted(
             tuple(r[c] for c in columns) for r in expected
         )
+    finally:
+        await store.close()
+
+
+_KEY = ("dim", "team_id", "kind", "basis", "span", "day", "member")
+
+
+async def _bucket_rows(store: Store) -> list[dict[str, object]]:
+    """The histogram as rows of (key, bucket, n), as it was kept before 0028."""
+    async with store.read() as conn:
+        rows = await conn.execute(
+            text(f"SELECT {', '.join(_KEY)}, bucket, n FROM metric_histogram")
+        )
+        return [
+            dict(r)
+            | {"day": date.fromisoformat(r["day"]) if isinstance(r["day"], str) else r["day"]}
+            for r in rows.mappings()
+        ]
+
+
+async def test_the_migration_keeps_each_keys_buckets_in_one_row(storage_url: str) -> None:
+    """0028: rows of one bucket each become one row per key holding every bucket's count,
+    the same counts record() would have written; the downgrade gives the rows back."""
+    events = _events(random.Random(12))
+    expected = histogram_rows(events, ZoneInfo(ZONE))
+    store = Store(storage_url)
+    try:
+        await upgrade(store.engine, "0027_event_buckets")
+        async with store.write() as conn:
+            await conn.execute(
+                text(
+                    f"INSERT INTO metric_histogram ({', '.join(_KEY)}, bucket, n) VALUES"
+                    f" ({', '.join(':' + k for k in _KEY)}, :bucket, :n)"
+                ),
+                expected,
+            )
+        await store.migrate()
+        async with store.read() as conn:
+            found = (await conn.execute(select(metric_histogram))).all()
+        want: dict[tuple[object, ...], list[int]] = {}
+        for r in expected:
+            counts = want.setdefault(tuple(r[k] for k in _KEY), [0] * (TOP + 1))
+            counts[r["bucket"]] += r["n"]
+        assert len(found) == len(want)
+        assert {tuple(r[:7]): r.counts.tolist() for r in found} == want
+
+        await _downgrade(store, "0027_event_buckets")
+        back = await _bucket_rows(store)
+        columns = [*_KEY, "bucket", "n"]
+        assert sorted(tuple(r[c] for c in columns) for r in back) == sorted(
+            tuple(r[c] for c in columns) for r in expected
+        )
+    finally:
+        await store.close()
+
+
+async def _downgrade(store: Store, revision: str) -> None:
+    def run(sync_conn: object) -> None:
+        cfg = alembic_config()
+        cfg.attributes["connection"] = sync_conn
+        command.downgrade(cfg, revision)
+
+    async with store.engine.connect() as conn:
+        await conn.run_sync(run)
+        await conn.commit()
+
+
+async def test_record_adds_to_each_bucket_of_its_row(storage_url: str) -> None:
+    """record() writes what histogram_rows counts, batch after batch, into one row per key
+    (the database adds to one bucket of a row: array slices on PostgreSQL, a function of
+    ours on SQLite)."""
+    events = _events(random.Random(13))
+    store = Store(storage_url)
+    try:
+        await store.migrate()
+        for i in range(0, len(events), 70):
+            async with store.write() as conn:
+                await record(conn, events[i : i + 70], ZoneInfo(ZONE))
+        async with store.read() as conn:
+            found = (await conn.execute(select(metric_histogram))).all()
+        want: dict[tuple[object, ...], list[int]] = {}
+        for r in histogram_rows(events, ZoneInfo(ZONE)):
+            counts = want.setdefault(tuple(r[k] for k in _KEY), [0] * (TOP + 1))
+            counts[r["bucket"]] += r["n"]
+        assert {tuple(r[:7]): r.counts.tolist() for r in found} == want
+        assert max(max(c) for c in want.values()) > 1  # some bucket was added to
     finally:
         await store.close()

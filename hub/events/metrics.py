@@ -23,12 +23,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.events.adding import adding_upsert
+from hub.events.adding import adding_upsert, histogram_upsert
 from hub.events.counts import add_counts
 from hub.events.spans import span_starts
 from hub.store.duration_buckets import bucket_of
 from hub.store.many import Many
-from hub.store.schema import metric_daily, metric_events, metric_histogram
+from hub.store.schema import metric_daily, metric_events
 
 TICKET_OPENED = "ticket_opened"
 TICKET_SOLVED = "ticket_solved"
@@ -132,7 +132,7 @@ async def record(conn: AsyncConnection, events: Sequence[MetricEvent], zone: tzi
     await adding_upsert(dialect, metric_daily, _SUMS).run(conn, rollup_rows(events, zone))
     counted = histogram_rows(events, zone)
     if counted:
-        await adding_upsert(dialect, metric_histogram, ("n",)).run(conn, counted)
+        await histogram_upsert(dialect).run(conn, counted)
 
 
 _APPEND = Many(metric_events.insert(), deferred=True)
@@ -229,12 +229,13 @@ HISTOGRAM_KINDS = (FIRST_RESPONSE, REPLY, TICKET_SOLVED)
 
 
 def histogram_rows(events: Iterable[MetricEvent], zone: tzinfo) -> list[dict[str, Any]]:
-    """The histogram rows the events add: one per (span, kind, basis, team, member, bucket)
-    of every duration, counted once whatever its weight (a quantile ranks the values, as
-    the events hold them), in its day's, week's and month's rows (hub.events.spans). The
-    ("all", "") member and the ("agent", who) one, of every team and of all teams: the
-    totals' and the per-agent report's quantiles are the ones it speeds up; every other
-    dimension would multiply the rows a reply writes (its quantiles read its values)."""
+    """What the events add to the histogram (hub.events.adding.histogram_upsert): one row
+    per (span, kind, basis, team, member, bucket) of every duration with how many (`n`),
+    counted once whatever its weight (a quantile ranks the values, as the events hold
+    them), in its day's, week's and month's rows (hub.events.spans). The ("all", "")
+    member and the ("agent", who) one, of every team and of all teams: the totals' and the
+    per-agent report's quantiles are the ones it speeds up; every other dimension would
+    multiply the rows a reply writes (its quantiles read its values)."""
     counts: dict[tuple[Any, ...], int] = {}
     for e in events:
         if e.kind not in HISTOGRAM_KINDS:

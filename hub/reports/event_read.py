@@ -178,10 +178,13 @@ async def solved_tickets(conn: AsyncConnection, req: ReportRequest) -> dict[str,
     """group -> distinct tickets solved in the range; '' -> all of them."""
     where = [e.kind == TICKET_SOLVED, *conditions(req, req.start)]
     distinct = func.count(e.ticket_id.distinct())
-    if req.group not in (None, "tag") and conn.dialect.name == "postgresql":
+    if req.group not in (None, "tag"):
         # Each group's tickets, counted here: in half the time of a count(DISTINCT) of
         # the total's and one of the groups' (two sorts of every ticket).
-        ids = await _gathered(conn, req, func.int8send(e.ticket_id), ">i8", where)
+        if conn.dialect.name == "postgresql":
+            ids = await _gathered(conn, req, func.int8send(e.ticket_id), ">i8", where)
+        else:
+            ids = await _listed(conn, req, e.ticket_id, where)
         if not ids:
             return {"": 0}
         out = {"": _distinct(np.concatenate([i for _, i in ids]))}
@@ -193,15 +196,12 @@ async def solved_tickets(conn: AsyncConnection, req: ReportRequest) -> dict[str,
     out = {"": int(total or 0)}
     if req.group is None:
         return out
-    g = _group(req)
-    if req.group == "tag":
-        seen: dict[str, set[int]] = {}
-        for g_value, ticket in await conn.execute(select(g, e.ticket_id).where(*where).distinct()):
-            for name in expand(req, g_value):
-                seen.setdefault(name, set()).add(ticket)
-        return out | {k: len(v) for k, v in seen.items()}
-    rows = await conn.execute(select(g.label("g"), distinct).where(*where).group_by(g))
-    return out | {name: int(n) for g_value, n in rows for name in expand(req, g_value)}
+    seen: dict[str, set[int]] = {}
+    rows = await conn.execute(select(_group(req), e.ticket_id).where(*where).distinct())
+    for g_value, ticket in rows:
+        for name in expand(req, g_value):
+            seen.setdefault(name, set()).add(ticket)
+    return out | {k: len(v) for k, v in seen.items()}
 
 
 async def quantiles(
@@ -254,6 +254,19 @@ async def _gathered(
     rows = (await conn.execute(stmt)).cursor.fetchall()
     # In the machine's byte order ("f8"), for numpy's sorts.
     return [(g_value, np.frombuffer(b, dtype=dtype).astype(dtype[1:])) for g_value, b in rows if b]
+
+
+async def _listed(
+    conn: AsyncConnection, req: ReportRequest, value: Any, where: list[Any]
+) -> list[tuple[Any, Any]]:
+    """SQLite: (group, numpy array) of each group's integer values, off the covering
+    index as the driver's tuples."""
+    result = await conn.execute(select(_group(req), value).where(*where))
+    by: dict[Any, list[int]] = {}
+    for g_value, v in result.cursor.fetchall():
+        if v is not None:
+            by.setdefault(g_value, []).append(v)
+    return [(g_value, np.array(vs, dtype=np.int64)) for g_value, vs in by.items()]
 
 
 async def _quantiles_here(

@@ -13,13 +13,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
-from sqlalchemy import func, literal_column, select, union_all
+import numpy as np
+from sqlalchemy import literal_column, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.events.spans import cover
 from hub.reports.event_read import conditions
 from hub.reports.request import ReportRequest
 from hub.reports.rollup_read import _selection
+from hub.store.bucket_counts import counts_total
 from hub.store.schema import metric_events, metric_histogram
 
 Quantiles = dict[str, tuple[float | None, float | None]]
@@ -35,17 +37,14 @@ def _ranks(n: int) -> set[int]:
     return out
 
 
-def _targets(counts: Mapping[int, int]) -> dict[int, tuple[int, int]]:
-    """rank -> (its bucket, how many values lie in lower buckets)."""
-    n = sum(counts.values())
-    wanted = sorted(_ranks(n)) if n else []
+def _targets(counts: np.ndarray) -> dict[int, tuple[int, int]]:
+    """rank -> (its bucket, how many values lie in lower buckets), of bucket counts."""
+    upto = np.cumsum(counts)
+    n = int(upto[-1]) if len(upto) else 0
     out: dict[int, tuple[int, int]] = {}
-    below = 0
-    for b in sorted(counts):
-        upto = below + counts[b]
-        while wanted and wanted[0] < upto:
-            out[wanted.pop(0)] = (b, below)
-        below = upto
+    for rank in sorted(_ranks(n)) if n else []:
+        b = int(np.searchsorted(upto, rank, side="right"))
+        out[rank] = (b, int(upto[b] - counts[b]))
     return out
 
 
@@ -59,18 +58,14 @@ def _pick(n: int, at: Mapping[int, float]) -> tuple[float | None, float | None]:
     return one(0.5), one(0.9)
 
 
-async def _counts(
-    conn: AsyncConnection, req: ReportRequest, kind: str
-) -> dict[str, dict[int, int]]:
-    """group -> bucket -> how many durations, over the request's days (read as the
-    whole months, weeks and days that make them up)."""
+async def _counts(conn: AsyncConnection, req: ReportRequest, kind: str) -> dict[str, np.ndarray]:
+    """group -> each bucket's count of durations over the request's days (read as the
+    whole months, weeks and days that make them up: one row per group and span)."""
     h = metric_histogram.c
     where, group = _selection(req, metric_histogram)
     spans = cover(req.local_start_date(), req.local_end_date())
-    # One SELECT per span, not an OR of them: SQLite reads an OR's terms apart and keeps
-    # every key it read in a temporary index to drop repeats (a third of the time).
     parts = [
-        select(group.label("g"), h.bucket, h.n).where(
+        select(group.label("g"), h.counts).where(
             h.kind == kind, h.basis == req.basis, h.span == s, h.day.in_(days), *where
         )
         for s, days in spans.items()
@@ -78,18 +73,11 @@ async def _counts(
     ]
     if not parts:
         return {}
-    each = union_all(*parts).subquery()
-    by = [each.c.g] if req.group is not None else []
-    rows = await conn.execute(
-        select(*by or [literal_column("''")], each.c.bucket, func.sum(each.c.n)).group_by(
-            *by, each.c.bucket
-        )
-    )
-    out: dict[str, dict[int, int]] = {}
-    for g, b, n in rows:
-        if n:
-            out.setdefault(str(g), {})[int(b)] = int(n)
-    return out
+    rows: dict[str, list[bytes]] = {}
+    # As the driver gives them (the rows of a group summed at once).
+    for g, counts in (await conn.execute(union_all(*parts))).cursor.fetchall():
+        rows.setdefault(str(g), []).append(counts)
+    return {g: counts_total(stored) for g, stored in rows.items()}
 
 
 def histogram_serves(req: ReportRequest) -> bool:
@@ -105,7 +93,7 @@ async def histogram_quantiles(
     event_read.quantiles computes them; None when the histogram and the events disagree
     (events written around hub.events.metrics.record, or removed): the caller reads every
     value."""
-    counts = {"": (await _counts(conn, replace(req, group=None), kind)).get("", {})}
+    counts = await _counts(conn, replace(req, group=None), kind)
     if req.group is not None:
         counts |= {g: c for g, c in (await _counts(conn, req, kind)).items() if g}
     targets = {g: _targets(c) for g, c in counts.items()}
@@ -122,7 +110,7 @@ async def histogram_quantiles(
                 return None
             at[rank] = inside[rank - below]
         if at:
-            out[g] = _pick(sum(counts[g].values()), at)
+            out[g] = _pick(int(counts[g].sum()), at)
     return out
 
 

@@ -167,11 +167,7 @@ async def _exact(store: Store, req: ReportRequest, use_rollup: bool) -> dict[str
     async def of_kind(kind: str) -> dict[str, tuple[float | None, float | None]]:
         async with store.read() as conn:
             # The histogram shares the rollup's days; it spares reading every duration.
-            # PostgreSQL gathers every agent's durations faster than it sums their
-            # buckets (bench/reports.py's history, alternated: 93 against 126 ms); the
-            # total's take it as long either way (48 against 49), and the histogram once.
-            sqlite = conn.dialect.name == "sqlite"
-            if use_rollup and histogram_serves(req) and (sqlite or req.group is None):
+            if use_rollup and histogram_serves(req):
                 found = await histogram_quantiles(conn, req, kind)
                 if found is not None:
                     return found

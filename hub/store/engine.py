@@ -176,6 +176,7 @@ def _json_dumps(value: Any) -> str:
 
 
 def _sqlite_pragmas(engine: AsyncEngine) -> None:
+    from hub.store.bucket_counts import register_sqlite
     from hub.store.sqlite_driver import begin_with_next_statement
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -190,6 +191,7 @@ def _sqlite_pragmas(engine: AsyncEngine) -> None:
         cur.execute("PRAGMA busy_timeout=30000")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.close()
+        register_sqlite(dbapi_conn)
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:

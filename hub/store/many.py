@@ -139,11 +139,11 @@ class Many:
 
     def _compile(self, dialect: Dialect, keys: tuple[str, ...]) -> _Prepared:
         statement = self.statement
-        if isinstance(statement, Insert):
-            _check_insert(statement, keys, dialect)
         compiled = statement.compile(
             dialect=dialect, column_keys=list(keys), for_executemany=self.returning
         )
+        if isinstance(statement, Insert):
+            _check_insert(statement, keys, set(compiled.binds), dialect)
         if any(b.expanding for b in compiled.binds.values()):
             raise ValueError("Many runs statements without IN lists")
         order = tuple(compiled.positiontup or ())
@@ -174,9 +174,12 @@ def _deferred(conn: AsyncConnection, sql: str, params: list[tuple[Any, ...]]) ->
     return defer_write(conn.sync_connection.connection.dbapi_connection, sql, params)
 
 
-def _check_insert(statement: Insert, keys: tuple[str, ...], dialect: Dialect) -> None:
+def _check_insert(
+    statement: Insert, keys: tuple[str, ...], binds: set[str], dialect: Dialect
+) -> None:
     table = statement.table
-    unknown = set(keys) - set(table.c.keys())
+    # Keys are columns, or parameters of the statement's own expressions.
+    unknown = set(keys) - set(table.c.keys()) - binds
     if unknown:
         raise ValueError(f"{table.name} has no columns {sorted(unknown)}")
     # Python-side defaults are SQLAlchemy's to fill row by row; the database's apply.

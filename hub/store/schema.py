@@ -29,6 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
+from hub.store.bucket_counts import BucketCounts
 from hub.store.duration_buckets import bucket_sql
 
 
@@ -754,11 +755,12 @@ metric_daily = Table(
     sqlite_with_rowid=False,
 )
 
-# The durations' histogram beside the rollup: per day, kind, basis (calendar | business)
-# and team ('' for all), how many durations fell in each fixed bucket of seconds
-# (hub.store.duration_buckets). A median first finds its bucket here, then reads only the events
-# inside it: exact, without reading every duration of the range. dim and member are the
-# rollup's; only ("all", "") rows are kept for now (hub.events.metrics.histogram_rows).
+# The durations' histogram beside the rollup: per day, week and month, kind, basis
+# (calendar | business) and team ('' for all), how many durations fell in each fixed bucket
+# of seconds (hub.store.duration_buckets), one row holding every bucket's count. A median
+# first finds its bucket here, then reads only the events inside it: exact, without
+# reading every duration of the range. dim and member are the rollup's; ("all", "") and
+# ("agent", who) rows are kept (hub.events.metrics.histogram_rows).
 metric_histogram = Table(
     "metric_histogram",
     metadata,
@@ -771,8 +773,8 @@ metric_histogram = Table(
     Column("span", String(8), primary_key=True),
     Column("day", Date, primary_key=True),
     Column("member", String(100), primary_key=True),
-    Column("bucket", Integer, primary_key=True),
-    Column("n", Integer, nullable=False),
+    # How many durations in each bucket (hub.store.bucket_counts).
+    Column("counts", BucketCounts(), nullable=False),
     sqlite_with_rowid=False,
 )
 
