@@ -4,9 +4,8 @@ how many values lie below it, then only the events inside those buckets are read
 ranked. A 90-day summary (or per-agent report) reads a few thousand values instead of
 every duration of the range.
 
-Used where the rollup answers (its days are the request's): on SQLite, and for the
-total on PostgreSQL, which gathers every duration of the range in one array per group
-faster than it sums each agent's buckets (event_read)."""
+Used where the rollup answers (its days are the request's), on both databases: one row
+per group and span holds every bucket's count (hub.store.bucket_counts)."""
 
 from __future__ import annotations
 
