@@ -10,7 +10,7 @@ per group and span holds every bucket's count (hub.store.bucket_counts)."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 from sqlalchemy import literal_column, select, union_all
@@ -20,7 +20,7 @@ from hub.events.spans import cover
 from hub.reports.event_read import conditions
 from hub.reports.request import ReportRequest
 from hub.reports.rollup_read import _selection
-from hub.store.bucket_counts import counts_total
+from hub.store.bucket_counts import SIZE, counts_total
 from hub.store.schema import metric_events, metric_histogram
 
 Quantiles = dict[str, tuple[float | None, float | None]]
@@ -99,26 +99,44 @@ async def histogram_quantiles(
     wanted = sorted({b for t in targets.values() for b, _ in t.values()})
     if not wanted:
         return {}
-    values = await _inside(conn, req, kind, wanted)
+    runs = await _inside(conn, req, kind, wanted)
     out: Quantiles = {}
     for g, ranks in targets.items():
         at: dict[int, float] = {}
         for rank, (b, below) in ranks.items():
-            inside = values.get((g, b), [])
+            inside = runs.run(g, b)
             if len(inside) != counts[g][b]:
                 return None
-            at[rank] = inside[rank - below]
+            at[rank] = float(inside[rank - below])
         if at:
             out[g] = _pick(int(counts[g].sum()), at)
     return out
 
 
+@dataclass(frozen=True)
+class _Runs:
+    """The durations read, sorted by group and bucket, then value: each (group, bucket)'s
+    a run of `values` (key: the group's number * SIZE + the bucket; the total's is 0)."""
+
+    keys: np.ndarray
+    values: np.ndarray
+    groups: dict[str, int]
+
+    def run(self, group: str, bucket: int) -> np.ndarray:
+        number = self.groups.get(group)
+        if number is None:
+            return self.values[:0]
+        key = number * SIZE + bucket
+        lo, hi = np.searchsorted(self.keys, (key, key + 1))
+        return self.values[lo:hi]
+
+
 async def _inside(
     conn: AsyncConnection, req: ReportRequest, kind: str, buckets: Sequence[int]
-) -> dict[tuple[str, int], list[float]]:
-    """(group, bucket) -> the sorted durations in it ('' for the total's, every one), read
-    off the (kind, bucket, occurred_at, seconds, team_id, agent) index (or the business
-    time's): the range's durations in those buckets only."""
+) -> _Runs:
+    """The durations in `buckets` (every one for the total '', each agent's for theirs),
+    read off the (kind, bucket, occurred_at, seconds, team_id, agent) index (or the
+    business time's): the range's durations in those buckets only; ranked with numpy."""
     e = metric_events.c
     business = req.basis == "business"
     value = e.business_seconds if business else e.seconds
@@ -129,11 +147,17 @@ async def _inside(
             e.kind == kind, value.is_not(None), bucket.in_(buckets), *conditions(req, req.start)
         )
     )
-    found: dict[tuple[str, int], list[float]] = {}
-    for who, b, v in result.cursor.fetchall():
-        found.setdefault(("", b), []).append(v)
-        if who:
-            found.setdefault((who, b), []).append(v)
-    for vs in found.values():
-        vs.sort()
-    return found
+    rows = result.cursor.fetchall()
+    n = len(rows)
+    groups = {"": 0}
+    number = np.fromiter(
+        (groups.setdefault(r[0], len(groups)) if r[0] else 0 for r in rows), np.int64, n
+    )
+    where = np.fromiter((r[1] for r in rows), np.int64, n)
+    values = np.fromiter((r[2] for r in rows), np.float64, n)
+    agents = number > 0
+    # Every duration in the total's runs, and again in its agent's.
+    keys = np.concatenate((where, number[agents] * SIZE + where[agents]))
+    values = np.concatenate((values, values[agents]))
+    order = np.lexsort((values, keys))
+    return _Runs(keys[order], values[order], groups)
