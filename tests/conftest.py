@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.migrated import copy_sqlite
 from tests.support import SmtpSink, pg_database, require_postgresql
 
 # The throwaway Dovecot server fixtures (`dovecot`, `dovecot_server`).
@@ -13,7 +14,21 @@ pytest_plugins = ("tests.dovecot",)
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 async def storage_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    """Each storage test runs on SQLite and on PostgreSQL, each in a database of its own."""
+    """Each storage test runs on SQLite and on PostgreSQL, each in a database of its own,
+    at the schema's head (tests.migrated)."""
+    if request.param == "sqlite":
+        path = tmp_path / "hub.db"
+        await copy_sqlite(path)
+        yield f"sqlite+aiosqlite:///{path}"
+        return
+    await require_postgresql()
+    async with pg_database(migrated=True) as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def empty_storage_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """As storage_url, but an empty database: for the migrations' own tests."""
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}"
         return
@@ -25,9 +40,9 @@ async def storage_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIt
 @pytest.fixture
 async def pg_url() -> AsyncIterator[str]:
     """A database of its own on PostgreSQL, for what only PostgreSQL does (several hub
-    processes on one database, LISTEN/NOTIFY, a network to lose)."""
+    processes on one database, LISTEN/NOTIFY, a network to lose), at the schema's head."""
     await require_postgresql()
-    async with pg_database() as url:
+    async with pg_database(migrated=True) as url:
         yield url
 
 

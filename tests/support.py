@@ -159,16 +159,22 @@ async def require_postgresql() -> None:
 
 
 @contextlib.asynccontextmanager
-async def pg_database() -> AsyncIterator[str]:
-    """A fresh, empty database for one test; dropped afterwards. Yields its SQLAlchemy URL."""
+async def pg_database(migrated: bool = False) -> AsyncIterator[str]:
+    """A fresh database for one test, empty or (`migrated`) at the schema's head; dropped
+    afterwards. Yields its SQLAlchemy URL."""
+    from tests.migrated import create_pg
+
     name = f"hub_t_{uuid.uuid4().hex[:12]}"
+    base = PG_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
     admin = await asyncpg.connect(PG_DSN)
     try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
+        if migrated:
+            await create_pg(admin, name, base)
+        else:
+            await admin.execute(f'CREATE DATABASE "{name}"')
     finally:
         await admin.close()
     try:
-        base = PG_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
         yield f"{base}/{name}"
     finally:
         admin = await asyncpg.connect(PG_DSN)

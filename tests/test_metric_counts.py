@@ -57,8 +57,8 @@ def test_a_range_from_a_local_midnight_takes_whole_quarter_hours() -> None:
     assert first_slot_from(kathmandu + timedelta(seconds=1)) == slot_of(kathmandu) + 1
 
 
-async def test_the_migration_moves_message_events_into_counts(storage_url: str) -> None:
-    store = Store(storage_url)
+async def test_the_migration_moves_message_events_into_counts(empty_storage_url: str) -> None:
+    store = Store(empty_storage_url)
     try:
         await upgrade(store.engine, "0025_weekly_summary")
         async with store.write() as conn:

@@ -194,13 +194,13 @@ async def test_events_written_around_the_histogram_are_noticed(store: Store) -> 
         await store.close()
 
 
-async def test_the_migration_adds_weeks_and_months_to_the_days(storage_url: str) -> None:
+async def test_the_migration_adds_weeks_and_months_to_the_days(empty_storage_url: str) -> None:
     """A database from before spans holds the days' rows only; the migration keys them as
     days and adds the weeks' and months' as hub.events.metrics.histogram_rows counts them
     (Mondays, first days of the month)."""
     events = _events(random.Random(11))
     expected = histogram_rows(events, ZoneInfo(ZONE))
-    store = Store(storage_url)
+    store = Store(empty_storage_url)
     try:
         await upgrade(store.engine, "0026_metric_counts")
         days = [{k: v for k, v in r.items() if k != "span"} for r in expected if r["span"] == "day"]
@@ -240,12 +240,12 @@ async def _bucket_rows(store: Store) -> list[dict[str, object]]:
         ]
 
 
-async def test_the_migration_keeps_each_keys_buckets_in_one_row(storage_url: str) -> None:
+async def test_the_migration_keeps_each_keys_buckets_in_one_row(empty_storage_url: str) -> None:
     """0028: rows of one bucket each become one row per key holding every bucket's count,
     the same counts record() would have written; the downgrade gives the rows back."""
     events = _events(random.Random(12))
     expected = histogram_rows(events, ZoneInfo(ZONE))
-    store = Store(storage_url)
+    store = Store(empty_storage_url)
     try:
         await upgrade(store.engine, "0027_event_buckets")
         async with store.write() as conn:

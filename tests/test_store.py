@@ -35,8 +35,8 @@ def _diff(sync_conn: Any) -> list[Any]:
     return list(compare_metadata(ctx, metadata))
 
 
-async def test_migrations_produce_exactly_the_schema(storage_url: str) -> None:
-    store = Store(storage_url)
+async def test_migrations_produce_exactly_the_schema(empty_storage_url: str) -> None:
+    store = Store(empty_storage_url)
     try:
         await store.migrate()
         async with store.engine.connect() as conn:
@@ -51,17 +51,22 @@ MIGRATE = (
 )
 
 
-async def test_concurrent_startups_migrate_once(storage_url: str) -> None:
+async def test_concurrent_startups_migrate_once(empty_storage_url: str) -> None:
     """Several hub processes starting at once on one database: one migrates, none fails."""
     procs = [
         await asyncio.create_subprocess_exec(
-            sys.executable, "-c", MIGRATE, storage_url, cwd=ROOT, stderr=asyncio.subprocess.PIPE
+            sys.executable,
+            "-c",
+            MIGRATE,
+            empty_storage_url,
+            cwd=ROOT,
+            stderr=asyncio.subprocess.PIPE,
         )
         for _ in range(3)
     ]
     results = [await p.communicate() for p in procs]
     assert [p.returncode for p in procs] == [0, 0, 0], [r[1][-500:] for r in results]
-    store = Store(storage_url)
+    store = Store(empty_storage_url)
     try:
         async with store.read() as conn:
             version = (await conn.exec_driver_sql("SELECT version_num FROM alembic_version")).all()

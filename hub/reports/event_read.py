@@ -238,6 +238,12 @@ async def _quantiles_gathered(
     return out
 
 
+def packed_values(sent: ColumnElement[bytes]) -> ColumnElement[bytes]:
+    """PostgreSQL: an aggregate of values in their binary form (float8send, int8send),
+    end to end in one string of bytes, for numpy to read as it is."""
+    return func.string_agg(sent, cast(literal_column("''"), LargeBinary))
+
+
 async def _gathered(
     conn: AsyncConnection, req: ReportRequest, sent: Any, dtype: str, where: list[Any]
 ) -> list[tuple[Any, Any]]:
@@ -245,7 +251,7 @@ async def _gathered(
     string of bytes per group: `sent` is the value in its binary form (float8send: eight
     bytes, a big-endian double; dtype ">f8"), read by numpy as it is. An array_agg's took
     the driver and numpy six times the CPU (a Python float each)."""
-    packed = func.string_agg(sent, cast(literal_column("''"), LargeBinary))
+    packed = packed_values(sent)
     if req.group is None:
         stmt = select(literal_column("''"), packed).where(*where)
     else:

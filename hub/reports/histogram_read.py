@@ -14,11 +14,11 @@ from dataclasses import replace
 from typing import Any
 
 import numpy as np
-from sqlalchemy import LargeBinary, cast, func, literal_column, select, union_all
+from sqlalchemy import func, literal_column, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.events.spans import cover
-from hub.reports.event_read import conditions
+from hub.reports.event_read import conditions, packed_values
 from hub.reports.request import ReportRequest
 from hub.reports.rollup_read import _selection
 from hub.store.bucket_counts import SIZE, counts_total
@@ -133,7 +133,7 @@ async def _inside(
     if conn.dialect.name == "postgresql":
         # Each agent's durations in a bucket as packed doubles (as event_read gathers
         # them): a few hundred rows, not a Python object per duration.
-        packed = func.string_agg(func.float8send(value), cast(literal_column("''"), LargeBinary))
+        packed = packed_values(func.float8send(value))
         by = [agent, bucket] if req.group == "agent" else [bucket]
         stmt = select(agent, bucket, packed).where(*where).group_by(*by)
         rows = (await conn.execute(stmt)).cursor.fetchall()
