@@ -12,6 +12,11 @@ from tests.support import SmtpSink, pg_database, require_postgresql
 pytest_plugins = ("tests.dovecot",)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # The heaviest first: one left for last would keep a worker busy after the other ends.
+    items.sort(key=lambda item: item.get_closest_marker("heavy") is None)
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 async def storage_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
     """Each storage test runs on SQLite and on PostgreSQL, each in a database of its own,

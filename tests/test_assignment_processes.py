@@ -85,6 +85,7 @@ def _replay_round_robin(sequence: list[str]) -> None:
         last = who
 
 
+@pytest.mark.heavy
 async def test_two_processes_assign_each_ticket_once_within_capacity(
     pg_url: str, tmp_path: Path
 ) -> None:

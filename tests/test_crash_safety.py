@@ -152,6 +152,7 @@ async def wait_drained(store: Store, expected: int, hub: HubProcess, timeout: fl
         await asyncio.sleep(0.1)
 
 
+@pytest.mark.heavy
 async def test_sigkill_during_500_posts_loses_and_doubles_nothing(
     storage_url: str, tmp_path: Path
 ) -> None:

@@ -167,6 +167,7 @@ async def _sessions(hub: Hub, count: int) -> list[tuple[str, str]]:
         return [await create_session(conn, ada.id, 1) for _ in range(count)]
 
 
+@pytest.mark.heavy
 async def test_every_route_answers_hostile_requests_without_a_5xx(
     tmp_path: Path, smtp: SmtpSink
 ) -> None:

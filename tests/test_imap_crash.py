@@ -79,6 +79,7 @@ async def post_marker(port: int) -> None:
         assert resp.status == 201, await resp.text()
 
 
+@pytest.mark.heavy
 async def test_sigkill_three_times_during_import_of_2000_mails(
     tmp_path: Path, dovecot: Dovecot
 ) -> None:

@@ -72,6 +72,7 @@ def _told(slack: FakeSlackWebhook) -> int:
     return sum(len(REF.findall(t)) for t in slack.texts())
 
 
+@pytest.mark.heavy
 async def test_two_hubs_notify_each_warning_and_breach_once(
     pg_url: str, tmp_path: Path, slack: FakeSlackWebhook
 ) -> None:
