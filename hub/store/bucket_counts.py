@@ -47,7 +47,7 @@ class BucketCounts(TypeDecorator[np.ndarray]):
         return None if value is None else counts_array(value)
 
 
-def counts_array(stored: bytes | Sequence[int]) -> np.ndarray:
+def counts_array(stored: bytes) -> np.ndarray:
     """The counts as stored, as an int64 array."""
     if len(stored) != SIZE * _INT.size:
         raise ValueError(f"bucket counts of {len(stored)} bytes, not {SIZE * _INT.size}")
