@@ -67,7 +67,7 @@ async def create_pg(admin: asyncpg.Connection, name: str, base_url: str) -> None
                 await admin.execute(f'DROP DATABASE IF EXISTS "{building}" WITH (FORCE)')
                 await admin.execute(f'CREATE DATABASE "{building}"')
                 await _migrate(f"{base_url}/{building}")
-                await admin.execute(f'ALTER DATABASE "{building}" RENAME TO "{_TEMPLATE}"')
+                await _retried(admin, f'ALTER DATABASE "{building}" RENAME TO "{_TEMPLATE}"')
                 stale = await admin.fetch(
                     "SELECT datname FROM pg_database WHERE datname LIKE 'hub\\_tpl\\_%'"
                     " AND datname <> $1",
@@ -78,12 +78,17 @@ async def create_pg(admin: asyncpg.Connection, name: str, base_url: str) -> None
         finally:
             await admin.execute("SELECT pg_advisory_unlock(hashtext($1))", _TEMPLATE)
         _pg_ready = True
+    await _retried(admin, f'CREATE DATABASE "{name}" TEMPLATE "{_TEMPLATE}"')
+
+
+async def _retried(admin: asyncpg.Connection, sql: str) -> None:
+    """`sql` on a database someone may still be on: another test process copying the
+    template at the same instant, or the migration's own connection not yet gone."""
     for attempt in range(_ATTEMPTS):
         try:
-            await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{_TEMPLATE}"')
+            await admin.execute(sql)
             return
         except asyncpg.ObjectInUseError:
-            # Another test process copying it at the same instant.
             if attempt == _ATTEMPTS - 1:
                 raise
             await asyncio.sleep(0.05)
