@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import hashlib
 import shutil
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import asyncpg
@@ -29,7 +31,8 @@ def _digest() -> str:
 
 
 _TEMPLATE = f"hub_tpl_{_digest()}"
-_sqlite_template: Path | None = None
+_SQLITE = "sqlite+aiosqlite:///"
+_sqlite_made: Path | None = None
 _pg_ready = False
 
 
@@ -41,17 +44,40 @@ async def _migrate(url: str) -> None:
         await store.close()
 
 
-async def copy_sqlite(path: Path) -> None:
-    """`path` becomes an SQLite database at the head (this process's template, copied)."""
-    global _sqlite_template
-    if _sqlite_template is None:
+async def _sqlite_template() -> Path:
+    global _sqlite_made
+    if _sqlite_made is None:
         folder = Path(tempfile.mkdtemp(prefix="hub_tpl_"))
         atexit.register(shutil.rmtree, folder, True)
         template = folder / "hub.db"
-        await _migrate(f"sqlite+aiosqlite:///{template}")
-        _sqlite_template = template
+        await _migrate(f"{_SQLITE}{template}")
+        _sqlite_made = template
+    return _sqlite_made
+
+
+async def copy_sqlite(path: Path) -> None:
+    """`path` becomes an SQLite database at the head (this process's template, copied)."""
     # Closed after migrating: its WAL is checkpointed into the file, which is all of it.
-    shutil.copyfile(_sqlite_template, path)
+    shutil.copyfile(await _sqlite_template(), path)
+
+
+def start_from_template(url: str) -> None:
+    """A test config's SQLite file that does not exist yet starts as a copy of the
+    template (tests.support.base_config): the hub finds it at the head, as it would
+    after its first start."""
+    if not url.startswith(_SQLITE):
+        return
+    path = Path(url.removeprefix(_SQLITE))
+    if path.exists() or not path.parent.is_dir():
+        return
+    template = _sqlite_made
+    if template is None:
+        # Called from inside a test's event loop: the template is made in a thread's own.
+        with ThreadPoolExecutor(1) as pool:
+            template = pool.submit(asyncio.run, _sqlite_template()).result()
+    # A folder the test made unwritable: the hub's own start is to find and say so.
+    with contextlib.suppress(OSError):
+        shutil.copyfile(template, path)
 
 
 async def create_pg(admin: asyncpg.Connection, name: str, base_url: str) -> None:

@@ -36,7 +36,11 @@ def free_port() -> int:
 
 
 def base_config(storage_url: str, smtp_port: int | None = None, **overrides: Any) -> dict[str, Any]:
-    """A complete config as data: webform `contact` replying via SMTP `mail`."""
+    """A complete config as data: webform `contact` replying via SMTP `mail`. An SQLite
+    file not made yet starts from the migrated template (tests.migrated)."""
+    from tests.migrated import start_from_template
+
+    start_from_template(storage_url)
     data: dict[str, Any] = {
         "hub": {
             "default_locale": "en",

@@ -452,7 +452,9 @@ async def test_file_level_errors_exit_2_and_write_nothing(
     path = tmp_path / "bad.csv"
     path.write_bytes(data)
 
-    code, out, err = await import_file(config_for(f"sqlite+aiosqlite:///{db}"), path, capsys)
+    config = config_for(f"sqlite+aiosqlite:///{db}")
+    db.unlink()  # the test config made it from the template: the import must not
+    code, out, err = await import_file(config, path, capsys)
 
     assert code == 2
     assert out == ""
