@@ -49,24 +49,21 @@ class BucketCounts(TypeDecorator[np.ndarray]):
 
 def counts_array(stored: bytes) -> np.ndarray:
     """The counts as stored, as an int64 array."""
-    if len(stored) != SIZE * _INT.size:
-        raise ValueError(f"bucket counts of {len(stored)} bytes, not {SIZE * _INT.size}")
-    return np.frombuffer(stored, dtype=_DTYPE).astype(np.int64)
+    return counts_total([stored])
 
 
 def counts_total(stored: Sequence[bytes]) -> np.ndarray:
     """The sum of counts as stored (rows read as the driver gives them), as an int64
     array: one numpy sum, not one array a row."""
-    if not stored:
-        return np.zeros(SIZE, dtype=np.int64)
     joined = b"".join(stored)
     if len(joined) != len(stored) * SIZE * _INT.size:
-        raise ValueError("bucket counts of the wrong size")
-    return np.frombuffer(joined, dtype=_DTYPE).reshape(-1, SIZE).sum(axis=0, dtype=np.int64)
+        raise ValueError(f"bucket counts of {len(joined)} bytes in {len(stored)} rows")
+    rows = np.frombuffer(joined, dtype=_DTYPE).reshape(-1, SIZE)
+    return rows.sum(axis=0, dtype=np.int64)
 
 
 class _Plus(FunctionElement[Any]):
-    """counts (None: all zero), with n added to bucket b: (counts, b, n)."""
+    """counts with n added to bucket b: (counts, b, n)."""
 
     type = BucketCounts()
     inherit_cache = True
