@@ -6,6 +6,7 @@ as it was."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -61,6 +62,33 @@ async def _timeline(hub: Any, ticket: int) -> list[str]:
         return [r.detail for r in rows]
 
 
+def _vip_config(
+    tmp_path: Path, slack: FakeSlackWebhook, *connectors: Any
+) -> tuple[dict[str, Any], Path]:
+    """The SLA config with the vip policy first (and `connectors`), and the file it is
+    written to for a command run in its own process."""
+    data = sla_config(f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}", slack.url)
+    data["sla"]["policies"].insert(0, VIP)
+    data["connectors"].extend(connectors)
+    path = tmp_path / "hub.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True))
+    return data, path
+
+
+@contextlib.asynccontextmanager
+async def _jo_and_ann(data: dict[str, Any]) -> AsyncIterator[tuple[Any, int, int]]:
+    """A running hub with an open ticket of Jo's and one of Ann's, both under the
+    standard policy: (hub, Jo's ticket, Ann's)."""
+    async with (
+        hub_running(make_config(data)) as hub,
+        aiohttp.ClientSession(headers=AUTH) as http,
+    ):
+        ticket = await post_form(http, hub, "jo@example.com", "Where is my order?")
+        other = await post_form(http, hub, "ann@example.com", "And mine?")
+        assert (await targets(hub, ticket))["first_response", 1].policy == "standard"
+        yield hub, ticket, other
+
+
 async def test_customer_tags_put_open_tickets_under_the_policy_that_matches_now(
     tmp_path: Path, slack: FakeSlackWebhook
 ) -> None:
@@ -107,19 +135,10 @@ async def test_a_customer_import_changing_tags_reevaluates_open_tickets(
 ) -> None:
     """`hub customers import` (the real command, its own process) tags a customer vip:
     their open ticket goes under the vip policy in the import's transaction."""
-    data = sla_config(f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}", slack.url)
-    data["sla"]["policies"].insert(0, VIP)
-    config_path = tmp_path / "hub.yaml"
-    config_path.write_text(yaml.safe_dump(data, allow_unicode=True))
+    data, config_path = _vip_config(tmp_path, slack)
     csv_path = tmp_path / "customers.csv"
     csv_path.write_text("emails,name,tags\njo@example.com,Jo,vip\nann@example.com,Ann,\n")
-    async with (
-        hub_running(make_config(data)) as hub,
-        aiohttp.ClientSession(headers=AUTH) as http,
-    ):
-        ticket = await post_form(http, hub, "jo@example.com", "Where is my order?")
-        other = await post_form(http, hub, "ann@example.com", "And mine?")
-        assert (await targets(hub, ticket))["first_response", 1].policy == "standard"
+    async with _jo_and_ann(data) as (hub, ticket, other):
         out = await _hub_command(
             "customers", "import", str(csv_path), "--config", str(config_path), "--no-progress"
         )
@@ -139,9 +158,9 @@ async def test_a_crm_pull_changing_tags_reevaluates_open_tickets(
     vip in the CRM: the customer's open ticket goes under the vip policy in the pull's
     transaction, with the change on its SLA timeline."""
     hubspot = await FakeHubSpot(CRM_TOKEN).start()
-    data = sla_config(f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}", slack.url)
-    data["sla"]["policies"].insert(0, VIP)
-    data["connectors"].append(
+    data, config_path = _vip_config(
+        tmp_path,
+        slack,
         {
             "id": "hubspot",
             "type": "hubspot",
@@ -156,18 +175,10 @@ async def test_a_crm_pull_changing_tags_reevaluates_open_tickets(
                 "push_interval_seconds": 86400,
                 "pull_interval_seconds": 86400,
             },
-        }
+        },
     )
-    config_path = tmp_path / "hub.yaml"
-    config_path.write_text(yaml.safe_dump(data, allow_unicode=True))
     try:
-        async with (
-            hub_running(make_config(data)) as hub,
-            aiohttp.ClientSession(headers=AUTH) as http,
-        ):
-            ticket = await post_form(http, hub, "jo@example.com", "Where is my order?")
-            other = await post_form(http, hub, "ann@example.com", "And mine?")
-            assert (await targets(hub, ticket))["first_response", 1].policy == "standard"
+        async with _jo_and_ann(data) as (hub, ticket, other):
             hubspot.add({"email": "jo@example.com", "hub_tags": "vip"})
             hubspot.add({"email": "ann@example.com", "hub_tags": ""})
             out = await _hub_command("crm", "sync", "hubspot", "--config", str(config_path))
