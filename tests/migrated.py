@@ -68,7 +68,8 @@ def start_from_template(url: str) -> None:
     if not url.startswith(_SQLITE):
         return
     path = Path(url.removeprefix(_SQLITE))
-    if path.exists() or not path.parent.is_dir():
+    # Only a test's own folder: a relative name (a config never opened) stays untouched.
+    if not path.is_absolute() or path.exists() or not path.parent.is_dir():
         return
     template = _sqlite_made
     if template is None:
