@@ -113,8 +113,7 @@ class Filler:
 
     async def flush(self, zone: ZoneInfo) -> None:
         for row in rollup_rows(self.pending, zone):
-            key = (row["day"], row["kind"], row["team_id"], row["dim"], row["member"])
-            acc = self.daily[key]
+            acc = self.daily[tuple((k, v) for k, v in row.items() if k not in _SUMS)]
             for i, name in enumerate(_SUMS):
                 acc[i] += row[name]
         for row in histogram_rows(self.pending, zone):
@@ -139,11 +138,7 @@ class Filler:
         self.tix.clear()
 
     async def write_rollup(self) -> None:
-        rows = [
-            {"day": k[0], "kind": k[1], "team_id": k[2], "dim": k[3], "member": k[4]}
-            | dict(zip(_SUMS, v, strict=True))
-            for k, v in self.daily.items()
-        ]
+        rows = [dict(k) | dict(zip(_SUMS, v, strict=True)) for k, v in self.daily.items()]
         async with self.store.write() as conn:
             for i in range(0, len(rows), BATCH):
                 await conn.execute(metric_daily.insert(), rows[i : i + BATCH])

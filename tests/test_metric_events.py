@@ -27,11 +27,24 @@ def test_rollup_rows_count_each_event_once_per_dimension_and_once_per_tag() -> N
         MetricEvent("reply", at, team="support", channel="email", agent="sam", seconds=60.0),
         MetricEvent("reply", at, team="support", channel="email", tags=("a", "b"), seconds=30.0),
     ]
+    written = rollup_rows(events, ZoneInfo("Asia/Dhaka"))
+    # The 8th is a Sunday: its week began on Monday the 2nd, its month on the 1st.
+    assert {(r["span"], r["day"]) for r in written} == {
+        ("day", date(2026, 3, 8)),
+        ("week", date(2026, 3, 2)),
+        ("month", date(2026, 3, 1)),
+    }
     rows = {
         (r["team_id"], r["dim"], r["member"]): (r["n"], r["seconds_sum"])
-        for r in rollup_rows(events, ZoneInfo("Asia/Dhaka"))
+        for r in written
+        if r["span"] == "day"
     }
-    assert {r["day"] for r in rollup_rows(events, ZoneInfo("Asia/Dhaka"))} == {date(2026, 3, 8)}
+    for span in ("week", "month"):
+        assert {
+            (r["team_id"], r["dim"], r["member"]): (r["n"], r["seconds_sum"])
+            for r in written
+            if r["span"] == span
+        } == rows
     assert rows[("", "all", "")] == (2, 90.0)
     assert rows[("support", "all", "")] == (2, 90.0)
     assert rows[("", "channel", "email")] == (2, 90.0)
@@ -64,7 +77,9 @@ async def test_ticket_life_writes_its_events_and_rollup(storage_url: str, smtp: 
             daily = (
                 await conn.execute(
                     select(metric_daily.c.kind, metric_daily.c.n).where(
-                        metric_daily.c.team_id == "", metric_daily.c.dim == "all"
+                        metric_daily.c.team_id == "",
+                        metric_daily.c.dim == "all",
+                        metric_daily.c.span == "day",
                     )
                 )
             ).all()
@@ -124,7 +139,7 @@ def test_a_changed_survey_answer_is_taken_back_out_of_the_counts() -> None:
     answer = MetricEvent("survey_answered", at, team="support", agent="sam", value=5)
     events = [answer, replace(answer, weight=-1), replace(answer, value=2)]
     rows = rollup_rows(events, ZoneInfo("UTC"))
-    (total,) = [r for r in rows if (r["team_id"], r["dim"]) == ("", "all")]
+    (total,) = [r for r in rows if (r["team_id"], r["dim"], r["span"]) == ("", "all", "day")]
     assert (total["n"], total["value_sum"], total["positive"]) == (1, 2, 0)
     names = ("n", "seconds_n", "seconds_sum", "business_n", "business_sum", "value_sum")
     sums = Sums(**{k: total[k] for k in (*names, "positive")})

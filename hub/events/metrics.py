@@ -3,12 +3,13 @@ transaction of the change that caused it (append-only), with the daily rollup ke
 in the same statement group. Messages in and out are kept as counts instead of rows
 (hub.events.counts).
 
-The rollup holds, per day in the operator's reporting time zone and per kind, one row for
-every team ('' for all teams) and single dimension (`dim`, `member`): ("all", ""), ("channel", c),
-("agent", a), ("priority", p) and ("tag", t) for each of the event's tags. An event adds
-to each of its rows (an upsert adding counts and sums), so a report over a year reads a
-few thousand rows and nothing is ever rescanned. Tags are a dimension of their own: a
-ticket with two tags counts once in the totals and once under each tag.
+The rollup holds, per day, week and month in the operator's reporting time zone and per
+kind, one row for every team ('' for all teams) and single dimension (`dim`, `member`):
+("all", ""), ("channel", c), ("agent", a), ("priority", p) and ("tag", t) for each of the
+event's tags. An event adds to each of its rows (an upsert adding counts and sums), so a
+report over a year reads its months' rows and nothing is ever rescanned. Tags are a
+dimension of their own: a ticket with two tags counts once in the totals and once under
+each tag.
 
 Callers compute the durations (hub.actions.measure): this layer sits below tickets and
 knows no calendars.
@@ -182,8 +183,32 @@ def _keys(
 
 def rollup_rows(events: Iterable[MetricEvent], zone: tzinfo) -> list[dict[str, Any]]:
     """The rollup rows the events add, summed per key first: a batch of a hundred
-    messages adds to a few dozen rows. Events alike but for their measures are summed
-    before their keys are worked out (most of a batch is alike)."""
+    messages adds to a few dozen rows, each in its day's, week's and month's row
+    (hub.events.spans). Events alike but for their measures are summed before their keys
+    are worked out (most of a batch is alike)."""
+    sums: dict[tuple[str, str, str, date, str, str], list[Any]] = {}
+    spans: dict[date, tuple[tuple[str, date], ...]] = {}
+    for (day, kind, team, channel, agent, priority, tags), add in _alike(events, zone).items():
+        starts = spans.get(day)
+        if starts is None:
+            starts = spans[day] = span_starts(day)
+        for team_key, dim, member in _keys(team, channel, agent, priority, tags):
+            for span, first in starts:
+                k = (dim, team_key, span, first, kind, member)
+                acc = sums.get(k)
+                if acc is None:
+                    sums[k] = list(add)
+                else:
+                    for i in range(7):
+                        acc[i] += add[i]
+    return [
+        dict(zip(_ROLLUP_KEY, k, strict=True)) | dict(zip(_SUMS, acc, strict=True))
+        for k, acc in sorted(sums.items())
+    ]
+
+
+def _alike(events: Iterable[MetricEvent], zone: tzinfo) -> dict[tuple[Any, ...], list[Any]]:
+    """(day, kind, team, channel, agent, priority, tags) -> the events' sums."""
     alike: dict[tuple[Any, ...], list[Any]] = {}
     days: dict[datetime, date] = {}
     for e in events:
@@ -207,21 +232,11 @@ def rollup_rows(events: Iterable[MetricEvent], zone: tzinfo) -> list[dict[str, A
             acc[5] += w * e.value
             if e.kind == SURVEY_ANSWERED and e.value >= POSITIVE_RATING:
                 acc[6] += w
-    sums: dict[tuple[date, str, str, str, str], list[Any]] = {}
-    for (day, kind, team, channel, agent, priority, tags), add in alike.items():
-        for team_key, dim, member in _keys(team, channel, agent, priority, tags):
-            k = (day, kind, team_key, dim, member)
-            acc = sums.get(k)
-            if acc is None:
-                sums[k] = list(add)
-            else:
-                for i in range(7):
-                    acc[i] += add[i]
-    return [
-        {"day": k[0], "kind": k[1], "team_id": k[2], "dim": k[3], "member": k[4]}
-        | dict(zip(_SUMS, acc, strict=True))
-        for k, acc in sorted(sums.items())
-    ]
+    return alike
+
+
+# metric_daily's key, in its order (rows sorted by it take their locks in one order).
+_ROLLUP_KEY = ("dim", "team_id", "span", "day", "kind", "member")
 
 
 # The kinds whose durations reports rank (medians, p90s): the histogram's.

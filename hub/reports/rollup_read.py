@@ -1,6 +1,8 @@
 """Reading the daily rollup (metric_daily): per-kind sums by group, by day, and the backlog,
 for requests it can answer exactly: days of the reporting zone, day or longer buckets, a
-group or filter on one dimension besides the team."""
+group or filter on one dimension besides the team. A range's sums are read off the
+fewest whole spans that make it up (months, weeks, then days: hub.events.spans), one
+SELECT per span under a UNION ALL, as the histogram's are."""
 
 from __future__ import annotations
 
@@ -8,10 +10,11 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, func, literal_column, select
+from sqlalchemy import ColumnElement, Select, Table, and_, func, literal_column, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.events.metrics import TICKET_OPENED, TICKET_REOPENED, TICKET_SOLVED
+from hub.events.spans import DAY, MONTH, cover, month_start
 from hub.reports.figures import KindSums, Sums, merge
 from hub.reports.request import ReportRequest
 from hub.store.schema import metric_daily
@@ -75,17 +78,27 @@ def _days(req: ReportRequest) -> tuple[date, date]:
     return req.local_start_date(), req.local_end_date()
 
 
+def _spanned(first: date, end: date) -> list[ColumnElement[bool]]:
+    """The rows of the days first..end (exclusive): one condition per span that has any."""
+    d = metric_daily.c
+    return [and_(d.span == s, d.day.in_(days)) for s, days in cover(first, end).items() if days]
+
+
+async def _union(conn: AsyncConnection, parts: list[Select[Any]]) -> list[Any]:
+    if not parts:
+        return []
+    return list(await conn.execute(union_all(*parts) if len(parts) > 1 else parts[0]))
+
+
 async def rollup_sums(conn: AsyncConnection, req: ReportRequest) -> dict[str, KindSums]:
     """group -> kind -> sums over the request's days ('' is the group of everything)."""
     where, group = _selection(req)
     first, end = _days(req)
-    rows = await conn.execute(
-        select(group.label("g"), metric_daily.c.kind, *(func.sum(c) for c in _SUMS))
-        .where(metric_daily.c.day >= first, metric_daily.c.day < end, *where)
-        .group_by(*_by(req, group, metric_daily.c.kind))
-    )
+    columns = (group.label("g"), metric_daily.c.kind, *(func.sum(c) for c in _SUMS))
+    by = _by(req, group, metric_daily.c.kind)
+    parts = [select(*columns).where(s, *where).group_by(*by) for s in _spanned(first, end)]
     out: dict[str, KindSums] = {}
-    for r in rows:
+    for r in await _union(conn, parts):
         merge(out.setdefault(str(r[0]), {}), [(r[1], r[2:])])
     return out
 
@@ -99,6 +112,7 @@ async def rollup_by_day(
     rows = await conn.execute(
         select(metric_daily.c.day, metric_daily.c.kind, *(func.sum(c) for c in _SUMS))
         .where(
+            metric_daily.c.span == DAY,
             metric_daily.c.day >= first,
             metric_daily.c.day < end,
             metric_daily.c.kind.in_(kinds),
@@ -113,17 +127,22 @@ async def rollup_by_day(
 
 
 async def rollup_backlog(conn: AsyncConnection, req: ReportRequest) -> dict[str, int]:
-    """group -> tickets open at the request's end: opened - solved + reopened, all time."""
+    """group -> tickets open at the request's end: opened - solved + reopened, all time
+    (every month before the end's, then the weeks and days of its own)."""
     where, group = _selection(req)
     _, end = _days(req)
+    d = metric_daily.c
+    this_month = month_start(end)
     kinds = (TICKET_OPENED, TICKET_SOLVED, TICKET_REOPENED)
-    rows = await conn.execute(
-        select(group.label("g"), metric_daily.c.kind, func.sum(metric_daily.c.n))
-        .where(metric_daily.c.day < end, metric_daily.c.kind.in_(kinds), *where)
-        .group_by(*_by(req, group, metric_daily.c.kind))
-    )
+    spans = [and_(d.span == MONTH, d.day < this_month), *_spanned(this_month, end)]
+    parts = [
+        select(group.label("g"), d.kind, func.sum(d.n))
+        .where(s, d.kind.in_(kinds), *where)
+        .group_by(*_by(req, group, d.kind))
+        for s in spans
+    ]
     out: dict[str, int] = {}
-    for g, kind, n in rows:
+    for g, kind, n in await _union(conn, parts):
         sign = -1 if kind == TICKET_SOLVED else 1
         out[str(g)] = out.get(str(g), 0) + sign * int(n or 0)
     return out
