@@ -5,13 +5,14 @@ and `--keep-pg NAME` fill an SQLite file or a PostgreSQL database once and reuse
 
 Fills a fresh SQLite database (no ANALYZE: the hub runs none) and a fresh PostgreSQL one at
 HUB_TEST_PG (skipped when unreachable; then VACUUM ANALYZE, as autovacuum would) with bulk
-inserts, not through the pipeline: customers, tickets over a year (5 teams, 6 channels, 40
-agents, 4 priorities, a few tags), ten messages each (the customer's five, an agent's five), and the metric
-events the hub would have written for them (opened, first response, replies with the
-customer's wait, solved, some reopened and solved again; business time for teams with a
-calendar; messages in and out as counts), with their daily rollup, durations' histogram
-and message counts added up by the hub's own `hub.events.metrics.rollup_rows`,
-`histogram_rows` and `hub.events.counts.count_rows`.
+inserts, not through the pipeline: customers, tickets over a year (5 teams, 6 channels,
+40 agents, 4 priorities, a few tags), ten messages each (the customer's five, an agent's
+five), and the metric events the hub would have written for them (opened, first
+response, replies with the customer's wait, solved, some reopened and solved again;
+business time for teams with a calendar; messages in and out as counts), with their
+daily rollup (days, weeks, months), durations' histogram and message counts added up by
+the hub's own `hub.events.metrics.rollup_rows`, `histogram_rows` and
+`hub.events.counts.count_rows`.
 
 Then times, one at a time and uncached (a new request each, every query run):
 

@@ -75,7 +75,6 @@ def upgrade() -> None:
             f" GROUP BY dim, team_id, {start}, kind, member"
         )
 
-
     if dialect == "sqlite" and _has_statistics():
         # The new table has none; where the others have some (someone ran ANALYZE), the
         # planner mixing the two chose slower plans (per-agent report 61 -> 100 ms p95):
