@@ -1,7 +1,7 @@
-"""The daily rollup's week and month rows: a range read off its whole months, weeks and days
+"""The daily rollup's month rows: a range read off its whole months and its other days
 sums what its days' rows sum, the backlog too (all time: the months before its end's
 month); reports from the rollup agree with reports from the events over months; the
-migration adds an existing database's weeks and months from its days."""
+migration adds an existing database's months from its days."""
 
 from __future__ import annotations
 
@@ -76,13 +76,13 @@ async def store(storage_url: str) -> Store:
     return s
 
 
-# Ranges: inside a week; across a month's end; whole months and a few days; from a Monday
-# to a Sunday; one day before the history; a first of the month to a last.
+# Ranges: inside a month; across a month's end; whole months and days on either side; a
+# month but its last day; one day before the history; a first of the month to a last.
 RANGES = [
     ("2026-02-10", "2026-02-12"),
     ("2026-02-25", "2026-03-04"),
     ("2026-01-20", "2026-05-17"),
-    ("2026-03-02", "2026-03-29"),
+    ("2026-03-01", "2026-03-30"),
     ("2026-01-09", "2026-01-09"),
     ("2026-02-01", "2026-04-30"),
 ]
@@ -195,9 +195,9 @@ async def _columns(store: Store) -> set[str]:
         return set((await conn.execute(text("SELECT * FROM metric_daily LIMIT 0"))).keys())
 
 
-async def test_the_migration_adds_weeks_and_months_to_the_days(empty_storage_url: str) -> None:
+async def test_the_migration_adds_months_to_the_days(empty_storage_url: str) -> None:
     """A database from before spans holds the days' rows only; 0029 keys them as days and
-    adds the weeks' and months' as rollup_rows writes them; the downgrade gives the days
+    adds the months' as rollup_rows writes them; the downgrade gives the days
     back."""
     expected = rollup_rows(_events(random.Random(31), 600), ZoneInfo(ZONE))
     days = [{k: v for k, v in r.items() if k != "span"} for r in expected if r["span"] == "day"]
@@ -221,7 +221,7 @@ async def test_the_migration_adds_weeks_and_months_to_the_days(empty_storage_url
             async with store.read() as conn:
                 stat = "SELECT stat FROM sqlite_stat1 WHERE tbl = 'metric_daily'"
                 assert (await conn.exec_driver_sql(stat)).scalar()
-        assert {"week", "month"} <= {r["span"] for r in expected}
+        assert {r["span"] for r in expected} == {"day", "month"}
         want = sorted(tuple(r[c] for c in (*_KEY, *_SUMS)) for r in expected)
         found = await _rows(store)
         assert [r[:6] for r in found] == [r[:6] for r in want]

@@ -3,7 +3,7 @@ transaction of the change that caused it (append-only), with the daily rollup ke
 in the same statement group. Messages in and out are kept as counts instead of rows
 (hub.events.counts).
 
-The rollup holds, per day, week and month in the operator's reporting time zone and per
+The rollup holds, per day and per month in the operator's reporting time zone and per
 kind, one row for every team ('' for all teams) and single dimension (`dim`, `member`):
 ("all", ""), ("channel", c), ("agent", a), ("priority", p) and ("tag", t) for each of the
 event's tags. An event adds to each of its rows (an upsert adding counts and sums), so a
@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.events.adding import adding_upsert, histogram_upsert
 from hub.events.counts import add_counts
-from hub.events.spans import span_starts
+from hub.events.spans import ROLLUP_SPANS, span_starts
 from hub.store.duration_buckets import bucket_of
 from hub.store.many import Many
 from hub.store.schema import metric_daily, metric_events
@@ -183,15 +183,15 @@ def _keys(
 
 def rollup_rows(events: Iterable[MetricEvent], zone: tzinfo) -> list[dict[str, Any]]:
     """The rollup rows the events add, summed per key first: a batch of a hundred
-    messages adds to a few dozen rows, each in its day's, week's and month's row
-    (hub.events.spans). Events alike but for their measures are summed before their keys
-    are worked out (most of a batch is alike)."""
+    messages adds to a few dozen rows, each in its day's and its month's row
+    (hub.events.spans.ROLLUP_SPANS). Events alike but for their measures are summed
+    before their keys are worked out (most of a batch is alike)."""
     sums: dict[tuple[str, str, str, date, str, str], list[Any]] = {}
     spans: dict[date, tuple[tuple[str, date], ...]] = {}
     for (day, kind, team, channel, agent, priority, tags), add in _alike(events, zone).items():
         starts = spans.get(day)
         if starts is None:
-            starts = spans[day] = span_starts(day)
+            starts = spans[day] = span_starts(day, ROLLUP_SPANS)
         for team_key, dim, member in _keys(team, channel, agent, priority, tags):
             for span, first in starts:
                 k = (dim, team_key, span, first, kind, member)

@@ -1,9 +1,9 @@
-"""The spans of time the durations' histogram is kept for: each duration is counted in its
-day's, its week's (from Monday) and its month's rows, and a report's range of days is read
-as the fewest whole spans that make it up (its whole months, then the whole weeks of
-what is left, then single days). A 90-day per-agent report reads about a quarter of the
-rows the days alone would take: per agent, a day holds a few durations in as many buckets,
-a month a few hundred in not many more."""
+"""The spans of time the durations' histogram (and, but for weeks, the rollup) is kept for:
+each duration is counted in its day's, its week's (from Monday) and its month's rows, and
+a report's range of days is read as the fewest whole spans that make it up (its whole
+months, then the whole weeks of what is left, then single days). A 90-day per-agent
+report reads about a quarter of the rows the days alone would take: per agent, a day
+holds a few durations in as many buckets, a month a few hundred in not many more."""
 
 from __future__ import annotations
 
@@ -25,14 +25,23 @@ def _next_month(day: date) -> date:
     return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
 
 
-def span_starts(day: date) -> tuple[tuple[str, date], ...]:
-    """The (span, first day) of every row a duration of `day` is counted in."""
-    return (DAY, day), (WEEK, week_start(day)), (MONTH, month_start(day))
+# The spans each table keeps. The rollup keeps no weeks: every ingested message adds to
+# its rows, and a week's would cost the web form ingest as much as a month's again
+# (bench/ingest_webform.py --metric-events-ab); the histogram is written by replies only.
+ALL_SPANS = (DAY, WEEK, MONTH)
+ROLLUP_SPANS = (DAY, MONTH)
 
 
-def cover(first: date, end: date) -> dict[str, list[date]]:
+def span_starts(day: date, spans: tuple[str, ...] = ALL_SPANS) -> tuple[tuple[str, date], ...]:
+    """The (span, first day) of every row of `spans` a duration of `day` is counted in."""
+    starts = {DAY: day, WEEK: week_start(day), MONTH: month_start(day)}
+    return tuple((s, starts[s]) for s in spans)
+
+
+def cover(first: date, end: date, spans: tuple[str, ...] = ALL_SPANS) -> dict[str, list[date]]:
     """span -> the first days of the spans that make up the days first..end (exclusive):
-    whole months, whole weeks of the rest, then days; each day in exactly one."""
+    whole months, whole weeks of the rest (where `spans` has weeks), then days; each day
+    in exactly one."""
     out: dict[str, list[date]] = {DAY: [], WEEK: [], MONTH: []}
     m = month_start(first) if first.day == 1 else _next_month(first)
     months = []
@@ -42,6 +51,9 @@ def cover(first: date, end: date) -> dict[str, list[date]]:
     out[MONTH] = months
     rest = [(first, months[0]), (_next_month(months[-1]), end)] if months else [(first, end)]
     for a, b in rest:
+        if WEEK not in spans:
+            out[DAY] += _days(a, b)
+            continue
         for lo, hi in _weeks(a, b, out[WEEK]):
             out[DAY] += _days(lo, hi)
     return out

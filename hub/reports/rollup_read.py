@@ -1,8 +1,8 @@
 """Reading the daily rollup (metric_daily): per-kind sums by group, by day, and the backlog,
 for requests it can answer exactly: days of the reporting zone, day or longer buckets, a
 group or filter on one dimension besides the team. A range's sums are read off the
-fewest whole spans that make it up (months, weeks, then days: hub.events.spans), one
-SELECT per span under a UNION ALL, as the histogram's are."""
+whole months and the days left (hub.events.spans), one SELECT per span under a UNION
+ALL, as the histogram's are."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from sqlalchemy import ColumnElement, Select, Table, and_, func, literal_column,
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.events.metrics import TICKET_OPENED, TICKET_REOPENED, TICKET_SOLVED
-from hub.events.spans import DAY, MONTH, cover, month_start
+from hub.events.spans import DAY, MONTH, ROLLUP_SPANS, cover, month_start
 from hub.reports.figures import KindSums, Sums, merge
 from hub.reports.request import ReportRequest
 from hub.store.schema import metric_daily
@@ -81,7 +81,8 @@ def _days(req: ReportRequest) -> tuple[date, date]:
 def _spanned(first: date, end: date) -> list[ColumnElement[bool]]:
     """The rows of the days first..end (exclusive): one condition per span that has any."""
     d = metric_daily.c
-    return [and_(d.span == s, d.day.in_(days)) for s, days in cover(first, end).items() if days]
+    spans = cover(first, end, ROLLUP_SPANS)
+    return [and_(d.span == s, d.day.in_(days)) for s, days in spans.items() if days]
 
 
 async def _union(conn: AsyncConnection, parts: list[Select[Any]]) -> list[Any]:
@@ -128,7 +129,7 @@ async def rollup_by_day(
 
 async def rollup_backlog(conn: AsyncConnection, req: ReportRequest) -> dict[str, int]:
     """group -> tickets open at the request's end: opened - solved + reopened, all time
-    (every month before the end's, then the weeks and days of its own)."""
+    (every month before the end's, then the days of its own)."""
     where, group = _selection(req)
     _, end = _days(req)
     d = metric_daily.c

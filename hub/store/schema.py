@@ -740,8 +740,8 @@ metric_daily = Table(
     # of days; on SQLite the rows live in the key's order (WITHOUT ROWID).
     Column("dim", String(16), primary_key=True),
     Column("team_id", String(40), primary_key=True),
-    # day | week (from Monday) | month: each event adds to its day's, week's and month's
-    # rows (hub.events.spans), and a range is read as its whole months, weeks, then days.
+    # day | month: each event adds to its day's and its month's rows (hub.events.spans),
+    # and a range is read as its whole months, then days.
     Column("span", String(8), primary_key=True),
     Column("day", Date, primary_key=True),
     Column("kind", String(24), primary_key=True),

@@ -1,8 +1,8 @@
-"""week and month rows in the daily rollup (#15)
+"""month rows in the daily rollup (#15)
 
-metric_daily gains `span` in its key (day, week, month), as metric_histogram did in 0027:
-the existing rows are the days', and the weeks' (from Monday) and months' are added up
-from them. A 365-day report reads twelve months' rows instead of 365 days'; the backlog,
+metric_daily gains `span` in its key (day, month), as metric_histogram did in 0027 (which
+also keeps weeks): the existing rows are the days', and the months' are added up from
+them. A 365-day report reads twelve months' rows instead of 365 days'; the backlog,
 summed over all time, the months before its end's month.
 
 Revision ID: 0029_rollup_spans
@@ -50,10 +50,7 @@ def upgrade() -> None:
         )
         op.drop_table("metric_daily")
         op.rename_table("metric_daily_new", "metric_daily")
-        starts = {
-            "week": "date(day, '-6 days', 'weekday 1')",
-            "month": "date(day, 'start of month')",
-        }
+        starts = {"month": "date(day, 'start of month')"}
     else:
         op.add_column(
             "metric_daily",
@@ -62,10 +59,7 @@ def upgrade() -> None:
         op.alter_column("metric_daily", "span", server_default=None)
         op.drop_constraint("pk_metric_daily", "metric_daily", type_="primary")
         op.create_primary_key("pk_metric_daily", "metric_daily", list(_KEY))
-        starts = {
-            "week": "CAST(date_trunc('week', day) AS DATE)",
-            "month": "CAST(date_trunc('month', day) AS DATE)",
-        }
+        starts = {"month": "CAST(date_trunc('month', day) AS DATE)"}
     sums = ", ".join(f"SUM({c})" for c in _SUMS)
     for span, start in starts.items():
         op.execute(
