@@ -16,8 +16,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import asyncpg
+from alembic import command
 
 from hub.store import Store
+from hub.store.migrate import alembic_config
 
 _VERSIONS = Path(__file__).resolve().parent.parent / "hub" / "store" / "migrations" / "versions"
 _ATTEMPTS = 50
@@ -119,3 +121,16 @@ async def _retried(admin: asyncpg.Connection, sql: str) -> None:
             if attempt == _ATTEMPTS - 1:
                 raise
             await asyncio.sleep(0.05)
+
+
+async def downgrade(store: Store, revision: str) -> None:
+    """`store`'s schema taken back to `revision` (a migration's downgrade, tested)."""
+
+    def run(sync_conn: object) -> None:
+        cfg = alembic_config()
+        cfg.attributes["connection"] = sync_conn
+        command.downgrade(cfg, revision)
+
+    async with store.engine.connect() as conn:
+        await conn.run_sync(run)
+        await conn.commit()

@@ -11,7 +11,6 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from alembic import command
 from sqlalchemy import select, text
 
 from hub.events.metrics import (
@@ -27,8 +26,9 @@ from hub.reports.histogram_read import histogram_quantiles, histogram_serves
 from hub.reports.request import ReportForm, build_request
 from hub.store import Store
 from hub.store.duration_buckets import TOP, bucket_bounds, bucket_of
-from hub.store.migrate import alembic_config, upgrade
+from hub.store.migrate import upgrade
 from hub.store.schema import metric_events, metric_histogram
+from tests.migrated import downgrade
 
 ZONE = "Asia/Dhaka"
 START = datetime(2026, 3, 1, tzinfo=UTC)
@@ -266,7 +266,7 @@ async def test_the_migration_keeps_each_keys_buckets_in_one_row(empty_storage_ur
         assert len(found) == len(want)
         assert {tuple(r[:7]): r.counts.tolist() for r in found} == want
 
-        await _downgrade(store, "0027_event_buckets")
+        await downgrade(store, "0027_event_buckets")
         back = await _bucket_rows(store)
         columns = [*_KEY, "bucket", "n"]
         assert sorted(tuple(r[c] for c in columns) for r in back) == sorted(
@@ -274,17 +274,6 @@ async def test_the_migration_keeps_each_keys_buckets_in_one_row(empty_storage_ur
         )
     finally:
         await store.close()
-
-
-async def _downgrade(store: Store, revision: str) -> None:
-    def run(sync_conn: object) -> None:
-        cfg = alembic_config()
-        cfg.attributes["connection"] = sync_conn
-        command.downgrade(cfg, revision)
-
-    async with store.engine.connect() as conn:
-        await conn.run_sync(run)
-        await conn.commit()
 
 
 async def test_record_adds_to_each_bucket_of_its_row(storage_url: str) -> None:

@@ -32,7 +32,7 @@ from hub.reports.rollup_read import rollup_backlog, rollup_sums
 from hub.store import Store
 from hub.store.migrate import upgrade
 from hub.store.schema import metric_daily
-from tests.test_report_histogram import _downgrade
+from tests.migrated import downgrade
 
 ZONE = "Asia/Dhaka"
 START = datetime(2026, 1, 10, tzinfo=UTC)
@@ -227,7 +227,7 @@ async def test_the_migration_adds_months_to_the_days(empty_storage_url: str) -> 
         assert [r[:6] for r in found] == [r[:6] for r in want]
         assert [r[6:] for r in found] == [pytest.approx(r[6:]) for r in want]
 
-        await _downgrade(store, "0028_histogram_rows")
+        await downgrade(store, "0028_histogram_rows")
         back = await _rows(store)
         old = sorted(tuple(r[c] for c in (*_KEY, *_SUMS) if c != "span") for r in days)
         assert [r[:5] for r in back] == [r[:5] for r in old]
