@@ -46,7 +46,13 @@ if str(ROOT) not in sys.path:
 
 from hub.core.heap import settle_heap  # noqa: E402
 from hub.events.counts import count_rows  # noqa: E402
-from hub.events.metrics import COUNTED, MetricEvent, histogram_rows, rollup_rows  # noqa: E402
+from hub.events.metrics import (  # noqa: E402
+    COUNTED,
+    ROLLUP_SUMS,
+    MetricEvent,
+    histogram_rows,
+    rollup_rows,
+)
 from hub.reports.report import build_report  # noqa: E402
 from hub.reports.request import ReportForm, build_request  # noqa: E402
 from hub.store import Store  # noqa: E402
@@ -114,8 +120,8 @@ class Filler:
 
     async def flush(self, zone: ZoneInfo) -> None:
         for row in rollup_rows(self.pending, zone):
-            acc = self.daily[tuple((k, v) for k, v in row.items() if k not in _SUMS)]
-            for i, name in enumerate(_SUMS):
+            acc = self.daily[tuple((k, v) for k, v in row.items() if k not in ROLLUP_SUMS)]
+            for i, name in enumerate(ROLLUP_SUMS):
                 acc[i] += row[name]
         for row in histogram_rows(self.pending, zone):
             n, bucket = row.pop("n"), row.pop("bucket")
@@ -139,7 +145,7 @@ class Filler:
         self.tix.clear()
 
     async def write_rollup(self) -> None:
-        rows = [dict(k) | dict(zip(_SUMS, v, strict=True)) for k, v in self.daily.items()]
+        rows = [dict(k) | dict(zip(ROLLUP_SUMS, v, strict=True)) for k, v in self.daily.items()]
         async with self.store.write() as conn:
             for i in range(0, len(rows), BATCH):
                 await conn.execute(metric_daily.insert(), rows[i : i + BATCH])
@@ -149,9 +155,6 @@ class Filler:
             ):
                 for i in range(0, len(rows), BATCH):
                     await conn.execute(table.insert(), rows[i : i + BATCH])
-
-
-_SUMS = ("n", "seconds_n", "seconds_sum", "business_n", "business_sum", "value_sum", "positive")
 
 
 def _ticket(f: Filler, rng: random.Random, tid: int, customer: int) -> None:

@@ -12,7 +12,7 @@ import aiohttp
 from sqlalchemy import func, select
 
 from hub.agents.auth import create_api_token
-from hub.events.metrics import MetricEvent, rollup_rows
+from hub.events.metrics import ROLLUP_SUMS, MetricEvent, rollup_rows
 from hub.reports.figures import Sums, figures
 from hub.store.schema import metric_counts, metric_daily, metric_events, tickets
 from tests.inbox_support import inbox_config, post_form
@@ -138,6 +138,5 @@ def test_a_changed_survey_answer_is_taken_back_out_of_the_counts() -> None:
     rows = rollup_rows(events, ZoneInfo("UTC"))
     (total,) = [r for r in rows if (r["team_id"], r["dim"], r["span"]) == ("", "all", "day")]
     assert (total["n"], total["value_sum"], total["positive"]) == (1, 2, 0)
-    names = ("n", "seconds_n", "seconds_sum", "business_n", "business_sum", "value_sum")
-    sums = Sums(**{k: total[k] for k in (*names, "positive")})
+    sums = Sums(**{k: total[k] for k in ROLLUP_SUMS})
     assert figures({"survey_answered": sums}, business=False).csat_pct == 0.0

@@ -18,6 +18,7 @@ from hub.events.metrics import (
     FIRST_RESPONSE,
     MESSAGE_IN,
     REPLY,
+    ROLLUP_SUMS,
     SURVEY_ANSWERED,
     TICKET_OPENED,
     TICKET_REOPENED,
@@ -36,7 +37,6 @@ from tests.migrated import downgrade
 
 ZONE = "Asia/Dhaka"
 START = datetime(2026, 1, 10, tzinfo=UTC)
-_SUMS = ("n", "seconds_n", "seconds_sum", "business_n", "business_sum", "value_sum", "positive")
 
 
 def _events(rng: random.Random, n: int = 1_200) -> list[MetricEvent]:
@@ -98,7 +98,7 @@ async def _day_sums(store: Store, req: Any, group: str | None) -> dict[tuple[str
     member = d.member if group else d.dim
     async with store.read() as conn:
         rows = await conn.execute(
-            select(member, d.kind, *(func.sum(d[c]) for c in _SUMS))
+            select(member, d.kind, *(func.sum(d[c]) for c in ROLLUP_SUMS))
             .where(
                 d.span == "day",
                 d.day >= req.local_start_date(),
@@ -119,7 +119,7 @@ async def test_spans_sum_what_the_days_sum(store: Store, first: str, last: str) 
             async with store.read() as conn:
                 sums = await rollup_sums(conn, req)
             found = {
-                (g, kind): [getattr(s, c) for c in _SUMS]
+                (g, kind): [getattr(s, c) for c in ROLLUP_SUMS]
                 for g, kinds in sums.items()
                 for kind, s in kinds.items()
             }
@@ -180,7 +180,7 @@ _KEY = ("dim", "team_id", "span", "day", "kind", "member")
 
 
 async def _rows(store: Store) -> list[tuple[Any, ...]]:
-    columns = [c for c in (*_KEY, *_SUMS) if c != "span" or "span" in await _columns(store)]
+    columns = [c for c in (*_KEY, *ROLLUP_SUMS) if c != "span" or "span" in await _columns(store)]
     async with store.read() as conn:
         found = await conn.execute(text(f"SELECT {', '.join(columns)} FROM metric_daily"))
         out = []
@@ -222,14 +222,14 @@ async def test_the_migration_adds_months_to_the_days(empty_storage_url: str) -> 
                 stat = "SELECT stat FROM sqlite_stat1 WHERE tbl = 'metric_daily'"
                 assert (await conn.exec_driver_sql(stat)).scalar()
         assert {r["span"] for r in expected} == {"day", "month"}
-        want = sorted(tuple(r[c] for c in (*_KEY, *_SUMS)) for r in expected)
+        want = sorted(tuple(r[c] for c in (*_KEY, *ROLLUP_SUMS)) for r in expected)
         found = await _rows(store)
         assert [r[:6] for r in found] == [r[:6] for r in want]
         assert [r[6:] for r in found] == [pytest.approx(r[6:]) for r in want]
 
         await downgrade(store, "0028_histogram_rows")
         back = await _rows(store)
-        old = sorted(tuple(r[c] for c in (*_KEY, *_SUMS) if c != "span") for r in days)
+        old = sorted(tuple(r[c] for c in (*_KEY, *ROLLUP_SUMS) if c != "span") for r in days)
         assert [r[:5] for r in back] == [r[:5] for r in old]
         assert [r[5:] for r in back] == [pytest.approx(r[5:]) for r in old]
     finally:

@@ -130,7 +130,7 @@ async def record(conn: AsyncConnection, events: Sequence[MetricEvent], zone: tzi
         await _APPEND.run(conn, rows)
     await add_counts(conn, [e for e in events if e.kind in COUNTED], COUNTED)
     dialect = conn.dialect.name
-    await adding_upsert(dialect, metric_daily, _SUMS).run(conn, rollup_rows(events, zone))
+    await adding_upsert(dialect, metric_daily, ROLLUP_SUMS).run(conn, rollup_rows(events, zone))
     counted = histogram_rows(events, zone)
     if counted:
         await histogram_upsert(dialect).run(conn, counted)
@@ -157,7 +157,16 @@ def _event_row(e: MetricEvent) -> dict[str, Any]:
     }
 
 
-_SUMS = ("n", "seconds_n", "seconds_sum", "business_n", "business_sum", "value_sum", "positive")
+# The rollup's sums, in the order rollup_rows adds them up (and figures.Sums takes them).
+ROLLUP_SUMS = (
+    "n",
+    "seconds_n",
+    "seconds_sum",
+    "business_n",
+    "business_sum",
+    "value_sum",
+    "positive",
+)
 
 
 def _keys(
@@ -202,7 +211,7 @@ def rollup_rows(events: Iterable[MetricEvent], zone: tzinfo) -> list[dict[str, A
                     for i in range(7):
                         acc[i] += add[i]
     return [
-        dict(zip(_ROLLUP_KEY, k, strict=True)) | dict(zip(_SUMS, acc, strict=True))
+        dict(zip(_ROLLUP_KEY, k, strict=True)) | dict(zip(ROLLUP_SUMS, acc, strict=True))
         for k, acc in sorted(sums.items())
     ]
 

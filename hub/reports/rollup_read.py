@@ -13,21 +13,13 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, Table, and_, func, literal_column, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.events.metrics import TICKET_OPENED, TICKET_REOPENED, TICKET_SOLVED
+from hub.events.metrics import ROLLUP_SUMS, TICKET_OPENED, TICKET_REOPENED, TICKET_SOLVED
 from hub.events.spans import DAY, MONTH, ROLLUP_SPANS, cover, month_start
 from hub.reports.figures import KindSums, Sums, merge
 from hub.reports.request import ReportRequest
 from hub.store.schema import metric_daily
 
-_SUMS = (
-    metric_daily.c.n,
-    metric_daily.c.seconds_n,
-    metric_daily.c.seconds_sum,
-    metric_daily.c.business_n,
-    metric_daily.c.business_sum,
-    metric_daily.c.value_sum,
-    metric_daily.c.positive,
-)
+_SUMS = tuple(metric_daily.c[name] for name in ROLLUP_SUMS)
 
 
 def rollup_serves(req: ReportRequest, report_zone: str) -> bool:
