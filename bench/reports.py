@@ -10,7 +10,7 @@ inserts, not through the pipeline: customers, tickets over a year (5 teams, 6 ch
 five), and the metric events the hub would have written for them (opened, first
 response, replies with the customer's wait, solved, some reopened and solved again;
 business time for teams with a calendar; messages in and out as counts), with their
-daily rollup (days, weeks, months), durations' histogram and message counts added up by
+daily rollup (days and months), durations' histogram and message counts added up by
 the hub's own `hub.events.metrics.rollup_rows`, `histogram_rows` and
 `hub.events.counts.count_rows`.
 

@@ -80,7 +80,7 @@ def _spanned(first: date, end: date) -> list[ColumnElement[bool]]:
 async def _union(conn: AsyncConnection, parts: list[Select[Any]]) -> list[Any]:
     if not parts:
         return []
-    return list(await conn.execute(union_all(*parts) if len(parts) > 1 else parts[0]))
+    return list(await conn.execute(union_all(*parts)))
 
 
 async def rollup_sums(conn: AsyncConnection, req: ReportRequest) -> dict[str, KindSums]:
