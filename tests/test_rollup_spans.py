@@ -180,7 +180,8 @@ _KEY = ("dim", "team_id", "span", "day", "kind", "member")
 
 
 async def _rows(store: Store) -> list[tuple[Any, ...]]:
-    columns = [c for c in (*_KEY, *ROLLUP_SUMS) if c != "span" or "span" in await _columns(store)]
+    have = await _columns(store)  # no span before 0029
+    columns = [c for c in (*_KEY, *ROLLUP_SUMS) if c in have]
     async with store.read() as conn:
         found = await conn.execute(text(f"SELECT {', '.join(columns)} FROM metric_daily"))
         out = []
