@@ -4,8 +4,6 @@ through the hub's own paths, and a syncer wired to a connector's real client."""
 from __future__ import annotations
 
 import random
-import shutil
-import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -24,6 +22,7 @@ from hub.events.outgoing import CUSTOMER_CREATED, OutgoingEvent, emit
 from hub.privacy.erase import Eraser, erase_customer
 from hub.store import Store
 from hub.store.schema import crm_links, customers, identities
+from tests.migrated import copy_sqlite
 
 LOCALES = ["en", "bn"]
 
@@ -53,9 +52,6 @@ class Clock:
         self.mono += seconds
 
 
-_TEMPLATE: list[Path] = []
-
-
 @asynccontextmanager
 async def migrated(url: str) -> AsyncIterator[Store]:
     store = Store(url)
@@ -68,15 +64,9 @@ async def migrated(url: str) -> AsyncIterator[Store]:
 
 @asynccontextmanager
 async def sqlite_store(directory: Path) -> AsyncIterator[Store]:
-    """A migrated SQLite store: a copy of one migrated once per test process (running
-    the migrations takes a second; copying the file a millisecond)."""
-    if not _TEMPLATE:
-        template = Path(tempfile.mkdtemp(prefix="crm-template-")) / "hub.db"
-        async with migrated(f"sqlite+aiosqlite:///{template}"):
-            pass
-        _TEMPLATE.append(template)
+    """A migrated SQLite store of its own (tests.migrated's template, copied)."""
     target = directory / "hub.db"
-    shutil.copyfile(_TEMPLATE[0], target)
+    await copy_sqlite(target)
     async with migrated(f"sqlite+aiosqlite:///{target}") as store:
         yield store
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import shutil
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -16,9 +15,9 @@ import pytest
 from sqlalchemy import select
 
 from hub.app import Hub
-from hub.store import Store
 from hub.store.schema import messages
 from tests.fakes.telegram_api import FakeBotApi
+from tests.migrated import copy_sqlite
 from tests.support import ROOT, base_config, free_port, hub_running, make_config
 
 CORPUS = ROOT.parent / "shared" / "corpora" / "telegram"
@@ -39,23 +38,10 @@ FILES = {
 }
 
 
-@pytest.fixture(scope="session")
-def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An empty, migrated database to copy: the corpus matrix starts many hubs."""
-    path = tmp_path_factory.mktemp("telegram") / "template.db"
-
-    async def migrate() -> None:
-        store = Store(f"sqlite+aiosqlite:///{path}")
-        await store.migrate()
-        await store.close()
-
-    asyncio.run(migrate())
-    return path
-
-
 @pytest.fixture
-def sqlite_url(migrated_sqlite: Path, tmp_path: Path) -> str:
-    shutil.copy(migrated_sqlite, tmp_path / "hub.db")
+async def sqlite_url(tmp_path: Path) -> str:
+    """A database of its own at the schema's head: the corpus matrix starts many hubs."""
+    await copy_sqlite(tmp_path / "hub.db")
     return f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}"
 
 

@@ -19,7 +19,6 @@ from tests.support import hub_running, hub_url
 from tests.telegram_harness import SECRET, corpus, telegram_hub
 from tests.webchat_support import chat_config, open_tab
 
-migrated_sqlite = telegram_harness.migrated_sqlite
 sqlite_url = telegram_harness.sqlite_url
 
 pytestmark = [

@@ -733,17 +733,6 @@ async def test_smtp_rate_limit_is_respected_end_to_end(tmp_path: Path) -> None:
 # --- several workers on one PostgreSQL database -----------------------------------------
 
 
-@pytest.fixture
-async def pg_store_url(pg_url: str) -> str:
-    """A migrated database of its own on PostgreSQL."""
-    store = Store(pg_url)
-    try:
-        await store.migrate()
-    finally:
-        await store.close()
-    return pg_url
-
-
 def worker_parts(url: str, port: int) -> tuple[Store, Connector]:
     """A store and a real SMTP connector, made by its registered type from the config."""
     config = make_config(base_config(url, port))
@@ -850,15 +839,15 @@ async def sent_rows(url: str) -> list[Any]:
         await store.close()
 
 
-async def test_two_workers_on_postgresql_send_each_message_exactly_once(pg_store_url: str) -> None:
-    keys = await queue_messages(pg_store_url, 60)
+async def test_two_workers_on_postgresql_send_each_message_exactly_once(pg_url: str) -> None:
+    keys = await queue_messages(pg_url, 60)
     sink = SmtpSink().start()
     try:
         config = OutboxConfig(batch_size=5, lease_seconds=30, poll_seconds=0.05)
-        workers = await run_workers(pg_store_url, sink.port, config, 2)
+        workers = await run_workers(pg_url, sink.port, config, 2)
     finally:
         sink.stop()
-    rows = await sent_rows(pg_store_url)
+    rows = await sent_rows(pg_url)
     assert [r.status for r in rows] == ["sent"] * 60
     assert ids_of(sink) == Counter({f"<{k}@example.org>": 1 for k in keys})
     # Both took part: each claimed rows the other had skipped (FOR UPDATE SKIP LOCKED).
@@ -867,11 +856,11 @@ async def test_two_workers_on_postgresql_send_each_message_exactly_once(pg_store
     print(f"sent per worker: {sorted(by_worker.values())}")
 
 
-async def test_claim_skips_rows_another_worker_holds_locked(pg_store_url: str) -> None:
-    keys = await queue_messages(pg_store_url, 6)
+async def test_claim_skips_rows_another_worker_holds_locked(pg_url: str) -> None:
+    keys = await queue_messages(pg_url, 6)
     sink = SmtpSink().start()
-    store, connector = worker_parts(pg_store_url, sink.port)
-    other = Store(pg_store_url)
+    store, connector = worker_parts(pg_url, sink.port)
+    other = Store(pg_url)
     try:
         worker = OutboxWorker(store, OutboxConfig(batch_size=10), {"mail": connector}, Metrics())
         rows = await outbox_rows(store)
@@ -893,17 +882,17 @@ async def test_claim_skips_rows_another_worker_holds_locked(pg_store_url: str) -
     assert [r.status for r in rows] == ["sent"] * 6
 
 
-async def test_slow_sends_past_the_lease_are_not_sent_twice(pg_store_url: str) -> None:
+async def test_slow_sends_past_the_lease_are_not_sent_twice(pg_url: str) -> None:
     """A batch takes longer than a lease: the other worker takes over the rest, but a
     message being sent is never claimed by a second worker."""
-    keys = await queue_messages(pg_store_url, 12)
+    keys = await queue_messages(pg_url, 12)
     sink = TimedSink(data_delay=0.25).start()
     try:
         config = OutboxConfig(batch_size=12, lease_seconds=1.5, poll_seconds=0.05)
-        await run_workers(pg_store_url, sink.port, config, 2)
+        await run_workers(pg_url, sink.port, config, 2)
     finally:
         sink.stop()
-    rows = await sent_rows(pg_store_url)
+    rows = await sent_rows(pg_url)
     assert [r.status for r in rows] == ["sent"] * 12
     assert ids_of(sink) == Counter({f"<{k}@example.org>": 1 for k in keys})
 
@@ -922,10 +911,10 @@ class HeldConnector(StubbornConnector):
         return "sent"
 
 
-async def test_a_send_longer_than_the_lease_keeps_its_row(pg_store_url: str) -> None:
-    keys = await queue_messages(pg_store_url, 1)
-    store_a, real = worker_parts(pg_store_url, free_port())
-    store_b = Store(pg_store_url)
+async def test_a_send_longer_than_the_lease_keeps_its_row(pg_url: str) -> None:
+    keys = await queue_messages(pg_url, 1)
+    store_a, real = worker_parts(pg_url, free_port())
+    store_b = Store(pg_url)
     slow, other = HeldConnector(real.config), HeldConnector(real.config)
     other.finish.set()  # the second process's channel sends at once
     config = OutboxConfig(lease_seconds=1.0, poll_seconds=0.05)
@@ -951,12 +940,12 @@ async def test_a_send_longer_than_the_lease_keeps_its_row(pg_store_url: str) -> 
 
 
 async def test_operator_retry_of_a_message_being_sent_does_not_send_it_twice(
-    pg_store_url: str,
+    pg_url: str,
 ) -> None:
-    keys = await queue_messages(pg_store_url, 1)
+    keys = await queue_messages(pg_url, 1)
     sink = TimedSink(data_delay=1.0).start()
-    store_a, connector_a = worker_parts(pg_store_url, sink.port)
-    store_b, connector_b = worker_parts(pg_store_url, sink.port)
+    store_a, connector_a = worker_parts(pg_url, sink.port)
+    store_b, connector_b = worker_parts(pg_url, sink.port)
     config = OutboxConfig(lease_seconds=30)
     a = OutboxWorker(store_a, config, {"mail": connector_a}, Metrics())
     b = OutboxWorker(store_b, config, {"mail": connector_b}, Metrics())

@@ -24,7 +24,6 @@ from tests.test_privacy_erase import AUTH, _customer_of, _tg
 
 pytestmark = [pytest.mark.filterwarnings("ignore:Please use 'Bot.getUpdates':UserWarning")]
 ROOT = Path(__file__).resolve().parents[1]
-migrated_sqlite = telegram_harness.migrated_sqlite
 sqlite_url = telegram_harness.sqlite_url
 
 

@@ -19,7 +19,6 @@ from tests.survey_support import (
 )
 from tests.telegram_harness import eventually, telegram_hub
 
-migrated_sqlite = telegram_harness.migrated_sqlite
 sqlite_url = telegram_harness.sqlite_url
 
 pytestmark = [

@@ -27,7 +27,6 @@ from tests.snapshot import settled_snapshot
 from tests.support import hub_url
 from tests.telegram_harness import SECRET, TOKEN, Rig, corpus, eventually, telegram_hub
 
-migrated_sqlite = telegram_harness.migrated_sqlite
 sqlite_url = telegram_harness.sqlite_url
 
 pytestmark = [

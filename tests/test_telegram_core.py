@@ -18,7 +18,6 @@ from tests.telegram_harness import corpus, telegram_hub
 # base_config's API token.
 API_TOKEN = "test-token-0123456789"
 
-migrated_sqlite = telegram_harness.migrated_sqlite
 sqlite_url = telegram_harness.sqlite_url
 
 pytestmark = [

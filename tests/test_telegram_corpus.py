@@ -18,7 +18,6 @@ from tests import telegram_harness
 from tests.snapshot import settled_snapshot
 from tests.telegram_harness import BOT2, Rig, corpus, corpus_names, telegram_hub
 
-migrated_sqlite = telegram_harness.migrated_sqlite
 sqlite_url = telegram_harness.sqlite_url
 
 pytestmark = pytest.mark.filterwarnings("ignore:Please use 'Bot.getUpdates':UserWarning")

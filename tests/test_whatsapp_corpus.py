@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,9 +16,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from hub.store import Store
 from hub.store.schema import attachments, identities, messages, quarantine, tickets
 from tests.meta_harness import APP_SECRET, Rig, fake_graph, meta_hub, seed_customers, wa_text
+from tests.migrated import copy_sqlite
 from tests.snapshot import settled_snapshot
 from tests.support import ROOT
 
@@ -144,24 +143,9 @@ def test_the_table_covers_every_corpus_case() -> None:
     assert set(CASES) == set(BODIES)
 
 
-@pytest.fixture(scope="module")
-def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("whatsapp") / "template.db"
-
-    async def migrate() -> None:
-        store = Store(f"sqlite+aiosqlite:///{path}")
-        await store.migrate()
-        await store.close()
-
-    asyncio.run(migrate())
-    return path
-
-
 @pytest.mark.parametrize("case", sorted(c for c, e in CASES.items() if e is not None))
-async def test_corpus_body_gives_expected_outcome(
-    case: str, migrated_sqlite: Path, tmp_path: Path
-) -> None:
-    shutil.copy(migrated_sqlite, tmp_path / "hub.db")
+async def test_corpus_body_gives_expected_outcome(case: str, tmp_path: Path) -> None:
+    await copy_sqlite(tmp_path / "hub.db")
     await check_case(f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}", case)
 
 
@@ -180,12 +164,12 @@ async def test_platform_events_and_echoes_parse_and_change_nothing(storage_url: 
 
 
 async def test_every_corpus_body_unsigned_missigned_or_altered_gets_401_and_stores_nothing(
-    tmp_path: Path, migrated_sqlite: Path
+    tmp_path: Path,
 ) -> None:
     """The signature is checked over the raw bytes before anything is parsed: each corpus
     body with no signature, a signature under another secret, one byte changed, or the
     signature empty, cut short or too long is refused, and the store is exactly as it was."""
-    shutil.copy(migrated_sqlite, tmp_path / "hub.db")
+    await copy_sqlite(tmp_path / "hub.db")
     async with (
         fake_graph() as api,
         meta_hub(f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}", api) as rig,
